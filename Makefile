@@ -1,0 +1,58 @@
+# sellout: `make run` and `make test` set up everything they need on a fresh machine.
+SHELL := /bin/bash
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV := .venv
+TOOLS := .tools
+UV := $(TOOLS)/bin/uv
+BIN := $(VENV)/bin
+export KEDRO_DISABLE_TELEMETRY := 1
+export DO_NOT_TRACK := 1
+export UV_PYTHON_DOWNLOADS := never
+export SELLOUT_SHARED_DIR ?= $(abspath ../shared)
+
+.PHONY: install run test test-fast test-slow lint smoke dag viz clean db-stop
+
+$(UV):
+	$(PYTHON) -m venv $(TOOLS)
+	$(TOOLS)/bin/pip install --quiet uv==0.13.8
+
+$(VENV)/.installed: pyproject.toml uv.lock | $(UV)
+	$(UV) sync --frozen --extra dev --python $(PYTHON)
+	touch $@
+
+install: $(VENV)/.installed  ## create .venv from the lock file
+
+run: install  ## sample data -> embedded PostgreSQL -> dbt -> forecast (the main job)
+	$(BIN)/sellout db start
+	$(BIN)/sellout sample
+	$(BIN)/sellout run --pipeline __default__ --mode incremental
+	@psql_url=$$($(BIN)/sellout db url); $(BIN)/python -c "import sys, psycopg; c = psycopg.connect(sys.argv[1]); \
+	  r = c.execute('select run_id, count(*) from forecast.forecasts group by run_id order by run_id desc limit 1').fetchone(); \
+	  print(f'forecasts in the database: run {r[0]}, {r[1]} rows')" "$$psql_url"
+
+lint: install
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+test-fast: install  ## unit and integration tests, not the slow suites
+	$(BIN)/pytest -m "not slow" -q
+
+smoke: install  ## the whole flow on fresh sample data in a throw-away database and landing folder
+	$(BIN)/python -m tests.smoke
+
+test: lint test-fast smoke  ## linters, tests, and a smoke run of the pipeline
+
+test-slow: install  ## the slow suites: whole dunnhumby set, Airflow `dags test`
+	$(BIN)/pytest -m slow -q
+
+dag: install  ## regenerate the Airflow DAG from the Kedro graph
+	$(BIN)/kedro airflow create --target-dir airflow/dags --jinja-file airflow/dag_template.j2 --group-by memory
+
+viz: install  ## build the static kedro-viz site into build/viz
+	$(BIN)/kedro viz build --include-hooks
+
+db-stop:
+	-$(BIN)/sellout db stop
+
+clean: db-stop
+	rm -rf $(VENV) $(TOOLS) data/postgres

@@ -1,0 +1,89 @@
+"""The ``sellout`` command (also ``python -m sellout``): the embedded database, sample data and runs.
+
+``kedro run`` remains the way to run pipelines with every Kedro option; ``sellout run`` is the short form with
+the project's own switches (mode, run id, dry run) spelled out.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import sys
+from dataclasses import asdict
+from pathlib import Path
+
+import click
+
+from sellout import embedded_db
+
+
+@click.group()
+def main() -> None:
+    """sellout: weekly retailer sell-out files to demand forecasts in Tableau."""
+
+
+@main.group()
+def db() -> None:
+    """The embedded PostgreSQL server (the local stand-in for Supabase), data under data/postgres."""
+
+
+@db.command("start")
+def db_start() -> None:
+    """Start the server (initialising it on first use) and print its URL."""
+    click.echo(embedded_db.start())
+
+
+@db.command("stop")
+def db_stop() -> None:
+    """Stop the server."""
+    click.echo("stopped" if embedded_db.stop() else "not running")
+
+
+@db.command("status")
+def db_status() -> None:
+    """Say whether the server runs, its pid, data directory and URL; exit 1 when it is not running."""
+    current = embedded_db.status()
+    if current.running:
+        click.echo(f"running (pid {current.pid}) data={current.pgdata} url={current.url}")
+    else:
+        click.echo(f"stopped data={current.pgdata}")
+        sys.exit(1)
+
+
+@db.command("url")
+def db_url() -> None:
+    """Print the connection URL (starting the server when needed): psql "$(sellout db url)"."""
+    click.echo(embedded_db.url())
+
+
+@main.command()
+@click.option("--landing", type=click.Path(path_type=Path), default=Path("data/01_landing"), show_default=True)
+@click.option("--weeks", type=int, default=104, show_default=True, help="Weeks of files per retailer.")
+@click.option("--seed", type=int, default=7, show_default=True)
+def sample(landing: Path, weeks: int, seed: int) -> None:
+    """Write deterministic sample retailer files into the landing folder (more weeks add files)."""
+    from sellout.sample_data import generate
+
+    written = generate(landing, weeks=weeks, seed=seed)
+    for retailer, rows in written.items():
+        click.echo(f"{retailer}: {weeks} weekly files, {rows} rows -> {landing / retailer}")
+
+
+@main.command()
+@click.option("--pipeline", "-p", default="__default__", show_default=True)
+@click.option("--mode", type=click.Choice(["incremental", "full"]), default="incremental", show_default=True)
+@click.option("--env", "-e", default=None, help="Kedro environment (default local; prod for Supabase).")
+@click.option("--run-id", default=None, help="Use this run id (default: a new one).")
+def run(pipeline: str, mode: str, env: str | None, run_id: str | None) -> None:
+    """Run a pipeline and print its summary as JSON."""
+    from sellout.api import run_pipeline
+
+    logging.basicConfig(level=logging.INFO)
+    summary = run_pipeline(pipeline, mode, env=env, run_id=run_id, raise_on_error=False)
+    click.echo(json.dumps(asdict(summary), default=str, indent=2))
+    if summary.status != "succeeded":
+        sys.exit(1)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,158 @@
+"""Schemas that validate the project's config files at start-up.
+
+A wrong key or value stops the run with the file, the key and the reason, before anything is read or written.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+CANONICAL_SELLOUT_COLUMNS = (
+    "week_end_date",
+    "store_code",
+    "product_code",
+    "units",
+    "sales_value",
+    "price",
+    "base_price",
+    "feature",
+    "display",
+    "tpr_only",
+)
+REQUIRED_SELLOUT_COLUMNS = ("week_end_date", "store_code", "product_code", "units")
+STORE_FIELDS = ("store_code", "store_name", "city", "state", "segment", "sales_area")
+PRODUCT_FIELDS = ("product_code", "description", "manufacturer", "category", "sub_category", "product_size")
+
+
+class ConfigError(ValueError):
+    """A config file has a wrong key or value."""
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class CsvOptions(_Strict):
+    delimiter: str = ","
+    decimal: Literal[".", ","] = "."
+    thousands: str | None = None
+    encoding: str = "utf-8"
+    header_row: Annotated[int, Field(ge=0)] = 0
+
+    @field_validator("encoding")
+    @classmethod
+    def _known_encoding(cls, value: str) -> str:
+        import codecs
+
+        try:
+            codecs.lookup(value)
+        except LookupError as exc:
+            raise ValueError(f"unknown encoding {value!r}") from exc
+        return value
+
+
+class FileSpec(_Strict):
+    """One kind of file of a source: its name pattern, format and column mapping."""
+
+    pattern: str
+    format: Literal["csv", "xlsx"] = "csv"
+    csv: CsvOptions = CsvOptions()
+    sheet: str | int = 0
+    columns: dict[str, str]
+    date_format: str | None = None
+
+    @field_validator("columns")
+    @classmethod
+    def _no_blank_mapping(cls, value: dict[str, str]) -> dict[str, str]:
+        blank = [key for key, column in value.items() if not str(column).strip()]
+        if blank:
+            raise ValueError(f"columns {blank} map to an empty file column")
+        return value
+
+
+class SelloutFileSpec(FileSpec):
+    date_format: str | None = "%Y-%m-%d"
+    week_ending_weekday: Literal["monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday"] | None = (
+        None
+    )
+    units_per_case: Annotated[float, Field(gt=0)] = 1.0
+    true_values: list[str] = ["1", "true", "True", "TRUE", "Y", "y", "yes", "X", "x"]
+
+    @field_validator("columns")
+    @classmethod
+    def _canonical_columns(cls, value: dict[str, str]) -> dict[str, str]:
+        unknown = sorted(set(value) - set(CANONICAL_SELLOUT_COLUMNS))
+        if unknown:
+            raise ValueError(f"unknown canonical column(s) {unknown}; known: {list(CANONICAL_SELLOUT_COLUMNS)}")
+        missing = [c for c in REQUIRED_SELLOUT_COLUMNS if c not in value]
+        if missing:
+            raise ValueError(f"required canonical column(s) {missing} are not mapped")
+        return value
+
+
+class MasterFileSpec(FileSpec):
+    kind: Literal["stores", "products"] = "stores"
+
+
+class SourceConfig(_Strict):
+    """A retailer feed."""
+
+    name: str
+    enabled: bool = True
+    directory: str
+    sellout: SelloutFileSpec
+    stores: FileSpec | None = None
+    products: FileSpec | None = None
+
+    @model_validator(mode="after")
+    def _master_columns(self) -> SourceConfig:
+        for kind, spec, fields in (
+            ("stores", self.stores, STORE_FIELDS),
+            ("products", self.products, PRODUCT_FIELDS),
+        ):
+            if spec is None:
+                continue
+            unknown = sorted(set(spec.columns) - set(fields))
+            if unknown:
+                raise ValueError(f"{kind}.columns has unknown field(s) {unknown}; known: {list(fields)}")
+            key = fields[0]
+            if key not in spec.columns:
+                raise ValueError(f"{kind}.columns must map {key!r}")
+        return self
+
+    def with_directory_under(self, project_path: Path) -> SourceConfig:
+        """The same source with its directory made absolute (relative paths are from the project root)."""
+        path = Path(self.directory).expanduser()
+        path = path if path.is_absolute() else (project_path / path)
+        return self.model_copy(update={"directory": str(path.resolve())})
+
+
+def validate_sources(
+    raw: dict[str, Any], project_path: Path, file_label: str = "conf/*/sources.yml"
+) -> dict[str, SourceConfig]:
+    """Validate the ``sources:`` mapping; raise ConfigError naming the file, the key and the reason."""
+    if not isinstance(raw, dict) or "sources" not in raw:
+        raise ConfigError(f"{file_label}: top-level key 'sources' is missing")
+    entries = raw["sources"]
+    if not isinstance(entries, dict) or not entries:
+        raise ConfigError(f"{file_label}: 'sources' must be a mapping of source name to feed config")
+    validated: dict[str, SourceConfig] = {}
+    for name, entry in entries.items():
+        if not isinstance(entry, dict):
+            raise ConfigError(f"{file_label}: sources.{name}: must be a mapping, got {type(entry).__name__}")
+        try:
+            validated[name] = SourceConfig(name=name, **entry).with_directory_under(project_path)
+        except ValidationError as exc:
+            raise ConfigError(_format_errors(file_label, f"sources.{name}", exc)) from None
+    return validated
+
+
+def _format_errors(file_label: str, prefix: str, exc: ValidationError) -> str:
+    lines = []
+    for error in exc.errors():
+        key = ".".join(str(part) for part in (prefix, *error["loc"]))
+        lines.append(f"{file_label}: {key}: {error['msg']}")
+    return "\n".join(lines)

@@ -1,0 +1,149 @@
+"""Loads parsed retailer files into the raw tables, one file per transaction.
+
+Saving a ``ParsedFile`` writes its manifest row, its good rows, its rejected rows (or its master data) in one
+transaction, so a file is either wholly loaded or not at all; a quarantined file is copied with its reason
+beside it before its manifest row commits. Loading the dataset returns the manifest.
+"""
+
+from __future__ import annotations
+
+import logging
+import shutil
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+from kedro.io import AbstractDataset, DatasetError
+
+from sellout import db, warehouse
+from sellout.datasets.postgres_table import copy_frame
+from sellout.ingest.parsing import ParsedFile
+
+logger = logging.getLogger(__name__)
+
+MANIFEST_COLUMNS = [
+    "file_id",
+    "source",
+    "kind",
+    "file_name",
+    "sha256",
+    "size_bytes",
+    "rows_in_file",
+    "rows_loaded",
+    "rows_rejected",
+    "status",
+    "reason",
+    "first_week",
+    "last_week",
+    "run_id",
+    "loaded_at",
+]
+MASTER_TABLES = {"stores": ("raw.stores", warehouse.STORE_COLUMNS), "products": ("raw.products", warehouse.PRODUCT_COLUMNS)}
+
+
+class RawFileLoadDataset(AbstractDataset[ParsedFile, pd.DataFrame]):
+    def __init__(self, quarantine_dir: str, credentials: dict[str, Any] | str | None = None) -> None:
+        self._quarantine_dir = Path(quarantine_dir)
+        self._credentials = credentials
+
+    def _describe(self) -> dict[str, Any]:
+        return {"tables": ["ops.ingested_files", "raw.sellout_lines", "raw.rejected_rows"], "quarantine": str(self._quarantine_dir)}
+
+    def _load(self) -> pd.DataFrame:
+        url = db.resolve_url(self._credentials)
+        with db.connect(url) as conn:
+            warehouse.ensure_schema(conn)
+            rows = conn.execute(f"select {', '.join(MANIFEST_COLUMNS)} from ops.ingested_files order by file_id").fetchall()
+        return pd.DataFrame.from_records(rows, columns=MANIFEST_COLUMNS)
+
+    def _save(self, parsed: ParsedFile) -> None:
+        if not isinstance(parsed, ParsedFile):
+            raise DatasetError(f"raw file loads take ParsedFile objects, got {type(parsed).__name__}")
+        if parsed.quarantine_reason:
+            self._quarantine(parsed)
+        url = db.resolve_url(self._credentials)
+        with db.transaction(url) as conn:
+            warehouse.ensure_schema(conn)
+            if parsed.replace_existing:
+                _forget_previous_loads(conn, parsed)
+            file_id = _insert_manifest_row(conn, parsed)
+            if parsed.status == "loaded":
+                _write_rows(conn, parsed, file_id)
+
+    def _quarantine(self, parsed: ParsedFile) -> None:
+        landing = parsed.landing
+        target_dir = self._quarantine_dir / landing.source
+        target_dir.mkdir(parents=True, exist_ok=True)
+        target = target_dir / landing.file_name
+        shutil.copy2(landing.path, target.with_suffix(target.suffix + ".partial"))
+        target.with_suffix(target.suffix + ".partial").replace(target)
+        target.with_name(target.name + ".reason.txt").write_text(
+            f"file: {landing.path}\nsha256: {landing.sha256}\nrun_id: {parsed.run_id}\nreason: {parsed.quarantine_reason}\n",
+            encoding="utf-8",
+        )
+        try:
+            landing.path.unlink()
+        except OSError as exc:  # a read-only landing folder keeps its file; the manifest stops a reload
+            logger.warning("Quarantined %s but could not remove it from the landing folder: %s", landing.path, exc)
+        logger.warning("Quarantined %s/%s: %s", landing.source, landing.file_name, parsed.quarantine_reason)
+
+
+def _forget_previous_loads(conn, parsed: ParsedFile) -> None:
+    landing = parsed.landing
+    previous = [
+        row[0]
+        for row in conn.execute(
+            "delete from ops.ingested_files where source = %s and sha256 = %s returning file_id",
+            (landing.source, landing.sha256),
+        ).fetchall()
+    ]
+    if previous:
+        conn.execute("delete from raw.sellout_lines where file_id = any(%s)", (previous,))
+        conn.execute("delete from raw.rejected_rows where file_id = any(%s)", (previous,))
+
+
+def _insert_manifest_row(conn, parsed: ParsedFile) -> int:
+    landing = parsed.landing
+    weeks = parsed.rows["week_end_date"] if "week_end_date" in parsed.rows else pd.Series(dtype="datetime64[ns]")
+    first_week = weeks.min().date() if len(weeks) else None
+    last_week = weeks.max().date() if len(weeks) else None
+    row = conn.execute(
+        """
+        insert into ops.ingested_files
+            (source, kind, file_name, sha256, size_bytes, rows_in_file, rows_loaded, rows_rejected,
+             status, reason, first_week, last_week, run_id)
+        values (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)
+        returning file_id
+        """,
+        (
+            landing.source,
+            landing.kind,
+            landing.file_name,
+            landing.sha256,
+            landing.size_bytes,
+            parsed.rows_in_file,
+            len(parsed.rows) if parsed.status == "loaded" else 0,
+            len(parsed.rejected) if parsed.status == "loaded" else parsed.rows_in_file,
+            parsed.status,
+            parsed.quarantine_reason,
+            first_week,
+            last_week,
+            parsed.run_id,
+        ),
+    ).fetchone()
+    return int(row[0])
+
+
+def _write_rows(conn, parsed: ParsedFile, file_id: int) -> None:
+    landing = parsed.landing
+    if landing.kind in MASTER_TABLES:
+        table, columns = MASTER_TABLES[landing.kind]
+        conn.execute(f"delete from {table} where source = %s", (landing.source,))
+        frame = parsed.rows.assign(source=landing.source).reindex(columns=columns)
+        copy_frame(conn, table, frame)
+        return
+    rows = parsed.rows.assign(file_id=file_id, source=landing.source)
+    copy_frame(conn, "raw.sellout_lines", rows[warehouse.RAW_SELLOUT_COLUMNS])
+    if len(parsed.rejected):
+        rejected = parsed.rejected.assign(file_id=file_id, source=landing.source, file_name=landing.file_name)
+        copy_frame(conn, "raw.rejected_rows", rejected[warehouse.REJECTED_COLUMNS])

@@ -1,0 +1,1 @@
+"""Reading retailer files: finding them in the landing folders, parsing them per source config."""

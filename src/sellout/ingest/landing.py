@@ -1,0 +1,62 @@
+"""The landing folders: which files of which source and kind are there, and their content hashes."""
+
+from __future__ import annotations
+
+import fnmatch
+import hashlib
+from dataclasses import dataclass
+from pathlib import Path
+
+from sellout.config import SourceConfig
+
+FILE_KINDS = ("stores", "products", "sellout")  # master data first, so sell-out rows find their codes
+HASH_CHUNK_BYTES = 1 << 20
+
+
+@dataclass(frozen=True)
+class LandingFile:
+    source: str
+    kind: str
+    path: Path
+    size_bytes: int
+    sha256: str
+
+    @property
+    def file_name(self) -> str:
+        return self.path.name
+
+
+def scan_sources(sources: dict[str, SourceConfig]) -> list[LandingFile]:
+    """Every file of every enabled source that matches one of its patterns, master data first, then by name."""
+    found: list[LandingFile] = []
+    for source in sources.values():
+        if not source.enabled:
+            continue
+        directory = Path(source.directory)
+        if not directory.is_dir():
+            continue
+        names = sorted(p for p in directory.iterdir() if p.is_file() and not p.name.startswith("."))
+        for kind in FILE_KINDS:
+            spec = getattr(source, kind)
+            if spec is None:
+                continue
+            for path in names:
+                if fnmatch.fnmatch(path.name, spec.pattern):
+                    found.append(
+                        LandingFile(
+                            source=source.name,
+                            kind=kind,
+                            path=path,
+                            size_bytes=path.stat().st_size,
+                            sha256=file_sha256(path),
+                        )
+                    )
+    return found
+
+
+def file_sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        while chunk := handle.read(HASH_CHUNK_BYTES):
+            digest.update(chunk)
+    return digest.hexdigest()

@@ -1,0 +1,1 @@
+"""Kedro pipelines of the sellout project."""

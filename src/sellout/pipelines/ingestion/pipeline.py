@@ -1,0 +1,28 @@
+from kedro.pipeline import Pipeline, node
+
+from .nodes import parse_files, plan_ingestion, summarize_ingestion
+
+
+def create_pipeline(**kwargs) -> Pipeline:
+    return Pipeline(
+        [
+            node(
+                plan_ingestion,
+                inputs=["sources", "ingested_files", "run_context"],
+                outputs="ingestion_plan",
+                name="plan_ingestion",
+            ),
+            node(
+                parse_files,
+                inputs=["ingestion_plan", "sources", "run_context", "params:ingestion"],
+                outputs="raw_file_loads",
+                name="load_new_files",
+            ),
+            node(
+                summarize_ingestion,
+                inputs=["raw_file_loads", "run_context"],
+                outputs="ingestion_status",
+                name="summarize_ingestion",
+            ),
+        ]
+    )

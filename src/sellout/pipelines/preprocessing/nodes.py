@@ -1,0 +1,158 @@
+"""Preprocessing: the dbt sell-out mart to a complete weekly panel per store x product series.
+
+Rules (see ``build_model_panel``):
+
+* a series is one (store_code, product_code) pair; its span runs from its first to its last observed week;
+* inside the span every week exists; a week without a row is a zero-sales week (``units = 0``,
+  ``is_filled = True``): the product was ranged in that store but nothing was sold;
+* price and base_price are forward-filled, then back-filled, within the series;
+* promo flags (feature, display, tpr_only) are False where missing;
+* series with fewer than ``min_weeks_history`` observed weeks are dropped.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+SERIES_KEYS = ["store_code", "product_code"]
+WEEK = "week_end_date"
+PROMO_FLAGS = ["feature", "display", "tpr_only"]
+PRICE_COLUMNS = ["price", "base_price"]
+REQUIRED_COLUMNS = [WEEK, *SERIES_KEYS, "units"]
+OPTIONAL_COLUMNS = ["category", "sales_value", *PRICE_COLUMNS, *PROMO_FLAGS]
+PANEL_COLUMNS = [
+    "series_id",
+    *SERIES_KEYS,
+    "category",
+    WEEK,
+    "units",
+    "sales_value",
+    *PRICE_COLUMNS,
+    *PROMO_FLAGS,
+    "is_filled",
+]
+
+DEFAULT_PARAMS: dict[str, Any] = {"min_weeks_history": 8, "clip_negative_units": True}
+ONE_WEEK = pd.Timedelta(days=7)
+
+
+def check_dbt_tests(dbt_test_status: Mapping[str, Any] | None) -> None:
+    """Raise if the dbt tests that guard the mart did not pass."""
+    if not dbt_test_status or dbt_test_status.get("success") is not True:
+        status = dict(dbt_test_status or {})
+        raise RuntimeError(
+            "dbt tests did not pass, refusing to build the model panel "
+            f"(run_id={status.get('run_id')!r}, tests={status.get('tests')!r}, "
+            f"failures={status.get('failures')!r}, success={status.get('success')!r})"
+        )
+
+
+def build_model_panel(
+    sellout_weekly: pd.DataFrame, dbt_test_status: Mapping[str, Any], params: Mapping[str, Any] | None
+) -> pd.DataFrame:
+    """Build the complete weekly panel of every series with enough history.
+
+    Args:
+        sellout_weekly: the dbt mart, one row per (store_code, product_code, week_end_date).
+        dbt_test_status: ``{"success": bool, ...}`` from the dbt test step; must be successful.
+        params: ``params:preprocessing`` (``min_weeks_history``, ``clip_negative_units``).
+
+    Returns:
+        The panel with columns ``PANEL_COLUMNS``, sorted by store_code, product_code, week_end_date.
+    """
+    check_dbt_tests(dbt_test_status)
+    p = {**DEFAULT_PARAMS, **(params or {})}
+    min_weeks = int(p["min_weeks_history"])
+
+    obs = _clean_observations(sellout_weekly, clip_negative=bool(p["clip_negative_units"]))
+
+    spans = (
+        obs.groupby(SERIES_KEYS, sort=True)
+        .agg(first_week=(WEEK, "min"), last_week=(WEEK, "max"), n_obs=(WEEK, "size"))
+        .reset_index()
+    )
+    spans = spans[spans["n_obs"] >= min_weeks].reset_index(drop=True)
+    if spans.empty:
+        return _empty_panel()
+
+    grid = _weekly_grid(spans)
+    panel = grid.merge(obs, on=[*SERIES_KEYS, WEEK], how="left", indicator=True, validate="one_to_one")
+    is_filled = (panel.pop("_merge") == "left_only").to_numpy()
+    panel["is_filled"] = is_filled
+
+    panel["units"] = panel["units"].fillna(0.0).astype("float64")
+    panel["sales_value"] = panel["sales_value"].astype("float64").mask(is_filled, 0.0)
+
+    sid = panel.groupby(SERIES_KEYS, sort=False).ngroup()
+    for col in PRICE_COLUMNS:
+        filled = panel[col].astype("float64").groupby(sid).ffill()
+        panel[col] = filled.groupby(sid).bfill()
+    for col in PROMO_FLAGS:
+        panel[col] = panel[col].fillna(False).astype(bool)
+
+    # One category per series: the last non-null value observed for it.
+    category = obs.groupby(SERIES_KEYS, sort=False)["category"].last().rename("category").reset_index()
+    panel = panel.drop(columns="category").merge(category, on=SERIES_KEYS, how="left")
+    panel["category"] = panel["category"].astype("str")
+    panel["series_id"] = panel["store_code"] + "|" + panel["product_code"]
+    return panel[PANEL_COLUMNS].sort_values([*SERIES_KEYS, WEEK], ignore_index=True)
+
+
+def _clean_observations(sellout_weekly: pd.DataFrame, clip_negative: bool) -> pd.DataFrame:
+    missing = [c for c in REQUIRED_COLUMNS if c not in sellout_weekly.columns]
+    if missing:
+        raise ValueError(f"sellout_weekly lacks required columns: {missing}")
+    obs = sellout_weekly.copy()
+    for col in OPTIONAL_COLUMNS:
+        if col not in obs.columns:
+            obs[col] = np.nan if col not in PROMO_FLAGS else False
+    obs = obs[[*REQUIRED_COLUMNS, *OPTIONAL_COLUMNS]]
+    obs[WEEK] = pd.to_datetime(obs[WEEK]).dt.normalize().astype("datetime64[ns]")
+    if obs[WEEK].isna().any():
+        raise ValueError("sellout_weekly has rows with a null week_end_date")
+    weekdays = obs[WEEK].dt.day_of_week.unique()
+    if len(weekdays) > 1:
+        raise ValueError(f"week_end_date must fall on one weekday; found weekdays {sorted(weekdays)}")
+    for col in SERIES_KEYS:
+        obs[col] = obs[col].astype("str")
+    duplicated = obs.duplicated([*SERIES_KEYS, WEEK])
+    if duplicated.any():
+        example = obs.loc[duplicated, [*SERIES_KEYS, WEEK]].iloc[0].to_dict()
+        raise ValueError(f"sellout_weekly has {int(duplicated.sum())} duplicate series-weeks, e.g. {example}")
+    units = obs["units"].astype("float64").fillna(0.0)
+    obs["units"] = units.clip(lower=0.0) if clip_negative else units
+    return obs
+
+
+def _weekly_grid(spans: pd.DataFrame) -> pd.DataFrame:
+    """Every week from first_week to last_week of each series, built without a loop over series."""
+    n_weeks = ((spans["last_week"] - spans["first_week"]) // ONE_WEEK).astype("int64") + 1
+    rows = spans.loc[spans.index.repeat(n_weeks.to_numpy()), [*SERIES_KEYS, "first_week"]]
+    offset = rows.groupby(level=0).cumcount().to_numpy()
+    weeks = rows["first_week"].to_numpy() + offset * np.timedelta64(7, "D")
+    grid = rows[SERIES_KEYS].reset_index(drop=True)
+    grid[WEEK] = pd.Series(weeks, dtype="datetime64[ns]")
+    return grid
+
+
+def _empty_panel() -> pd.DataFrame:
+    dtypes = {
+        "series_id": "str",
+        "store_code": "str",
+        "product_code": "str",
+        "category": "str",
+        WEEK: "datetime64[ns]",
+        "units": "float64",
+        "sales_value": "float64",
+        "price": "float64",
+        "base_price": "float64",
+        "feature": "bool",
+        "display": "bool",
+        "tpr_only": "bool",
+        "is_filled": "bool",
+    }
+    return pd.DataFrame({c: pd.Series(dtype=t) for c, t in dtypes.items()})

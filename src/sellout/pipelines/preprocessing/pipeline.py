@@ -1,0 +1,18 @@
+"""Preprocessing pipeline: ``sellout_weekly`` (dbt mart, tested) -> ``model_panel``."""
+
+from kedro.pipeline import Pipeline, node
+
+from .nodes import build_model_panel
+
+
+def create_pipeline(**kwargs) -> Pipeline:
+    return Pipeline(
+        [
+            node(
+                build_model_panel,
+                inputs=["sellout_weekly", "dbt_test_status", "params:preprocessing"],
+                outputs="model_panel",
+                name="build_model_panel",
+            )
+        ]
+    )

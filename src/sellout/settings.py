@@ -1,0 +1,23 @@
+"""Kedro project settings: hooks, config patterns and resolvers."""
+
+from kedro.config import OmegaConfigLoader
+from omegaconf.resolvers import oc
+
+from sellout.hooks import RunIdentityHooks
+
+HOOKS = (RunIdentityHooks(),)
+
+CONFIG_LOADER_CLASS = OmegaConfigLoader
+CONFIG_LOADER_ARGS = {
+    "base_env": "base",
+    "default_run_env": "local",
+    "config_patterns": {
+        "sources": ["sources*", "sources*/**"],
+        "notifications": ["notifications*", "notifications*/**"],
+        "airflow": ["airflow*", "airflow/**"],
+    },
+    # An environment's sources.yml changes single keys of a feed (enabled, directory) without repeating it.
+    "merge_strategy": {"sources": "soft"},
+    # Environment variables may set per-host values (paths, URLs) in any config file, not only credentials.
+    "custom_resolvers": {"oc.env": oc.env},
+}

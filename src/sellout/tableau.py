@@ -1,0 +1,320 @@
+"""Tableau extract refresh through the REST API (tableauserverclient).
+
+``refresh_items`` signs in once, asks Tableau to refresh each configured data source or workbook extract, waits for
+every job to finish and returns one confirmation per item. It always signs out, and never logs or raises the token
+secret or the JWT.
+
+Behaviour worth knowing:
+
+- ``TSC.Server(url, use_server_version=True)``: the client starts at REST API 2.4, where refresh does not exist.
+- Error 409093 (a refresh of that item is already queued) makes ``.refresh`` return ``None``. We then look for the
+  queued/in-progress ``refresh_extracts`` job of that item and follow it instead of starting a second one. If no such
+  job can be found the item is recorded as ``failed``: we cannot confirm that the extract was refreshed.
+- finishCode 0 or 3 = succeeded, 1 = failed, 2 = cancelled; no completion within ``timeout_s`` = ``timeout`` (the job
+  keeps running on the server).
+- A failure of one item is recorded in its confirmation and the other items still run. Sign-in or connection
+  failures raise :class:`TableauRefreshError` (the message names the server host and the token name, never secrets).
+- Personal access tokens: parallel sign-ins with the same token invalidate each other, so do not refresh from
+  several processes with one token at once. A JWT (connected app) does not have that problem.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from datetime import datetime
+from itertools import islice
+from typing import Any
+from urllib.parse import urlsplit
+
+import tableauserverclient as TSC
+from tableauserverclient.server.endpoint.exceptions import (
+    JobCancelledException,
+    JobFailedException,
+    XMLError,
+)
+
+logger = logging.getLogger(__name__)
+
+ITEM_TYPES = ("datasource", "workbook")
+STATUSES = ("succeeded", "failed", "cancelled", "timeout")
+DEFAULT_TIMEOUT_S = 1800.0
+# Background job list: how many of the newest refresh_extracts jobs to inspect when following a queued refresh.
+MAX_JOBS_SCANNED = 200
+_OPEN_JOB_STATUSES = {"pending", "inprogress", "in progress", "queued"}
+# Loggers that may repeat what the server said (tableauserverclient logs job notes and error texts).
+_REDACTED_LOGGERS = ("TSC", __name__)
+_SUBTITLES = {"datasource": {"data source", "datasource"}, "workbook": {"workbook"}}
+
+
+class TableauRefreshError(RuntimeError):
+    """Tableau could not be reached or signed in to (the message never contains a secret)."""
+
+
+@dataclass(frozen=True)
+class TableauSettings:
+    server_url: str
+    site: str = ""
+    token_name: str | None = None
+    token_secret: str | None = field(default=None, repr=False)
+    jwt: str | None = field(default=None, repr=False)
+    items: tuple[dict[str, Any], ...] = ()
+    timeout_s: float = DEFAULT_TIMEOUT_S
+
+    @classmethod
+    def from_config(cls, config: dict[str, Any] | None) -> TableauSettings | None:
+        """Settings from a config/credentials dict; ``None`` when no server is configured (empty ``server_url``).
+
+        Expected keys: ``server_url``, ``site`` (content URL, '' = default site), either ``token_name`` +
+        ``token_secret`` (personal access token) or ``jwt`` (connected app), ``items`` (list of
+        ``{"type": "datasource"|"workbook", "name": ...}`` or ``{"type": ..., "id": ...}``), ``timeout_s``.
+        """
+        config = dict(config or {})
+        server_url = _clean(config.get("server_url"))
+        if not server_url:
+            return None
+        token_name = _clean(config.get("token_name"))
+        token_secret = _clean(config.get("token_secret"))
+        jwt = _clean(config.get("jwt"))
+        if not jwt and not (token_name and token_secret):
+            raise ValueError(
+                f"Tableau server {_host(server_url)} is configured but has no credentials: set token_name and "
+                "token_secret (TABLEAU_TOKEN_NAME / TABLEAU_TOKEN_SECRET) or jwt (TABLEAU_JWT)"
+            )
+        timeout = config.get("timeout_s")
+        return cls(
+            server_url=server_url.rstrip("/"),
+            site=_clean(config.get("site")) or "",
+            token_name=token_name,
+            token_secret=token_secret,
+            jwt=jwt,
+            items=tuple(normalize_items(config.get("items") or [])),
+            timeout_s=float(timeout) if timeout not in (None, "") else DEFAULT_TIMEOUT_S,
+        )
+
+    @property
+    def auth_label(self) -> str:
+        """How we sign in, safe to log."""
+        return "JWT (connected app)" if self.jwt else f"personal access token {self.token_name!r}"
+
+    def credentials(self) -> TSC.models.tableau_auth.Credentials:
+        if self.jwt:
+            return TSC.JWTAuth(self.jwt, site_id=self.site)
+        return TSC.PersonalAccessTokenAuth(self.token_name, self.token_secret, site_id=self.site)
+
+    def redact(self, text: str) -> str:
+        for secret in (self.token_secret, self.jwt):
+            if secret:
+                text = text.replace(secret, "***")
+        return text
+
+
+def normalize_items(items: list[Any]) -> list[dict[str, Any]]:
+    """Validate ``[{"type": "datasource"|"workbook", "name"|"id": ..., "project"?: ...}]``."""
+    normalized = []
+    for raw in items:
+        if not isinstance(raw, dict):
+            raise ValueError(f"Tableau item {raw!r}: expected a mapping with 'type' and 'name' or 'id'")
+        item_type = str(raw.get("type", "")).strip().lower().replace("_", "")
+        if item_type == "datasource" or item_type == "data source":
+            item_type = "datasource"
+        if item_type not in ITEM_TYPES:
+            raise ValueError(f"Tableau item {raw!r}: 'type' must be one of {', '.join(ITEM_TYPES)}")
+        item = {"type": item_type, "id": _clean(raw.get("id")), "name": _clean(raw.get("name"))}
+        if not item["id"] and not item["name"]:
+            raise ValueError(f"Tableau item {raw!r}: give its 'name' or its 'id'")
+        if _clean(raw.get("project")):
+            item["project"] = _clean(raw.get("project"))
+        normalized.append(item)
+    return normalized
+
+
+def refresh_items(settings: TableauSettings, items: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Refresh every item's extract, wait for the jobs, return one confirmation per item (in input order)."""
+    items = normalize_items(items)
+    redactor = _RedactSecrets(settings)
+    watched = [logging.getLogger(name) for name in _REDACTED_LOGGERS]
+    for watched_logger in watched:
+        watched_logger.addFilter(redactor)
+    try:
+        return _refresh_all(settings, items)
+    finally:
+        for watched_logger in watched:
+            watched_logger.removeFilter(redactor)
+
+
+def _refresh_all(settings: TableauSettings, items: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    host = _host(settings.server_url)
+    server = TSC.Server(settings.server_url, use_server_version=True)
+    try:
+        server.auth.sign_in(settings.credentials())
+    except Exception as exc:  # noqa: BLE001 - re-raised as a clear, secret-free error
+        raise TableauRefreshError(
+            f"Tableau sign-in to {host} (site {settings.site or 'default'!r}) with {settings.auth_label} failed: "
+            f"{settings.redact(_describe(exc))}"
+        ) from None
+    logger.info(
+        "Signed in to Tableau %s (site %r, REST API %s) with %s",
+        host,
+        settings.site or "default",
+        server.version,
+        settings.auth_label,
+    )
+    try:
+        return [_refresh_one(server, settings, item) for item in items]
+    finally:
+        try:
+            server.auth.sign_out()
+        except Exception as exc:  # noqa: BLE001 - signing out must not hide the result
+            logger.warning("Tableau sign-out from %s failed: %s", host, settings.redact(_describe(exc)))
+
+
+class _RedactSecrets(logging.Filter):
+    """Masks the token secret / JWT in records of the loggers a refresh goes through (server texts, job notes)."""
+
+    def __init__(self, settings: TableauSettings) -> None:
+        super().__init__()
+        self.settings = settings
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        redacted = self.settings.redact(message)
+        if redacted != message:
+            record.msg, record.args = redacted, None
+        return True
+
+
+def _refresh_one(server: TSC.Server, settings: TableauSettings, item: dict[str, Any]) -> dict[str, Any]:
+    record: dict[str, Any] = {
+        "item_type": item["type"],
+        "item_id": item.get("id"),
+        "item_name": item.get("name"),
+        "job_id": None,
+        "followed_existing_job": False,
+        "started_at": None,
+        "completed_at": None,
+        "finish_code": None,
+        "status": "failed",
+        "error": None,
+    }
+    label = f"{item['type']} {item.get('name') or item.get('id')!r}"
+    try:
+        resolved = _resolve(server, item)
+        record["item_id"], record["item_name"] = resolved.id, resolved.name
+        endpoint = server.datasources if item["type"] == "datasource" else server.workbooks
+        job = endpoint.refresh(resolved)
+        if job is None:
+            logger.warning("Tableau: a refresh of %s is already queued (409093); following that job", label)
+            job = _find_open_refresh_job(server, item["type"], resolved.id, resolved.name)
+            if job is None:
+                raise LookupError(
+                    "Tableau says a refresh is already queued (409093) but no queued or running "
+                    "refresh_extracts job for this item was found; the refresh could not be confirmed"
+                )
+            record["followed_existing_job"] = True
+        record["job_id"] = job.id
+        logger.info("Tableau: refresh job %s for %s; waiting up to %ss", job.id, label, settings.timeout_s)
+        done = server.jobs.wait_for_job(job, timeout=settings.timeout_s)
+        _fill_from_job(record, done)
+        record["status"] = "succeeded"
+    except JobCancelledException as exc:  # subclass of JobFailedException: catch it first
+        _fill_from_job(record, exc.job)
+        record["status"] = "cancelled"
+        record["error"] = f"refresh job cancelled: {_notes(exc.job)}"
+    except JobFailedException as exc:
+        _fill_from_job(record, exc.job)
+        record["status"] = "failed"
+        record["error"] = f"refresh job failed: {_notes(exc.job)}"
+    except TimeoutError:
+        record["status"] = "timeout"
+        record["error"] = f"refresh job not finished after {settings.timeout_s}s (it keeps running on the server)"
+    except Exception as exc:  # noqa: BLE001 - recorded per item; the caller decides whether the run fails
+        record["status"] = "failed"
+        record["error"] = _describe(exc)
+    if record["error"]:
+        record["error"] = settings.redact(record["error"])
+    log = logger.info if record["status"] == "succeeded" else logger.error
+    log(
+        "Tableau refresh of %s: %s (job %s, finishCode %s)%s",
+        label,
+        record["status"],
+        record["job_id"],
+        record["finish_code"],
+        f": {record['error']}" if record["error"] else "",
+    )
+    return record
+
+
+def _resolve(server: TSC.Server, item: dict[str, Any]):
+    endpoint = server.datasources if item["type"] == "datasource" else server.workbooks
+    if item.get("id"):
+        return endpoint.get_by_id(item["id"])
+    matches = [m for m in endpoint.filter(name=item["name"])]  # iterating: one request (list() makes two)
+    if item.get("project"):
+        matches = [m for m in matches if m.project_name == item["project"]]
+    where = f" in project {item['project']!r}" if item.get("project") else ""
+    if not matches:
+        raise LookupError(f"no {item['type']} named {item['name']!r}{where} on this site")
+    if len(matches) > 1:
+        projects = ", ".join(sorted(str(m.project_name) for m in matches))
+        raise LookupError(
+            f"{len(matches)} {item['type']}s are named {item['name']!r}{where} (projects: {projects}); "
+            "give 'project' or 'id'"
+        )
+    return matches[0]
+
+
+def _find_open_refresh_job(server: TSC.Server, item_type: str, item_id: str, item_name: str | None):
+    """The newest queued or running refresh_extracts job of this item, or None."""
+    jobs = server.jobs.filter(job_type="refresh_extracts").order_by("-created_at")
+    for background_job in islice(jobs, MAX_JOBS_SCANNED):
+        if str(background_job.status or "").lower() not in _OPEN_JOB_STATUSES:
+            continue
+        if background_job.title and item_name and background_job.title != item_name:
+            continue
+        if background_job.subtitle and background_job.subtitle.lower() not in _SUBTITLES[item_type]:
+            continue
+        job = server.jobs.get_by_id(background_job.id)
+        job_item_id = job.datasource_id if item_type == "datasource" else job.workbook_id
+        if job_item_id == item_id or (job_item_id is None and background_job.title == item_name):
+            return job
+    return None
+
+
+def _fill_from_job(record: dict[str, Any], job: Any) -> None:
+    record["job_id"] = job.id
+    record["started_at"] = _iso(job.started_at or job.created_at)
+    record["completed_at"] = _iso(job.completed_at)
+    record["finish_code"] = job.finish_code if job.finish_code is not None and job.finish_code >= 0 else None
+
+
+def _notes(job: Any) -> str:
+    notes = [n for n in (job.notes or []) if n]
+    return "; ".join(n.strip() for n in notes)[:1000] or "no notes"
+
+
+def _describe(exc: BaseException) -> str:
+    """A one-line description of an error; for HTTP-level errors only the class name (their text holds URLs)."""
+    if isinstance(exc, XMLError):  # ServerResponseError, FailedSignInError
+        return f"{exc.code} {exc.summary}: {exc.detail}"
+    if type(exc).__module__.startswith(("requests", "urllib3")):
+        return f"{type(exc).__name__} (server unreachable or refused the connection)"
+    text = " ".join(str(exc).split())
+    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
+
+
+def _iso(value: datetime | None) -> str | None:
+    return value.isoformat() if value is not None else None
+
+
+def _host(url: str) -> str:
+    parts = urlsplit(url if "://" in url else f"https://{url}")
+    port = f":{parts.port}" if parts.port else ""
+    return f"{parts.scheme}://{parts.hostname}{port}"
+
+
+def _clean(value: Any) -> str | None:
+    if value is None:
+        return None
+    text = str(value).strip()
+    return text or None

@@ -1,0 +1,106 @@
+"""The tables the pipeline owns outside dbt: raw landing tables, the ingestion manifest, forecasts, run records.
+
+dbt owns ``staging``, ``marts`` and ``reporting``; everything here is created idempotently by
+``ensure_schema`` before the first load, so a fresh database needs no manual step.
+"""
+
+from __future__ import annotations
+
+DDL = """
+create schema if not exists raw;
+create schema if not exists ops;
+create schema if not exists forecast;
+
+create table if not exists ops.ingested_files (
+    file_id      bigserial primary key,
+    source       text not null,
+    kind         text not null check (kind in ('sellout', 'stores', 'products')),
+    file_name    text not null,
+    sha256       text not null,
+    size_bytes   bigint not null,
+    rows_in_file bigint,
+    rows_loaded  bigint,
+    rows_rejected bigint,
+    status       text not null check (status in ('loaded', 'quarantined')),
+    reason       text,
+    first_week   date,
+    last_week    date,
+    run_id       text not null,
+    loaded_at    timestamptz not null default now()
+);
+create unique index if not exists ingested_files_loaded_sha256
+    on ops.ingested_files (source, sha256) where status = 'loaded';
+
+create table if not exists raw.sellout_lines (
+    file_id       bigint not null,
+    source        text not null,
+    line_no       integer not null,
+    week_end_date date not null,
+    store_code    text not null,
+    product_code  text not null,
+    units         numeric(18, 3) not null,
+    sales_value   numeric(18, 4),
+    price         numeric(18, 4),
+    base_price    numeric(18, 4),
+    feature       boolean not null default false,
+    display       boolean not null default false,
+    tpr_only      boolean not null default false
+);
+create index if not exists sellout_lines_file_id on raw.sellout_lines (file_id);
+
+create table if not exists raw.rejected_rows (
+    file_id     bigint not null,
+    source      text not null,
+    file_name   text not null,
+    line_no     integer not null,
+    reason      text not null,
+    raw_values  text
+);
+create index if not exists rejected_rows_file_id on raw.rejected_rows (file_id);
+
+create table if not exists raw.stores (
+    source      text not null,
+    store_code  text not null,
+    store_name  text,
+    city        text,
+    state       text,
+    segment     text,
+    sales_area  numeric,
+    primary key (source, store_code)
+);
+
+create table if not exists raw.products (
+    source        text not null,
+    product_code  text not null,
+    description   text,
+    manufacturer  text,
+    category      text,
+    sub_category  text,
+    product_size  text,
+    primary key (source, product_code)
+);
+"""
+
+RAW_SELLOUT_COLUMNS = [
+    "file_id",
+    "source",
+    "line_no",
+    "week_end_date",
+    "store_code",
+    "product_code",
+    "units",
+    "sales_value",
+    "price",
+    "base_price",
+    "feature",
+    "display",
+    "tpr_only",
+]
+STORE_COLUMNS = ["source", "store_code", "store_name", "city", "state", "segment", "sales_area"]
+REJECTED_COLUMNS = ["file_id", "source", "file_name", "line_no", "reason", "raw_values"]
+PRODUCT_COLUMNS = ["source", "product_code", "description", "manufacturer", "category", "sub_category", "product_size"]
+
+
+def ensure_schema(conn) -> None:
+    """Create the raw, ops and forecast tables when they do not exist yet."""
+    conn.execute(DDL)

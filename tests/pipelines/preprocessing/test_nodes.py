@@ -1,0 +1,150 @@
+"""Tests of the preprocessing pipeline: sellout_weekly -> model_panel."""
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from sellout.pipelines.preprocessing import create_pipeline
+from sellout.pipelines.preprocessing.nodes import PANEL_COLUMNS, build_model_panel
+
+OK = {"success": True, "run_id": "dbt-1", "tests": 12, "failures": 0}
+WEEKS = pd.date_range("2024-01-06", periods=30, freq="7D")  # Saturdays
+
+
+def _series(store, product, weeks, units=10.0, base_price=2.0, category="snacks"):
+    n = len(weeks)
+    return pd.DataFrame(
+        {
+            "week_end_date": weeks,
+            "store_code": store,
+            "product_code": product,
+            "category": category,
+            "units": np.full(n, units, dtype="float64"),
+            "sales_value": np.full(n, units * base_price),
+            "price": np.full(n, base_price),
+            "base_price": np.full(n, base_price),
+            "feature": pd.array([True] * n, dtype="boolean"),
+            "display": pd.array([False] * n, dtype="boolean"),
+            "tpr_only": pd.array([False] * n, dtype="boolean"),
+        }
+    )
+
+
+@pytest.fixture
+def raw():
+    full = _series("S1", "P1", WEEKS)
+    # price changes at week 9 then the series has a gap (weeks 10, 11: no rows)
+    full.loc[9, "price"] = 1.5
+    full.loc[12, "price"] = np.nan  # observed row with an unknown price
+    gappy = full.drop(index=[10, 11])
+    late = _series("S1", "P2", WEEKS[5:20], units=3.0, base_price=4.0, category=None)
+    late.loc[late.index[0], ["price", "base_price"]] = np.nan  # leading NaN price: back-filled
+    short = _series("S2", "P1", WEEKS[:5])  # 5 observed weeks only
+    sparse = _series("S2", "P2", WEEKS[[0, 20]])  # span of 21 weeks but only 2 observations
+    return pd.concat([gappy, late, short, sparse], ignore_index=True)
+
+
+def _one(panel, store, product):
+    return panel[(panel["store_code"] == store) & (panel["product_code"] == product)].set_index("week_end_date")
+
+
+def test_grid_is_complete_inside_span_and_zero_filled(raw):
+    panel = build_model_panel(raw, OK, {"min_weeks_history": 8})
+    s = _one(panel, "S1", "P1")
+    assert list(s.index) == list(WEEKS)
+    assert s.loc[WEEKS[10], "units"] == 0.0 and s.loc[WEEKS[11], "units"] == 0.0
+    assert s.loc[WEEKS[10], "sales_value"] == 0.0
+    assert s["is_filled"].sum() == 2
+    assert bool(s.loc[WEEKS[10], "is_filled"]) and not bool(s.loc[WEEKS[9], "is_filled"])
+    assert s.loc[WEEKS[9], "units"] == 10.0
+
+
+def test_no_rows_outside_series_span(raw):
+    panel = build_model_panel(raw, OK, {"min_weeks_history": 8})
+    late = _one(panel, "S1", "P2")
+    assert late.index.min() == WEEKS[5] and late.index.max() == WEEKS[19]
+    assert len(late) == 15 and not late["is_filled"].any()
+
+
+def test_prices_forward_then_back_filled_within_series(raw):
+    panel = build_model_panel(raw, OK, {"min_weeks_history": 8})
+    s = _one(panel, "S1", "P1")
+    assert s.loc[WEEKS[10], "price"] == 1.5  # carried from week 9 into the gap
+    assert s.loc[WEEKS[11], "price"] == 1.5
+    assert s.loc[WEEKS[12], "price"] == 1.5  # observed NaN price filled too
+    assert s.loc[WEEKS[13], "price"] == 2.0
+    assert s.loc[WEEKS[10], "base_price"] == 2.0
+    late = _one(panel, "S1", "P2")
+    assert late.loc[WEEKS[5], "price"] == 4.0 and late.loc[WEEKS[5], "base_price"] == 4.0
+    assert panel["price"].notna().all()
+
+
+def test_promo_flags_false_where_missing(raw):
+    panel = build_model_panel(raw, OK, {"min_weeks_history": 8})
+    s = _one(panel, "S1", "P1")
+    assert s["feature"].dtype == bool
+    assert not s.loc[WEEKS[10], "feature"] and s.loc[WEEKS[9], "feature"]
+
+
+def test_min_weeks_history_counts_observed_weeks(raw):
+    panel = build_model_panel(raw, OK, {"min_weeks_history": 8})
+    series = set(panel["series_id"].unique())
+    assert series == {"S1|P1", "S1|P2"}  # 5-week and 2-observation series dropped
+    panel5 = build_model_panel(raw, OK, {"min_weeks_history": 5})
+    assert set(panel5["series_id"].unique()) == {"S1|P1", "S1|P2", "S2|P1"}
+    panel2 = build_model_panel(raw, OK, {"min_weeks_history": 2})
+    assert len(_one(panel2, "S2", "P2")) == 21  # the sparse series' whole span, 19 weeks zero-filled
+    assert _one(panel2, "S2", "P2")["is_filled"].sum() == 19
+
+
+def test_default_min_weeks_is_8(raw):
+    assert set(build_model_panel(raw, OK, {})["series_id"]) == {"S1|P1", "S1|P2"}
+    assert set(build_model_panel(raw, OK, None)["series_id"]) == {"S1|P1", "S1|P2"}
+
+
+def test_columns_dtypes_order_and_category(raw):
+    panel = build_model_panel(raw, OK, {"min_weeks_history": 8})
+    assert list(panel.columns) == PANEL_COLUMNS
+    assert panel["week_end_date"].dtype == "datetime64[ns]"
+    assert panel["units"].dtype == "float64"
+    assert panel["store_code"].dtype == "str" and panel["series_id"].dtype == "str"
+    assert panel["is_filled"].dtype == bool
+    assert (panel.loc[panel["series_id"] == "S1|P1", "category"] == "snacks").all()  # also on filled rows
+    assert panel.loc[panel["series_id"] == "S1|P2", "category"].isna().all()
+    keys = ["store_code", "product_code", "week_end_date"]
+    assert panel.equals(panel.sort_values(keys, ignore_index=True))
+    assert not panel.duplicated(keys).any()
+
+
+def test_negative_units_clipped_unless_disabled(raw):
+    raw.loc[0, "units"] = -3.0
+    assert build_model_panel(raw, OK, {})["units"].min() == 0.0
+    assert build_model_panel(raw, OK, {"clip_negative_units": False})["units"].min() == -3.0
+
+
+@pytest.mark.parametrize("status", [{"success": False, "run_id": "x", "failures": 2}, {}, None])
+def test_raises_when_dbt_tests_failed(raw, status):
+    with pytest.raises(RuntimeError, match="dbt tests did not pass"):
+        build_model_panel(raw, status, {})
+
+
+def test_rejects_mixed_weekdays_and_duplicates(raw):
+    shifted = raw.copy()
+    shifted.loc[0, "week_end_date"] = shifted.loc[0, "week_end_date"] + pd.Timedelta(days=1)
+    with pytest.raises(ValueError, match="one weekday"):
+        build_model_panel(shifted, OK, {})
+    with pytest.raises(ValueError, match="duplicate"):
+        build_model_panel(pd.concat([raw, raw.iloc[[0]]]), OK, {})
+
+
+def test_empty_panel_when_nothing_qualifies(raw):
+    panel = build_model_panel(raw, OK, {"min_weeks_history": 1000})
+    assert panel.empty and list(panel.columns) == PANEL_COLUMNS
+
+
+def test_pipeline_wiring():
+    pipe = create_pipeline()
+    (n,) = pipe.nodes
+    assert n.name == "build_model_panel"
+    assert n.inputs == ["sellout_weekly", "dbt_test_status", "params:preprocessing"]
+    assert n.outputs == ["model_panel"]
