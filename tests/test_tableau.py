@@ -122,7 +122,9 @@ def test_already_queued_without_a_visible_job_is_a_failure_not_a_second_refresh(
 
 
 def test_failed_job_is_recorded_with_its_notes(fake):
-    fake.script_refresh("Sellout Forecasts", finish_code=FINISH_FAILED, polls=1, notes="Login failed for user.")
+    fake.script_refresh(
+        "Sellout Forecasts", finish_code=FINISH_FAILED, polls=1, notes="Login failed for user."
+    )
     [confirmation] = refresh_items(settings_for(fake), [DS])
     assert confirmation["status"] == "failed"
     assert confirmation["finish_code"] == 1
@@ -183,7 +185,9 @@ def test_unreachable_server_gives_a_clear_error(fake):
     url = fake.url
     fake.stop()
     with pytest.raises(TableauRefreshError, match="unreachable") as info:
-        refresh_items(TableauSettings.from_config({"server_url": url, "token_name": "n", "token_secret": SECRET}), [DS])
+        refresh_items(
+            TableauSettings.from_config({"server_url": url, "token_name": "n", "token_secret": SECRET}), [DS]
+        )
     assert SECRET not in str(info.value)
 
 
@@ -199,7 +203,9 @@ def test_secrets_never_appear_in_logs_or_results(fake, caplog):
     caplog.set_level(logging.DEBUG)
     fake.script_refresh("Sellout Forecasts", finish_code=FINISH_FAILED, notes=f"echo {SECRET}")
     results = refresh_items(settings_for(fake), [DS, {"type": "workbook", "name": "Missing"}])
-    results += refresh_items(TableauSettings.from_config({"server_url": fake.url, "site": "Sellout", "jwt": JWT}), [WB])
+    results += refresh_items(
+        TableauSettings.from_config({"server_url": fake.url, "site": "Sellout", "jwt": JWT}), [WB]
+    )
 
     [signin, _] = fake.calls("POST", r"/auth/signin$")
     assert SECRET in signin.body  # the secret was really used...
@@ -237,12 +243,14 @@ def test_settings_from_config():
     with pytest.raises(ValueError, match="no credentials"):
         TableauSettings.from_config({"server_url": "https://tableau.example.com", "token_name": "ci"})
     with pytest.raises(ValueError, match="'type' must be"):
-        TableauSettings.from_config({"server_url": "https://t", "jwt": "j", "items": [{"type": "view", "name": "x"}]})
+        TableauSettings.from_config(
+            {"server_url": "https://t", "jwt": "j", "items": [{"type": "view", "name": "x"}]}
+        )
     with pytest.raises(ValueError, match="'name' or its 'id'"):
         TableauSettings.from_config({"server_url": "https://t", "jwt": "j", "items": [{"type": "workbook"}]})
 
 
-# ---------------------------------------------------------------------------------------------------------------
+# ----------------------------------------------------------------------------------------------------
 # The fake's XML against the real Tableau REST bodies (shared fixtures; never copied into the repo)
 
 
@@ -277,7 +285,9 @@ def _union(*structures: dict) -> dict[tuple[str, ...], set[str]]:
 def _assert_within(fake_structure: dict, real_structure: dict, extra_attrs: set[str] = frozenset()) -> None:
     for path, attrs in fake_structure.items():
         assert path in real_structure, f"fake element {path} not in the real bodies"
-        assert attrs - real_structure[path] <= extra_attrs, f"{path}: fake attrs {attrs - real_structure[path]}"
+        assert attrs - real_structure[path] <= extra_attrs, (
+            f"{path}: fake attrs {attrs - real_structure[path]}"
+        )
 
 
 def test_fake_xml_matches_the_real_tableau_bodies():
@@ -298,7 +308,9 @@ def test_fake_xml_matches_the_real_tableau_bodies():
     )
     status, signin = fake.handle("POST", "/api/2.4/auth/signin", {}, {}, signin_request)
     assert status == 200
-    status, signin_error = fake.handle("POST", "/api/2.4/auth/signin", {}, {}, signin_request.replace("fake-", "x"))
+    status, signin_error = fake.handle(
+        "POST", "/api/2.4/auth/signin", {}, {}, signin_request.replace("fake-", "x")
+    )
     assert status == 401
 
     # same elements and attributes as the real bodies
@@ -328,6 +340,8 @@ def test_fake_xml_matches_the_real_tableau_bodies():
     # lists and items: a subset of the real attributes (Query Jobs documents title/subtitle)
     _assert_within(_structure(fake.items_body("datasource", {})), real("datasource_get.xml"))
     _assert_within(
-        _structure(fake.item_body(fake.item("A"))), real("datasource_get_by_id.xml"), {"hasExtracts", "encryptExtracts"}
+        _structure(fake.item_body(fake.item("A"))),
+        real("datasource_get_by_id.xml"),
+        {"hasExtracts", "encryptExtracts"},
     )
     _assert_within(_structure(fake.jobs_body({})), real("job_get.xml"), {"title", "subtitle"})

@@ -1,6 +1,6 @@
 """``python -m sellout``: the project's command line (``sellout --help``)."""
 
-from sellout.cli import main
+from sellout.command_line import main
 
 if __name__ == "__main__":
     main()

@@ -9,12 +9,15 @@ from __future__ import annotations
 import logging
 import os
 import subprocess
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
 import psycopg
 
 logger = logging.getLogger(__name__)
+# The wheel keeps its lock file in the user's runtime dir; without XDG_RUNTIME_DIR it falls back to /tmp, fine here.
+warnings.filterwarnings("ignore", message="XDG_RUNTIME_DIR is not set")
 
 DATABASE_NAME = "sellout"
 DEFAULT_PGDATA = Path("data") / "postgres"

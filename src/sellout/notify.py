@@ -1,11 +1,11 @@
 """Run notifications: a JSON event POSTed to a webhook (n8n, Slack-compatible relays, ...).
 
-A notifier that is down must never fail a run: :func:`send_webhook` retries with backoff, logs the failure and returns
-``False``. Webhook URLs often carry a secret in their path or query, so only ``scheme://host[:port]`` is ever logged,
-and exception texts (which contain the full URL) are not.
+A notifier that is down must never fail a run: :func:`send_webhook` retries with backoff, logs the
+failure and returns ``False``. Webhook URLs often carry a secret in their path or query, so only
+``scheme://host[:port]`` is ever logged, and exception texts (which contain the full URL) are not.
 
-Note: ``urllib3`` logs request paths at DEBUG level; keep the ``urllib3`` logger at INFO or above in production
-(Kedro's default logging does) or the webhook path shows up in the logs.
+Note: ``urllib3`` logs request paths at DEBUG level; keep the ``urllib3`` logger at INFO or above in
+production (Kedro's default logging does) or the webhook path shows up in the logs.
 """
 
 from __future__ import annotations
@@ -62,28 +62,42 @@ def send_webhook(
             problem, retry = f"{type(exc).__name__}", True
         else:
             if 200 <= response.status_code < 300:
-                logger.info("Notification %s sent to webhook %s (HTTP %s)", kind, target, response.status_code)
+                logger.info(
+                    "Notification %s sent to webhook %s (HTTP %s)", kind, target, response.status_code
+                )
                 return True
             problem, retry = f"HTTP {response.status_code}", response.status_code in RETRY_STATUS
         if not retry or attempt == attempts:
             logger.warning(
-                "Notification %s NOT sent to webhook %s after %d attempt(s): %s", kind, target, attempt, problem
+                "Notification %s NOT sent to webhook %s after %d attempt(s): %s",
+                kind,
+                target,
+                attempt,
+                problem,
             )
             return False
         delay = backoff_s * 2 ** (attempt - 1)
         logger.info(
-            "Webhook %s attempt %d/%d failed (%s); retrying in %.1fs", target, attempt, attempts, problem, delay
+            "Webhook %s attempt %d/%d failed (%s); retrying in %.1fs",
+            target,
+            attempt,
+            attempts,
+            problem,
+            delay,
         )
         time.sleep(delay)
     return False  # pragma: no cover - the loop always returns
 
 
-def build_run_event(kind: str, run_context: dict[str, Any] | None, summary: dict[str, Any] | None) -> dict[str, Any]:
+def build_run_event(
+    kind: str, run_context: dict[str, Any] | None, summary: dict[str, Any] | None
+) -> dict[str, Any]:
     """A JSON-ready event.
 
-    ``summary`` keys used when present: ``status`` (else derived from ``kind``), ``pipeline``, ``duration_s`` (else
-    computed from ``run_context["started_at"]``), ``rows_in``, ``rows_out``, ``error`` (str or exception: only its
-    first lines are sent), ``tableau`` (the refresh status record) and ``details`` (anything else, JSON-able).
+    ``summary`` keys used when present: ``status`` (else derived from ``kind``), ``pipeline``,
+    ``duration_s`` (else computed from ``run_context["started_at"]``), ``rows_in``, ``rows_out``,
+    ``error`` (str or exception: only its first lines are sent), ``tableau`` (the refresh status
+    record) and ``details`` (anything else, JSON-able).
     """
     run_context = dict(run_context or {})
     summary = dict(summary or {})

@@ -1,21 +1,25 @@
 """Tableau extract refresh through the REST API (tableauserverclient).
 
-``refresh_items`` signs in once, asks Tableau to refresh each configured data source or workbook extract, waits for
-every job to finish and returns one confirmation per item. It always signs out, and never logs or raises the token
-secret or the JWT.
+``refresh_items`` signs in once, asks Tableau to refresh each configured data source or workbook
+extract, waits for every job to finish and returns one confirmation per item. It always signs out,
+and never logs or raises the token secret or the JWT.
 
 Behaviour worth knowing:
 
-- ``TSC.Server(url, use_server_version=True)``: the client starts at REST API 2.4, where refresh does not exist.
-- Error 409093 (a refresh of that item is already queued) makes ``.refresh`` return ``None``. We then look for the
-  queued/in-progress ``refresh_extracts`` job of that item and follow it instead of starting a second one. If no such
-  job can be found the item is recorded as ``failed``: we cannot confirm that the extract was refreshed.
-- finishCode 0 or 3 = succeeded, 1 = failed, 2 = cancelled; no completion within ``timeout_s`` = ``timeout`` (the job
-  keeps running on the server).
-- A failure of one item is recorded in its confirmation and the other items still run. Sign-in or connection
-  failures raise :class:`TableauRefreshError` (the message names the server host and the token name, never secrets).
-- Personal access tokens: parallel sign-ins with the same token invalidate each other, so do not refresh from
-  several processes with one token at once. A JWT (connected app) does not have that problem.
+- ``TSC.Server(url, use_server_version=True)``: the client starts at REST API 2.4, where refresh does
+  not exist.
+- Error 409093 (a refresh of that item is already queued) makes ``.refresh`` return ``None``. We then
+  look for the queued/in-progress ``refresh_extracts`` job of that item and follow it instead of
+  starting a second one. If no such job can be found the item is recorded as ``failed``: we cannot
+  confirm that the extract was refreshed.
+- finishCode 0 or 3 = succeeded, 1 = failed, 2 = cancelled; no completion within ``timeout_s`` =
+  ``timeout`` (the job keeps running on the server).
+- A failure of one item is recorded in its confirmation and the other items still run. Sign-in or
+  connection failures raise :class:`TableauRefreshError` (the message names the server host and the
+  token name, never secrets).
+- Personal access tokens: parallel sign-ins with the same token invalidate each other, so do not
+  refresh from several processes with one token at once. A JWT (connected app) does not have that
+  problem.
 """
 
 from __future__ import annotations
@@ -39,7 +43,7 @@ logger = logging.getLogger(__name__)
 ITEM_TYPES = ("datasource", "workbook")
 STATUSES = ("succeeded", "failed", "cancelled", "timeout")
 DEFAULT_TIMEOUT_S = 1800.0
-# Background job list: how many of the newest refresh_extracts jobs to inspect when following a queued refresh.
+# How many of the newest refresh_extracts jobs to inspect when following an already queued refresh.
 MAX_JOBS_SCANNED = 200
 _OPEN_JOB_STATUSES = {"pending", "inprogress", "in progress", "queued"}
 # Loggers that may repeat what the server said (tableauserverclient logs job notes and error texts).
@@ -63,7 +67,9 @@ class TableauSettings:
 
     @classmethod
     def from_config(cls, config: dict[str, Any] | None) -> TableauSettings | None:
-        """Settings from a config/credentials dict; ``None`` when no server is configured (empty ``server_url``).
+        """Settings from a config/credentials dict; ``None`` when no server is configured.
+
+        An empty or missing ``server_url`` means "not configured".
 
         Expected keys: ``server_url``, ``site`` (content URL, '' = default site), either ``token_name`` +
         ``token_secret`` (personal access token) or ``jwt`` (connected app), ``items`` (list of
@@ -78,8 +84,9 @@ class TableauSettings:
         jwt = _clean(config.get("jwt"))
         if not jwt and not (token_name and token_secret):
             raise ValueError(
-                f"Tableau server {_host(server_url)} is configured but has no credentials: set token_name and "
-                "token_secret (TABLEAU_TOKEN_NAME / TABLEAU_TOKEN_SECRET) or jwt (TABLEAU_JWT)"
+                f"Tableau server {_host(server_url)} is configured but has no credentials: "
+                "set token_name and token_secret (TABLEAU_TOKEN_NAME / TABLEAU_TOKEN_SECRET) "
+                "or jwt (TABLEAU_JWT)"
             )
         timeout = config.get("timeout_s")
         return cls(
@@ -116,7 +123,7 @@ def normalize_items(items: list[Any]) -> list[dict[str, Any]]:
         if not isinstance(raw, dict):
             raise ValueError(f"Tableau item {raw!r}: expected a mapping with 'type' and 'name' or 'id'")
         item_type = str(raw.get("type", "")).strip().lower().replace("_", "")
-        if item_type == "datasource" or item_type == "data source":
+        if item_type in {"datasource", "data source"}:
             item_type = "datasource"
         if item_type not in ITEM_TYPES:
             raise ValueError(f"Tableau item {raw!r}: 'type' must be one of {', '.join(ITEM_TYPES)}")
@@ -150,8 +157,8 @@ def _refresh_all(settings: TableauSettings, items: list[dict[str, Any]]) -> list
         server.auth.sign_in(settings.credentials())
     except Exception as exc:  # noqa: BLE001 - re-raised as a clear, secret-free error
         raise TableauRefreshError(
-            f"Tableau sign-in to {host} (site {settings.site or 'default'!r}) with {settings.auth_label} failed: "
-            f"{settings.redact(_describe(exc))}"
+            f"Tableau sign-in to {host} (site {settings.site or 'default'!r}) with {settings.auth_label} "
+            f"failed: {settings.redact(_describe(exc))}"
         ) from None
     logger.info(
         "Signed in to Tableau %s (site %r, REST API %s) with %s",
@@ -170,7 +177,10 @@ def _refresh_all(settings: TableauSettings, items: list[dict[str, Any]]) -> list
 
 
 class _RedactSecrets(logging.Filter):
-    """Masks the token secret / JWT in records of the loggers a refresh goes through (server texts, job notes)."""
+    """Masks the token secret / JWT in the records of the loggers a refresh goes through.
+
+    tableauserverclient logs server texts and job notes; a server could echo what it was sent.
+    """
 
     def __init__(self, settings: TableauSettings) -> None:
         super().__init__()
@@ -227,7 +237,9 @@ def _refresh_one(server: TSC.Server, settings: TableauSettings, item: dict[str, 
         record["error"] = f"refresh job failed: {_notes(exc.job)}"
     except TimeoutError:
         record["status"] = "timeout"
-        record["error"] = f"refresh job not finished after {settings.timeout_s}s (it keeps running on the server)"
+        record["error"] = (
+            f"refresh job not finished after {settings.timeout_s}s (it keeps running on the server)"
+        )
     except Exception as exc:  # noqa: BLE001 - recorded per item; the caller decides whether the run fails
         record["status"] = "failed"
         record["error"] = _describe(exc)
@@ -294,7 +306,7 @@ def _notes(job: Any) -> str:
 
 
 def _describe(exc: BaseException) -> str:
-    """A one-line description of an error; for HTTP-level errors only the class name (their text holds URLs)."""
+    """A one-line description of an error; for HTTP-level errors only the class (their text holds URLs)."""
     if isinstance(exc, XMLError):  # ServerResponseError, FailedSignInError
         return f"{exc.code} {exc.summary}: {exc.detail}"
     if type(exc).__module__.startswith(("requests", "urllib3")):

@@ -1,16 +1,17 @@
 """A small local fake of the Tableau REST API, speaking the real XML (namespace ``http://tableau.com/api``).
 
-Enough for tableauserverclient's sign-in (personal access token or JWT), server info, data source / workbook lookup,
-extract refresh, job polling and the background job list. Every request is recorded in ``server.requests``.
+Enough for tableauserverclient's sign-in (personal access token or JWT), server info, data source and
+workbook lookup, extract refresh, job polling and the background job list. Every request is recorded
+in ``server.requests``.
 
 Scenarios are scripted per item before the test calls the client::
 
     with FakeTableauServer(datasources=[{"name": "Forecasts"}]) as tableau:
-        tableau.script_refresh("Forecasts", finish_code=1, polls=2)   # 2 polls in progress, then failed
-        tableau.already_queued("Forecasts", polls=1)                  # refresh answers 409093; a job is queued
+        tableau.script_refresh("Forecasts", finish_code=1, polls=2)  # 2 polls in progress, then failed
+        tableau.already_queued("Forecasts", polls=1)  # refresh answers 409093; a job is queued
 
-The response bodies follow the shapes of the real bodies kept in ``shared/fixtures/tableau-rest`` (a test compares
-their element/attribute structure).
+The response bodies follow the shapes of the real bodies kept in ``shared/fixtures/tableau-rest``
+(a test compares their element/attribute structure).
 """
 
 from __future__ import annotations
@@ -144,7 +145,9 @@ class FakeTableauServer:
         self.scenarios[self.item(name_or_id).id] = Scenario(finish_code, polls, notes=notes)
 
     def already_queued(self, name_or_id: str, *, finish_code: int = FINISH_SUCCESS, polls: int = 1) -> Job:
-        """A refresh of this item is queued already: POST refresh answers 409093; the queued job runs the scenario."""
+        """A refresh of this item is queued already: POST refresh answers 409093.
+
+        The queued job (returned) runs the scenario when polled."""
         item = self.item(name_or_id)
         self.scenarios[item.id] = Scenario(finish_code, polls, already_queued=True)
         return self.queue_job(name_or_id)
@@ -162,7 +165,9 @@ class FakeTableauServer:
     def start(self) -> FakeTableauServer:
         self._httpd = ThreadingHTTPServer(("127.0.0.1", 0), _make_handler(self))
         self._httpd.daemon_threads = True
-        self._thread = threading.Thread(target=self._httpd.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
+        self._thread = threading.Thread(
+            target=self._httpd.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
+        )
         self._thread.start()
         return self
 
@@ -208,7 +213,9 @@ class FakeTableauServer:
         """(status, xml body) for one request."""
         m = re.fullmatch(r"/api/(\d+\.\d+)(/.*)", path)
         if not m:
-            return 404, error_body("404000", "Resource Not Found", f"Unknown resource '{path}' specified in URI.")
+            return 404, error_body(
+                "404000", "Resource Not Found", f"Unknown resource '{path}' specified in URI."
+            )
         route = m.group(2)
         if method == "POST" and route == "/auth/signin":
             return self._signin(body)
@@ -216,13 +223,17 @@ class FakeTableauServer:
             return 200, self.server_info_body()
         token = headers.get("x-tableau-auth")
         if token not in self.tokens:
-            return 401, error_body("401002", "Unauthorized Access", "Invalid authentication credentials were provided.")
+            return 401, error_body(
+                "401002", "Unauthorized Access", "Invalid authentication credentials were provided."
+            )
         if method == "POST" and route == "/auth/signout":
             self.tokens.discard(token)
             return 204, ""
         m = re.fullmatch(rf"/sites/{self.site_id}(/.*)", route)
         if not m:
-            return 403, error_body("403000", "Forbidden", "The site in the URI does not match the signed-in site.")
+            return 403, error_body(
+                "403000", "Forbidden", "The site in the URI does not match the signed-in site."
+            )
         route = m.group(1)
         for kind in ("datasource", "workbook"):
             if method == "GET" and route == f"/{kind}s":
@@ -233,7 +244,9 @@ class FakeTableauServer:
                 if item is None or item.type != kind:
                     code = "404011" if kind == "datasource" else "404006"
                     label = "Datasource" if kind == "datasource" else "Workbook"
-                    return 404, error_body(code, "Resource Not Found", f"{label} '{found.group(1)}' could not be found.")
+                    return 404, error_body(
+                        code, "Resource Not Found", f"{label} '{found.group(1)}' could not be found."
+                    )
                 if method == "GET" and not found.group(2):
                     return 200, self.item_body(item)
                 if method == "POST" and found.group(2):
@@ -244,7 +257,9 @@ class FakeTableauServer:
         if method == "GET" and found:
             job = self.jobs.get(found.group(1))
             if job is None:
-                return 404, error_body("404005", "Resource Not Found", f"Job '{found.group(1)}' could not be found.")
+                return 404, error_body(
+                    "404005", "Resource Not Found", f"Job '{found.group(1)}' could not be found."
+                )
             self.poll(job)
             return 200, self.job_body(job)
         return 404, error_body("404000", "Resource Not Found", f"Unknown resource '{path}' specified in URI.")
@@ -252,7 +267,9 @@ class FakeTableauServer:
     def _signin(self, body: str):
         creds = ET.fromstring(body).find("credentials")
         site = creds.find("site") if creds is not None else None
-        ok = creds is not None and site is not None and (site.get("contentUrl") or "") == self.site_content_url
+        ok = (
+            creds is not None and site is not None and (site.get("contentUrl") or "") == self.site_content_url
+        )
         if ok and creds.get("jwt") is not None:
             ok = self.jwt is not None and creds.get("jwt") == self.jwt
         elif ok:
@@ -325,8 +342,9 @@ class FakeTableauServer:
 
     def refresh_body(self, job: Job) -> str:
         item = job.item
+        attrs = _a(id=job.id, mode="Asynchronous", type="RefreshExtract", createdAt=job.created_at)
         return (
-            f"{_HEAD}  <job{_a(id=job.id, mode='Asynchronous', type='RefreshExtract', createdAt=job.created_at)}>\n"
+            f"{_HEAD}  <job{attrs}>\n"
             f"    <extractRefreshJob>\n      <{item.type}{_a(id=item.id, name=item.name)} />\n"
             f"    </extractRefreshJob>\n  </job>\n{_TAIL}"
         )
@@ -359,8 +377,10 @@ class FakeTableauServer:
             jobs = []
         rows = []
         for job in jobs:
-            status = _BACKGROUND_STATUS[job.scenario.finish_code] if job.done else (
-                "InProgress" if job.started_at else "Pending"
+            status = (
+                _BACKGROUND_STATUS[job.scenario.finish_code]
+                if job.done
+                else ("InProgress" if job.started_at else "Pending")
             )
             attrs = _a(
                 id=job.id,

@@ -23,7 +23,7 @@ class Received:
 
 
 class WebhookSink:
-    """``statuses``: answers for successive requests (the last one repeats); ``delay_s``: wait before answering."""
+    """Answers ``statuses`` to successive requests (the last one repeats), after ``delay_s``."""
 
     def __init__(self, statuses: list[int] = (200,), delay_s: float = 0.0) -> None:
         self.statuses = list(statuses)
@@ -41,7 +41,9 @@ class WebhookSink:
         class Handler(BaseHTTPRequestHandler):
             def do_POST(self) -> None:
                 body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
-                sink.received.append(Received(self.path, {k.lower(): v for k, v in self.headers.items()}, body))
+                sink.received.append(
+                    Received(self.path, {k.lower(): v for k, v in self.headers.items()}, body)
+                )
                 status = sink.statuses[min(len(sink.received), len(sink.statuses)) - 1]
                 time.sleep(sink.delay_s)
                 payload = b'{"ok": true}' if status < 300 else b'{"ok": false}'
@@ -59,7 +61,9 @@ class WebhookSink:
 
         self._httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self._httpd.daemon_threads = True
-        threading.Thread(target=self._httpd.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True).start()
+        threading.Thread(
+            target=self._httpd.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
+        ).start()
         return self
 
     def __exit__(self, *exc: object) -> None:

@@ -87,7 +87,7 @@ def parse_sellout(frame: pd.DataFrame, spec: SelloutFileSpec) -> tuple[pd.DataFr
     reject(week.isna(), f"unparseable date in column {spec.columns['week_end_date']!r}")
     if spec.week_ending_weekday is not None:
         weekday = WEEKDAYS.index(spec.week_ending_weekday)
-        reject(week.notna() & (week.dt.weekday != weekday), f"week ending date is not a {spec.week_ending_weekday}")
+        reject(week.notna() & (week.dt.day_of_week != weekday), f"week ending date is not a {spec.week_ending_weekday}")
     out["week_end_date"] = week.to_numpy()
 
     for key in KEY_COLUMNS:

@@ -11,7 +11,7 @@ OK = {"success": True, "run_id": "dbt-1", "tests": 12, "failures": 0}
 WEEKS = pd.date_range("2024-01-06", periods=30, freq="7D")  # Saturdays
 
 
-def _series(store, product, weeks, units=10.0, base_price=2.0, category="snacks"):
+def _series(store, product, weeks, *, units=10.0, base_price=2.0, category="snacks"):
     n = len(weeks)
     return pd.DataFrame(
         {
@@ -45,7 +45,9 @@ def raw():
 
 
 def _one(panel, store, product):
-    return panel[(panel["store_code"] == store) & (panel["product_code"] == product)].set_index("week_end_date")
+    return panel[(panel["store_code"] == store) & (panel["product_code"] == product)].set_index(
+        "week_end_date"
+    )
 
 
 def test_grid_is_complete_inside_span_and_zero_filled(raw):

@@ -5,12 +5,14 @@ from __future__ import annotations
 import json
 import shutil
 import tempfile
+import uuid
 from datetime import date
 from pathlib import Path
 
+import psycopg
 import pytest
 
-from sellout import db, embedded_db, warehouse
+from sellout import db, warehouse
 from sellout.dbt import DbtNodeResult, DbtResult
 from sellout.pipelines.transform import create_pipeline, nodes
 from sellout.pipelines.transform.nodes import DbtRunFailedError, DbtTestFailedError, dbt_run, dbt_test
@@ -162,10 +164,14 @@ def test_tests_refuse_to_run_after_a_failed_run(fake_dbt):
 
 
 @pytest.fixture(scope="module")
-def pg_url():
-    root = Path(tempfile.mkdtemp(prefix="pg", dir="/tmp"))  # short: Unix-socket paths are length-limited
+def pg_url(pg_server):
+    """A database of this module's own on the session's embedded server (tests/conftest.py)."""
+    name = f"dbt_{uuid.uuid4().hex[:10]}"
+    admin_url = pg_server["url"].replace("/sellout?", "/postgres?")
+    with psycopg.connect(admin_url, autocommit=True) as conn:
+        conn.execute(f'create database "{name}"')
+    url = pg_server["url"].replace("/sellout?", f"/{name}?")
     try:
-        url = embedded_db.start(root / "d")
         with db.transaction(url) as conn:
             warehouse.ensure_schema(conn)
             conn.execute(
@@ -182,8 +188,8 @@ def pg_url():
             _add_line(conn, 2, "S1", 11)  # re-delivery: replaces file 1's S1 line
         yield url
     finally:
-        embedded_db.stop(root / "d")
-        shutil.rmtree(root, ignore_errors=True)
+        with psycopg.connect(admin_url, autocommit=True) as conn:
+            conn.execute(f'drop database if exists "{name}" with (force)')
 
 
 @pytest.fixture(scope="module")

@@ -59,7 +59,7 @@ def feature_columns(params: Mapping[str, Any] | None) -> list[str]:
 def history_weeks_needed(params: Mapping[str, Any] | None) -> int:
     """How many weeks of history before a target week the features of that week look at."""
     p = resolve_feature_params(params)
-    return max(max(p["lags"]), max(p["rolling_windows"], default=0) + 1)
+    return max([*p["lags"], max(p["rolling_windows"], default=0) + 1])
 
 
 def add_features(panel: pd.DataFrame, params: Mapping[str, Any] | None) -> pd.DataFrame:

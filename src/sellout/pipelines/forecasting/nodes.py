@@ -212,13 +212,14 @@ def _fit(features_frame: pd.DataFrame, p: dict[str, Any], fp: dict[str, Any]) ->
         model_version=compute_model_version(kwargs, features, fp, {k: p[k] for k in VERSIONED_KEYS}),
         trained_until=pd.Timestamp(rows[WEEK].max()),
         n_train_rows=len(rows),
-        residual_quantiles=_residual_quantiles(rows, x, y, model, kwargs, p),
+        residual_quantiles=_residual_quantiles(rows, x, y=y, model=model, kwargs=kwargs, p=p),
     )
 
 
 def _residual_quantiles(
     rows: pd.DataFrame,
     x: pd.DataFrame,
+    *,
     y: np.ndarray,
     model: lgb.LGBMRegressor,
     kwargs: dict[str, Any],
@@ -273,10 +274,13 @@ def select_active_history(panel: pd.DataFrame, origin: pd.Timestamp, active_week
     extension[TARGET] = 0.0
     extension["sales_value"] = 0.0
     extension["is_filled"] = True
-    frames = [f for f in (hist, extension) if not f.empty]
-    if not frames:
-        return hist.iloc[0:0]
-    return pd.concat(frames, ignore_index=True).sort_values([*SERIES_KEYS, WEEK], ignore_index=True)
+    for flag in PROMO_FLAGS:  # same rule as the panel's grid-filled weeks: price carried, no promo
+        extension[flag] = False
+    if extension.empty:
+        return hist.sort_values([*SERIES_KEYS, WEEK], ignore_index=True)
+    return pd.concat([hist, extension], ignore_index=True).sort_values(
+        [*SERIES_KEYS, WEEK], ignore_index=True
+    )
 
 
 def build_future_plan(history: pd.DataFrame, horizon: int) -> pd.DataFrame:
@@ -359,6 +363,8 @@ def forecast_next_weeks(
         return _typed(pd.DataFrame(columns=list(FORECAST_COLUMNS)), FORECAST_COLUMNS)
     origin = pd.Timestamp(model_panel[WEEK].max())
     history = select_active_history(model_panel, origin, int(p["active_weeks"]))
+    if history.empty:
+        return _typed(pd.DataFrame(columns=list(FORECAST_COLUMNS)), FORECAST_COLUMNS)
     plan = build_future_plan(history, int(p["horizon"]))
     point = recursive_forecast(forecast_model, history, plan, origin, int(p["horizon"]))
     out = add_intervals(point, forecast_model.residual_quantiles)
@@ -440,7 +446,9 @@ def backtest_forecast(
 
 def _flat_baseline(history: pd.DataFrame, window: int, origin: pd.Timestamp, horizon: int) -> pd.DataFrame:
     """Mean of each series' last ``window`` weeks (window=1: naive), repeated for horizons 1..horizon."""
-    level = history.groupby(SERIES_KEYS, sort=True).tail(window).groupby(SERIES_KEYS, sort=True)[TARGET].mean()
+    level = (
+        history.groupby(SERIES_KEYS, sort=True).tail(window).groupby(SERIES_KEYS, sort=True)[TARGET].mean()
+    )
     base = level.rename("forecast_units").reset_index()
     hs = np.arange(1, horizon + 1, dtype="int64")
     out = base.loc[base.index.repeat(horizon)].reset_index(drop=True)

@@ -1,9 +1,10 @@
 """Publish nodes: Tableau extract refresh and the end-of-run notification.
 
-Failure policy: when any Tableau item does not end ``succeeded`` (failed, cancelled, timeout), ``refresh_tableau``
-logs the full record and raises :class:`TableauRefreshFailed` (a ``RuntimeError`` carrying the record in
-``.record``). The run then fails, so ``notify_run_end`` does not run: the failure must be notified by the run's error
-hook (``build_run_event("run_failed", ...)`` + ``send_webhook``), which can read ``exc.record``.
+Failure policy: when any Tableau item does not end ``succeeded`` (failed, cancelled, timeout),
+``refresh_tableau`` logs the full record and raises :class:`TableauRefreshFailed` (a ``RuntimeError``
+carrying the record in ``.record``). The run then fails, so ``notify_run_end`` does not run: the
+failure must be notified by the run's error hook (``build_run_event("run_failed", ...)`` +
+``send_webhook``), which can read ``exc.record``.
 """
 
 from __future__ import annotations
@@ -18,8 +19,8 @@ from sellout.tableau import TableauSettings, refresh_items
 logger = logging.getLogger(__name__)
 
 SKIP_REASON = (
-    "no Tableau server configured (set TABLEAU_SERVER_URL, TABLEAU_SITE and TABLEAU_TOKEN_NAME/TABLEAU_TOKEN_SECRET "
-    "or TABLEAU_JWT to enable the extract refresh)"
+    "no Tableau server configured (set TABLEAU_SERVER_URL, TABLEAU_SITE and "
+    "TABLEAU_TOKEN_NAME/TABLEAU_TOKEN_SECRET or TABLEAU_JWT to enable the extract refresh)"
 )
 
 
@@ -32,12 +33,15 @@ class TableauRefreshFailed(RuntimeError):
 
 
 def refresh_tableau(
-    forecast_write_status: dict[str, Any], run_context: dict[str, Any], tableau_settings: dict[str, Any] | None
+    forecast_write_status: dict[str, Any],
+    run_context: dict[str, Any],
+    tableau_settings: dict[str, Any] | None,
 ) -> dict[str, Any]:
-    """Refresh the configured Tableau extracts after the forecasts were written; return the confirmation record.
+    """Refresh the configured Tableau extracts after the forecasts were written.
 
-    Returns ``{"run_id", "status": "skipped"|"dry_run"|"succeeded", "reason", "items", "forecast_rows",
-    "forecast_table", "tableau_server", "site"}``; raises :class:`TableauRefreshFailed` when an item did not succeed.
+    Returns ``{"run_id", "status": "skipped"|"dry_run"|"succeeded", "reason", "items",
+    "forecast_rows", "forecast_table", "tableau_server", "site"}``; raises
+    :class:`TableauRefreshFailed` when an item did not succeed.
     """
     forecast_write_status = forecast_write_status or {}
     record: dict[str, Any] = {
@@ -73,7 +77,8 @@ def refresh_tableau(
         )
         logger.error("Tableau refresh FAILED: %s", json.dumps(record, default=str))
         raise TableauRefreshFailed(
-            f"Tableau refresh failed for {len(bad)} of {len(record['items'])} item(s): {record['reason']}", record
+            f"Tableau refresh failed for {len(bad)} of {len(record['items'])} item(s): {record['reason']}",
+            record,
         )
     logger.info(
         "Tableau refresh confirmed for %d item(s): %s",
@@ -84,12 +89,15 @@ def refresh_tableau(
 
 
 def notify_run_end(
-    tableau_refresh_status: dict[str, Any], run_context: dict[str, Any], notify_settings: dict[str, Any] | None
+    tableau_refresh_status: dict[str, Any],
+    run_context: dict[str, Any],
+    notify_settings: dict[str, Any] | None,
 ) -> dict[str, Any]:
     """Send a ``run_succeeded`` event with the refresh record to the configured webhook.
 
-    ``notify_settings``: ``{"webhook_url": str|None, "timeout_s": 10, "attempts": 3}``. No webhook: INFO log, nothing
-    sent. Dry runs are not notified. A webhook that is down is logged and never fails the run.
+    ``notify_settings``: ``{"webhook_url": str|None, "timeout_s": 10, "attempts": 3}``. No webhook:
+    INFO log, nothing sent. Dry runs are not notified. A webhook that is down is logged and never
+    fails the run.
     """
     notify_settings = notify_settings or {}
     run_id = run_context["run_id"]

@@ -1,0 +1,50 @@
+"""Shared fixtures: one embedded PostgreSQL server per test session, a fresh database per test."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+import uuid
+from pathlib import Path
+
+import psycopg
+import pytest
+
+from sellout import embedded_db
+
+PROJECT_ROOT = Path(__file__).resolve().parents[1]
+SHARED_DIR = Path(os.environ.get("SELLOUT_SHARED_DIR") or PROJECT_ROOT.parent / "shared")
+DUNNHUMBY_DIR = SHARED_DIR / "data" / "dunnhumby_breakfast_at_the_frat"
+
+os.environ.setdefault("KEDRO_DISABLE_TELEMETRY", "1")
+
+
+@pytest.fixture(scope="session")
+def pg_server():
+    """The embedded server, in a short /tmp path (Unix socket paths are limited to ~100 bytes)."""
+    pgdata = Path(tempfile.mkdtemp(prefix="sopg", dir="/tmp")) / "pg"
+    url = embedded_db.start(pgdata)
+    yield {"pgdata": pgdata, "url": url}
+    embedded_db.stop(pgdata)
+    shutil.rmtree(pgdata.parent, ignore_errors=True)
+
+
+@pytest.fixture
+def db_url(pg_server) -> str:
+    """A fresh, empty database on the session's server; dropped after the test."""
+    name = f"t_{uuid.uuid4().hex[:12]}"
+    admin_url = pg_server["url"].replace("/sellout?", "/postgres?")
+    with psycopg.connect(admin_url, autocommit=True) as conn:
+        conn.execute(f'create database "{name}"')
+    yield pg_server["url"].replace("/sellout?", f"/{name}?")
+    with psycopg.connect(admin_url, autocommit=True) as conn:
+        conn.execute(f'drop database if exists "{name}" with (force)')
+
+
+@pytest.fixture(scope="session")
+def dunnhumby_dir() -> Path:
+    """The real dunnhumby files from ../shared; a user's clone without ../shared uses generated sample data."""
+    if not (DUNNHUMBY_DIR / "transactions.csv.gz").exists():
+        pytest.skip(f"real data not found at {DUNNHUMBY_DIR} (set SELLOUT_SHARED_DIR)")
+    return DUNNHUMBY_DIR

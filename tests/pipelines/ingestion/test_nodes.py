@@ -1,0 +1,117 @@
+"""Ingestion against a real database: new files only, quarantine, rejected rows, idempotent reruns."""
+
+from pathlib import Path
+
+import psycopg
+import pytest
+import yaml
+
+from sellout.config import validate_sources
+from sellout.datasets import RawFileLoadDataset
+from sellout.pipelines.ingestion.nodes import parse_files, plan_ingestion, summarize_ingestion
+from sellout.sample_data import generate
+
+PROJECT_ROOT = Path(__file__).resolve().parents[3]
+
+
+@pytest.fixture
+def landing(tmp_path):
+    generate(tmp_path / "landing", weeks=6)
+    return tmp_path / "landing"
+
+
+@pytest.fixture
+def sources(landing):
+    raw = yaml.safe_load((PROJECT_ROOT / "conf/base/sources.yml").read_text())
+    for name in ("grocer_a", "grocer_b"):
+        raw["sources"][name]["directory"] = str(landing / name)
+    raw["sources"]["dunnhumby"]["enabled"] = False
+    return validate_sources(raw, PROJECT_ROOT)
+
+
+def _ingest(sources, dataset, run_id, mode="incremental"):
+    context = {"run_id": run_id, "mode": mode}
+    for parsed in parse_files(plan_ingestion(sources, dataset.load(), context), sources, context, {}):
+        dataset.save(parsed)
+    return summarize_ingestion(dataset.load(), context)
+
+
+def _counts(url):
+    with psycopg.connect(url) as conn:
+        return {
+            table: conn.execute(f"select count(*) from {table}").fetchone()[0]
+            for table in ("raw.sellout_lines", "raw.stores", "raw.products", "ops.ingested_files")
+        }
+
+
+def test_first_run_loads_everything_and_rerun_loads_nothing(sources, db_url, tmp_path, landing):
+    dataset = RawFileLoadDataset(quarantine_dir=str(tmp_path / "quarantine"), credentials={"url": db_url})
+    first = _ingest(sources, dataset, "run-1")
+    expected_rows = sum(
+        sum(1 for _ in path.open(encoding="latin-1")) - 1
+        for name, pattern in (("grocer_a", "sellout_*.csv"), ("grocer_b", "abverkauf_*.csv"))
+        for path in (landing / name).glob(pattern)
+    )
+    counts = _counts(db_url)
+    assert counts["raw.sellout_lines"] == expected_rows
+    assert first["files_loaded"] == 6 * 2 + 4
+    assert first["latest_week"] == "2023-02-11"
+
+    second = _ingest(sources, dataset, "run-2")
+    assert second["files_loaded"] == 0
+    assert _counts(db_url) == counts
+
+
+def test_full_mode_reloads_without_duplicating(sources, db_url, tmp_path):
+    dataset = RawFileLoadDataset(quarantine_dir=str(tmp_path / "quarantine"), credentials={"url": db_url})
+    _ingest(sources, dataset, "run-1")
+    before = _counts(db_url)
+    full = _ingest(sources, dataset, "run-2", mode="full")
+    assert full["files_loaded"] == before["ops.ingested_files"]
+    assert _counts(db_url) == before
+
+
+def test_a_new_week_loads_only_that_week(sources, db_url, tmp_path, landing):
+    dataset = RawFileLoadDataset(quarantine_dir=str(tmp_path / "quarantine"), credentials={"url": db_url})
+    _ingest(sources, dataset, "run-1")
+    generate(landing, weeks=7)
+    status = _ingest(sources, dataset, "run-2")
+    assert status["files_loaded"] == 2
+    assert status["latest_week"] == "2023-02-18"
+
+
+def test_broken_file_is_quarantined_with_reason_and_others_load(sources, db_url, tmp_path, landing):
+    broken = landing / "grocer_a" / "sellout_2099-01-03.csv"
+    broken.write_text("this is not,the expected header\n1,2\n")
+    dataset = RawFileLoadDataset(quarantine_dir=str(tmp_path / "quarantine"), credentials={"url": db_url})
+    status = _ingest(sources, dataset, "run-1")
+    assert status["files_quarantined"] == 1
+    assert not broken.exists()
+    kept = tmp_path / "quarantine" / "grocer_a" / broken.name
+    assert kept.read_text() == "this is not,the expected header\n1,2\n"
+    reason = (kept.parent / (kept.name + ".reason.txt")).read_text()
+    assert "required column(s)" in reason
+    with psycopg.connect(db_url) as conn:
+        row = conn.execute(
+            "select status, reason from ops.ingested_files where file_name = %s", (broken.name,)
+        ).fetchone()
+    assert row[0] == "quarantined" and "week_ending" in row[1]
+
+
+def test_rejected_rows_are_kept_and_counted(sources, db_url, tmp_path, landing):
+    path = landing / "grocer_a" / "sellout_2023-01-07.csv"
+    lines = path.read_text().splitlines()
+    fields = lines[5].split(",")
+    fields[3] = "lots"
+    lines[5] = ",".join(fields)
+    path.write_text("\n".join(lines) + "\n")
+    dataset = RawFileLoadDataset(quarantine_dir=str(tmp_path / "quarantine"), credentials={"url": db_url})
+    _ingest(sources, dataset, "run-1")
+    with psycopg.connect(db_url) as conn:
+        rejected = conn.execute("select file_name, line_no, reason from raw.rejected_rows").fetchall()
+        loaded, in_file, n_rejected = conn.execute(
+            "select rows_loaded, rows_in_file, rows_rejected from ops.ingested_files where file_name = %s",
+            (path.name,),
+        ).fetchone()
+    assert rejected == [(path.name, 6, "non-numeric units in column 'units_sold'")]
+    assert loaded + n_rejected == in_file == len(lines) - 1
