@@ -33,7 +33,8 @@ class RunIdentityHooks:
     @hook_impl
     def after_catalog_created(self, catalog, conf_catalog, conf_creds, parameters, save_version, load_versions) -> None:
         env = getattr(self._context, "env", None)
-        run_context = build_run_context(save_version or "interactive", parameters, env)
+        # `parameters` is Kedro's feed dict: {"parameters": {...}, "params:<key>": ...}
+        run_context = build_run_context(save_version or "interactive", parameters.get("parameters", {}), env)
         catalog["run_context"] = run_context
         catalog["sources"] = self._sources
 

@@ -471,3 +471,16 @@ def _apply_actual_plan(plan: pd.DataFrame, panel: pd.DataFrame) -> pd.DataFrame:
 
 def _typed(frame: pd.DataFrame, dtypes: Mapping[str, str]) -> pd.DataFrame:
     return frame.astype(dict(dtypes)).reset_index(drop=True)
+
+
+def write_forecasts(forecast_frame: pd.DataFrame, run_context: dict[str, Any]) -> tuple[pd.DataFrame, dict[str, Any]]:
+    """Hand the forecasts to the forecast table and say what was written, for the publish stage to wait on."""
+    status = {
+        "run_id": run_context["run_id"],
+        "table": "forecast.forecasts",
+        "rows": int(len(forecast_frame)),
+        "series": int(forecast_frame[["store_code", "product_code"]].drop_duplicates().shape[0]),
+        "origin_week": str(forecast_frame["origin_week"].max().date()) if len(forecast_frame) else None,
+        "model_version": str(forecast_frame["model_version"].iloc[0]) if len(forecast_frame) else None,
+    }
+    return forecast_frame, status

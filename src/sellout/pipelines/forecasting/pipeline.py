@@ -2,7 +2,7 @@
 
 from kedro.pipeline import Pipeline, node
 
-from .nodes import backtest_forecast, forecast_next_weeks, train_forecast_model
+from .nodes import backtest_forecast, forecast_next_weeks, train_forecast_model, write_forecasts
 
 
 def create_pipeline(**kwargs) -> Pipeline:
@@ -17,8 +17,14 @@ def create_pipeline(**kwargs) -> Pipeline:
             node(
                 forecast_next_weeks,
                 inputs=["forecast_model", "model_panel", "run_context", "params:forecasting"],
-                outputs="forecasts",
+                outputs="forecast_frame",
                 name="forecast_next_weeks",
+            ),
+            node(
+                write_forecasts,
+                inputs=["forecast_frame", "run_context"],
+                outputs=["forecasts", "forecast_write_status"],
+                name="write_forecasts",
             ),
             node(
                 backtest_forecast,
