@@ -37,8 +37,16 @@ lint: install
 test-fast: install  ## unit and integration tests, not the slow suites
 	$(BIN)/pytest -m "not slow" -q
 
-smoke: install  ## the whole flow on fresh sample data in a throw-away database and landing folder
-	$(BIN)/python -m tests.smoke
+smoke: install  ## the whole flow on fresh sample data in a throw-away database, data and landing folder
+	@set -e; tmp=$$(mktemp -d /tmp/sellout-smoke.XXXXXX); \
+	export SELLOUT_PGDATA=$$tmp/pg SELLOUT_DATA_DIR=$$tmp/data SELLOUT_LANDING_DIR=$$tmp/landing \
+	       DBT_TARGET_PATH=$$tmp/dbt/target DBT_LOG_PATH=$$tmp/dbt/logs; \
+	trap '$(BIN)/sellout db stop >/dev/null; rm -rf '"$$tmp" EXIT; \
+	$(BIN)/sellout sample --landing $$tmp/landing --weeks 60 && \
+	{ $(BIN)/sellout run --mode full --summary $$tmp/summary.json > $$tmp/run.log 2>&1 || { tail -50 $$tmp/run.log; exit 1; }; } && \
+	$(BIN)/python -c "import json, sys; s = json.load(open(sys.argv[1])); \
+	  assert s['status'] == 'succeeded', s; rows = s['outputs']['forecast_write_status']['rows']; assert rows > 0, s; \
+	  print(f\"smoke run {s['run_id']}: {s['outputs']['ingestion_status']['rows_loaded']} rows in, {rows} forecasts out\")" $$tmp/summary.json
 
 test: lint test-fast smoke  ## linters, tests, and a smoke run of the pipeline
 

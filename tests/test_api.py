@@ -43,7 +43,11 @@ def flow_env(tmp_path, db_url, monkeypatch, request):
         for name in ("stores.csv", "products.csv"):
             shutil.copy(DUNNHUMBY_DIR / name, target / name)
         monkeypatch.setenv("SELLOUT_SHARED_DIR", str(tmp_path / "shared"))
-        return {"env": "dunnhumby", "rows": len(sliced), "cells": len(sliced.drop_duplicates(["STORE_NUM", "UPC", "WEEK_END_DATE"]))}
+        return {
+            "env": "dunnhumby",
+            "rows": len(sliced),
+            "cells": len(sliced.drop_duplicates(["STORE_NUM", "UPC", "WEEK_END_DATE"])),
+        }
     written = generate(tmp_path / "landing", weeks=60)
     monkeypatch.setenv("SELLOUT_LANDING_DIR", str(tmp_path / "landing"))
     rows = sum(written.values())
@@ -66,7 +70,10 @@ def test_whole_flow_then_incremental_run_loads_nothing_twice(flow_env, db_url):
 
     forecasts = first.outputs["forecast_write_status"]
     assert forecasts["rows"] > 0
-    assert _scalar(db_url, f"select count(*) from forecast.forecasts where run_id = '{first.run_id}'") == forecasts["rows"]
+    assert (
+        _scalar(db_url, f"select count(*) from forecast.forecasts where run_id = '{first.run_id}'")
+        == forecasts["rows"]
+    )
     assert forecasts["rows"] == forecasts["series"] * HORIZON
     duplicates = _scalar(
         db_url,

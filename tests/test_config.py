@@ -43,7 +43,13 @@ def test_relative_directory_is_resolved_under_the_project(tmp_path):
             _minimal(
                 sellout={
                     "pattern": "*.csv",
-                    "columns": {"week_end_date": "w", "store_code": "s", "product_code": "p", "units": "u", "qty": "q"},
+                    "columns": {
+                        "week_end_date": "w",
+                        "store_code": "s",
+                        "product_code": "p",
+                        "units": "u",
+                        "qty": "q",
+                    },
                 }
             ),
             "unknown canonical column(s) ['qty']",

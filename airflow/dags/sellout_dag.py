@@ -63,14 +63,6 @@ def sellout():
     def plan_ingestion_load_new_files():
         _run_kedro_nodes(["plan_ingestion", "load_new_files"])
 
-    @task(task_id="refresh-tableau")
-    def refresh_tableau():
-        _run_kedro_nodes(["refresh_tableau"])
-
-    @task(task_id="notify-run-end")
-    def notify_run_end():
-        _run_kedro_nodes(["notify_run_end"])
-
     @task(task_id="summarize-ingestion")
     def summarize_ingestion():
         _run_kedro_nodes(["summarize_ingestion"])
@@ -99,14 +91,20 @@ def sellout():
     def train_forecast_model():
         _run_kedro_nodes(["train_forecast_model"])
 
-    @task(task_id="forecast-next-weeks")
-    def forecast_next_weeks():
-        _run_kedro_nodes(["forecast_next_weeks"])
+    @task(task_id="forecast-next-weeks-write-forecasts")
+    def forecast_next_weeks_write_forecasts():
+        _run_kedro_nodes(["forecast_next_weeks", "write_forecasts"])
+
+    @task(task_id="refresh-tableau")
+    def refresh_tableau():
+        _run_kedro_nodes(["refresh_tableau"])
+
+    @task(task_id="notify-run-end")
+    def notify_run_end():
+        _run_kedro_nodes(["notify_run_end"])
 
     tasks = {
         "plan-ingestion-load-new-files": plan_ingestion_load_new_files(),
-        "refresh-tableau": refresh_tableau(),
-        "notify-run-end": notify_run_end(),
         "summarize-ingestion": summarize_ingestion(),
         "dbt-run": dbt_run(),
         "dbt-test": dbt_test(),
@@ -114,9 +112,10 @@ def sellout():
         "backtest-forecast": backtest_forecast(),
         "build-model-features": build_model_features(),
         "train-forecast-model": train_forecast_model(),
-        "forecast-next-weeks": forecast_next_weeks(),
+        "forecast-next-weeks-write-forecasts": forecast_next_weeks_write_forecasts(),
+        "refresh-tableau": refresh_tableau(),
+        "notify-run-end": notify_run_end(),
     }
-    tasks["refresh-tableau"] >> tasks["notify-run-end"]
     tasks["plan-ingestion-load-new-files"] >> tasks["summarize-ingestion"]
     tasks["summarize-ingestion"] >> tasks["dbt-run"]
     tasks["dbt-run"] >> tasks["dbt-test"]
@@ -124,8 +123,10 @@ def sellout():
     tasks["build-model-panel"] >> tasks["backtest-forecast"]
     tasks["build-model-panel"] >> tasks["build-model-features"]
     tasks["build-model-features"] >> tasks["train-forecast-model"]
-    tasks["build-model-panel"] >> tasks["forecast-next-weeks"]
-    tasks["train-forecast-model"] >> tasks["forecast-next-weeks"]
+    tasks["build-model-panel"] >> tasks["forecast-next-weeks-write-forecasts"]
+    tasks["train-forecast-model"] >> tasks["forecast-next-weeks-write-forecasts"]
+    tasks["forecast-next-weeks-write-forecasts"] >> tasks["refresh-tableau"]
+    tasks["refresh-tableau"] >> tasks["notify-run-end"]
 
 
 sellout()

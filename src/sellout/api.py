@@ -69,7 +69,12 @@ def run_pipeline(
     project_path = Path(project_path) if project_path else project_root()
     configure_project("sellout")
     # The run id is fixed before the session starts so that the summary reads this run's status records.
-    runtime_params = {**(params or {}), "mode": mode, "dry_run": dry_run, "run_id": run_id or generate_timestamp()}
+    runtime_params = {
+        **(params or {}),
+        "mode": mode,
+        "dry_run": dry_run,
+        "run_id": run_id or generate_timestamp(),
+    }
     started = time.monotonic()
     with KedroSession.create(
         project_path=project_path, env=env, runtime_params=runtime_params, conf_source=conf_source

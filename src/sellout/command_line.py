@@ -57,7 +57,9 @@ def db_url() -> None:
 
 
 @main.command()
-@click.option("--landing", type=click.Path(path_type=Path), default=Path("data/01_landing"), show_default=True)
+@click.option(
+    "--landing", type=click.Path(path_type=Path), default=Path("data/01_landing"), show_default=True
+)
 @click.option("--weeks", type=int, default=104, show_default=True, help="Weeks of files per retailer.")
 @click.option("--seed", type=int, default=7, show_default=True)
 def sample(landing: Path, weeks: int, seed: int) -> None:
@@ -74,13 +76,19 @@ def sample(landing: Path, weeks: int, seed: int) -> None:
 @click.option("--mode", type=click.Choice(["incremental", "full"]), default="incremental", show_default=True)
 @click.option("--env", "-e", default=None, help="Kedro environment (default local; prod for Supabase).")
 @click.option("--run-id", default=None, help="Use this run id (default: a new one).")
-def run(pipeline: str, mode: str, env: str | None, run_id: str | None) -> None:
+@click.option(
+    "--summary", "summary_path", type=click.Path(path_type=Path), help="Also write the summary here."
+)
+def run(pipeline: str, mode: str, env: str | None, run_id: str | None, summary_path: Path | None) -> None:
     """Run a pipeline and print its summary as JSON."""
     from sellout.api import run_pipeline
 
     logging.basicConfig(level=logging.INFO)
     summary = run_pipeline(pipeline, mode, env=env, run_id=run_id, raise_on_error=False)
-    click.echo(json.dumps(asdict(summary), default=str, indent=2))
+    text = json.dumps(asdict(summary), default=str, indent=2)
+    if summary_path:
+        summary_path.write_text(text + "\n", encoding="utf-8")
+    click.echo(text)
     if summary.status != "succeeded":
         sys.exit(1)
 

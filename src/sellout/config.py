@@ -75,9 +75,9 @@ class FileSpec(_Strict):
 
 class SelloutFileSpec(FileSpec):
     date_format: str | None = "%Y-%m-%d"
-    week_ending_weekday: Literal["monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday"] | None = (
-        None
-    )
+    week_ending_weekday: (
+        Literal["monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday"] | None
+    ) = None
     units_per_case: Annotated[float, Field(gt=0)] = 1.0
     true_values: list[str] = ["1", "true", "True", "TRUE", "Y", "y", "yes", "X", "x"]
 
@@ -86,7 +86,9 @@ class SelloutFileSpec(FileSpec):
     def _canonical_columns(cls, value: dict[str, str]) -> dict[str, str]:
         unknown = sorted(set(value) - set(CANONICAL_SELLOUT_COLUMNS))
         if unknown:
-            raise ValueError(f"unknown canonical column(s) {unknown}; known: {list(CANONICAL_SELLOUT_COLUMNS)}")
+            raise ValueError(
+                f"unknown canonical column(s) {unknown}; known: {list(CANONICAL_SELLOUT_COLUMNS)}"
+            )
         missing = [c for c in REQUIRED_SELLOUT_COLUMNS if c not in value]
         if missing:
             raise ValueError(f"required canonical column(s) {missing} are not mapped")

@@ -28,10 +28,14 @@ class RunIdentityHooks:
         except MissingConfigException:
             raw_sources = {}
         if raw_sources:
-            self._sources = validate_sources(raw_sources, Path(context.project_path), f"conf/{{base,{context.env}}}/sources.yml")
+            self._sources = validate_sources(
+                raw_sources, Path(context.project_path), f"conf/{{base,{context.env}}}/sources.yml"
+            )
 
     @hook_impl
-    def after_catalog_created(self, catalog, conf_catalog, conf_creds, parameters, save_version, load_versions) -> None:
+    def after_catalog_created(
+        self, catalog, conf_catalog, conf_creds, parameters, save_version, load_versions
+    ) -> None:
         env = getattr(self._context, "env", None)
         # `parameters` is Kedro's feed dict: {"parameters": {...}, "params:<key>": ...}
         run_context = build_run_context(save_version or "interactive", parameters.get("parameters", {}), env)

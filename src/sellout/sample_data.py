@@ -40,8 +40,12 @@ class Retailer:
 
 
 RETAILERS = (
-    Retailer("grocer_a", 8, "A", (("CINCINNATI", "OH"), ("DAYTON", "OH"), ("HOUSTON", "TX"), ("LEXINGTON", "KY"))),
-    Retailer("grocer_b", 6, "B", (("München", "BY"), ("Köln", "NW"), ("Düsseldorf", "NW"), ("Nürnberg", "BY"))),
+    Retailer(
+        "grocer_a", 8, "A", (("CINCINNATI", "OH"), ("DAYTON", "OH"), ("HOUSTON", "TX"), ("LEXINGTON", "KY"))
+    ),
+    Retailer(
+        "grocer_b", 6, "B", (("München", "BY"), ("Köln", "NW"), ("Düsseldorf", "NW"), ("Nürnberg", "BY"))
+    ),
 )
 
 
@@ -94,7 +98,12 @@ def ranging(retailer: Retailer, products: pd.DataFrame, stores: pd.DataFrame) ->
 
 
 def week_rows(
-    retailer: Retailer, week_index: int, products: pd.DataFrame, stores: pd.DataFrame, ranged: np.ndarray, seed: int
+    retailer: Retailer,
+    week_index: int,
+    products: pd.DataFrame,
+    stores: pd.DataFrame,
+    ranged: np.ndarray,
+    seed: int,
 ) -> pd.DataFrame:
     """One week's sell-out rows of one retailer, in canonical columns."""
     rng = np.random.default_rng([seed, zlib.crc32(retailer.name.encode()), week_index])
@@ -123,7 +132,9 @@ def week_rows(
         * uplift
     )
     units = rng.poisson(mean)
-    alive = (week_index >= products["launch_week"].to_numpy()) & (week_index < products["delist_week"].to_numpy())
+    alive = (week_index >= products["launch_week"].to_numpy()) & (
+        week_index < products["delist_week"].to_numpy()
+    )
     sold = ranged & alive[None, :] & (units > 0)
     s_idx, p_idx = np.nonzero(sold)
     frame = pd.DataFrame(
@@ -186,9 +197,12 @@ def write_masters(retailer: Retailer, products: pd.DataFrame, stores: pd.DataFra
     store_cols = ["store_code", "store_name", "city", "state", "segment", "sales_area"]
     product_cols = ["product_code", "description", "manufacturer", "category", "sub_category", "product_size"]
     if retailer.name == "grocer_a":
-        _write_atomic(directory / "stores.csv", stores[store_cols].to_csv(index=False, lineterminator="\n").encode())
         _write_atomic(
-            directory / "products.csv", products[product_cols].to_csv(index=False, lineterminator="\n").encode()
+            directory / "stores.csv", stores[store_cols].to_csv(index=False, lineterminator="\n").encode()
+        )
+        _write_atomic(
+            directory / "products.csv",
+            products[product_cols].to_csv(index=False, lineterminator="\n").encode(),
         )
     else:
         _write_atomic(

@@ -98,7 +98,15 @@ RAW_SELLOUT_COLUMNS = [
 ]
 STORE_COLUMNS = ["source", "store_code", "store_name", "city", "state", "segment", "sales_area"]
 REJECTED_COLUMNS = ["file_id", "source", "file_name", "line_no", "reason", "raw_values"]
-PRODUCT_COLUMNS = ["source", "product_code", "description", "manufacturer", "category", "sub_category", "product_size"]
+PRODUCT_COLUMNS = [
+    "source",
+    "product_code",
+    "description",
+    "manufacturer",
+    "category",
+    "sub_category",
+    "product_size",
+]
 
 
 def ensure_schema(conn) -> None:

@@ -46,7 +46,10 @@ def test_replace_partition_is_idempotent(db_url):
 
 def test_upsert_twice_changes_nothing(db_url):
     dataset = PostgresTableDataset(
-        "forecast.u", credentials={"url": db_url}, columns=COLUMNS, save_args={"mode": "upsert", "keys": ["store_code"]}
+        "forecast.u",
+        credentials={"url": db_url},
+        columns=COLUMNS,
+        save_args={"mode": "upsert", "keys": ["store_code"]},
     )
     dataset.save(_frame())
     changed = _frame().assign(units=[9.0, 8.0, 7.0])
@@ -57,7 +60,9 @@ def test_upsert_twice_changes_nothing(db_url):
 
 
 def test_failed_save_leaves_table_as_it_was(db_url):
-    dataset = PostgresTableDataset("forecast.t", credentials={"url": db_url}, columns=COLUMNS, save_args={"mode": "replace"})
+    dataset = PostgresTableDataset(
+        "forecast.t", credentials={"url": db_url}, columns=COLUMNS, save_args={"mode": "replace"}
+    )
     dataset.save(_frame())
     bad = _frame().assign(week=["2024-01-06", "not a date", "2024-01-20"])
     with pytest.raises(DatasetError):

@@ -42,7 +42,9 @@ HEADER = "Woche;Filiale;Artikel;Menge;Umsatz;Preis;Prospekt\n"
 
 
 def test_semicolon_decimal_comma_day_month_year(tmp_path):
-    landing = _write(tmp_path, HEADER + "07.01.2023;B101;4001;3;5,97;1,99;1\n07.01.2023;Bü2;4002;2;3,00;1,50;0\n")
+    landing = _write(
+        tmp_path, HEADER + "07.01.2023;B101;4001;3;5,97;1,99;1\n07.01.2023;Bü2;4002;2;3,00;1,50;0\n"
+    )
     good, rejected = parse_sellout(read_table(landing, GERMAN), GERMAN)
     assert rejected.empty
     assert good["week_end_date"].tolist() == [pd.Timestamp("2023-01-07")] * 2

@@ -81,7 +81,9 @@ class PostgresTableDataset(AbstractDataset[pd.DataFrame, pd.DataFrame]):
         self.metadata = metadata
         mode = self._save_args["mode"]
         if mode not in WRITE_MODES:
-            raise DatasetError(f"Dataset for {table}: save mode {mode!r} is not one of {', '.join(WRITE_MODES)}")
+            raise DatasetError(
+                f"Dataset for {table}: save mode {mode!r} is not one of {', '.join(WRITE_MODES)}"
+            )
         if mode == "upsert" and not self._save_args.get("keys"):
             raise DatasetError(f"Dataset for {table}: save mode 'upsert' needs save_args.keys")
         if mode == "replace_partition" and not self._save_args.get("partition_columns"):
@@ -107,7 +109,9 @@ class PostgresTableDataset(AbstractDataset[pd.DataFrame, pd.DataFrame]):
 
     def _save(self, data: pd.DataFrame) -> None:
         if not isinstance(data, pd.DataFrame):
-            raise DatasetError(f"Dataset for {self._table} saves a pandas DataFrame, got {type(data).__name__}")
+            raise DatasetError(
+                f"Dataset for {self._table} saves a pandas DataFrame, got {type(data).__name__}"
+            )
         for column in data.columns:
             db.quote_ident(column)
         mode = self._save_args["mode"]
@@ -160,7 +164,9 @@ class PostgresTableDataset(AbstractDataset[pd.DataFrame, pd.DataFrame]):
         if self._save_args["mode"] == "upsert":
             keys = ", ".join(db.quote_ident(k) for k in self._save_args["keys"])
             index = db.quote_ident(f"{db.split_table(self._table)[1]}_upsert_key")
-            conn.execute(f"create unique index if not exists {index} on {db.quote_table(self._table)} ({keys})")
+            conn.execute(
+                f"create unique index if not exists {index} on {db.quote_table(self._table)} ({keys})"
+            )
 
     def _delete_partitions(self, conn, data: pd.DataFrame) -> None:
         partition_columns = list(self._save_args["partition_columns"])
@@ -210,7 +216,9 @@ def copy_frame(conn, table: str, data: pd.DataFrame) -> None:
         for start in range(0, len(data), COPY_CHUNK_ROWS):
             chunk = data.iloc[start : start + COPY_CHUNK_ROWS]
             buffer = io.StringIO()
-            chunk.to_csv(buffer, index=False, header=False, na_rep="\\N", date_format="%Y-%m-%dT%H:%M:%S.%f%z")
+            chunk.to_csv(
+                buffer, index=False, header=False, na_rep="\\N", date_format="%Y-%m-%dT%H:%M:%S.%f%z"
+            )
             copy.write(buffer.getvalue())
 
 

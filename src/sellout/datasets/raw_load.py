@@ -38,7 +38,10 @@ MANIFEST_COLUMNS = [
     "run_id",
     "loaded_at",
 ]
-MASTER_TABLES = {"stores": ("raw.stores", warehouse.STORE_COLUMNS), "products": ("raw.products", warehouse.PRODUCT_COLUMNS)}
+MASTER_TABLES = {
+    "stores": ("raw.stores", warehouse.STORE_COLUMNS),
+    "products": ("raw.products", warehouse.PRODUCT_COLUMNS),
+}
 
 
 class RawFileLoadDataset(AbstractDataset[ParsedFile, pd.DataFrame]):
@@ -47,13 +50,18 @@ class RawFileLoadDataset(AbstractDataset[ParsedFile, pd.DataFrame]):
         self._credentials = credentials
 
     def _describe(self) -> dict[str, Any]:
-        return {"tables": ["ops.ingested_files", "raw.sellout_lines", "raw.rejected_rows"], "quarantine": str(self._quarantine_dir)}
+        return {
+            "tables": ["ops.ingested_files", "raw.sellout_lines", "raw.rejected_rows"],
+            "quarantine": str(self._quarantine_dir),
+        }
 
     def _load(self) -> pd.DataFrame:
         url = db.resolve_url(self._credentials)
         with db.connect(url) as conn:
             warehouse.ensure_schema(conn)
-            rows = conn.execute(f"select {', '.join(MANIFEST_COLUMNS)} from ops.ingested_files order by file_id").fetchall()
+            rows = conn.execute(
+                f"select {', '.join(MANIFEST_COLUMNS)} from ops.ingested_files order by file_id"
+            ).fetchall()
         return pd.DataFrame.from_records(rows, columns=MANIFEST_COLUMNS)
 
     def _save(self, parsed: ParsedFile) -> None:
@@ -84,7 +92,9 @@ class RawFileLoadDataset(AbstractDataset[ParsedFile, pd.DataFrame]):
         try:
             landing.path.unlink()
         except OSError as exc:  # a read-only landing folder keeps its file; the manifest stops a reload
-            logger.warning("Quarantined %s but could not remove it from the landing folder: %s", landing.path, exc)
+            logger.warning(
+                "Quarantined %s but could not remove it from the landing folder: %s", landing.path, exc
+            )
         logger.warning("Quarantined %s/%s: %s", landing.source, landing.file_name, parsed.quarantine_reason)
 
 
@@ -104,7 +114,9 @@ def _forget_previous_loads(conn, parsed: ParsedFile) -> None:
 
 def _insert_manifest_row(conn, parsed: ParsedFile) -> int:
     landing = parsed.landing
-    weeks = parsed.rows["week_end_date"] if "week_end_date" in parsed.rows else pd.Series(dtype="datetime64[ns]")
+    weeks = (
+        parsed.rows["week_end_date"] if "week_end_date" in parsed.rows else pd.Series(dtype="datetime64[ns]")
+    )
     first_week = weeks.min().date() if len(weeks) else None
     last_week = weeks.max().date() if len(weeks) else None
     row = conn.execute(

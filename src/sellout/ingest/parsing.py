@@ -57,7 +57,9 @@ def read_table(landing: LandingFile, spec: FileSpec) -> pd.DataFrame:
                 skip_blank_lines=True,
             )
     except UnicodeDecodeError as exc:
-        raise StructuralError(f"not valid {spec.csv.encoding} text ({exc.reason} at byte {exc.start})") from None
+        raise StructuralError(
+            f"not valid {spec.csv.encoding} text ({exc.reason} at byte {exc.start})"
+        ) from None
     except (EOFError, gzip.BadGzipFile, zlib.error) as exc:
         raise StructuralError(f"compressed file is damaged or truncated ({exc})") from None
     except pd.errors.EmptyDataError:
@@ -87,7 +89,10 @@ def parse_sellout(frame: pd.DataFrame, spec: SelloutFileSpec) -> tuple[pd.DataFr
     reject(week.isna(), f"unparseable date in column {spec.columns['week_end_date']!r}")
     if spec.week_ending_weekday is not None:
         weekday = WEEKDAYS.index(spec.week_ending_weekday)
-        reject(week.notna() & (week.dt.day_of_week != weekday), f"week ending date is not a {spec.week_ending_weekday}")
+        reject(
+            week.notna() & (week.dt.day_of_week != weekday),
+            f"week ending date is not a {spec.week_ending_weekday}",
+        )
     out["week_end_date"] = week.to_numpy()
 
     for key in KEY_COLUMNS:

@@ -21,6 +21,7 @@ from sellout.pipelines.forecasting.nodes import (
     recursive_forecast,
     select_active_history,
     train_forecast_model,
+    write_forecasts,
 )
 from sellout.pipelines.preprocessing.nodes import build_model_panel
 
@@ -290,7 +291,12 @@ def test_invalid_params_rejected(model, panel):
 
 def test_pipeline_wiring():
     nodes = {n.name: n for n in create_pipeline().nodes}
-    assert set(nodes) == {"train_forecast_model", "forecast_next_weeks", "backtest_forecast"}
+    assert set(nodes) == {
+        "train_forecast_model",
+        "forecast_next_weeks",
+        "write_forecasts",
+        "backtest_forecast",
+    }
     assert nodes["train_forecast_model"].outputs == ["forecast_model"]
     assert nodes["forecast_next_weeks"].inputs == [
         "forecast_model",
@@ -298,7 +304,8 @@ def test_pipeline_wiring():
         "run_context",
         "params:forecasting",
     ]
-    assert nodes["forecast_next_weeks"].outputs == ["forecasts"]
+    assert nodes["forecast_next_weeks"].outputs == ["forecast_frame"]
+    assert nodes["write_forecasts"].outputs == ["forecasts", "forecast_write_status"]
     assert nodes["backtest_forecast"].outputs == ["backtest_metrics"]
     assert "run_context" in nodes["backtest_forecast"].inputs
     assert nodes["train_forecast_model"].inputs == ["model_features", "params:forecasting", "params:features"]
@@ -314,3 +321,25 @@ def test_forecast_model_fields(model):
     assert isinstance(model, ForecastModel)
     assert model.features[:5] == ["lag_1", "lag_2", "lag_3", "lag_4", "lag_52"]
     assert model.feature_params["lags"] == FEATURE_PARAMS["lags"]
+
+
+def test_write_forecasts_reports_what_it_hands_on():
+    frame = pd.DataFrame(
+        {
+            "model_version": ["lgbm-1"] * 4,
+            "origin_week": pd.to_datetime(["2024-01-06"] * 4),
+            "store_code": ["A", "A", "B", "B"],
+            "product_code": ["p", "p", "p", "p"],
+            "horizon": [1, 2, 1, 2],
+        }
+    )
+    written, status = write_forecasts(frame, {"run_id": "r9"})
+    assert written is frame
+    assert status == {
+        "run_id": "r9",
+        "table": "forecast.forecasts",
+        "rows": 4,
+        "series": 2,
+        "origin_week": "2024-01-06",
+        "model_version": "lgbm-1",
+    }

@@ -473,7 +473,9 @@ def _typed(frame: pd.DataFrame, dtypes: Mapping[str, str]) -> pd.DataFrame:
     return frame.astype(dict(dtypes)).reset_index(drop=True)
 
 
-def write_forecasts(forecast_frame: pd.DataFrame, run_context: dict[str, Any]) -> tuple[pd.DataFrame, dict[str, Any]]:
+def write_forecasts(
+    forecast_frame: pd.DataFrame, run_context: dict[str, Any]
+) -> tuple[pd.DataFrame, dict[str, Any]]:
     """Hand the forecasts to the forecast table and say what was written, for the publish stage to wait on."""
     status = {
         "run_id": run_context["run_id"],

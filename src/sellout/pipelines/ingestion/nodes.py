@@ -83,7 +83,9 @@ def parse_files(
 def parse_one(
     landing: LandingFile, source: SourceConfig, run_context: dict[str, Any], max_rejected_share: float
 ) -> ParsedFile:
-    parsed = ParsedFile(landing=landing, run_id=run_context["run_id"], replace_existing=run_context["mode"] == "full")
+    parsed = ParsedFile(
+        landing=landing, run_id=run_context["run_id"], replace_existing=run_context["mode"] == "full"
+    )
     spec = getattr(source, landing.kind)
     try:
         frame = read_table(landing, spec)
@@ -98,9 +100,7 @@ def parse_one(
     share = len(parsed.rejected) / len(frame)
     if share > max_rejected_share:
         reasons = parsed.rejected["reason"].value_counts().head(3).to_dict()
-        parsed.quarantine_reason = (
-            f"{len(parsed.rejected)} of {len(frame)} rows rejected ({share:.1%} > {max_rejected_share:.1%}): {reasons}"
-        )
+        parsed.quarantine_reason = f"{len(parsed.rejected)} of {len(frame)} rows rejected ({share:.1%} > {max_rejected_share:.1%}): {reasons}"
     return parsed
 
 
