@@ -1,9 +1,13 @@
 """Kedro project settings: hooks, config patterns and resolvers."""
 
+from dotenv import find_dotenv, load_dotenv
 from kedro.config import OmegaConfigLoader
 from omegaconf.resolvers import oc
 
 from sellout.hooks import RunIdentityHooks
+
+# A project's .env (git-ignored) fills in variables that the environment does not set.
+load_dotenv(find_dotenv(usecwd=True), override=False)
 
 HOOKS = (RunIdentityHooks(),)
 

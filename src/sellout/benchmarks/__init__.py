@@ -1,0 +1,1 @@
+"""Benchmark commands (`make bench-<name>`); each prints its figures and ends with one line of JSON."""
