@@ -20,7 +20,10 @@ def main() -> int:
     shared = Path(os.environ.get("SELLOUT_SHARED_DIR", "../shared")).resolve()
     transactions = shared / "data" / "dunnhumby_breakfast_at_the_frat" / "transactions.csv.gz"
     if not transactions.exists():
-        print(f"bench-flow needs the dunnhumby files at {transactions} (set SELLOUT_SHARED_DIR)", file=sys.stderr)
+        print(
+            f"bench-flow needs the dunnhumby files at {transactions} (set SELLOUT_SHARED_DIR)",
+            file=sys.stderr,
+        )
         return 2
     work = Path(tempfile.mkdtemp(prefix="sobench", dir="/tmp"))
     env = {

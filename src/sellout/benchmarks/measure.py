@@ -15,7 +15,9 @@ class Measurement:
     peak_rss_mb: float
 
 
-def measure(command: list[str], env: dict[str, str] | None = None, log_path: str | None = None) -> Measurement:
+def measure(
+    command: list[str], env: dict[str, str] | None = None, log_path: str | None = None
+) -> Measurement:
     """Run ``command``; its own peak RSS comes from wait4 (the embedded database server is not its child)."""
     started = time.monotonic()
     with open(log_path or os.devnull, "wb") as log:
