@@ -103,3 +103,23 @@ def test_each_stage_runs_alone_and_a_bad_pipeline_name_is_refused(flow_env):
         run_pipeline("ingest", env=flow_env["env"], project_path=PROJECT_ROOT)
     with pytest.raises(ValueError, match="mode must be one of"):
         run_pipeline("ingestion", mode="sometimes", project_path=PROJECT_ROOT)
+
+
+@pytest.mark.slow
+def test_whole_dunnhumby_set_full_run(tmp_path, db_url, monkeypatch, dunnhumby_dir):
+    monkeypatch.setenv("SELLOUT_DB_URL", db_url)
+    monkeypatch.setenv("SELLOUT_DATA_DIR", str(tmp_path / "data"))
+    monkeypatch.setenv("SELLOUT_SHARED_DIR", str(dunnhumby_dir.parents[1]))
+    monkeypatch.setenv("DBT_TARGET_PATH", str(tmp_path / "dbt_target"))
+    monkeypatch.setenv("DBT_LOG_PATH", str(tmp_path / "dbt_logs"))
+    summary = run_pipeline("__default__", mode="full", env="dunnhumby", project_path=PROJECT_ROOT)
+    transactions = pd.read_csv(
+        dunnhumby_dir / "transactions.csv.gz", usecols=["STORE_NUM", "UPC", "WEEK_END_DATE"]
+    )
+    assert _scalar(db_url, "select count(*) from raw.sellout_lines") == len(transactions) == 524_950
+    assert _scalar(db_url, "select count(*) from marts.fct_sellout_weekly") == len(
+        transactions.drop_duplicates()
+    )
+    status = summary.outputs["forecast_write_status"]
+    assert status["rows"] == status["series"] * HORIZON
+    assert summary.outputs["dbt_test_status"]["failures"] == 0
