@@ -1,66 +1,65 @@
-"""A Kedro dataset for one PostgreSQL table (or a query), with bulk COPY writes.
+"""A Kedro dataset for one PostgreSQL table (or a query): bulk COPY in and out, one transaction per save.
 
 Catalog entry::
 
-    sellout_lines_raw:
+    forecasts:
       type: sellout.datasets.PostgresTableDataset
-      table: raw.sellout_lines
-      credentials: db
-      columns: {week_end_date: date, store_code: text, units: numeric}   # DDL for a new table
-      load_args: {columns: [...], where: "units > 0", query: "select ..."}
-      save_args: {mode: append | replace | upsert | replace_partition, keys: [...], partition_columns: [...]}
+      table: forecast.forecasts
+      credentials: db                         # {url: ...}; empty url = the embedded server
+      columns: {run_id: text, target_week: date, forecast_units: double precision}   # DDL of a new table
+      load_args:
+        columns: [run_id, target_week]        # or query: "select ..." (with params: {...})
+        where: "target_week >= %(since)s"
+        params: {since: 2024-01-01}
+        incremental: {column: loaded_at}      # only rows past the stored watermark; confirm() moves it
+        chunksize: 100000                     # an iterator of frames instead of one frame
+        numeric_as: float                     # or text: numeric columns as their exact decimal text
+      save_args:
+        mode: append | replace | upsert | replace_partition
+        keys: [run_id, target_week]           # upsert
+        partition_columns: [run_id]           # replace_partition
 
-Every save is one transaction: readers see the old table until the new rows are committed, and an error or a
-killed process leaves the table as it was.
+Every save is one transaction: readers see the old rows until it commits, and an error or a killed process
+leaves the table as it was. ``replace`` deletes and reloads inside that transaction (MVCC keeps readers on the
+old rows) instead of TRUNCATE, which would block them.
 """
 
 from __future__ import annotations
 
-import io
 import logging
+from collections.abc import Iterator
 from typing import Any
 
-import numpy as np
 import pandas as pd
 from kedro.io import AbstractDataset, DatasetError
+from psycopg.types.string import TextLoader
 
 from sellout import db
+from sellout.datasets.copy_codec import (
+    COPY_IN_OPTIONS,
+    COPY_OUT_OPTIONS,
+    csv_to_frame,
+    frame_to_csv_chunks,
+    pg_type_for,
+    records_to_frame,
+)
 
 logger = logging.getLogger(__name__)
 
 WRITE_MODES = ("append", "replace", "upsert", "replace_partition")
-COPY_CHUNK_ROWS = 100_000
-
-PG_TYPE_TO_DTYPE = {
-    "date": "datetime64[ns]",
-    "timestamp without time zone": "datetime64[ns]",
-    "boolean": "boolean",
-    "integer": "Int64",
-    "bigint": "Int64",
-    "smallint": "Int64",
-    "numeric": "float64",
-    "double precision": "float64",
-    "real": "float64",
-}
+COPY_CHUNK_ROWS = 200_000
+WATERMARK_DDL = """
+create schema if not exists ops;
+create table if not exists ops.dataset_watermarks (
+    name        text primary key,
+    column_name text not null,
+    value       text not null,
+    updated_at  timestamptz not null default now()
+)
+"""
 
 
-def infer_pg_type(series: pd.Series) -> str:
-    """The PostgreSQL type a new column gets when config names none."""
-    dtype = series.dtype
-    if pd.api.types.is_bool_dtype(dtype):
-        return "boolean"
-    if pd.api.types.is_integer_dtype(dtype):
-        return "bigint"
-    if pd.api.types.is_float_dtype(dtype):
-        return "double precision"
-    if isinstance(dtype, pd.DatetimeTZDtype):
-        return "timestamptz"
-    if pd.api.types.is_datetime64_any_dtype(dtype):
-        return "timestamp"
-    return "text"
-
-
-class PostgresTableDataset(AbstractDataset[pd.DataFrame, pd.DataFrame]):
+class PostgresTableDataset(AbstractDataset[pd.DataFrame, pd.DataFrame | Iterator[pd.DataFrame]]):
     def __init__(
         self,
         table: str,
@@ -70,7 +69,7 @@ class PostgresTableDataset(AbstractDataset[pd.DataFrame, pd.DataFrame]):
         save_args: dict[str, Any] | None = None,
         metadata: dict[str, Any] | None = None,
     ) -> None:
-        db.quote_table(table)  # refuse a bad name at catalog load time
+        db.quote_table(table)  # a bad name fails when the catalog loads, not mid-run
         for column in columns or {}:
             db.quote_ident(column)
         self._table = table
@@ -79,33 +78,57 @@ class PostgresTableDataset(AbstractDataset[pd.DataFrame, pd.DataFrame]):
         self._load_args = dict(load_args or {})
         self._save_args = {"mode": "append", **(save_args or {})}
         self.metadata = metadata
+        self._pending_watermark: str | None = None
+        self._validate_args()
+
+    def _validate_args(self) -> None:
         mode = self._save_args["mode"]
+        where = f"Dataset for {self._table}"
         if mode not in WRITE_MODES:
-            raise DatasetError(
-                f"Dataset for {table}: save mode {mode!r} is not one of {', '.join(WRITE_MODES)}"
-            )
+            raise DatasetError(f"{where}: save mode {mode!r} is not one of {', '.join(WRITE_MODES)}")
         if mode == "upsert" and not self._save_args.get("keys"):
-            raise DatasetError(f"Dataset for {table}: save mode 'upsert' needs save_args.keys")
+            raise DatasetError(f"{where}: save mode 'upsert' needs save_args.keys")
         if mode == "replace_partition" and not self._save_args.get("partition_columns"):
-            raise DatasetError(f"Dataset for {table}: save mode 'replace_partition' needs partition_columns")
+            raise DatasetError(f"{where}: save mode 'replace_partition' needs save_args.partition_columns")
+        for key in ("keys", "partition_columns"):
+            for column in self._save_args.get(key) or []:
+                db.quote_ident(column)
+        for column in self._load_args.get("columns") or []:
+            db.quote_ident(column)
+        incremental = self._load_args.get("incremental")
+        if incremental is not None:
+            if not isinstance(incremental, dict) or "column" not in incremental:
+                raise DatasetError(f"{where}: load_args.incremental needs a 'column'")
+            db.quote_ident(incremental["column"])
+        if self._load_args.get("numeric_as", "float") not in ("float", "text"):
+            raise DatasetError(f"{where}: load_args.numeric_as is 'float' or 'text'")
 
     # -- Kedro interface -------------------------------------------------------------------------------------
 
     def _describe(self) -> dict[str, Any]:
-        return {"table": self._table, "load_args": self._load_args, "mode": self._save_args["mode"]}
+        return {"table": self._table, "load_args": self._load_args, "save_args": self._save_args}
 
     @property
     def _url(self) -> str:
         return db.resolve_url(self._credentials)
 
-    def _load(self) -> pd.DataFrame:
+    def _load(self) -> pd.DataFrame | Iterator[pd.DataFrame]:
         query, params = self._select_sql()
-        with db.connect(self._url) as conn, conn.cursor() as cur:
-            cur.execute(query, params)
-            names = [col.name for col in cur.description]
-            type_names = [_type_name(conn, col.type_code) for col in cur.description]
-            frame = pd.DataFrame.from_records(cur.fetchall(), columns=names)
-        return _apply_dtypes(frame, dict(zip(names, type_names, strict=True)))
+        if self._load_args.get("chunksize"):
+            return self._load_chunks(query, params, int(self._load_args["chunksize"]))
+        with db.connect(self._url) as conn:
+            conn.execute("set time zone 'UTC'")
+            columns = _describe_query(conn, query, params)
+            buffer = bytearray()
+            with (
+                conn.cursor() as cur,
+                cur.copy(f"copy ({query}) to stdout with ({COPY_OUT_OPTIONS})", params) as copy,
+            ):
+                for block in copy:
+                    buffer += block
+        frame = csv_to_frame(bytes(buffer), columns, self._load_args.get("numeric_as", "float"))
+        self._remember_watermark(frame)
+        return frame
 
     def _save(self, data: pd.DataFrame) -> None:
         if not isinstance(data, pd.DataFrame):
@@ -116,11 +139,12 @@ class PostgresTableDataset(AbstractDataset[pd.DataFrame, pd.DataFrame]):
             db.quote_ident(column)
         mode = self._save_args["mode"]
         with db.transaction(self._url) as conn:
+            conn.execute("set local time zone 'UTC'")
             self._ensure_table(conn, data)
             if mode == "append":
                 copy_frame(conn, self._table, data)
             elif mode == "replace":
-                conn.execute(f"truncate {db.quote_table(self._table)}")
+                conn.execute(f"delete from {db.quote_table(self._table)}")
                 copy_frame(conn, self._table, data)
             elif mode == "replace_partition":
                 self._delete_partitions(conn, data)
@@ -138,25 +162,88 @@ class PostgresTableDataset(AbstractDataset[pd.DataFrame, pd.DataFrame]):
             ).fetchone()
         return row is not None
 
-    # -- SQL --------------------------------------------------------------------------------------------------
+    def confirm(self) -> None:
+        """Store the watermark of the last incremental load.
+
+        Kedro calls this after the node that lists the dataset in `confirms=` succeeds, so a failed node reads
+        the same rows again next time.
+        """
+        if self._pending_watermark is None:
+            return
+        with db.transaction(self._url) as conn:
+            conn.execute(WATERMARK_DDL)
+            conn.execute(
+                "insert into ops.dataset_watermarks (name, column_name, value) values (%s, %s, %s) "
+                "on conflict (name) do update set value = excluded.value, updated_at = now()",
+                (self._watermark_name, self._load_args["incremental"]["column"], self._pending_watermark),
+            )
+        self._pending_watermark = None
+
+    # -- reads ------------------------------------------------------------------------------------------------
+
+    @property
+    def _watermark_name(self) -> str:
+        return str(self._load_args["incremental"].get("name") or self._table)
 
     def _select_sql(self) -> tuple[str, dict[str, Any]]:
         params = dict(self._load_args.get("params") or {})
         if self._load_args.get("query"):
-            return self._load_args["query"], params
-        columns = self._load_args.get("columns")
-        select = ", ".join(db.quote_ident(c) for c in columns) if columns else "*"
-        sql = f"select {select} from {db.quote_table(self._table)}"
-        if self._load_args.get("where"):
-            sql += f" where {self._load_args['where']}"
+            sql = self._load_args["query"]
+            conditions = []
+        else:
+            columns = self._load_args.get("columns")
+            select = ", ".join(db.quote_ident(c) for c in columns) if columns else "*"
+            sql = f"select {select} from {db.quote_table(self._table)}"
+            conditions = [f"({self._load_args['where']})"] if self._load_args.get("where") else []
+        incremental = self._load_args.get("incremental")
+        if incremental:
+            watermark = self._stored_watermark()
+            if watermark is not None:
+                conditions.append(f"{db.quote_ident(incremental['column'])} > %(_watermark)s")
+                params["_watermark"] = watermark
+        if conditions:
+            sql = f"select * from ({sql}) as _source where {' and '.join(conditions)}"
         if self._load_args.get("order_by"):
             sql += " order by " + ", ".join(db.quote_ident(c) for c in self._load_args["order_by"])
         return sql, params
 
+    def _stored_watermark(self) -> str | None:
+        with db.connect(self._url) as conn:
+            conn.execute(WATERMARK_DDL)
+            row = conn.execute(
+                "select value from ops.dataset_watermarks where name = %s", (self._watermark_name,)
+            ).fetchone()
+        return row[0] if row else None
+
+    def _remember_watermark(self, frame: pd.DataFrame) -> None:
+        incremental = self._load_args.get("incremental")
+        if not incremental or frame.empty:
+            return
+        latest = frame[incremental["column"]].max()
+        if pd.notna(latest):
+            self._pending_watermark = latest.isoformat() if hasattr(latest, "isoformat") else str(latest)
+
+    def _load_chunks(self, query: str, params: dict[str, Any], chunksize: int) -> Iterator[pd.DataFrame]:
+        """One frame of ``chunksize`` rows at a time from a server-side cursor."""
+        numeric_as = self._load_args.get("numeric_as", "float")
+        with db.connect(self._url) as conn:
+            conn.execute("set time zone 'UTC'")
+            if numeric_as == "text":
+                conn.adapters.register_loader("numeric", TextLoader)
+            columns = _describe_query(conn, query, params)
+            with conn.transaction(), conn.cursor(name="sellout_chunks") as cur:
+                cur.execute(query, params)
+                while rows := cur.fetchmany(chunksize):
+                    frame = records_to_frame(rows, columns, numeric_as)
+                    self._remember_watermark(frame)
+                    yield frame
+
+    # -- writes -----------------------------------------------------------------------------------------------
+
     def _ensure_table(self, conn, data: pd.DataFrame) -> None:
         schema, _ = db.split_table(self._table)
         conn.execute(f"create schema if not exists {db.quote_ident(schema)}")
-        column_types = {name: self._columns.get(name) or infer_pg_type(data[name]) for name in data.columns}
+        column_types = {name: self._columns.get(name) or pg_type_for(data[name]) for name in data.columns}
         for name, pg_type in self._columns.items():
             column_types.setdefault(name, pg_type)
         ddl = ", ".join(f"{db.quote_ident(name)} {pg_type}" for name, pg_type in column_types.items())
@@ -169,89 +256,67 @@ class PostgresTableDataset(AbstractDataset[pd.DataFrame, pd.DataFrame]):
             )
 
     def _delete_partitions(self, conn, data: pd.DataFrame) -> None:
+        """Delete every row whose partition key appears in ``data`` (one statement, via a temp table)."""
         partition_columns = list(self._save_args["partition_columns"])
         partitions = data[partition_columns].drop_duplicates()
         if partitions.empty:
             return
-        condition = " and ".join(f"{db.quote_ident(c)} = %s" for c in partition_columns)
-        with conn.cursor() as cur:
-            cur.executemany(
-                f"delete from {db.quote_table(self._table)} where {condition}",
-                [tuple(_to_python(v) for v in row) for row in partitions.itertuples(index=False)],
-            )
+        target = db.quote_table(self._table)
+        quoted = ", ".join(db.quote_ident(c) for c in partition_columns)
+        conn.execute(
+            f"create temp table _sellout_partitions on commit drop as select {quoted} from {target} with no data"
+        )
+        copy_frame(conn, "_sellout_partitions", partitions)
+        match = " and ".join(
+            f"{target}.{db.quote_ident(c)} = p.{db.quote_ident(c)}" for c in partition_columns
+        )
+        conn.execute(f"delete from {target} using _sellout_partitions p where {match}")
 
     def _upsert(self, conn, data: pd.DataFrame) -> None:
+        """COPY into a temp table, then one INSERT ... ON CONFLICT that touches only new or changed rows."""
         keys = list(self._save_args["keys"])
-        staging = "_sellout_upsert_staging"
-        conn.execute(
-            f"create temp table {staging} (like {db.quote_table(self._table)} including defaults) on commit drop"
-        )
-        copy_frame(conn, staging, data)
-        columns = ", ".join(db.quote_ident(c) for c in data.columns)
-        updates = [c for c in data.columns if c not in keys]
-        conflict = ", ".join(db.quote_ident(k) for k in keys)
+        target = db.quote_table(self._table)
+        conn.execute(f"create temp table _sellout_upsert (like {target} including defaults) on commit drop")
+        copy_frame(conn, "_sellout_upsert", data)
+        columns = [db.quote_ident(c) for c in data.columns]
+        key_columns = [db.quote_ident(k) for k in keys]
+        updates = [db.quote_ident(c) for c in data.columns if c not in keys]
+        join = " and ".join(f"t.{k} = s.{k}" for k in key_columns)
         if updates:
-            assignments = ", ".join(f"{db.quote_ident(c)} = excluded.{db.quote_ident(c)}" for c in updates)
-            changed = " or ".join(
-                f"{db.quote_table(self._table)}.{db.quote_ident(c)} is distinct from excluded.{db.quote_ident(c)}"
-                for c in updates
-            )
-            action = f"do update set {assignments} where {changed}"
+            changed = " or ".join(f"t.{c} is distinct from s.{c}" for c in updates)
+            action = "do update set " + ", ".join(f"{c} = excluded.{c}" for c in updates)
         else:
+            changed = "false"
             action = "do nothing"
         conn.execute(
-            f"insert into {db.quote_table(self._table)} ({columns}) select {columns} from {staging} "
-            f"on conflict ({conflict}) {action}"
+            f"insert into {target} ({', '.join(columns)}) "
+            f"select {', '.join('s.' + c for c in columns)} from _sellout_upsert s "
+            f"left join {target} t on {join} where t.{key_columns[0]} is null or {changed} "
+            f"on conflict ({', '.join(key_columns)}) {action}"
         )
 
 
-def copy_frame(conn, table: str, data: pd.DataFrame) -> None:
-    """Bulk-load ``data`` into ``table`` with ``COPY FROM STDIN`` (CSV), a chunk at a time."""
+def copy_frame(conn, table: str, data: pd.DataFrame, chunk_rows: int = COPY_CHUNK_ROWS) -> None:
+    """Bulk-load ``data`` into ``table`` (``schema.table``, or a ``_temp`` table) with ``COPY FROM STDIN``."""
     if data.empty:
         return
     target = table if table.startswith("_") else db.quote_table(table)
     columns = ", ".join(db.quote_ident(c) for c in data.columns)
-    sql = f"copy {target} ({columns}) from stdin with (format csv, null '\\N')"
-    with conn.cursor() as cur, cur.copy(sql) as copy:
-        for start in range(0, len(data), COPY_CHUNK_ROWS):
-            chunk = data.iloc[start : start + COPY_CHUNK_ROWS]
-            buffer = io.StringIO()
-            chunk.to_csv(
-                buffer, index=False, header=False, na_rep="\\N", date_format="%Y-%m-%dT%H:%M:%S.%f%z"
-            )
-            copy.write(buffer.getvalue())
+    with (
+        conn.cursor() as cur,
+        cur.copy(f"copy {target} ({columns}) from stdin with ({COPY_IN_OPTIONS})") as copy,
+    ):
+        for block in frame_to_csv_chunks(data, chunk_rows):
+            copy.write(block)
 
 
-def _to_python(value: Any) -> Any:
-    if isinstance(value, np.generic):
-        return value.item()
-    if isinstance(value, pd.Timestamp):
-        return value.to_pydatetime()
-    return value
+def _describe_query(conn, query: str, params: dict[str, Any]) -> list[tuple[str, str]]:
+    """Column names and PostgreSQL type names of ``query``, without running it."""
+    with conn.cursor() as cur:
+        cur.execute(f"select * from ({query}) as _q limit 0", params)
+        return [(col.name, _type_name(conn, col.type_code)) for col in cur.description]
 
 
 def _type_name(conn, oid: int) -> str:
     info = conn.adapters.types.get(oid)
-    if info is None:
-        return "text"
-    return {
-        "date": "date",
-        "bool": "boolean",
-        "int2": "smallint",
-        "int4": "integer",
-        "int8": "bigint",
-        "numeric": "numeric",
-        "float4": "real",
-        "float8": "double precision",
-        "timestamp": "timestamp without time zone",
-        "timestamptz": "timestamptz",
-    }.get(info.name, info.name)
-
-
-def _apply_dtypes(frame: pd.DataFrame, pg_types: dict[str, str]) -> pd.DataFrame:
-    for name, pg_type in pg_types.items():
-        if pg_type == "timestamptz":
-            frame[name] = pd.to_datetime(frame[name], utc=True)
-        elif pg_type in PG_TYPE_TO_DTYPE:
-            frame[name] = frame[name].astype(PG_TYPE_TO_DTYPE[pg_type])
-    return frame
+    return info.name if info is not None else "text"

@@ -1,0 +1,139 @@
+"""DataFrames to and from PostgreSQL's COPY CSV format, through Arrow's C++ CSV reader and writer.
+
+The format is chosen so that every value survives a round trip exactly:
+- NULL is an unquoted empty field and every non-null value is quoted, so an empty string, a string that reads
+  ``\\N`` and a NULL stay three different things;
+- floats are written in their shortest round-trip form, decimals as decimal text, timestamps with their zone;
+- on the way back each column is parsed as the type the database says it has.
+"""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Iterator
+
+import pandas as pd
+import pyarrow as pa
+import pyarrow.csv as pa_csv
+from kedro.io import DatasetError
+
+COPY_IN_OPTIONS = "format csv"
+COPY_OUT_OPTIONS = "format csv"
+
+# PostgreSQL type name -> (Arrow type to parse the CSV text as, pandas dtype of the loaded column)
+_LOAD_TYPES: dict[str, tuple[pa.DataType, str]] = {
+    "date": (pa.timestamp("ns"), "datetime64[ns]"),
+    "timestamp": (pa.timestamp("ns"), "datetime64[ns]"),
+    "timestamptz": (pa.timestamp("ns", tz="UTC"), "datetime64[ns, UTC]"),
+    "bool": (pa.bool_(), "boolean"),
+    "int2": (pa.int64(), "Int64"),
+    "int4": (pa.int64(), "Int64"),
+    "int8": (pa.int64(), "Int64"),
+    "float4": (pa.float64(), "float64"),
+    "float8": (pa.float64(), "float64"),
+    "numeric": (pa.float64(), "float64"),
+}
+_TEXT = (pa.large_string(), "str")
+
+
+def pg_type_for(series: pd.Series) -> str:
+    """The column type a new table gets for ``series`` when the config names none."""
+    dtype = series.dtype
+    if pd.api.types.is_bool_dtype(dtype):
+        return "boolean"
+    if pd.api.types.is_integer_dtype(dtype):
+        return "bigint"
+    if pd.api.types.is_float_dtype(dtype):
+        return "double precision"
+    if isinstance(dtype, pd.DatetimeTZDtype):
+        return "timestamptz"
+    if pd.api.types.is_datetime64_any_dtype(dtype):
+        return "timestamp"
+    return "text"
+
+
+def frame_to_csv_chunks(frame: pd.DataFrame, chunk_rows: int) -> Iterator[bytes]:
+    """COPY-ready CSV bytes for ``frame``, ``chunk_rows`` rows at a time (memory stays at one chunk)."""
+    _refuse_nul_characters(frame)
+    options = pa_csv.WriteOptions(include_header=False, quoting_style="all_valid")
+    for start in range(0, len(frame), chunk_rows):
+        chunk = frame.iloc[start : start + chunk_rows]
+        try:
+            table = pa.Table.from_pandas(chunk, preserve_index=False)
+        except (pa.ArrowInvalid, pa.ArrowTypeError) as exc:
+            raise DatasetError(f"cannot write rows {start}..{start + len(chunk) - 1}: {exc}") from None
+        buffer = io.BytesIO()
+        pa_csv.write_csv(table, buffer, options)
+        yield buffer.getvalue()
+
+
+def csv_to_frame(data: bytes, columns: list[tuple[str, str]], numeric_as: str = "float") -> pd.DataFrame:
+    """Parse COPY CSV output whose columns are ``[(name, postgres type name), ...]``."""
+    names = [name for name, _ in columns]
+    arrow_types = {}
+    dtypes = {}
+    for name, type_name in columns:
+        arrow_type, dtype = load_types(type_name, numeric_as)
+        arrow_types[name] = arrow_type
+        dtypes[name] = dtype
+    if not data:
+        return pd.DataFrame({name: pd.Series([], dtype=dtypes[name]) for name in names})
+    table = pa_csv.read_csv(
+        io.BytesIO(data),
+        read_options=pa_csv.ReadOptions(column_names=names, block_size=1 << 24),
+        # ignore_empty_lines=False: in a one-column table an empty line is a NULL row
+        parse_options=pa_csv.ParseOptions(newlines_in_values=True, ignore_empty_lines=False),
+        convert_options=pa_csv.ConvertOptions(
+            column_types=arrow_types,
+            null_values=[""],  # PostgreSQL writes NULL as an unquoted empty field, and only that
+            strings_can_be_null=True,
+            quoted_strings_can_be_null=False,
+            true_values=["t"],
+            false_values=["f"],
+        ),
+    )
+    # Nullable integers and booleans straight to pandas' masked types: through float64 large integers lose digits.
+    frame = table.to_pandas(types_mapper={pa.int64(): pd.Int64Dtype(), pa.bool_(): pd.BooleanDtype()}.get)
+    for name in names:
+        if dtypes[name] and str(frame[name].dtype) != dtypes[name]:
+            frame[name] = frame[name].astype(dtypes[name])
+    return frame
+
+
+def load_types(type_name: str, numeric_as: str = "float") -> tuple[pa.DataType, str]:
+    """(Arrow parse type, pandas dtype) of a loaded column of PostgreSQL type ``type_name``."""
+    if type_name == "numeric" and numeric_as == "text":
+        return _TEXT
+    return _LOAD_TYPES.get(type_name, _TEXT)
+
+
+def records_to_frame(
+    rows: list[tuple], columns: list[tuple[str, str]], numeric_as: str = "float"
+) -> pd.DataFrame:
+    """A frame from fetched rows, with the same dtypes as a COPY load (used for chunked reads)."""
+    frame = pd.DataFrame.from_records(rows, columns=[name for name, _ in columns])
+    for name, type_name in columns:
+        dtype = load_types(type_name, numeric_as)[1]
+        if dtype == "datetime64[ns, UTC]":
+            frame[name] = pd.to_datetime(frame[name], utc=True).astype(dtype)
+        elif dtype.startswith("datetime64"):
+            frame[name] = pd.to_datetime(frame[name]).astype(dtype)
+        else:
+            frame[name] = frame[name].astype(dtype)
+    return frame
+
+
+def _refuse_nul_characters(frame: pd.DataFrame) -> None:
+    """PostgreSQL text cannot hold U+0000: say where it is instead of failing somewhere inside COPY."""
+    for name in frame.columns:
+        column = frame[name]
+        if not (pd.api.types.is_string_dtype(column.dtype) or column.dtype == object):
+            continue
+        texts = column.dropna()
+        texts = texts[texts.map(lambda value: isinstance(value, str))] if column.dtype == object else texts
+        if texts.empty:
+            continue
+        has_nul = texts.astype("str").str.contains("\x00", regex=False)
+        if has_nul.any():
+            row = has_nul.index[has_nul.to_numpy()][0]
+            raise DatasetError(f"column {name!r}, row {row}: text contains a NUL character (U+0000)")
