@@ -1,8 +1,8 @@
 """DataFrames to and from PostgreSQL's COPY CSV format, through Arrow's C++ CSV reader and writer.
 
 The format is chosen so that every value survives a round trip exactly:
-- NULL is an unquoted empty field and every non-null value is quoted, so an empty string, a string that reads
-  ``\\N`` and a NULL stay three different things;
+- NULL is an unquoted empty field and every string is quoted, so an empty string, a string that reads ``\\N``
+  and a NULL stay three different things (numbers, booleans and dates need no quotes and get none);
 - floats are written in their shortest round-trip form, decimals as decimal text, timestamps with their zone;
 - on the way back each column is parsed as the type the database says it has.
 """
@@ -14,6 +14,7 @@ from collections.abc import Iterator
 
 import pandas as pd
 import pyarrow as pa
+import pyarrow.compute  # noqa: F401 - registers pa.compute
 import pyarrow.csv as pa_csv
 from kedro.io import DatasetError
 
@@ -52,19 +53,42 @@ def pg_type_for(series: pd.Series) -> str:
     return "text"
 
 
-def frame_to_csv_chunks(frame: pd.DataFrame, chunk_rows: int) -> Iterator[bytes]:
-    """COPY-ready CSV bytes for ``frame``, ``chunk_rows`` rows at a time (memory stays at one chunk)."""
+def frame_to_csv_chunks(
+    frame: pd.DataFrame, chunk_rows: int, target_types: dict[str, str] | None = None
+) -> Iterator[bytes]:
+    """COPY-ready CSV bytes for ``frame``, ``chunk_rows`` rows at a time (memory stays at one chunk).
+
+    ``target_types`` (column -> PostgreSQL type) lets date and timestamp columns be written in the form the
+    server parses fastest: dates without a time, timestamps to the microsecond it stores, and zoned timestamps as
+    UTC wall time without the zone (Arrow formats zoned timestamps 20x slower). The COPY must therefore run with
+    the session time zone set to UTC, as ``copy_frame`` does.
+    """
     _refuse_nul_characters(frame)
-    options = pa_csv.WriteOptions(include_header=False, quoting_style="all_valid")
+    options = pa_csv.WriteOptions(include_header=False, quoting_style="needed")
     for start in range(0, len(frame), chunk_rows):
         chunk = frame.iloc[start : start + chunk_rows]
         try:
-            table = pa.Table.from_pandas(chunk, preserve_index=False)
+            table = _narrow_times(pa.Table.from_pandas(chunk, preserve_index=False), target_types or {})
         except (pa.ArrowInvalid, pa.ArrowTypeError) as exc:
             raise DatasetError(f"cannot write rows {start}..{start + len(chunk) - 1}: {exc}") from None
         buffer = io.BytesIO()
         pa_csv.write_csv(table, buffer, options)
         yield buffer.getvalue()
+
+
+def _narrow_times(table: pa.Table, target_types: dict[str, str]) -> pa.Table:
+    for index, field in enumerate(table.schema):
+        if not pa.types.is_timestamp(field.type):
+            continue
+        target = target_types.get(field.name, "")
+        if target == "date":
+            narrowed = pa.compute.cast(table.column(index), pa.date32(), safe=False)
+        elif target.startswith("timestamp") or field.type.tz is not None:
+            narrowed = pa.compute.cast(table.column(index), pa.timestamp("us"), safe=False)
+        else:
+            continue
+        table = table.set_column(index, field.name, narrowed)
+    return table
 
 
 def csv_to_frame(data: bytes, columns: list[tuple[str, str]], numeric_as: str = "float") -> pd.DataFrame:

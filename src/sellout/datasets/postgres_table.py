@@ -47,7 +47,7 @@ from sellout.datasets.copy_codec import (
 logger = logging.getLogger(__name__)
 
 WRITE_MODES = ("append", "replace", "upsert", "replace_partition")
-COPY_CHUNK_ROWS = 200_000
+COPY_CHUNK_ROWS = 100_000
 WATERMARK_DDL = """
 create schema if not exists ops;
 create table if not exists ops.dataset_watermarks (
