@@ -97,9 +97,14 @@ def seed(conn) -> None:
             (W2, "S1", "P1", 8, 24.0, 3.0, 3.5, False),
         ],
     )
-    # A corrected re-delivery of S1/P1/W1: the later file wins.
+    # A corrected re-delivery of W1 replaces the whole week: S1/P1 changes, S1/P2 is no longer there.
     add_file(conn, 2, "acme")
-    add_lines(conn, 2, "acme", [(W1, "S1", "P1", 12, 36.0, 3.0, 3.5, True)])
+    add_lines(
+        conn,
+        2,
+        "acme",
+        [(W1, "S1", "P1", 12, 36.0, 3.0, 3.5, True), (W1, "S2", "P1", 7, 21.0, 3.0, 3.0, False)],
+    )
     # A quarantined file: its lines never reach staging, even though they sit in raw.
     add_file(conn, 3, "acme", status="quarantined")
     add_lines(
@@ -167,7 +172,7 @@ def test_run_builds_models_in_exact_schemas(pg_url, built):
         "dim_product",
     }
     assert all(node.status == "success" for node in built.results)
-    assert by_name["fct_sellout_weekly"].rows_affected == 4
+    assert by_name["fct_sellout_weekly"].rows_affected == 3
     assert built.elapsed_s > 0
     with db.connect(pg_url) as conn:
         relations = set(
@@ -194,9 +199,8 @@ def test_fact_keeps_latest_delivery_of_loaded_files(pg_url, built):
             "feature, display, tpr_only from marts.fct_sellout_weekly order by 1, 2, 3"
         ).fetchall()
     assert [(r[0], r[1], r[2], r[4]) for r in rows] == [
-        (W1, "S1", "P1", 12.0),  # file 2 replaced file 1's 10 units; the quarantined file's 1 unit is ignored
-        (W1, "S1", "P2", 5.0),
-        (W1, "S2", "P1", 7.0),
+        (W1, "S1", "P1", 12.0),  # file 2 replaced file 1's week; the quarantined file's 1 unit is ignored
+        (W1, "S2", "P1", 7.0),  # S1/P2 of W1 is gone: the corrected week does not have it
         (W2, "S1", "P1", 8.0),
     ]
     corrected = rows[0]

@@ -80,6 +80,8 @@ class SelloutFileSpec(FileSpec):
     ) = None
     units_per_case: Annotated[float, Field(gt=0)] = 1.0
     true_values: list[str] = ["1", "true", "True", "TRUE", "Y", "y", "yes", "X", "x"]
+    # A file column whose true value marks a row as a return: only such rows may have negative units.
+    returns_column: str | None = None
 
     @field_validator("columns")
     @classmethod
@@ -95,8 +97,30 @@ class SelloutFileSpec(FileSpec):
         return value
 
 
-class MasterFileSpec(FileSpec):
-    kind: Literal["stores", "products"] = "stores"
+class CodeMapping(_Strict):
+    """How a retailer's store or product codes become the company's: a two-column CSV file and/or inline pairs.
+
+    ``file`` is relative to the project root; ``from_column``/``to_column`` name its columns.
+    """
+
+    file: str | None = None
+    from_column: str = "retailer_code"
+    to_column: str = "company_code"
+    values: dict[str, str] = {}
+    unmapped: Literal["reject", "keep"] = "reject"
+
+    @model_validator(mode="after")
+    def _something_to_map(self) -> CodeMapping:
+        if self.file is None and not self.values:
+            raise ValueError("a code mapping needs a 'file' or 'values'")
+        return self
+
+
+class DeliveryWindow(_Strict):
+    """Which weeks a delivery may contain, relative to the run's date: rows outside are rejected."""
+
+    max_future_days: Annotated[int, Field(ge=0)] = 7
+    max_age_weeks: Annotated[int, Field(gt=0)] | None = None
 
 
 class SourceConfig(_Strict):
@@ -108,6 +132,11 @@ class SourceConfig(_Strict):
     sellout: SelloutFileSpec
     stores: FileSpec | None = None
     products: FileSpec | None = None
+    store_codes: CodeMapping | None = None
+    product_codes: CodeMapping | None = None
+    delivery_window: DeliveryWindow = DeliveryWindow()
+    # Reject sell-out rows whose store or product is not in this source's master data (when it has master files).
+    check_master_data: bool = True
 
     @model_validator(mode="after")
     def _master_columns(self) -> SourceConfig:
@@ -120,16 +149,24 @@ class SourceConfig(_Strict):
             unknown = sorted(set(spec.columns) - set(fields))
             if unknown:
                 raise ValueError(f"{kind}.columns has unknown field(s) {unknown}; known: {list(fields)}")
-            key = fields[0]
+            key = fields[0]  # the code column, whatever the mapping's order
             if key not in spec.columns:
                 raise ValueError(f"{kind}.columns must map {key!r}")
         return self
 
     def with_directory_under(self, project_path: Path) -> SourceConfig:
-        """The same source with its directory made absolute (relative paths are from the project root)."""
-        path = Path(self.directory).expanduser()
-        path = path if path.is_absolute() else (project_path / path)
-        return self.model_copy(update={"directory": str(path.resolve())})
+        """The same source with its directory and mapping files made absolute (relative to the project root)."""
+        update: dict[str, Any] = {"directory": _absolute(self.directory, project_path)}
+        for key in ("store_codes", "product_codes"):
+            mapping = getattr(self, key)
+            if mapping is not None and mapping.file:
+                update[key] = mapping.model_copy(update={"file": _absolute(mapping.file, project_path)})
+        return self.model_copy(update=update)
+
+
+def _absolute(path: str, project_path: Path) -> str:
+    resolved = Path(path).expanduser()
+    return str((resolved if resolved.is_absolute() else project_path / resolved).resolve())
 
 
 def validate_sources(

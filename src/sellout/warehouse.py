@@ -21,13 +21,26 @@ create table if not exists ops.ingested_files (
     rows_in_file bigint,
     rows_loaded  bigint,
     rows_rejected bigint,
-    status       text not null check (status in ('loaded', 'quarantined')),
+    status       text not null check (status in ('loaded', 'quarantined', 'duplicate')),
     reason       text,
     first_week   date,
     last_week    date,
     run_id       text not null,
     loaded_at    timestamptz not null default now()
 );
+-- databases made before 'duplicate' was a status get the wider check once
+do $$
+begin
+    if exists (
+        select 1 from pg_constraint
+        where conname = 'ingested_files_status_check'
+          and pg_get_constraintdef(oid) not like '%duplicate%'
+    ) then
+        alter table ops.ingested_files drop constraint ingested_files_status_check;
+        alter table ops.ingested_files add constraint ingested_files_status_check
+            check (status in ('loaded', 'quarantined', 'duplicate'));
+    end if;
+end $$;
 create unique index if not exists ingested_files_loaded_sha256
     on ops.ingested_files (source, sha256) where status = 'loaded';
 

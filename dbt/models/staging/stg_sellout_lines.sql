@@ -1,7 +1,7 @@
 {#-
-    Typed sell-out lines from loaded files only, deduplicated: for each
-    (source, store_code, product_code, week_end_date) the line of the latest delivery (highest file_id) wins,
-    so a corrected re-delivery replaces the rows of earlier files.
+    Typed sell-out lines from loaded files only. A delivery replaces whole weeks: for each (source, week) only
+    the rows of the latest file (highest file_id) that contains that week count, so a corrected re-delivery
+    replaces that week's earlier rows (including rows it no longer has), and a late file for an old week adds it.
 -#}
 with
 
@@ -53,6 +53,7 @@ ranked as (
 
     select
         *,
+        max(file_id) over (partition by source, week_end_date) as latest_file_id,
         row_number() over (
             partition by source, store_code, product_code, week_end_date
             order by file_id desc, line_no desc
@@ -78,7 +79,7 @@ latest as (
         tpr_only,
         week_end_date
     from ranked
-    where delivery_rank = 1
+    where file_id = latest_file_id and delivery_rank = 1
 
 )
 

@@ -44,10 +44,25 @@ MASTER_TABLES = {
 }
 
 
+MASTER_CODES_SQL = """
+select source, 'stores' as kind, store_code as code from raw.stores
+union all
+select source, 'products' as kind, product_code as code from raw.products
+"""
+
+
 class RawFileLoadDataset(AbstractDataset[ParsedFile, pd.DataFrame]):
-    def __init__(self, quarantine_dir: str, credentials: dict[str, Any] | str | None = None) -> None:
+    """Saves ParsedFiles; loads the manifest (``read: manifest``) or the known master-data codes
+    (``read: master_codes``: source, kind, code)."""
+
+    def __init__(
+        self, quarantine_dir: str, credentials: dict[str, Any] | str | None = None, read: str = "manifest"
+    ) -> None:
+        if read not in ("manifest", "master_codes"):
+            raise DatasetError(f"RawFileLoadDataset: read is 'manifest' or 'master_codes', got {read!r}")
         self._quarantine_dir = Path(quarantine_dir)
         self._credentials = credentials
+        self._read = read
 
     def _describe(self) -> dict[str, Any]:
         return {
@@ -59,6 +74,9 @@ class RawFileLoadDataset(AbstractDataset[ParsedFile, pd.DataFrame]):
         url = db.resolve_url(self._credentials)
         with db.connect(url) as conn:
             warehouse.ensure_schema(conn)
+            if self._read == "master_codes":
+                codes = conn.execute(MASTER_CODES_SQL).fetchall()
+                return pd.DataFrame.from_records(codes, columns=["source", "kind", "code"])
             rows = conn.execute(
                 f"select {', '.join(MANIFEST_COLUMNS)} from ops.ingested_files order by file_id"
             ).fetchall()
@@ -72,7 +90,7 @@ class RawFileLoadDataset(AbstractDataset[ParsedFile, pd.DataFrame]):
         url = db.resolve_url(self._credentials)
         with db.transaction(url) as conn:
             warehouse.ensure_schema(conn)
-            if parsed.replace_existing:
+            if parsed.replace_existing and parsed.status != "duplicate":
                 _forget_previous_loads(conn, parsed)
             file_id = _insert_manifest_row(conn, parsed)
             if parsed.status == "loaded":
@@ -137,7 +155,7 @@ def _insert_manifest_row(conn, parsed: ParsedFile) -> int:
             len(parsed.rows) if parsed.status == "loaded" else 0,
             len(parsed.rejected) if parsed.status == "loaded" else parsed.rows_in_file,
             parsed.status,
-            parsed.quarantine_reason,
+            f"same content as {parsed.duplicate_of}" if parsed.duplicate_of else parsed.quarantine_reason,
             first_week,
             last_week,
             parsed.run_id,

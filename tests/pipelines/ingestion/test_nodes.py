@@ -1,5 +1,6 @@
 """Ingestion against a real database: new files only, quarantine, rejected rows, idempotent reruns."""
 
+import time
 from pathlib import Path
 
 import psycopg
@@ -29,9 +30,11 @@ def sources(landing):
     return validate_sources(raw, PROJECT_ROOT)
 
 
-def _ingest(sources, dataset, run_id, mode="incremental"):
-    context = {"run_id": run_id, "mode": mode}
-    for parsed in parse_files(plan_ingestion(sources, dataset.load(), context), sources, context, {}):
+def _ingest(sources, dataset, run_id, mode="incremental", params=None):
+    context = {"run_id": run_id, "mode": mode, "started_at": "2026-11-27T07:00:00+00:00"}
+    codes = RawFileLoadDataset(quarantine_dir="unused", credentials=dataset._credentials, read="master_codes")
+    plan = plan_ingestion(sources, dataset.load(), context)
+    for parsed in parse_files(plan, sources, codes.load(), context, params or {}):
         dataset.save(parsed)
     return summarize_ingestion(dataset.load(), context)
 
@@ -115,3 +118,73 @@ def test_rejected_rows_are_kept_and_counted(sources, db_url, tmp_path, landing):
         ).fetchone()
     assert rejected == [(path.name, 6, "non-numeric units in column 'units_sold'")]
     assert loaded + n_rejected == in_file == len(lines) - 1
+
+
+KILLABLE_INGESTION = """
+import sys, time, yaml
+import time
+from pathlib import Path
+from sellout.config import validate_sources
+from sellout.datasets import RawFileLoadDataset
+from sellout.pipelines.ingestion.nodes import parse_files, plan_ingestion
+raw = yaml.safe_load(Path(sys.argv[3]).read_text())
+sources = validate_sources(raw, Path("."))
+dataset = RawFileLoadDataset(quarantine_dir=sys.argv[2], credentials={"url": sys.argv[1]})
+codes = RawFileLoadDataset(quarantine_dir=sys.argv[2], credentials={"url": sys.argv[1]}, read="master_codes")
+context = {"run_id": "killed", "mode": "incremental", "started_at": "2026-11-27T07:00:00+00:00"}
+for parsed in parse_files(plan_ingestion(sources, dataset.load(), context), sources, codes.load(), context, {}):
+    dataset.save(parsed)
+    time.sleep(0.05)
+"""
+
+
+def _tables(url):
+    with psycopg.connect(url) as conn:
+        lines = conn.execute(
+            "select f.source, f.file_name, l.line_no, l.week_end_date, l.store_code, l.product_code, l.units "
+            "from raw.sellout_lines l join ops.ingested_files f using (file_id) order by 1, 2, 3"
+        ).fetchall()
+        manifest = conn.execute(
+            "select source, kind, file_name, sha256, status, rows_loaded from ops.ingested_files order by 1, 3"
+        ).fetchall()
+        masters = conn.execute("select * from raw.stores order by 1, 2").fetchall()
+    return lines, manifest, masters
+
+
+def test_a_killed_ingestion_rerun_equals_one_clean_run(sources, db_url, pg_server, tmp_path):
+    import subprocess
+    import sys
+    import uuid
+
+    config = tmp_path / "sources.yml"
+    config.write_text(
+        yaml.safe_dump(
+            {"sources": {name: source.model_dump(exclude={"name"}) for name, source in sources.items()}}
+        )
+    )
+    process = subprocess.Popen(
+        [sys.executable, "-c", KILLABLE_INGESTION, db_url, str(tmp_path / "q"), str(config)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    with psycopg.connect(db_url, autocommit=True) as conn:
+        for _ in range(600):
+            exists = conn.execute("select to_regclass('ops.ingested_files')").fetchone()[0]
+            if exists and conn.execute("select count(*) from ops.ingested_files").fetchone()[0] >= 5:
+                break
+            time.sleep(0.02)
+    process.kill()
+    process.wait()
+    dataset = RawFileLoadDataset(quarantine_dir=str(tmp_path / "q"), credentials={"url": db_url})
+    partial = len(dataset.load())
+    assert 5 <= partial < 16, "the kill should land mid-run"
+    _ingest(sources, dataset, "rerun")
+
+    clean_name = f"c_{uuid.uuid4().hex[:10]}"
+    clean_url = pg_server["url"].replace("/sellout?", f"/{clean_name}?")
+    admin = pg_server["url"].replace("/sellout?", "/postgres?")
+    with psycopg.connect(admin, autocommit=True) as conn:
+        conn.execute(f'create database "{clean_name}"')
+    clean = RawFileLoadDataset(quarantine_dir=str(tmp_path / "q2"), credentials={"url": clean_url})
+    _ingest(sources, clean, "clean")
+    assert _tables(db_url) == _tables(clean_url)

@@ -5,62 +5,115 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Iterator
+from dataclasses import dataclass
 from typing import Any
 
 import pandas as pd
 
 from sellout.config import SourceConfig
 from sellout.ingest.landing import LandingFile, scan_sources
-from sellout.ingest.parsing import ParsedFile, StructuralError, parse_master, parse_sellout, read_table
+from sellout.ingest.parsing import (
+    ParsedFile,
+    RowRules,
+    StructuralError,
+    master_key,
+    parse_master,
+    parse_sellout,
+    read_table,
+)
+from sellout.ingest.rules import KnownCodes, load_code_map, row_rules
 
 logger = logging.getLogger(__name__)
 
 
+@dataclass(frozen=True)
+class PlannedFile:
+    landing: LandingFile
+    duplicate_of: str | None = None  # set: record the file as a duplicate of this one, load nothing
+
+
 def plan_ingestion(
     sources: dict[str, SourceConfig], ingested_files: pd.DataFrame, run_context: dict[str, Any]
-) -> list[LandingFile]:
-    """The files to load this run: every matching file whose content is not in the manifest yet.
+) -> list[PlannedFile]:
+    """The files to handle this run: every matching file whose content is not in the manifest yet, and any file
+    whose content arrived before under another name (recorded once as a duplicate).
 
-    In ``full`` mode every file is loaded again, replacing what its earlier load wrote.
+    In ``full`` mode every loaded file is loaded again, replacing what its earlier load wrote.
     """
     found = scan_sources(sources)
-    if run_context["mode"] == "full":
-        known: set[tuple[str, str]] = set(
-            zip(
-                ingested_files.loc[ingested_files["status"] == "quarantined", "source"],
-                ingested_files.loc[ingested_files["status"] == "quarantined", "sha256"],
-                strict=True,
-            )
+    full = run_context["mode"] == "full"
+    done = ingested_files if not full else ingested_files[ingested_files["status"] != "loaded"]
+    first_name = {
+        (source, sha): name
+        for source, sha, name, status in zip(
+            done["source"], done["sha256"], done["file_name"], done["status"], strict=True
         )
-    else:
-        known = set(zip(ingested_files["source"], ingested_files["sha256"], strict=True))
-    planned: list[LandingFile] = []
-    seen: set[tuple[str, str]] = set()
+        if status != "duplicate"
+    }
+    recorded = set(
+        zip(ingested_files["source"], ingested_files["sha256"], ingested_files["file_name"], strict=True)
+    )
+    planned: list[PlannedFile] = []
     for landing in found:
         key = (landing.source, landing.sha256)
-        if key in known or key in seen:
-            continue
-        seen.add(key)
-        planned.append(landing)
+        if key not in first_name:
+            first_name[key] = landing.file_name
+            planned.append(PlannedFile(landing))
+        elif first_name[key] != landing.file_name and (*key, landing.file_name) not in recorded:
+            planned.append(PlannedFile(landing, duplicate_of=first_name[key]))
+    to_load = sum(1 for p in planned if p.duplicate_of is None)
     logger.info(
-        "Ingestion plan (%s): %d file(s) found, %d new or to reload, %d already loaded",
+        "Ingestion plan (%s): %d file(s) found, %d to load, %d duplicate(s) of earlier files, %d already handled",
         run_context["mode"],
         len(found),
-        len(planned),
+        to_load,
+        len(planned) - to_load,
         len(found) - len(planned),
     )
     return planned
 
 
 def parse_files(
-    planned: list[LandingFile], sources: dict[str, SourceConfig], run_context: dict[str, Any], params: dict
+    planned: list[PlannedFile],
+    sources: dict[str, SourceConfig],
+    master_codes: pd.DataFrame,
+    run_context: dict[str, Any],
+    params: dict,
 ) -> Iterator[ParsedFile]:
-    """Parse each planned file in order, yielding one ParsedFile at a time (each is saved before the next)."""
+    """Parse each planned file in order, yielding one ParsedFile at a time (each is saved before the next).
+
+    Master data files come first in the plan, so the codes they bring are known when the sell-out rows are checked.
+    """
     started = time.monotonic()
     rows_total = 0
     max_rejected_share = float(params.get("max_rejected_share", 0.05))
-    for index, landing in enumerate(planned, start=1):
-        parsed = parse_one(landing, sources[landing.source], run_context, max_rejected_share)
+    run_started = pd.Timestamp(run_context["started_at"])
+    known = KnownCodes(master_codes)
+    code_maps = {
+        (name, kind): load_code_map(
+            getattr(source, f"{kind[:-1]}_codes"), f"sources.{name}.{kind[:-1]}_codes"
+        )
+        for name, source in sources.items()
+        for kind in ("stores", "products")
+    }
+    for index, item in enumerate(planned, start=1):
+        landing = item.landing
+        source = sources[landing.source]
+        if item.duplicate_of:
+            parsed = ParsedFile(landing=landing, run_id=run_context["run_id"], duplicate_of=item.duplicate_of)
+        else:
+            parsed = parse_one(
+                landing,
+                source,
+                run_context,
+                max_rejected_share,
+                row_rules(source, known, run_started, code_maps),
+                code_maps,
+            )
+        if landing.kind != "sellout" and parsed.status == "loaded":
+            known.replace(
+                landing.source, landing.kind, parsed.rows[master_key(getattr(source, landing.kind))]
+            )
         rows_total += parsed.rows_in_file
         elapsed = time.monotonic() - started
         remaining = elapsed / index * (len(planned) - index)
@@ -81,7 +134,12 @@ def parse_files(
 
 
 def parse_one(
-    landing: LandingFile, source: SourceConfig, run_context: dict[str, Any], max_rejected_share: float
+    landing: LandingFile,
+    source: SourceConfig,
+    run_context: dict[str, Any],
+    max_rejected_share: float,
+    rules: RowRules,
+    code_maps: dict,
 ) -> ParsedFile:
     parsed = ParsedFile(
         landing=landing, run_id=run_context["run_id"], replace_existing=run_context["mode"] == "full"
@@ -94,9 +152,9 @@ def parse_one(
         return parsed
     parsed.rows_in_file = len(frame)
     if landing.kind != "sellout":
-        parsed.rows = parse_master(frame, spec)
+        parsed.rows = parse_master(frame, spec, code_maps.get((source.name, landing.kind)))
         return parsed
-    parsed.rows, parsed.rejected = parse_sellout(frame, spec)
+    parsed.rows, parsed.rejected = parse_sellout(frame, spec, rules)
     share = len(parsed.rejected) / len(frame)
     if share > max_rejected_share:
         reasons = parsed.rejected["reason"].value_counts().head(3).to_dict()
@@ -115,6 +173,7 @@ def summarize_ingestion(ingested_files: pd.DataFrame, run_context: dict[str, Any
         "mode": run_context["mode"],
         "files_loaded": int(len(loaded)),
         "files_quarantined": int((this_run["status"] == "quarantined").sum()),
+        "files_duplicate": int((this_run["status"] == "duplicate").sum()),
         "rows_loaded": int(loaded["rows_loaded"].fillna(0).sum()),
         "rows_rejected": int(this_run["rows_rejected"].fillna(0).sum()),
         "latest_week": str(watermark) if watermark is not None and not pd.isna(watermark) else None,

@@ -14,7 +14,7 @@ def create_pipeline(**kwargs) -> Pipeline:
             ),
             node(
                 parse_files,
-                inputs=["ingestion_plan", "sources", "run_context", "params:ingestion"],
+                inputs=["ingestion_plan", "sources", "master_codes", "run_context", "params:ingestion"],
                 outputs="raw_file_loads",
                 name="load_new_files",
             ),
