@@ -10,7 +10,7 @@ export DO_NOT_TRACK := 1
 export UV_PYTHON_DOWNLOADS := never
 export SELLOUT_SHARED_DIR ?= $(abspath ../shared)
 
-.PHONY: install run test test-fast test-slow lint smoke dag viz clean db-stop bench-flow bench-io
+.PHONY: install run test test-fast test-slow lint smoke dag viz clean db-stop bench-flow bench-io bench-ingest
 
 $(UV):
 	$(PYTHON) -m venv $(TOOLS)
@@ -55,6 +55,9 @@ test-slow: install  ## the slow suites: whole dunnhumby set, Airflow `dags test`
 
 bench-io: install  ## 1,000,000 rows: the table dataset vs plain COPY vs SQLTableDataset, and an upsert; last line JSON
 	$(BIN)/python -m sellout.benchmarks.io
+
+bench-ingest: install  ## dunnhumby as 156 weekly files, then one new week, then a no-op rerun; last line JSON
+	$(BIN)/python -m sellout.benchmarks.ingest
 
 bench-flow: install  ## whole dunnhumby set: full run, then a no-op incremental run (wall time, peak memory)
 	$(BIN)/python -m sellout.benchmarks.flow

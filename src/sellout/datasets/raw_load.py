@@ -63,6 +63,26 @@ class RawFileLoadDataset(AbstractDataset[ParsedFile, pd.DataFrame]):
         self._quarantine_dir = Path(quarantine_dir)
         self._credentials = credentials
         self._read = read
+        self._connection = (
+            None  # kept open across the saves of one run: a file per transaction, not per connect
+        )
+
+    def _conn(self):
+        """The dataset's connection, opened (and the schema ensured) on first use, reopened if it broke."""
+        if self._connection is None or self._connection.closed or self._connection.broken:
+            self._connection = db.connect(db.resolve_url(self._credentials), autocommit=True)
+            # Each file is still one atomic transaction; after a server crash the last few commits may be lost,
+            # and with them their manifest rows, so the next run loads those files again.
+            self._connection.execute("set synchronous_commit = off")
+            with self._connection.transaction():
+                warehouse.ensure_schema(self._connection)
+        return self._connection
+
+    def _release(self) -> None:
+        super()._release()
+        if self._connection is not None:
+            self._connection.close()
+            self._connection = None
 
     def _describe(self) -> dict[str, Any]:
         return {
@@ -71,9 +91,8 @@ class RawFileLoadDataset(AbstractDataset[ParsedFile, pd.DataFrame]):
         }
 
     def _load(self) -> pd.DataFrame:
-        url = db.resolve_url(self._credentials)
-        with db.connect(url) as conn:
-            warehouse.ensure_schema(conn)
+        conn = self._conn()
+        with conn.transaction():
             if self._read == "master_codes":
                 codes = conn.execute(MASTER_CODES_SQL).fetchall()
                 return pd.DataFrame.from_records(codes, columns=["source", "kind", "code"])
@@ -87,9 +106,8 @@ class RawFileLoadDataset(AbstractDataset[ParsedFile, pd.DataFrame]):
             raise DatasetError(f"raw file loads take ParsedFile objects, got {type(parsed).__name__}")
         if parsed.quarantine_reason:
             self._quarantine(parsed)
-        url = db.resolve_url(self._credentials)
-        with db.transaction(url) as conn:
-            warehouse.ensure_schema(conn)
+        conn = self._conn()
+        with conn.transaction():
             if parsed.replace_existing and parsed.status != "duplicate":
                 _forget_previous_loads(conn, parsed)
             file_id = _insert_manifest_row(conn, parsed)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
@@ -13,6 +14,7 @@ import pandas as pd
 from sellout.config import SourceConfig
 from sellout.ingest.landing import LandingFile, scan_sources
 from sellout.ingest.parsing import (
+    NUMERIC_COLUMNS,
     ParsedFile,
     RowRules,
     StructuralError,
@@ -96,24 +98,22 @@ def parse_files(
         for name, source in sources.items()
         for kind in ("stores", "products")
     }
-    for index, item in enumerate(planned, start=1):
+
+    def parse(item: PlannedFile) -> ParsedFile:
         landing = item.landing
         source = sources[landing.source]
         if item.duplicate_of:
-            parsed = ParsedFile(landing=landing, run_id=run_context["run_id"], duplicate_of=item.duplicate_of)
-        else:
-            parsed = parse_one(
-                landing,
-                source,
-                run_context,
-                max_rejected_share,
-                row_rules(source, known, run_started, code_maps),
-                code_maps,
-            )
+            return ParsedFile(landing=landing, run_id=run_context["run_id"], duplicate_of=item.duplicate_of)
+        rules = row_rules(source, known, run_started, code_maps)
+        parsed = parse_one(landing, source, run_context, max_rejected_share, rules, code_maps)
         if landing.kind != "sellout" and parsed.status == "loaded":
             known.replace(
                 landing.source, landing.kind, parsed.rows[master_key(getattr(source, landing.kind))]
             )
+        return parsed
+
+    for index, parsed in enumerate(_parsed_ahead(planned, parse), start=1):
+        landing = parsed.landing
         rows_total += parsed.rows_in_file
         elapsed = time.monotonic() - started
         remaining = elapsed / index * (len(planned) - index)
@@ -133,6 +133,21 @@ def parse_files(
         yield parsed
 
 
+def _parsed_ahead(planned: list[PlannedFile], parse) -> Iterator[ParsedFile]:
+    """``parse(item)`` for each item in order, the next one parsed in a worker thread while the caller saves the
+    current one. One worker runs the parses one after another, so a master file's codes are known before the
+    next file is checked."""
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="parse-ahead") as pool:
+        pending = None
+        for item in planned:
+            upcoming = pool.submit(parse, item)
+            if pending is not None:
+                yield pending.result()
+            pending = upcoming
+        if pending is not None:
+            yield pending.result()
+
+
 def parse_one(
     landing: LandingFile,
     source: SourceConfig,
@@ -145,8 +160,13 @@ def parse_one(
         landing=landing, run_id=run_context["run_id"], replace_existing=run_context["mode"] == "full"
     )
     spec = getattr(source, landing.kind)
+    numeric = (
+        tuple(spec.columns[c] for c in NUMERIC_COLUMNS if c in spec.columns)
+        if landing.kind == "sellout"
+        else ()
+    )
     try:
-        frame = read_table(landing, spec)
+        frame = read_table(landing, spec, numeric)
     except StructuralError as exc:
         parsed.quarantine_reason = str(exc)
         return parsed
