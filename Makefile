@@ -10,7 +10,7 @@ export DO_NOT_TRACK := 1
 export UV_PYTHON_DOWNLOADS := never
 export SELLOUT_SHARED_DIR ?= $(abspath ../shared)
 
-.PHONY: install run test test-fast test-slow lint smoke dag viz clean db-stop bench-flow bench-io bench-ingest
+.PHONY: install run test test-fast test-slow lint smoke dag viz clean db-stop bench-flow bench-io bench-ingest bench-forecast test-n8n
 
 $(UV):
 	$(PYTHON) -m venv $(TOOLS)
@@ -58,6 +58,21 @@ bench-io: install  ## 1,000,000 rows: the table dataset vs plain COPY vs SQLTabl
 
 bench-ingest: install  ## dunnhumby as 156 weekly files, then one new week, then a no-op rerun; last line JSON
 	$(BIN)/python -m sellout.benchmarks.ingest
+
+.venv-mlforecast/.installed: benchmarks/mlforecast/pyproject.toml benchmarks/mlforecast/uv.lock | $(UV)
+	cd benchmarks/mlforecast && UV_PROJECT_ENVIRONMENT=$(abspath .venv-mlforecast) $(abspath $(UV)) sync --frozen --python $(PYTHON)
+	touch $@
+
+bench-forecast: install .venv-mlforecast/.installed  ## the project's forecaster vs mlforecast on the whole dunnhumby set; last line JSON
+	$(BIN)/python -m sellout.benchmarks.forecast
+
+N8N_DIR := airflow/n8n
+$(N8N_DIR)/node_modules/.installed: $(N8N_DIR)/package.json $(N8N_DIR)/package-lock.json
+	cd $(N8N_DIR) && npm ci --no-audit --no-fund --loglevel=error
+	touch $@
+
+test-n8n: install $(N8N_DIR)/node_modules/.installed  ## n8n workflows against local fakes (installs n8n 2.8.4 once, ~3 min)
+	$(BIN)/pytest -m n8n tests/n8n -q
 
 bench-flow: install  ## whole dunnhumby set: full run, then a no-op incremental run (wall time, peak memory)
 	$(BIN)/python -m sellout.benchmarks.flow

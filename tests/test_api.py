@@ -81,7 +81,7 @@ def test_whole_flow_then_incremental_run_loads_nothing_twice(flow_env, db_url):
         "group by 1, 2, 3 having count(*) > 1) d",
     )
     assert duplicates == 0
-    assert _scalar(db_url, "select count(distinct method) from forecast.backtest_metrics") == 3
+    assert _scalar(db_url, "select count(distinct method) from forecast.backtest_metrics") == 4
     assert first.outputs["tableau_refresh_status"]["status"] == "skipped"
 
     manifest_before = _scalar(db_url, "select count(*) from ops.ingested_files")

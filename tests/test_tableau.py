@@ -11,9 +11,16 @@ from xml.etree import ElementTree as ET
 import pytest
 import tableauserverclient.exponential_backoff as backoff
 from support.tableau_fake import FINISH_CANCELLED, FINISH_COMPLETED, FINISH_FAILED, NS, FakeTableauServer
+from support.webhook_sink import WebhookSink, closed_port_url
 
 from sellout import tableau as tableau_module
-from sellout.tableau import TableauRefreshError, TableauSettings, refresh_items
+from sellout.tableau import (
+    TableauRefreshError,
+    TableauSettings,
+    item_key,
+    refresh_items,
+    refresh_items_via_n8n,
+)
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 SECRET = "pat-secret-DO-NOT-LOG-7f3a9c"
@@ -48,6 +55,7 @@ def settings_for(fake: FakeTableauServer, **overrides) -> TableauSettings:
         "token_name": fake.token_name,
         "token_secret": SECRET,
         "timeout_s": 10,
+        "backoff_s": 0.01,
         **overrides,
     }
     return TableauSettings.from_config(config)
@@ -186,7 +194,16 @@ def test_unreachable_server_gives_a_clear_error(fake):
     fake.stop()
     with pytest.raises(TableauRefreshError, match="unreachable") as info:
         refresh_items(
-            TableauSettings.from_config({"server_url": url, "token_name": "n", "token_secret": SECRET}), [DS]
+            TableauSettings.from_config(
+                {
+                    "server_url": url,
+                    "token_name": "n",
+                    "token_secret": SECRET,
+                    "retries": 1,
+                    "backoff_s": 0.01,
+                }
+            ),
+            [DS],
         )
     assert SECRET not in str(info.value)
 
@@ -213,6 +230,117 @@ def test_secrets_never_appear_in_logs_or_results(fake, caplog):
     for text in (caplog.text, json.dumps(results)):
         assert SECRET not in text
         assert JWT not in text
+
+
+def test_5xx_and_429_are_retried_then_the_refresh_succeeds(fake):
+    fake.fail_next("POST", r"/auth/signin$", [503])
+    fake.fail_next("POST", r"/refresh$", [502, 429])
+    fake.fail_next("GET", r"/jobs/", [500, 504])
+    [confirmation] = refresh_items(settings_for(fake), [DS])
+    assert confirmation["status"] == "succeeded"
+    assert len(fake.calls("POST", r"/refresh$")) == 3  # 502, 429, then accepted
+    assert len(fake.jobs) == 1  # transient answers created no job
+    assert not fake.signed_in
+
+
+def test_a_dropped_connection_after_the_server_accepted_the_refresh_follows_that_job(fake):
+    # The refresh POST is handled (a job exists) but the answer never arrives; the retried POST gets 409093.
+    fake.fail_next("POST", r"/refresh$", ["accept-drop"])
+    fake.fail_next("GET", r"/jobs/", ["drop"])
+
+    def handle_refresh_once_then_conflict(original=fake._refresh):
+        def refresh(item):
+            if fake.jobs:
+                fake.scenarios[item.id].already_queued = True
+            return original(item)
+
+        return refresh
+
+    fake.script_refresh("Sellout Forecasts", polls=1)
+    fake._refresh = handle_refresh_once_then_conflict()
+    [confirmation] = refresh_items(settings_for(fake), [DS])
+
+    [job] = fake.jobs.values()
+    assert confirmation["status"] == "succeeded"
+    assert confirmation["job_id"] == job.id and confirmation["followed_existing_job"] is True
+    assert len(fake.calls("POST", r"/refresh$")) == 2
+
+
+def test_transient_errors_that_do_not_stop_become_a_clear_failure(fake):
+    fake.fail_next("POST", r"/refresh$", [503] * 10)
+    [confirmation] = refresh_items(settings_for(fake, retries=2), [DS])
+    assert confirmation["status"] == "failed"
+    assert "503" in confirmation["error"]
+    assert len(fake.calls("POST", r"/refresh$")) == 3
+    assert not fake.signed_in
+
+
+def test_known_jobs_of_a_retried_task(fake):
+    started = []
+    fake.script_refresh("Sellout Forecasts", polls=1)
+    [first] = refresh_items(settings_for(fake), [DS], on_started=lambda item, rec: started.append(rec))
+    assert [r["status"] for r in started] == ["started"] and started[0]["job_id"] == first["job_id"]
+
+    # confirmed before: nothing is asked of Tableau at all
+    before = len(fake.requests)
+    [again] = refresh_items(settings_for(fake), [DS], known={item_key(DS): first})
+    assert again["job_id"] == first["job_id"] and len(fake.requests) == before
+
+    # started before but not confirmed: that job is followed, no second refresh
+    running = fake.queue_job("Sellout Forecasts")
+    known = {item_key(DS): {"job_id": running.id, "status": "started"}}
+    [followed] = refresh_items(settings_for(fake), [DS], known=known)
+    assert followed["job_id"] == running.id and followed["followed_existing_job"] is True
+    assert len(fake.calls("POST", r"/refresh$")) == 1
+
+    # a job Tableau no longer knows: a new refresh is started
+    [fresh] = refresh_items(
+        settings_for(fake), [DS], known={item_key(DS): {"job_id": "gone", "status": "started"}}
+    )
+    assert fresh["status"] == "succeeded" and fresh["job_id"] not in {running.id, "gone"}
+
+
+def test_refresh_via_n8n_posts_each_item_and_reads_the_confirmation():
+    answer = {
+        "item_type": "datasource",
+        "item_id": "ds-1",
+        "item_name": "Sellout Forecasts",
+        "job_id": "job-9",
+        "followed_existing_job": False,
+        "started_at": "2026-01-05T09:00:00Z",
+        "completed_at": "2026-01-05T09:01:00Z",
+        "finish_code": 0,
+        "status": "succeeded",
+        "error": None,
+    }
+    with WebhookSink(statuses=[503, 200]) as sink:
+        sink.reply = json.dumps(answer).encode()
+        settings = TableauSettings.from_config(
+            {
+                "server_url": "https://tableau.example.com",
+                "via": "n8n",
+                "n8n_webhook_url": sink.url("/webhook/sellout/tableau-refresh-T0KEN"),
+                "backoff_s": 0.01,
+                "items": [DS],
+            }
+        )
+        [confirmation] = refresh_items_via_n8n(settings, [DS], run_id="run-7")
+    assert confirmation == answer
+    assert len(sink.received) == 2  # 503 retried
+    body = sink.received[-1].json
+    assert body["run_id"] == "run-7" and body["item"]["name"] == "Sellout Forecasts"
+    assert body["follow_job_id"] is None
+    assert "token" not in json.dumps(body).lower()
+
+
+def test_refresh_via_n8n_down_is_a_failed_item_without_the_webhook_path():
+    url = closed_port_url("/webhook/T0KEN-path")
+    settings = TableauSettings.from_config(
+        {"server_url": "https://t", "via": "n8n", "n8n_webhook_url": url, "retries": 1, "backoff_s": 0.01}
+    )
+    [confirmation] = refresh_items_via_n8n(settings, [DS], run_id="run-7")
+    assert confirmation["status"] == "failed"
+    assert "n8n" in confirmation["error"] and "T0KEN" not in confirmation["error"]
 
 
 def test_settings_from_config():
@@ -246,6 +374,13 @@ def test_settings_from_config():
         TableauSettings.from_config(
             {"server_url": "https://t", "jwt": "j", "items": [{"type": "view", "name": "x"}]}
         )
+    with pytest.raises(ValueError, match="via is 'airflow'"):
+        TableauSettings.from_config({"server_url": "https://t", "jwt": "j", "via": "airflow"})
+    with pytest.raises(ValueError, match="N8N_TABLEAU_WEBHOOK_URL"):
+        TableauSettings.from_config({"server_url": "https://t", "via": "n8n"})
+    assert TableauSettings.from_config(
+        {"server_url": "https://t", "via": "n8n", "n8n_webhook_url": "http://n/x"}
+    )
     with pytest.raises(ValueError, match="'name' or its 'id'"):
         TableauSettings.from_config({"server_url": "https://t", "jwt": "j", "items": [{"type": "workbook"}]})
 

@@ -1,3 +1,12 @@
 """sellout: weekly retailer sell-out files to demand forecasts in Tableau."""
 
+import os
+from pathlib import Path
+
 __version__ = "0.1.0"
+
+# Kedro finds conf/logging.yml only from the working directory; point it there from anywhere (Airflow workers,
+# tests, `sellout` run from another folder), so logs always go to standard error as that file says.
+_LOGGING_CONFIG = Path(__file__).resolve().parents[2] / "conf" / "logging.yml"
+if _LOGGING_CONFIG.is_file():
+    os.environ.setdefault("KEDRO_LOGGING_CONFIG", str(_LOGGING_CONFIG))

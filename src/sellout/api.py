@@ -5,6 +5,9 @@ For notebooks and other tools::
     from sellout.api import run_pipeline
     summary = run_pipeline("__default__", mode="incremental")
     summary.run_id, summary.status, summary.outputs["ingestion_status"]
+
+    # plan and check only, write nothing: the plan is in summary.outputs["dry_run_plan"]
+    summary = run_pipeline("__default__", dry_run=True)
 """
 
 from __future__ import annotations
@@ -19,6 +22,7 @@ from kedro.framework.project import configure_project
 from kedro.framework.session import KedroSession
 from kedro.io.core import generate_timestamp
 
+from sellout.dry_run import DryRunner
 from sellout.run_context import RUN_MODES
 
 STATUS_DATASETS = (
@@ -76,6 +80,8 @@ def run_pipeline(
         "run_id": run_id or generate_timestamp(),
     }
     started = time.monotonic()
+    # A dry run plans and checks instead of running nodes (sellout.dry_run); it writes nothing.
+    runner = DryRunner(project_path=project_path) if dry_run else None
     with KedroSession.create(
         project_path=project_path, env=env, runtime_params=runtime_params, conf_source=conf_source
     ) as session:
@@ -84,11 +90,13 @@ def run_pipeline(
         run_context = catalog.load("run_context")
         error: Exception | None = None
         try:
-            session.run(pipeline_names=[pipeline])
+            session.run(pipeline_names=[pipeline], runner=runner)
         except Exception as exc:  # noqa: BLE001 - reported in the summary, re-raised below when asked
             error = exc
         outputs = {}
-        for name in STATUS_DATASETS:
+        if runner is not None and runner.plan is not None:
+            outputs["dry_run_plan"] = runner.plan.to_dict()
+        for name in STATUS_DATASETS if runner is None else ():
             try:
                 value = catalog.load(name)
             except Exception:  # noqa: BLE001 - a stage that did not run has no status yet

@@ -79,18 +79,45 @@ def sample(landing: Path, weeks: int, seed: int) -> None:
 @click.option(
     "--summary", "summary_path", type=click.Path(path_type=Path), help="Also write the summary here."
 )
-def run(pipeline: str, mode: str, env: str | None, run_id: str | None, summary_path: Path | None) -> None:
+@click.option(
+    "--dry-run",
+    is_flag=True,
+    help="Resolve the graph, validate the config, check every connection and print the plan; write nothing.",
+)
+def run(
+    pipeline: str, mode: str, env: str | None, run_id: str | None, summary_path: Path | None, dry_run: bool
+) -> None:
     """Run a pipeline and print its summary as JSON."""
     from sellout.api import run_pipeline
 
     logging.basicConfig(level=logging.INFO)
-    summary = run_pipeline(pipeline, mode, env=env, run_id=run_id, raise_on_error=False)
+    summary = run_pipeline(pipeline, mode, env=env, run_id=run_id, dry_run=dry_run, raise_on_error=False)
     text = json.dumps(asdict(summary), default=str, indent=2)
     if summary_path:
         summary_path.write_text(text + "\n", encoding="utf-8")
     click.echo(text)
     if summary.status != "succeeded":
         sys.exit(1)
+
+
+@main.command()
+@click.option("--runs", type=int, default=5, show_default=True, help="How many of the last runs to show.")
+@click.option("--run-id", default=None, help="Show this run only.")
+@click.option("--env", "-e", default=None, help="Kedro environment whose database to read (default local).")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON instead of text.")
+def status(runs: int, run_id: str | None, env: str | None, as_json: bool) -> None:
+    """The last runs, their nodes (status, duration, rows) and the last Tableau refresh confirmations."""
+    from sellout import db
+    from sellout.alerts import load_config
+    from sellout.status import format_status, load_status
+
+    _, credentials = load_config(env=env)
+    url = db.resolve_url(credentials.get("db"))
+    current = load_status(url, runs=runs, run_id=run_id)
+    if as_json:
+        click.echo(json.dumps(current.as_dict(), default=str, indent=2))
+    else:
+        click.echo(format_status(current))
 
 
 if __name__ == "__main__":

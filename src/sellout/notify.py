@@ -13,22 +13,40 @@ from __future__ import annotations
 import json
 import logging
 import time
+from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import unquote, urlsplit
 
 import requests
 
 logger = logging.getLogger(__name__)
 
-EVENT_KINDS = ("run_succeeded", "run_failed", "refresh_confirmed", "refresh_failed", "refresh_skipped")
+EVENT_KINDS = (
+    "run_succeeded",
+    "run_failed",
+    "data_late",
+    "dbt_test_failed",
+    "quality_gate_blocked",
+    "refresh_confirmed",
+    "refresh_failed",
+    "refresh_skipped",
+    "forecast_late",
+)
 _STATUS_BY_KIND = {
     "run_succeeded": "succeeded",
     "run_failed": "failed",
+    "dbt_test_failed": "failed",
+    "quality_gate_blocked": "blocked",
     "refresh_confirmed": "succeeded",
     "refresh_failed": "failed",
     "refresh_skipped": "skipped",
+    "data_late": "late",
+    "forecast_late": "late",
 }
+# Credential keys whose values are secrets wherever they appear (besides passwords inside URLs).
+_SECRET_KEY_PARTS = ("secret", "password", "passwd", "token", "jwt", "key", "webhook")
+MIN_SECRET_CHARS = 6
 ERROR_LINES = 5
 ERROR_CHARS = 1000
 RETRY_STATUS = {408, 425, 429, 500, 502, 503, 504}
@@ -152,3 +170,69 @@ def _duration_s(started_at: Any, now: datetime) -> float | None:
     if start.tzinfo is None:
         start = start.replace(tzinfo=UTC)
     return round((now - start).total_seconds(), 3)
+
+
+class SecretRedactor:
+    """Replaces known secret values with ``***`` in text and in nested JSON-like values.
+
+    Built from the credentials config (and channel settings): every value under a key that names a secret
+    (``*secret*``, ``*password*``, ``*token*``, ``*key*``, ``jwt``, ``*webhook*``), the password of every URL, and
+    the path and query of webhook URLs (Slack and n8n put their token there).
+    """
+
+    def __init__(self, secrets: Iterable[str] = ()) -> None:
+        self.secrets = sorted({s for s in secrets if s and len(s) >= MIN_SECRET_CHARS}, key=len, reverse=True)
+
+    @classmethod
+    def from_config(cls, *configs: Mapping[str, Any] | None) -> SecretRedactor:
+        found: set[str] = set()
+        for config in configs:
+            _collect_secrets(config, "", found)
+        return cls(found)
+
+    def __call__(self, text: Any) -> Any:
+        return self.redact(text)
+
+    def redact(self, value: Any) -> Any:
+        if isinstance(value, str):
+            for secret in self.secrets:
+                value = value.replace(secret, "***")
+            return value
+        if isinstance(value, Mapping):
+            return {k: self.redact(v) for k, v in value.items()}
+        if isinstance(value, list | tuple):
+            return [self.redact(v) for v in value]
+        return value
+
+
+def _collect_secrets(value: Any, key: str, found: set[str]) -> None:
+    if isinstance(value, Mapping):
+        for child_key, child in value.items():
+            _collect_secrets(child, str(child_key).lower(), found)
+        return
+    if isinstance(value, list | tuple):
+        for child in value:
+            _collect_secrets(child, key, found)
+        return
+    if not isinstance(value, str) or not value.strip():
+        return
+    text = value.strip()
+    if "://" in text:
+        try:
+            parts = urlsplit(text)
+        except ValueError:
+            parts = None
+        if parts is not None:
+            if parts.password:
+                found.update({parts.password, unquote(parts.password)})
+            is_http = parts.scheme in ("http", "https") and parts.hostname
+            if (
+                is_http
+                and any(part in key for part in ("hook", "url"))
+                and (len(parts.path) > 1 or parts.query)
+            ):
+                tail = parts.path + (f"?{parts.query}" if parts.query else "")
+                found.update({text, tail})
+            return
+    if any(part in key for part in _SECRET_KEY_PARTS):
+        found.add(text)

@@ -4,12 +4,15 @@ from dotenv import find_dotenv, load_dotenv
 from kedro.config import OmegaConfigLoader
 from omegaconf.resolvers import oc
 
+from sellout.dry_run import DryRunGuardHooks
 from sellout.hooks import RunIdentityHooks
+from sellout.observability import ObservabilityHooks
 
 # A project's .env (git-ignored) fills in variables that the environment does not set.
 load_dotenv(find_dotenv(usecwd=True), override=False)
 
-HOOKS = (RunIdentityHooks(),)
+# The guard is last: the last registered hook runs first, so it stops a dry run that would run nodes.
+HOOKS = (RunIdentityHooks(), ObservabilityHooks(), DryRunGuardHooks())
 
 CONFIG_LOADER_CLASS = OmegaConfigLoader
 CONFIG_LOADER_ARGS = {

@@ -17,6 +17,12 @@ Behaviour worth knowing:
 - A failure of one item is recorded in its confirmation and the other items still run. Sign-in or
   connection failures raise :class:`TableauRefreshError` (the message names the server host and the
   token name, never secrets).
+- Transient errors (HTTP 429 and 5xx, connection drops, read timeouts) are retried by the HTTP session with
+  exponential backoff (``retries``, ``backoff_s``; ``Retry-After`` is honoured). A retried refresh POST that
+  the server had already accepted answers 409093, which is followed like any queued refresh: never two jobs.
+- A retried task passes ``known`` (the run's earlier records from ``ops.tableau_refreshes``): an item already
+  confirmed is not refreshed again, and an item whose job was started but not confirmed follows that job.
+  ``on_started`` is called as soon as a job id is known so that the caller can record it first.
 - Personal access tokens: parallel sign-ins with the same token invalidate each other, so do not
   refresh from several processes with one token at once. A JWT (connected app) does not have that
   problem.
@@ -25,24 +31,34 @@ Behaviour worth knowing:
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from itertools import islice
 from typing import Any
 from urllib.parse import urlsplit
 
+import requests
 import tableauserverclient as TSC
+from requests.adapters import HTTPAdapter
 from tableauserverclient.server.endpoint.exceptions import (
     JobCancelledException,
     JobFailedException,
     XMLError,
 )
+from urllib3.util.retry import Retry
 
 logger = logging.getLogger(__name__)
 
 ITEM_TYPES = ("datasource", "workbook")
 STATUSES = ("succeeded", "failed", "cancelled", "timeout")
+VIAS = ("tableauserverclient", "n8n")
 DEFAULT_TIMEOUT_S = 1800.0
+DEFAULT_RETRIES = 4
+DEFAULT_BACKOFF_S = 1.0
+RETRY_STATUS = (429, 500, 502, 503, 504)
+# A job recorded in an earlier attempt of this run that is still worth following.
+_FOLLOWABLE = {"started", "running", "timeout"}
 # How many of the newest refresh_extracts jobs to inspect when following an already queued refresh.
 MAX_JOBS_SCANNED = 200
 _OPEN_JOB_STATUSES = {"pending", "inprogress", "in progress", "queued"}
@@ -64,6 +80,10 @@ class TableauSettings:
     jwt: str | None = field(default=None, repr=False)
     items: tuple[dict[str, Any], ...] = ()
     timeout_s: float = DEFAULT_TIMEOUT_S
+    retries: int = DEFAULT_RETRIES
+    backoff_s: float = DEFAULT_BACKOFF_S
+    via: str = "tableauserverclient"
+    n8n_webhook_url: str | None = field(default=None, repr=False)
 
     @classmethod
     def from_config(cls, config: dict[str, Any] | None) -> TableauSettings | None:
@@ -73,16 +93,26 @@ class TableauSettings:
 
         Expected keys: ``server_url``, ``site`` (content URL, '' = default site), either ``token_name`` +
         ``token_secret`` (personal access token) or ``jwt`` (connected app), ``items`` (list of
-        ``{"type": "datasource"|"workbook", "name": ...}`` or ``{"type": ..., "id": ...}``), ``timeout_s``.
+        ``{"type": "datasource"|"workbook", "name": ...}`` or ``{"type": ..., "id": ...}``), ``timeout_s``,
+        ``retries``/``backoff_s`` (transient HTTP errors), ``via`` (``tableauserverclient``, default, or ``n8n``:
+        the refresh runs in n8n's workflow behind ``n8n_webhook_url``, which holds the Tableau credentials).
         """
         config = dict(config or {})
         server_url = _clean(config.get("server_url"))
         if not server_url:
             return None
+        via = _clean(config.get("via")) or "tableauserverclient"
+        if via not in VIAS:
+            raise ValueError(f"tableau_settings.via is {via!r}; use one of {', '.join(VIAS)}")
+        n8n_url = _clean(config.get("n8n_webhook_url"))
+        if via == "n8n" and not n8n_url:
+            raise ValueError(
+                "tableau_settings.via is 'n8n' but n8n_webhook_url is empty (set N8N_TABLEAU_WEBHOOK_URL)"
+            )
         token_name = _clean(config.get("token_name"))
         token_secret = _clean(config.get("token_secret"))
         jwt = _clean(config.get("jwt"))
-        if not jwt and not (token_name and token_secret):
+        if via == "tableauserverclient" and not jwt and not (token_name and token_secret):
             raise ValueError(
                 f"Tableau server {_host(server_url)} is configured but has no credentials: "
                 "set token_name and token_secret (TABLEAU_TOKEN_NAME / TABLEAU_TOKEN_SECRET) "
@@ -97,6 +127,12 @@ class TableauSettings:
             jwt=jwt,
             items=tuple(normalize_items(config.get("items") or [])),
             timeout_s=float(timeout) if timeout not in (None, "") else DEFAULT_TIMEOUT_S,
+            retries=int(
+                config.get("retries") if config.get("retries") not in (None, "") else DEFAULT_RETRIES
+            ),
+            backoff_s=float(config.get("backoff_s") or DEFAULT_BACKOFF_S),
+            via=via,
+            n8n_webhook_url=n8n_url,
         )
 
     @property
@@ -109,8 +145,33 @@ class TableauSettings:
             return TSC.JWTAuth(self.jwt, site_id=self.site)
         return TSC.PersonalAccessTokenAuth(self.token_name, self.token_secret, site_id=self.site)
 
+    def session(self) -> requests.Session:
+        """A requests session that retries transient errors (429, 5xx, connection drops) with backoff."""
+        retry = Retry(
+            total=self.retries,
+            connect=self.retries,
+            read=self.retries,
+            status=self.retries,
+            other=0,
+            status_forcelist=RETRY_STATUS,
+            allowed_methods=None,  # POST too: a repeated refresh POST answers 409093, which we follow
+            backoff_factor=self.backoff_s,
+            backoff_max=60,
+            respect_retry_after_header=True,
+            raise_on_status=False,
+        )
+        session = requests.Session()
+        adapter = HTTPAdapter(max_retries=retry)
+        session.mount("http://", adapter)
+        session.mount("https://", adapter)
+        return session
+
     def redact(self, text: str) -> str:
-        for secret in (self.token_secret, self.jwt):
+        secrets = [self.token_secret, self.jwt]
+        if self.n8n_webhook_url:
+            secrets.append(self.n8n_webhook_url)
+            secrets.append(urlsplit(self.n8n_webhook_url).path)
+        for secret in secrets:
             if secret:
                 text = text.replace(secret, "***")
         return text
@@ -136,23 +197,64 @@ def normalize_items(items: list[Any]) -> list[dict[str, Any]]:
     return normalized
 
 
-def refresh_items(settings: TableauSettings, items: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """Refresh every item's extract, wait for the jobs, return one confirmation per item (in input order)."""
+OnStarted = Callable[[dict[str, Any], dict[str, Any]], None]
+
+
+def refresh_items(
+    settings: TableauSettings,
+    items: list[dict[str, Any]],
+    *,
+    known: dict[str, dict[str, Any]] | None = None,
+    on_started: OnStarted | None = None,
+) -> list[dict[str, Any]]:
+    """Refresh every item's extract, wait for the jobs, return one confirmation per item (in input order).
+
+    ``known``: earlier records of this run by :func:`item_key` (a retried task); ``on_started(item, record)``
+    is called once the job id of an item is known, before waiting.
+    """
     items = normalize_items(items)
-    redactor = _RedactSecrets(settings)
-    watched = [logging.getLogger(name) for name in _REDACTED_LOGGERS]
-    for watched_logger in watched:
-        watched_logger.addFilter(redactor)
-    try:
-        return _refresh_all(settings, items)
-    finally:
+    known = known or {}
+    confirmed = {}
+    for item in items:
+        earlier = known.get(item_key(item))
+        if earlier and earlier.get("status") == "succeeded":
+            logger.info(
+                "Tableau: %s already confirmed in this run (job %s)", _label(item), earlier.get("job_id")
+            )
+            confirmed[item_key(item)] = {**_empty_record(item), **earlier, "reused": True}
+    todo = [item for item in items if item_key(item) not in confirmed]
+    results: dict[str, dict[str, Any]] = {}
+    if todo:
+        redactor = _RedactSecrets(settings)
+        watched = [logging.getLogger(name) for name in _REDACTED_LOGGERS]
         for watched_logger in watched:
-            watched_logger.removeFilter(redactor)
+            watched_logger.addFilter(redactor)
+        try:
+            for item, record in zip(todo, _refresh_all(settings, todo, known, on_started), strict=True):
+                results[item_key(item)] = record
+        finally:
+            for watched_logger in watched:
+                watched_logger.removeFilter(redactor)
+    return [confirmed.get(item_key(item)) or results[item_key(item)] for item in items]
 
 
-def _refresh_all(settings: TableauSettings, items: list[dict[str, Any]]) -> list[dict[str, Any]]:
+def item_key(item: dict[str, Any]) -> str:
+    """The stable key of a configured item: ``datasource:name=Sales[@Project]`` or ``workbook:id=...``."""
+    if item.get("id"):
+        return f"{item['type']}:id={item['id']}"
+    project = f"@{item['project']}" if item.get("project") else ""
+    return f"{item['type']}:name={item['name']}{project}"
+
+
+def _refresh_all(
+    settings: TableauSettings,
+    items: list[dict[str, Any]],
+    known: dict[str, dict[str, Any]],
+    on_started: OnStarted | None,
+) -> list[dict[str, Any]]:
     host = _host(settings.server_url)
-    server = TSC.Server(settings.server_url, use_server_version=True)
+    # use_server_version: sign-in first asks the server for its REST API version (refresh needs >= 2.8).
+    server = TSC.Server(settings.server_url, use_server_version=True, session_factory=settings.session)
     try:
         server.auth.sign_in(settings.credentials())
     except Exception as exc:  # noqa: BLE001 - re-raised as a clear, secret-free error
@@ -168,7 +270,7 @@ def _refresh_all(settings: TableauSettings, items: list[dict[str, Any]]) -> list
         settings.auth_label,
     )
     try:
-        return [_refresh_one(server, settings, item) for item in items]
+        return [_refresh_one(server, settings, item, known.get(item_key(item)), on_started) for item in items]
     finally:
         try:
             server.auth.sign_out()
@@ -194,8 +296,8 @@ class _RedactSecrets(logging.Filter):
         return True
 
 
-def _refresh_one(server: TSC.Server, settings: TableauSettings, item: dict[str, Any]) -> dict[str, Any]:
-    record: dict[str, Any] = {
+def _empty_record(item: dict[str, Any]) -> dict[str, Any]:
+    return {
         "item_type": item["type"],
         "item_id": item.get("id"),
         "item_name": item.get("name"),
@@ -207,12 +309,33 @@ def _refresh_one(server: TSC.Server, settings: TableauSettings, item: dict[str, 
         "status": "failed",
         "error": None,
     }
-    label = f"{item['type']} {item.get('name') or item.get('id')!r}"
+
+
+def _label(item: dict[str, Any]) -> str:
+    return f"{item['type']} {item.get('name') or item.get('id')!r}"
+
+
+def _refresh_one(
+    server: TSC.Server,
+    settings: TableauSettings,
+    item: dict[str, Any],
+    earlier: dict[str, Any] | None,
+    on_started: OnStarted | None,
+) -> dict[str, Any]:
+    record = _empty_record(item)
+    label = _label(item)
     try:
         resolved = _resolve(server, item)
         record["item_id"], record["item_name"] = resolved.id, resolved.name
-        endpoint = server.datasources if item["type"] == "datasource" else server.workbooks
-        job = endpoint.refresh(resolved)
+        job = None
+        if earlier and earlier.get("job_id") and earlier.get("status") in _FOLLOWABLE:
+            job = _job_if_open(server, earlier["job_id"])
+            if job is not None:
+                logger.info("Tableau: following job %s started by an earlier attempt for %s", job.id, label)
+                record["followed_existing_job"] = True
+        if job is None:
+            endpoint = server.datasources if item["type"] == "datasource" else server.workbooks
+            job = endpoint.refresh(resolved)
         if job is None:
             logger.warning("Tableau: a refresh of %s is already queued (409093); following that job", label)
             job = _find_open_refresh_job(server, item["type"], resolved.id, resolved.name)
@@ -223,6 +346,10 @@ def _refresh_one(server: TSC.Server, settings: TableauSettings, item: dict[str, 
                 )
             record["followed_existing_job"] = True
         record["job_id"] = job.id
+        if on_started is not None:
+            on_started(
+                item, {**record, "status": "started", "started_at": _iso(job.started_at or job.created_at)}
+            )
         logger.info("Tableau: refresh job %s for %s; waiting up to %ss", job.id, label, settings.timeout_s)
         done = server.jobs.wait_for_job(job, timeout=settings.timeout_s)
         _fill_from_job(record, done)
@@ -274,6 +401,18 @@ def _resolve(server: TSC.Server, item: dict[str, Any]):
             "give 'project' or 'id'"
         )
     return matches[0]
+
+
+def _job_if_open(server: TSC.Server, job_id: str):
+    """The job an earlier attempt started, when Tableau still knows it (finished jobs are followed too: their
+    finish code is the confirmation); ``None`` when it is gone."""
+    try:
+        return server.jobs.get_by_id(job_id)
+    except Exception as exc:  # noqa: BLE001 - an unknown job means: start a new refresh
+        logger.warning(
+            "Tableau: earlier job %s not found (%s); starting a new refresh", job_id, _describe(exc)
+        )
+        return None
 
 
 def _find_open_refresh_job(server: TSC.Server, item_type: str, item_id: str, item_name: str | None):
@@ -330,3 +469,73 @@ def _clean(value: Any) -> str | None:
         return None
     text = str(value).strip()
     return text or None
+
+
+def refresh_items_via_n8n(
+    settings: TableauSettings,
+    items: list[dict[str, Any]],
+    *,
+    run_id: str,
+    known: dict[str, dict[str, Any]] | None = None,
+) -> list[dict[str, Any]]:
+    """Refresh through n8n's ``sellout-tableau-refresh`` workflow: one POST per item, answered with the same
+    confirmation as :func:`refresh_items` once the job finished (n8n signs in, follows a queued refresh on
+    409093, waits with backoff and signs out). Items confirmed earlier in this run are not sent again; a job
+    recorded earlier is passed as ``follow_job_id``.
+    """
+    items = normalize_items(items)
+    known = known or {}
+    results = []
+    for item in items:
+        earlier = known.get(item_key(item)) or {}
+        if earlier.get("status") == "succeeded":
+            results.append({**_empty_record(item), **earlier, "reused": True})
+            continue
+        follow = earlier.get("job_id") if earlier.get("status") in _FOLLOWABLE else None
+        results.append(_refresh_one_via_n8n(settings, item, run_id, follow))
+    return results
+
+
+def _refresh_one_via_n8n(
+    settings: TableauSettings, item: dict[str, Any], run_id: str, follow_job_id: str | None
+) -> dict[str, Any]:
+    record = _empty_record(item)
+    payload = {
+        "run_id": run_id,
+        "item": item,
+        "server_url": settings.server_url,
+        "site": settings.site,
+        "timeout_s": settings.timeout_s,
+        "follow_job_id": follow_job_id,
+    }
+    target = _host(settings.n8n_webhook_url or "")
+    try:
+        with settings.session() as session:
+            # The workflow answers when the job has finished: wait a little longer than the job timeout.
+            response = session.post(
+                settings.n8n_webhook_url, json=payload, timeout=(10, settings.timeout_s + 60)
+            )
+        if response.status_code >= 300:
+            raise RuntimeError(f"n8n answered HTTP {response.status_code}")
+        answer = response.json()
+        if isinstance(answer, list):
+            answer = answer[0] if answer else {}
+        for key in record:
+            if key in answer:
+                record[key] = answer[key]
+        if record["status"] not in STATUSES:
+            raise RuntimeError(f"n8n answered an unknown status {record['status']!r}")
+    except Exception as exc:  # noqa: BLE001 - recorded per item like a direct refresh
+        record["status"] = "failed"
+        record["error"] = f"Tableau refresh through n8n ({target}) failed: {_describe(exc)}"
+    if record["error"]:
+        record["error"] = settings.redact(str(record["error"]))
+    log = logger.info if record["status"] == "succeeded" else logger.error
+    log(
+        "Tableau refresh of %s through n8n %s: %s (job %s)",
+        _label(item),
+        target,
+        record["status"],
+        record["job_id"],
+    )
+    return record

@@ -9,6 +9,9 @@ Scenarios are scripted per item before the test calls the client::
     with FakeTableauServer(datasources=[{"name": "Forecasts"}]) as tableau:
         tableau.script_refresh("Forecasts", finish_code=1, polls=2)  # 2 polls in progress, then failed
         tableau.already_queued("Forecasts", polls=1)  # refresh answers 409093; a job is queued
+        tableau.fail_next("POST", r"/refresh$", [503, 429])  # transient errors before the real answer
+        tableau.fail_next("GET", r"/jobs/", ["drop"])  # the connection drops without an answer
+        tableau.fail_next("POST", r"/refresh$", ["accept-drop"])  # job created, then the connection drops
 
 The response bodies follow the shapes of the real bodies kept in ``shared/fixtures/tableau-rest``
 (a test compares their element/attribute structure).
@@ -88,6 +91,13 @@ class Job:
 
 
 @dataclass
+class Fault:
+    method: str
+    pattern: str
+    actions: list[int | str]  # HTTP status, "drop" (no answer) or "accept-drop" (handle, then no answer)
+
+
+@dataclass
 class Request:
     method: str
     path: str
@@ -123,6 +133,7 @@ class FakeTableauServer:
         self.jobs: dict[str, Job] = {}  # insertion order = creation order
         self.tokens: set[str] = set()
         self.requests: list[Request] = []
+        self.faults: list[Fault] = []
         self.lock = threading.Lock()
         self._httpd: ThreadingHTTPServer | None = None
         self._thread: threading.Thread | None = None
@@ -151,6 +162,18 @@ class FakeTableauServer:
         item = self.item(name_or_id)
         self.scenarios[item.id] = Scenario(finish_code, polls, already_queued=True)
         return self.queue_job(name_or_id)
+
+    def fail_next(self, method: str, pattern: str, actions: list[int | str]) -> None:
+        """The next requests matching ``method`` and the path regex ``pattern`` get ``actions`` in turn:
+        an HTTP status (503, 429 with ``Retry-After: 0``, ...), ``"drop"`` (the connection closes without an
+        answer) or ``"accept-drop"`` (the request is handled, then the connection closes without an answer)."""
+        self.faults.append(Fault(method, pattern, list(actions)))
+
+    def _fault_for(self, method: str, path: str) -> int | str | None:
+        for fault in self.faults:
+            if fault.actions and fault.method == method and re.search(fault.pattern, path):
+                return fault.actions.pop(0)
+        return None
 
     def queue_job(self, name_or_id: str) -> Job:
         """Put a pending refresh job of this item in the jobs list (runs the item's scenario when polled)."""
@@ -422,12 +445,26 @@ def _make_handler(fake: FakeTableauServer) -> type[BaseHTTPRequestHandler]:
             headers = {k.lower(): v for k, v in self.headers.items()}
             with fake.lock:
                 fake.requests.append(Request(method, path, query, headers, body))
-                try:
-                    status, text = fake.handle(method, path, query, headers, body)
-                except Exception as exc:  # noqa: BLE001 - a fake bug should surface as a 500, not hang the client
-                    status, text = 500, error_body("500000", "Internal Server Error", repr(exc))
+                fault = fake._fault_for(method, path)
+                if isinstance(fault, int):
+                    status, text = (
+                        fault,
+                        error_body(
+                            f"{fault}000", "Transient Error", "Scripted transient error of the fake server."
+                        ),
+                    )
+                else:
+                    try:
+                        status, text = fake.handle(method, path, query, headers, body)
+                    except Exception as exc:  # noqa: BLE001 - a fake bug should surface as a 500, not hang the client
+                        status, text = 500, error_body("500000", "Internal Server Error", repr(exc))
+            if fault in ("drop", "accept-drop"):
+                self.close_connection = True
+                return
             payload = text.encode("utf-8")
             self.send_response(status)
+            if status == 429:
+                self.send_header("Retry-After", "0")
             if payload:
                 self.send_header("Content-Type", "application/xml;charset=utf-8")
             self.send_header("Content-Length", str(len(payload)))

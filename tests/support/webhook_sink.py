@@ -29,6 +29,7 @@ class WebhookSink:
         self.statuses = list(statuses)
         self.delay_s = delay_s
         self.received: list[Received] = []
+        self.reply: bytes | None = None  # the body of 2xx answers (default {"ok": true})
         self._httpd: ThreadingHTTPServer | None = None
 
     def url(self, path: str = "/webhook/sellout") -> str:
@@ -46,7 +47,7 @@ class WebhookSink:
                 )
                 status = sink.statuses[min(len(sink.received), len(sink.statuses)) - 1]
                 time.sleep(sink.delay_s)
-                payload = b'{"ok": true}' if status < 300 else b'{"ok": false}'
+                payload = (sink.reply or b'{"ok": true}') if status < 300 else b'{"ok": false}'
                 try:
                     self.send_response(status)
                     self.send_header("Content-Type", "application/json")

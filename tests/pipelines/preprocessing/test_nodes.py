@@ -148,5 +148,32 @@ def test_pipeline_wiring():
     pipe = create_pipeline()
     (n,) = pipe.nodes
     assert n.name == "build_model_panel"
-    assert n.inputs == ["sellout_weekly", "dbt_test_status", "params:preprocessing"]
+    assert n.inputs == [
+        "sellout_weekly",
+        "dbt_test_status",
+        "params:preprocessing",
+        "store_attributes",
+        "product_attributes",
+    ]
     assert n.outputs == ["model_panel"]
+
+
+def test_store_and_product_attributes_are_joined_once_per_series(raw):
+    stores = pd.DataFrame(
+        {"store_code": sorted(raw["store_code"].astype(str).unique()), "segment": "UPSCALE", "state": "OH"}
+    )
+    stores["sales_area"] = [1000.0 * (i + 1) for i in range(len(stores))]
+    products = pd.DataFrame(
+        {"product_code": sorted(raw["product_code"].astype(str).unique()), "manufacturer": "ACME"}
+    )
+    panel = build_model_panel(raw, OK, {"min_weeks_history": 1}, stores, products)
+    assert (panel["segment"] == "UPSCALE").all() and (panel["manufacturer"] == "ACME").all()
+    first_store = stores["store_code"].iloc[0]
+    assert (panel.loc[panel["store_code"] == first_store, "sales_area"] == 1000.0).all()
+    assert panel["sub_category"].isna().all()  # not given: missing, not an error
+
+
+def test_attribute_table_with_duplicate_keys_is_refused(raw):
+    stores = pd.DataFrame({"store_code": ["X", "X"], "segment": ["A", "B"]})
+    with pytest.raises(ValueError, match="duplicate store_code"):
+        build_model_panel(raw, OK, {"min_weeks_history": 1}, stores, None)

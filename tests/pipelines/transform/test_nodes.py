@@ -185,7 +185,7 @@ def pg_url(pg_server):
                 _add_file(conn, file_id)
             _add_line(conn, 1, "S1", 10)
             _add_line(conn, 1, "S2", 4)
-            _add_line(conn, 2, "S1", 11)  # re-delivery: replaces file 1's S1 line
+            _add_line(conn, 2, "S1", 11)  # re-delivery of the week: replaces all of file 1's lines
         yield url
     finally:
         with psycopg.connect(admin_url, autocommit=True) as conn:
@@ -235,7 +235,7 @@ def test_nodes_run_and_test_for_real(pg_url, dbt_paths):
         rows = conn.execute(
             "select store_code, units from marts.fct_sellout_weekly order by store_code"
         ).fetchall()
-    assert rows == [("S1", 11.0), ("S2", 4.0)]
+    assert rows == [("S1", 11.0)]  # S2 is not in the corrected week any more
     assert (dbt_paths / "target" / "run_results.json").is_file()
 
 

@@ -24,10 +24,16 @@ PROMO_FLAGS = ["feature", "display", "tpr_only"]
 PRICE_COLUMNS = ["price", "base_price"]
 REQUIRED_COLUMNS = [WEEK, *SERIES_KEYS, "units"]
 OPTIONAL_COLUMNS = ["category", "sales_value", *PRICE_COLUMNS, *PROMO_FLAGS]
+# Store and product attributes the model uses; one value per series (the last non-null one).
+STORE_ATTRIBUTES = ["segment", "state", "sales_area"]
+PRODUCT_ATTRIBUTES = ["manufacturer", "sub_category"]
+ATTRIBUTES = ["category", *STORE_ATTRIBUTES, *PRODUCT_ATTRIBUTES]
 PANEL_COLUMNS = [
     "series_id",
     *SERIES_KEYS,
     "category",
+    *STORE_ATTRIBUTES,
+    *PRODUCT_ATTRIBUTES,
     WEEK,
     "units",
     "sales_value",
@@ -52,7 +58,11 @@ def check_dbt_tests(dbt_test_status: Mapping[str, Any] | None) -> None:
 
 
 def build_model_panel(
-    sellout_weekly: pd.DataFrame, dbt_test_status: Mapping[str, Any], params: Mapping[str, Any] | None
+    sellout_weekly: pd.DataFrame,
+    dbt_test_status: Mapping[str, Any],
+    params: Mapping[str, Any] | None,
+    store_attributes: pd.DataFrame | None = None,
+    product_attributes: pd.DataFrame | None = None,
 ) -> pd.DataFrame:
     """Build the complete weekly panel of every series with enough history.
 
@@ -60,6 +70,8 @@ def build_model_panel(
         sellout_weekly: the dbt mart, one row per (store_code, product_code, week_end_date).
         dbt_test_status: ``{"success": bool, ...}`` from the dbt test step; must be successful.
         params: ``params:preprocessing`` (``min_weeks_history``, ``clip_negative_units``).
+        store_attributes: ``marts.dim_store`` (store_code + segment, state, sales_area), optional.
+        product_attributes: ``marts.dim_product`` (product_code + manufacturer, sub_category), optional.
 
     Returns:
         The panel with columns ``PANEL_COLUMNS``, sorted by store_code, product_code, week_end_date.
@@ -68,7 +80,9 @@ def build_model_panel(
     p = {**DEFAULT_PARAMS, **(params or {})}
     min_weeks = int(p["min_weeks_history"])
 
-    obs = _clean_observations(sellout_weekly, clip_negative=bool(p["clip_negative_units"]))
+    weekly = _join_attributes(sellout_weekly, store_attributes, "store_code", STORE_ATTRIBUTES)
+    weekly = _join_attributes(weekly, product_attributes, "product_code", PRODUCT_ATTRIBUTES)
+    obs = _clean_observations(weekly, clip_negative=bool(p["clip_negative_units"]))
 
     spans = (
         obs.groupby(SERIES_KEYS, sort=True)
@@ -94,12 +108,42 @@ def build_model_panel(
     for col in PROMO_FLAGS:
         panel[col] = panel[col].fillna(False).astype(bool)
 
-    # One category per series: the last non-null value observed for it.
-    category = obs.groupby(SERIES_KEYS, sort=False)["category"].last().rename("category").reset_index()
-    panel = panel.drop(columns="category").merge(category, on=SERIES_KEYS, how="left")
-    panel["category"] = panel["category"].astype("str")
+    # One value per series for each attribute: the last non-null value observed for it.
+    attributes = obs.groupby(SERIES_KEYS, sort=False)[ATTRIBUTES].last().reset_index()
+    panel = panel.drop(columns=ATTRIBUTES).merge(attributes, on=SERIES_KEYS, how="left")
+    for col in ATTRIBUTES:
+        if col == "sales_area":
+            panel[col] = pd.to_numeric(panel[col], errors="coerce").astype("float64")
+        else:
+            panel[col] = panel[col].astype("str")
     panel["series_id"] = panel["store_code"] + "|" + panel["product_code"]
     return panel[PANEL_COLUMNS].sort_values([*SERIES_KEYS, WEEK], ignore_index=True)
+
+
+def _join_attributes(
+    weekly: pd.DataFrame, attributes: pd.DataFrame | None, key: str, columns: list[str]
+) -> pd.DataFrame:
+    """``weekly`` with ``columns`` taken from ``attributes`` (one row per ``key``) where it lacks them."""
+    if attributes is None or attributes.empty:
+        return weekly
+    if key not in attributes.columns:
+        raise ValueError(
+            f"attribute table lacks the key column {key!r} (columns: {list(attributes.columns)})"
+        )
+    duplicated = attributes[key].astype("str").duplicated()
+    if duplicated.any():
+        raise ValueError(
+            f"attribute table has {int(duplicated.sum())} duplicate {key} values, e.g. "
+            f"{attributes.loc[duplicated, key].iloc[0]!r}"
+        )
+    wanted = [c for c in columns if c in attributes.columns and c not in weekly.columns]
+    if not wanted:
+        return weekly
+    table = attributes[[key, *wanted]].copy()
+    table[key] = table[key].astype("str")
+    out = weekly.copy()
+    out[key] = out[key].astype("str")
+    return out.merge(table, on=key, how="left")
 
 
 def _clean_observations(sellout_weekly: pd.DataFrame, clip_negative: bool) -> pd.DataFrame:
@@ -107,10 +151,10 @@ def _clean_observations(sellout_weekly: pd.DataFrame, clip_negative: bool) -> pd
     if missing:
         raise ValueError(f"sellout_weekly lacks required columns: {missing}")
     obs = sellout_weekly.copy()
-    for col in OPTIONAL_COLUMNS:
+    for col in [*OPTIONAL_COLUMNS, *STORE_ATTRIBUTES, *PRODUCT_ATTRIBUTES]:
         if col not in obs.columns:
             obs[col] = np.nan if col not in PROMO_FLAGS else False
-    obs = obs[[*REQUIRED_COLUMNS, *OPTIONAL_COLUMNS]]
+    obs = obs[[*REQUIRED_COLUMNS, *OPTIONAL_COLUMNS, *STORE_ATTRIBUTES, *PRODUCT_ATTRIBUTES]]
     obs[WEEK] = pd.to_datetime(obs[WEEK]).dt.normalize().astype("datetime64[ns]")
     if obs[WEEK].isna().any():
         raise ValueError("sellout_weekly has rows with a null week_end_date")
@@ -145,6 +189,11 @@ def _empty_panel() -> pd.DataFrame:
         "store_code": "str",
         "product_code": "str",
         "category": "str",
+        "segment": "str",
+        "state": "str",
+        "sales_area": "float64",
+        "manufacturer": "str",
+        "sub_category": "str",
         WEEK: "datetime64[ns]",
         "units": "float64",
         "sales_value": "float64",

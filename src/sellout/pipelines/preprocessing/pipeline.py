@@ -1,4 +1,4 @@
-"""Preprocessing pipeline: ``sellout_weekly`` (dbt mart, tested) -> ``model_panel``."""
+"""Preprocessing pipeline: ``sellout_weekly`` (dbt mart, tested) + store/product attributes -> ``model_panel``."""
 
 from kedro.pipeline import Pipeline, node
 
@@ -10,7 +10,13 @@ def create_pipeline(**kwargs) -> Pipeline:
         [
             node(
                 build_model_panel,
-                inputs=["sellout_weekly", "dbt_test_status", "params:preprocessing"],
+                inputs=[
+                    "sellout_weekly",
+                    "dbt_test_status",
+                    "params:preprocessing",
+                    "store_attributes",
+                    "product_attributes",
+                ],
                 outputs="model_panel",
                 name="build_model_panel",
             )

@@ -1,0 +1,78 @@
+"""mlforecast reference for `make bench-forecast`, run in its own environment (.venv-mlforecast: pandas<3).
+
+    python run_reference.py WORKDIR
+
+WORKDIR holds ``panel.parquet`` (unique_id, ds, y and the known-in-advance columns, every week of the scored
+horizon present for every series), ``future.parquet`` (the same columns without y for weeks after a series'
+span, so each forecast has its plan) and ``config.json`` (origins, horizon, lags, rolling windows, exogenous
+columns, LightGBM parameters). Writes ``predictions.parquet`` (unique_id, ds, origin, horizon, forecast) and
+``timings.json`` (wall seconds of fit + predict per origin).
+"""
+
+from __future__ import annotations
+
+import json
+import resource
+import sys
+import time
+import warnings
+from pathlib import Path
+
+import lightgbm as lgb
+import numpy as np
+import pandas as pd
+from mlforecast import MLForecast
+from mlforecast.lag_transforms import RollingMean
+
+
+def week_of_year(dates):
+    return np.asarray(pd.DatetimeIndex(dates).isocalendar().week, dtype="int64")
+
+
+def month(dates):
+    return np.asarray(pd.DatetimeIndex(dates).month, dtype="int64")
+
+
+def main(workdir: Path) -> None:
+    # mlforecast warns on every origin that series shorter than lag 52 are dropped (dropna): expected here.
+    warnings.filterwarnings("ignore", category=UserWarning, module="mlforecast")
+    config = json.loads((workdir / "config.json").read_text())
+    panel = pd.read_parquet(workdir / "panel.parquet")
+    future = pd.read_parquet(workdir / "future.parquet")
+    exog = list(config["exogenous"])
+    plan = pd.concat(
+        [panel[["unique_id", "ds", *exog]], future[["unique_id", "ds", *exog]]], ignore_index=True
+    )
+    lgbm_kwargs = dict(config["lightgbm"])
+    rounds = int(lgbm_kwargs.pop("n_estimators"))
+    predictions, timings = [], []
+    for origin_str in config["origins"]:
+        origin = pd.Timestamp(origin_str)
+        horizon = int(config["horizons"][origin_str])
+        started = time.perf_counter()
+        train = panel[panel["ds"] <= origin]
+        model = MLForecast(
+            models={"lgbm": lgb.LGBMRegressor(n_estimators=rounds, **lgbm_kwargs)},
+            freq=config["freq"],
+            lags=list(config["lags"]),
+            lag_transforms={1: [RollingMean(window_size=int(w)) for w in config["rolling_windows"]]},
+            date_features=[week_of_year, month],
+            num_threads=1,
+        )
+        model.fit(train, static_features=[])
+        ids = sorted(train.loc[train["ds"] == origin, "unique_id"].unique())
+        steps = pd.date_range(origin + pd.Timedelta(weeks=1), periods=horizon, freq=config["freq"])
+        x_df = plan[plan["unique_id"].isin(ids) & plan["ds"].isin(steps)]
+        forecast = model.predict(h=horizon, X_df=x_df, ids=ids)
+        timings.append(time.perf_counter() - started)
+        forecast["origin"] = origin
+        forecast["horizon"] = ((forecast["ds"] - origin) // pd.Timedelta(weeks=1)).astype("int64")
+        predictions.append(forecast.rename(columns={"lgbm": "forecast"}))
+        print(f"mlforecast origin {origin.date()}: {timings[-1]:.1f} s", flush=True)
+    pd.concat(predictions, ignore_index=True).to_parquet(workdir / "predictions.parquet", index=False)
+    peak_rss_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    (workdir / "timings.json").write_text(json.dumps({"seconds": timings, "peak_rss_mb": peak_rss_mb}))
+
+
+if __name__ == "__main__":
+    main(Path(sys.argv[1]))

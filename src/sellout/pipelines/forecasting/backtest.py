@@ -1,0 +1,177 @@
+"""Rolling-origin backtest: the model and the baselines forecast from each origin, scored cell by cell.
+
+Protocol (the issue's): origins are the ``n_origins`` weeks before the panel's last week (T-n .. T-1), each
+forecasting horizons 1..``horizon`` that fall on or before T. A cell (series, origin, horizon) is scored if
+the series is in its span at the origin and at the target week (a week with no row inside the span is 0
+units). The model is refitted at every origin on the weeks up to it.
+
+Baselines: ``naive`` (units at the origin), ``moving_average_<n>`` (mean of the last n weeks in the span) and
+``seasonal_naive`` (units 52 weeks before the target; cells without that week are not scored for it).
+
+Metrics per group: WAPE = sum|f - y| / sum y, bias = sum(f - y) / sum y, MASE = mean over cells of
+|f - y| / scale, scale = the series' mean absolute week-on-week change up to the origin (cells with scale 0
+are left out of MASE).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Mapping
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from sellout.pipelines.features.wide import WidePanel
+
+from .model import ForecastModel, TrainingSet, recursive_forecast
+from .plan import apply_plan
+
+MODEL_METHOD = "lightgbm"
+CELL_COLUMNS = [
+    "origin_week",
+    "target_week",
+    "horizon",
+    "store_code",
+    "product_code",
+    "category",
+    "method",
+    "forecast",
+    "actual",
+    "scale",
+]
+
+
+def origin_columns(wp: WidePanel, n_origins: int) -> list[int]:
+    """Columns of the origins T-n .. T-1 (T = the last week)."""
+    last = len(wp.weeks) - 1
+    if n_origins < 1 or last - n_origins < 1:
+        raise ValueError(
+            f"backtest needs more weeks than origins + 1: {len(wp.weeks)} weeks for {n_origins} origins"
+        )
+    return list(range(last - n_origins, last))
+
+
+def baseline_forecasts(wp: WidePanel, origin: int, horizon: int, ma_weeks: int) -> dict[str, np.ndarray]:
+    """(n_series x horizon) forecasts of the baselines from ``origin`` (NaN = no forecast)."""
+    units = wp.units
+    level = units[:, origin]
+    window = units[:, max(origin - ma_weeks + 1, 0) : origin + 1]
+    counts = (~np.isnan(window)).sum(axis=1)
+    moving = np.where(counts > 0, np.nansum(window, axis=1) / np.maximum(counts, 1), np.nan)
+    seasonal = np.full((wp.n_series, horizon), np.nan)
+    for h in range(1, horizon + 1):
+        if origin + h - 52 >= 0:
+            seasonal[:, h - 1] = units[:, origin + h - 52]
+    return {
+        "naive": np.repeat(level[:, None], horizon, axis=1),
+        f"moving_average_{ma_weeks}": np.repeat(moving[:, None], horizon, axis=1),
+        "seasonal_naive": seasonal,
+    }
+
+
+def mase_scale(wp: WidePanel, origin: int) -> np.ndarray:
+    """Per series, mean |units_t - units_{t-1}| over its span up to ``origin`` (NaN if under 2 weeks)."""
+    hist = wp.units[:, : origin + 1]
+    diffs = np.abs(np.diff(hist, axis=1))
+    counts = (~np.isnan(diffs)).sum(axis=1)
+    return np.where(counts > 0, np.nansum(diffs, axis=1) / np.maximum(counts, 1), np.nan)
+
+
+def run_backtest(
+    wp: WidePanel,
+    training: TrainingSet,
+    origins: list[int],
+    horizon: int,
+    lightgbm: Mapping[str, Any],
+    ma_weeks: int = 4,
+    on_origin: Callable[[int, float], None] | None = None,
+    plan_rule: str | None = None,
+) -> tuple[pd.DataFrame, list[float]]:
+    """Cells of every method at every origin, and the wall seconds of each origin's fit + forecast.
+
+    The forecast weeks' prices and promotions are the panel's actual ones (a plan known in advance), or, with
+    ``plan_rule``, what the plan rule gives (as if no plan had been given).
+    """
+    last = len(wp.weeks) - 1
+    frames, seconds = [], []
+    for origin in origins:
+        h_max = min(horizon, last - origin)
+        rows = np.nonzero(wp.in_span[:, origin])[0]
+        started = time.perf_counter()
+        model = training.fit(origin, lightgbm)
+        future = slice(origin + 1, origin + h_max + 1)
+        saved = {k: v[:, future].copy() for k, v in wp.exog.items()}
+        if plan_rule:
+            apply_plan(wp, origin, h_max, rows, None, plan_rule)
+        try:
+            forecasts = {MODEL_METHOD: recursive_forecast(model, wp, origin, h_max, rows)}
+        finally:
+            for k, v in saved.items():
+                wp.exog[k][:, future] = v
+        seconds.append(time.perf_counter() - started)
+        if on_origin:
+            on_origin(origin, seconds[-1])
+        for name, values in baseline_forecasts(wp, origin, h_max, ma_weeks).items():
+            forecasts[name] = values[rows]
+        frames.append(_cells(wp, origin, rows, forecasts, mase_scale(wp, origin)[rows]))
+    return pd.concat(frames, ignore_index=True), seconds
+
+
+def _cells(wp, origin, rows, forecasts: dict[str, np.ndarray], scale: np.ndarray) -> pd.DataFrame:
+    h_max = next(iter(forecasts.values())).shape[1]
+    targets = origin + np.arange(1, h_max + 1)
+    actual = wp.units[rows][:, targets]
+    scored = wp.in_span[rows][:, targets]
+    r_idx, h_idx = np.nonzero(scored)
+    out = []
+    for method, values in forecasts.items():
+        f = values[r_idx, h_idx]
+        keep = ~np.isnan(f)
+        series = wp.series.iloc[rows[r_idx[keep]]]
+        out.append(
+            pd.DataFrame(
+                {
+                    "origin_week": wp.weeks[origin],
+                    "target_week": wp.weeks[targets[h_idx[keep]]],
+                    "horizon": (h_idx[keep] + 1).astype("int64"),
+                    "store_code": series["store_code"].to_numpy(),
+                    "product_code": series["product_code"].to_numpy(),
+                    "category": series["category"].to_numpy() if "category" in series else "",
+                    "method": method,
+                    "forecast": f[keep],
+                    "actual": actual[r_idx[keep], h_idx[keep]],
+                    "scale": scale[r_idx[keep]],
+                }
+            )
+        )
+    return pd.concat(out, ignore_index=True)
+
+
+def score(cells: pd.DataFrame, by: list[str]) -> pd.DataFrame:
+    """WAPE, bias, MASE and the cell count of ``cells`` grouped by ``by``."""
+    c = cells.assign(
+        err=cells["forecast"] - cells["actual"],
+        abs_err=(cells["forecast"] - cells["actual"]).abs(),
+    )
+    c["scaled"] = c["abs_err"] / c["scale"].where(c["scale"] > 0)
+    agg = (
+        c.groupby(by, sort=True, observed=True)
+        .agg(
+            abs_err=("abs_err", "sum"),
+            err=("err", "sum"),
+            actual=("actual", "sum"),
+            mase=("scaled", "mean"),
+            n_cells=("err", "size"),
+        )
+        .reset_index()
+    )
+    denom = agg["actual"].where(agg["actual"] > 0)
+    agg["wape"] = agg["abs_err"] / denom
+    agg["bias"] = agg["err"] / denom
+    return agg[[*by, "wape", "bias", "mase", "n_cells", "actual"]]
+
+
+def fitted_model_for_forecast(training: TrainingSet, lightgbm: Mapping[str, Any]) -> ForecastModel:
+    """The production model: trained on every week of the panel."""
+    return training.fit(len(training.weeks) - 1, lightgbm)

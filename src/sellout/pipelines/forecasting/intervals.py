@@ -1,0 +1,60 @@
+"""P10-P90 intervals calibrated on backtest errors (split conformal on a log scale, per horizon).
+
+For a backtest cell with forecast f and actual y the residual is r = log1p(y) - log1p(f); the interval of a new
+forecast at horizon h is ``expm1(log1p(f) + q_lo(h))`` .. ``expm1(log1p(f) + q_hi(h))`` where q_lo / q_hi are
+the lower / upper quantiles of the residuals of horizon h. On the log scale the width grows with the level,
+as errors of counts do. A horizon with too few cells (or beyond the backtest's) takes the residuals of the
+largest horizon that has enough. The bounds always satisfy 0 <= p10 <= forecast <= p90.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+MIN_CELLS = 30
+
+
+def calibrate(cells: pd.DataFrame, lower: float = 0.1, upper: float = 0.9) -> dict[str, Any]:
+    """Quantiles of the log residuals per horizon from backtest ``cells`` (forecast, actual, horizon)."""
+    if not 0.0 < lower < 0.5 < upper < 1.0:
+        raise ValueError(f"interval quantiles must satisfy 0 < lower < 0.5 < upper < 1, got {lower}, {upper}")
+    r = np.log1p(cells["actual"].to_numpy(dtype="float64")) - np.log1p(
+        np.clip(cells["forecast"].to_numpy(dtype="float64"), 0.0, None)
+    )
+    horizons = cells["horizon"].to_numpy(dtype="int64")
+    quantiles: dict[str, list[float]] = {}
+    for h in sorted(set(horizons.tolist())):
+        rh = r[horizons == h]
+        if len(rh) >= MIN_CELLS:
+            quantiles[str(h)] = [float(np.quantile(rh, lower)), float(np.quantile(rh, upper))]
+    if not quantiles and len(r) >= MIN_CELLS:
+        quantiles["1"] = [float(np.quantile(r, lower)), float(np.quantile(r, upper))]
+    return {"method": "log1p_conformal", "lower": lower, "upper": upper, "quantiles": quantiles}
+
+
+def apply(forecast: np.ndarray, horizon: np.ndarray, calibration: Mapping[str, Any]) -> tuple:
+    """(p10, p90) for forecasts at the given horizons; without calibration both equal the forecast."""
+    f = np.clip(np.asarray(forecast, dtype="float64"), 0.0, None)
+    h = np.asarray(horizon, dtype="int64")
+    table = {int(k): v for k, v in (calibration or {}).get("quantiles", {}).items()}
+    if not table:
+        return f.copy(), f.copy()
+    known = np.array(sorted(table))
+    # The largest calibrated horizon not above h (the smallest one if h is below them all).
+    pick = known[np.clip(np.searchsorted(known, h, side="right") - 1, 0, len(known) - 1)]
+    q_lo = np.array([min(table[int(k)][0], 0.0) for k in pick])
+    q_hi = np.array([max(table[int(k)][1], 0.0) for k in pick])
+    base = np.log1p(f)
+    p10 = np.clip(np.expm1(base + q_lo), 0.0, f)
+    p90 = np.maximum(np.expm1(base + q_hi), f)
+    return p10, p90
+
+
+def coverage(actual: np.ndarray, p10: np.ndarray, p90: np.ndarray) -> float:
+    """Share of actuals inside [p10, p90]."""
+    a = np.asarray(actual, dtype="float64")
+    return float(np.mean((a >= p10) & (a <= p90))) if len(a) else float("nan")

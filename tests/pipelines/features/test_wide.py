@@ -1,0 +1,78 @@
+"""The (series x week) matrices and their vectorised window/group operations."""
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from sellout.pipelines.features.wide import group_mean, group_sum, rolling_mean, rolling_std, shift, to_wide
+
+WEEKS = pd.date_range("2024-01-03", periods=6, freq="7D")
+
+
+def _panel():
+    rows = []
+    for store, start, n in (("S1", 0, 6), ("S2", 2, 3)):
+        for i in range(n):
+            rows.append(
+                {
+                    "store_code": store,
+                    "product_code": "P1",
+                    "week_end_date": WEEKS[start + i],
+                    "units": float(10 * (start + i) + (store == "S2")),
+                    "price": 2.0,
+                    "base_price": 2.5,
+                    "feature": i == 1,
+                    "display": False,
+                    "tpr_only": False,
+                    "category": "C",
+                }
+            )
+    return pd.DataFrame(rows)
+
+
+def test_to_wide_keeps_spans_and_values():
+    wp = to_wide(_panel())
+    assert list(wp.series["store_code"]) == ["S1", "S2"]
+    assert wp.units.shape == (2, 6)
+    assert wp.in_span[1].tolist() == [False, False, True, True, True, False]
+    assert np.isnan(wp.units[1, 0]) and wp.units[1, 2] == 21.0
+    assert wp.exog["feature"][1, 3] == 1.0
+    assert wp.series["category"].tolist() == ["C", "C"]
+
+
+def test_to_wide_refuses_duplicates_and_mixed_weekdays():
+    panel = _panel()
+    with pytest.raises(ValueError, match="duplicate"):
+        to_wide(pd.concat([panel, panel.iloc[[0]]]))
+    shifted = panel.copy()
+    shifted.loc[0, "week_end_date"] += pd.Timedelta(days=2)
+    with pytest.raises(ValueError, match="same weekday"):
+        to_wide(shifted)
+    with pytest.raises(ValueError, match="lacks columns"):
+        to_wide(panel.drop(columns="price"))
+
+
+def test_window_operations_match_a_plain_loop():
+    rng = np.random.default_rng(1)
+    a = rng.poisson(5, (4, 20)).astype(float)
+    a[1, :5] = np.nan
+    a[2, 7] = np.nan
+    for w in (2, 4, 13):
+        mean, std = rolling_mean(a, w), rolling_std(a, w)
+        for r in range(4):
+            for t in range(20):
+                window = a[r, max(t - w, 0) : t]
+                window = window[~np.isnan(window)]
+                expect = window.mean() if len(window) else np.nan
+                np.testing.assert_allclose(mean[r, t], expect, equal_nan=True)
+                expect_sd = window.std(ddof=1) if len(window) >= 2 else np.nan
+                np.testing.assert_allclose(std[r, t], expect_sd, equal_nan=True, atol=1e-9)
+    lagged = shift(a, 3)
+    assert np.isnan(lagged[:, :3]).all() and (lagged[0, 3:] == a[0, :-3]).all()
+
+
+def test_group_operations_ignore_missing_values():
+    a = np.array([[1.0, np.nan], [3.0, 4.0], [5.0, np.nan]])
+    groups = np.array([0, 0, 1])
+    np.testing.assert_allclose(group_mean(a, groups), [[2.0, 4.0], [2.0, 4.0], [5.0, np.nan]])
+    np.testing.assert_allclose(group_sum(a, groups), [[4.0, 4.0], [4.0, 4.0], [5.0, np.nan]])

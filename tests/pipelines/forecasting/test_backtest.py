@@ -1,0 +1,62 @@
+"""Rolling-origin backtest protocol, baselines and metrics."""
+
+import numpy as np
+import pandas as pd
+import pytest
+from support.forecast_panels import promo_panel
+
+from sellout.pipelines.features.wide import to_wide
+from sellout.pipelines.forecasting.backtest import baseline_forecasts, origin_columns, run_backtest, score
+from sellout.pipelines.forecasting.model import TrainingSet
+
+LGBM = {"n_estimators": 30, "num_leaves": 7, "min_child_samples": 5, "num_threads": 1}
+
+
+def test_origins_are_the_weeks_before_the_last_one():
+    wp = to_wide(promo_panel(30))
+    assert origin_columns(wp, 3) == [26, 27, 28]
+    with pytest.raises(ValueError, match="more weeks than origins"):
+        origin_columns(wp, 29)
+
+
+def test_baselines():
+    wp = to_wide(promo_panel(60))
+    b = baseline_forecasts(wp, origin=55, horizon=3, ma_weeks=4)
+    assert (b["naive"][:, 2] == wp.units[:, 55]).all()
+    np.testing.assert_allclose(b["moving_average_4"][:, 0], wp.units[:, 52:56].mean(axis=1))
+    assert (b["seasonal_naive"][:, 1] == wp.units[:, 55 + 2 - 52]).all()
+
+
+def test_scoring_formulas():
+    cells = pd.DataFrame(
+        {
+            "method": ["m", "m", "m"],
+            "forecast": [12.0, 5.0, 0.0],
+            "actual": [10.0, 10.0, 0.0],
+            "scale": [2.0, 0.0, 1.0],
+        }
+    )
+    row = score(cells, ["method"]).iloc[0]
+    assert row["wape"] == pytest.approx(7 / 20) and row["bias"] == pytest.approx(-3 / 20)
+    assert row["mase"] == pytest.approx((2 / 2 + 0 / 1) / 2)  # the cell with scale 0 is left out
+    assert row["n_cells"] == 3
+
+
+def test_backtest_scores_only_cells_inside_spans_and_horizons_up_to_the_last_week():
+    panel = promo_panel(40)
+    ended = (panel["store_code"] == "S1") & (panel["product_code"] == "P1")
+    panel = panel[~(ended & (panel["week_end_date"] > panel["week_end_date"].iloc[36]))]
+    wp = to_wide(panel)
+    training = TrainingSet.from_panel(
+        wp, {"lags": [1, 2], "rolling_windows": [4], "rolling_std_windows": [4]}
+    )
+    cells, seconds = run_backtest(wp, training, origin_columns(wp, 3), 4, LGBM)
+    assert len(seconds) == 3
+    lgbm = cells[cells["method"] == "lightgbm"]
+    # origins 36, 37, 38 (of 0..39): 3 + 2 + 1 horizons for the 3 live series, S1|P1 ends at week 36.
+    assert len(lgbm) == 3 * (3 + 2 + 1)
+    assert set(cells["method"]) == {"lightgbm", "naive", "moving_average_4", "seasonal_naive"} - {
+        "seasonal_naive"
+    }  # 40 weeks: no week 52 weeks back
+    assert (lgbm["target_week"] <= wp.weeks[-1]).all()
+    assert lgbm.groupby("origin_week")["horizon"].max().tolist() == [3, 2, 1]

@@ -1,0 +1,82 @@
+"""The quality gate and the run history it reads back from PostgreSQL."""
+
+import pandas as pd
+import pytest
+
+from sellout.datasets import PostgresTableDataset
+from sellout.pipelines.forecasting.gate import evaluate, model_run_row
+from sellout.pipelines.forecasting.run_history import OptionalPostgresTableDataset
+
+COLUMNS = {
+    "run_id": "text",
+    "model_version": "text",
+    "created_at": "timestamptz",
+    "origin_week": "date",
+    "model_wape": "double precision",
+    "model_bias": "double precision",
+    "best_baseline": "text",
+    "best_baseline_wape": "double precision",
+    "wape_by_method": "text",
+    "gate_passed": "boolean",
+    "gate_reason": "text",
+}
+
+
+def _metrics(model=0.30, naive=0.50, ma=0.45):
+    rows = [("lightgbm", model), ("naive", naive), ("moving_average_4", ma)]
+    return pd.DataFrame(
+        [{"method": m, "horizon": 0, "category": "ALL", "wape": w, "bias": 0.01} for m, w in rows]
+        + [{"method": "lightgbm", "horizon": 1, "category": "ALL", "wape": 9.9, "bias": 0.0}]
+    )
+
+
+def _history(*runs):
+    return pd.DataFrame(
+        [
+            {"run_id": r, "model_wape": w, "gate_passed": p, "created_at": f"2024-01-0{i + 1}"}
+            for i, (r, w, p) in enumerate(runs)
+        ]
+    )
+
+
+def test_passes_when_better_than_baselines_and_last_published():
+    status = evaluate(_metrics(), _history(("r1", 0.31, True)), "r2", "lightgbm", 0.0, 0.02)
+    assert status["passed"] is True
+    assert status["best_baseline"] == "moving_average_4" and status["best_baseline_wape"] == 0.45
+    assert status["last_published_wape"] == 0.31 and status["margin"] == 0.0
+
+
+def test_fails_when_worse_than_the_best_baseline():
+    status = evaluate(_metrics(model=0.46), None, "r2", "lightgbm", 0.0, 0.02)
+    assert status["passed"] is False and "moving_average_4" in status["reason"]
+    assert evaluate(_metrics(model=0.46), None, "r2", "lightgbm", 0.05, 0.02)["passed"] is True
+
+
+def test_fails_when_worse_than_the_last_published_model_ignoring_failed_runs_and_itself():
+    history = _history(("r1", 0.25, True), ("r2", 0.20, False), ("r3", 0.10, True))
+    status = evaluate(_metrics(model=0.30), history, "r3", "lightgbm", 0.0, 0.02)
+    assert status["last_published_wape"] == 0.25  # r2 failed, r3 is this run
+    assert status["passed"] is False and "last published" in status["reason"]
+
+
+def test_run_history_round_trip_in_postgres(db_url):
+    reader = OptionalPostgresTableDataset(
+        table="forecast.model_runs", credentials={"con": db_url}, columns=COLUMNS
+    )
+    writer = PostgresTableDataset(
+        table="forecast.model_runs",
+        credentials={"con": db_url},
+        columns=COLUMNS,
+        save_args={"mode": "replace_partition", "partition_columns": ["run_id"]},
+    )
+    assert reader.load().empty  # before the first run: no table, no error
+    first = evaluate(_metrics(), reader.load(), "r1", "lightgbm", 0.0, 0.02)
+    row = model_run_row(
+        first, _metrics(), "lgbm-x", "2024-01-01T00:00:00+00:00", pd.Timestamp("2023-12-27"), "lightgbm"
+    )
+    writer.save(row)
+    writer.save(row)  # a rerun replaces its row
+    history = reader.load()
+    assert len(history) == 1 and bool(history["gate_passed"].iloc[0]) is True
+    second = evaluate(_metrics(model=0.40), history, "r2", "lightgbm", 0.0, 0.02)
+    assert second["last_published_wape"] == pytest.approx(0.30) and second["passed"] is False

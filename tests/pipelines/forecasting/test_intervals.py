@@ -1,0 +1,40 @@
+"""P10-P90 intervals calibrated on backtest errors."""
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from sellout.pipelines.forecasting import intervals
+
+
+def _cells(n=4000, seed=0):
+    rng = np.random.default_rng(seed)
+    forecast = rng.gamma(2.0, 10.0, n)
+    horizon = rng.integers(1, 5, n)
+    actual = rng.poisson(forecast * np.exp(rng.normal(0, 0.1 * horizon)))
+    return pd.DataFrame({"forecast": forecast, "actual": actual, "horizon": horizon})
+
+
+def test_calibrated_intervals_cover_about_80_percent_of_new_cells():
+    calibration = intervals.calibrate(_cells(seed=0))
+    fresh = _cells(seed=1)
+    p10, p90 = intervals.apply(fresh["forecast"], fresh["horizon"], calibration)
+    cover = intervals.coverage(fresh["actual"].to_numpy(), p10, p90)
+    assert 0.76 <= cover <= 0.84
+    assert (p10 <= fresh["forecast"]).all() and (fresh["forecast"] <= p90).all() and (p10 >= 0).all()
+    width = lambda h: np.median((p90 - p10)[fresh["horizon"] == h] / fresh["forecast"][fresh["horizon"] == h])  # noqa: E731
+    assert width(4) > width(1)  # errors grow with the horizon, so do the intervals
+
+
+def test_horizons_beyond_the_backtest_take_the_largest_calibrated_one():
+    calibration = intervals.calibrate(_cells())
+    p10_4, p90_4 = intervals.apply(np.array([20.0]), np.array([4]), calibration)
+    p10_8, p90_8 = intervals.apply(np.array([20.0]), np.array([8]), calibration)
+    assert (p10_4, p90_4) == (p10_8, p90_8)
+
+
+def test_without_calibration_the_interval_is_the_point_and_bad_quantiles_are_refused():
+    p10, p90 = intervals.apply(np.array([3.0]), np.array([1]), {})
+    assert p10[0] == p90[0] == 3.0
+    with pytest.raises(ValueError, match="quantiles"):
+        intervals.calibrate(_cells(), lower=0.6, upper=0.9)
