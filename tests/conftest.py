@@ -5,11 +5,10 @@ from __future__ import annotations
 import os
 import shutil
 import tempfile
-import uuid
 from pathlib import Path
 
-import psycopg
 import pytest
+from support.databases import temporary_database
 
 from sellout import embedded_db
 
@@ -33,13 +32,8 @@ def pg_server():
 @pytest.fixture
 def db_url(pg_server) -> str:
     """A fresh, empty database on the session's server; dropped after the test."""
-    name = f"t_{uuid.uuid4().hex[:12]}"
-    admin_url = pg_server["url"].replace("/sellout?", "/postgres?")
-    with psycopg.connect(admin_url, autocommit=True) as conn:
-        conn.execute(f'create database "{name}"')
-    yield pg_server["url"].replace("/sellout?", f"/{name}?")
-    with psycopg.connect(admin_url, autocommit=True) as conn:
-        conn.execute(f'drop database if exists "{name}" with (force)')
+    with temporary_database(pg_server["url"]) as url:
+        yield url
 
 
 @pytest.fixture(scope="session")

@@ -4,12 +4,11 @@ from __future__ import annotations
 
 import shutil
 import tempfile
-import uuid
 from datetime import date
 from pathlib import Path
 
-import psycopg
 import pytest
+from support.databases import temporary_database
 
 from sellout import db, warehouse
 from sellout.dbt import PASSWORD_ENV, DbtNodeResult, DbtResult, dbt_env, dbt_project_dir, run_dbt
@@ -21,19 +20,11 @@ W1, W2 = date(2024, 1, 7), date(2024, 1, 14)
 @pytest.fixture(scope="module")
 def pg_url(pg_server):
     """A database of this module's own on the session's embedded server (tests/conftest.py), seeded once."""
-    name = f"dbt_{uuid.uuid4().hex[:10]}"
-    admin_url = pg_server["url"].replace("/sellout?", "/postgres?")
-    with psycopg.connect(admin_url, autocommit=True) as conn:
-        conn.execute(f'create database "{name}"')
-    url = pg_server["url"].replace("/sellout?", f"/{name}?")
-    try:
+    with temporary_database(pg_server["url"], prefix="dbt") as url:
         with db.transaction(url) as conn:
             warehouse.ensure_schema(conn)
             seed(conn)
         yield url
-    finally:
-        with psycopg.connect(admin_url, autocommit=True) as conn:
-            conn.execute(f'drop database if exists "{name}" with (force)')
 
 
 @pytest.fixture(scope="module")

@@ -1,15 +1,17 @@
-"""The tables the pipeline owns outside dbt: raw landing tables, the ingestion manifest, forecasts, run records.
+"""The tables ingestion writes: raw landing tables, rejected rows and the ingestion manifest.
 
-dbt owns ``staging``, ``marts`` and ``reporting``; everything here is created idempotently by
-``ensure_schema`` before the first load, so a fresh database needs no manual step.
+dbt owns ``staging`` and ``marts``; the forecast tables are created by their catalog datasets and the run records
+by ``run_records``. Everything here is created idempotently by ``ensure_schema`` before the first load, so a
+fresh database needs no manual step.
 """
 
 from __future__ import annotations
 
+from sellout.config import CANONICAL_SELLOUT_COLUMNS
+
 DDL = """
 create schema if not exists raw;
 create schema if not exists ops;
-create schema if not exists forecast;
 
 create table if not exists ops.ingested_files (
     file_id      bigserial primary key,
@@ -94,21 +96,7 @@ create table if not exists raw.products (
 );
 """
 
-RAW_SELLOUT_COLUMNS = [
-    "file_id",
-    "source",
-    "line_no",
-    "week_end_date",
-    "store_code",
-    "product_code",
-    "units",
-    "sales_value",
-    "price",
-    "base_price",
-    "feature",
-    "display",
-    "tpr_only",
-]
+RAW_SELLOUT_COLUMNS = ["file_id", "source", "line_no", *CANONICAL_SELLOUT_COLUMNS]
 STORE_COLUMNS = ["source", "store_code", "store_name", "city", "state", "segment", "sales_area"]
 REJECTED_COLUMNS = ["file_id", "source", "file_name", "line_no", "reason", "raw_values"]
 PRODUCT_COLUMNS = [

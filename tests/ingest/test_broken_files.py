@@ -15,6 +15,7 @@ import pandas as pd
 import psycopg
 import pytest
 import yaml
+from support.databases import temporary_database
 
 from sellout.config import validate_sources
 from sellout.datasets import RawFileLoadDataset
@@ -320,17 +321,15 @@ def _write_corpus(root: Path) -> None:
 
 @pytest.fixture(scope="module")
 def corpus(tmp_path_factory, pg_server):
-    import uuid
-
     root = tmp_path_factory.mktemp("corpus")
     CASES.clear()
     _write_corpus(root)
     originals = {(c.source, c.name): (root / c.source / c.name).read_bytes() for c in CASES}
-    name = f"t_{uuid.uuid4().hex[:12]}"
-    admin = pg_server["url"].replace("/sellout?", "/postgres?")
-    with psycopg.connect(admin, autocommit=True) as conn:
-        conn.execute(f'create database "{name}"')
-    url = pg_server["url"].replace("/sellout?", f"/{name}?")
+    with temporary_database(pg_server["url"]) as url:
+        yield _ingest_corpus(root, url, originals)
+
+
+def _ingest_corpus(root: Path, url: str, originals: dict) -> dict:
     sources = validate_sources(yaml.safe_load(SOURCES_YAML.format(root=root)), root)
     dataset = RawFileLoadDataset(quarantine_dir=str(root / "quarantine"), credentials={"url": url})
     codes = RawFileLoadDataset(
@@ -371,7 +370,7 @@ def corpus(tmp_path_factory, pg_server):
                 "select product_code, sum(units) from raw.sellout_lines where source = 'retailer_xl' group by 1"
             ).fetchall()
         )
-    yield {
+    return {
         "root": root,
         "manifest": manifest,
         "loaded": dict(zip(loaded["file_id"], loaded["n"], strict=True)),
@@ -380,8 +379,6 @@ def corpus(tmp_path_factory, pg_server):
         "originals": originals,
         "xl_units": units,
     }
-    with psycopg.connect(admin, autocommit=True) as conn:
-        conn.execute(f'drop database if exists "{name}" with (force)')
 
 
 def test_the_corpus_has_at_least_twenty_broken_or_odd_files():

@@ -6,6 +6,7 @@ from pathlib import Path
 import psycopg
 import pytest
 import yaml
+from support.databases import temporary_database
 
 from sellout.config import validate_sources
 from sellout.datasets import RawFileLoadDataset
@@ -154,7 +155,6 @@ def _tables(url):
 def test_a_killed_ingestion_rerun_equals_one_clean_run(sources, db_url, pg_server, tmp_path):
     import subprocess
     import sys
-    import uuid
 
     config = tmp_path / "sources.yml"
     config.write_text(
@@ -180,11 +180,8 @@ def test_a_killed_ingestion_rerun_equals_one_clean_run(sources, db_url, pg_serve
     assert 5 <= partial < 16, "the kill should land mid-run"
     _ingest(sources, dataset, "rerun")
 
-    clean_name = f"c_{uuid.uuid4().hex[:10]}"
-    clean_url = pg_server["url"].replace("/sellout?", f"/{clean_name}?")
-    admin = pg_server["url"].replace("/sellout?", "/postgres?")
-    with psycopg.connect(admin, autocommit=True) as conn:
-        conn.execute(f'create database "{clean_name}"')
-    clean = RawFileLoadDataset(quarantine_dir=str(tmp_path / "q2"), credentials={"url": clean_url})
-    _ingest(sources, clean, "clean")
-    assert _tables(db_url) == _tables(clean_url)
+    with temporary_database(pg_server["url"], prefix="clean") as clean_url:
+        clean = RawFileLoadDataset(quarantine_dir=str(tmp_path / "q2"), credentials={"url": clean_url})
+        _ingest(sources, clean, "clean")
+        clean.release()
+        assert _tables(db_url) == _tables(clean_url)

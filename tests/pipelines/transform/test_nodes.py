@@ -5,12 +5,11 @@ from __future__ import annotations
 import json
 import shutil
 import tempfile
-import uuid
 from datetime import date
 from pathlib import Path
 
-import psycopg
 import pytest
+from support.databases import temporary_database
 
 from sellout import db, warehouse
 from sellout.dbt import DbtNodeResult, DbtResult
@@ -166,12 +165,7 @@ def test_tests_refuse_to_run_after_a_failed_run(fake_dbt):
 @pytest.fixture(scope="module")
 def pg_url(pg_server):
     """A database of this module's own on the session's embedded server (tests/conftest.py)."""
-    name = f"dbt_{uuid.uuid4().hex[:10]}"
-    admin_url = pg_server["url"].replace("/sellout?", "/postgres?")
-    with psycopg.connect(admin_url, autocommit=True) as conn:
-        conn.execute(f'create database "{name}"')
-    url = pg_server["url"].replace("/sellout?", f"/{name}?")
-    try:
+    with temporary_database(pg_server["url"], prefix="dbt") as url:
         with db.transaction(url) as conn:
             warehouse.ensure_schema(conn)
             conn.execute(
@@ -187,9 +181,6 @@ def pg_url(pg_server):
             _add_line(conn, 1, "S2", 4)
             _add_line(conn, 2, "S1", 11)  # re-delivery of the week: replaces all of file 1's lines
         yield url
-    finally:
-        with psycopg.connect(admin_url, autocommit=True) as conn:
-            conn.execute(f'drop database if exists "{name}" with (force)')
 
 
 @pytest.fixture(scope="module")
