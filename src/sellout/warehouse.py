@@ -111,5 +111,5 @@ PRODUCT_COLUMNS = [
 
 
 def ensure_schema(conn) -> None:
-    """Create the raw, ops and forecast tables when they do not exist yet."""
+    """Create the raw and ops tables when they do not exist yet."""
     conn.execute(DDL)
