@@ -1,0 +1,85 @@
+"""Explicit, configurable rules that mark what a complete weekly panel cannot tell by itself.
+
+Each rule adds a boolean column and, where configured, acts on it; all are vectorised over every series at once.
+
+* **ranging** - a run of at least ``unranged_gap_weeks`` weeks without a row inside a series' span means the
+  product was not ranged in that store then: those weeks become missing (``units`` NaN, ``is_ranged`` False)
+  instead of zero sales. ``null`` turns the rule off (every week inside the span is a zero sale).
+* **launches** - the first ``launch_weeks`` weeks of a series that starts after the panel's first week are its
+  launch period (``is_launch``): sales ramp up there, so training may leave them out.
+* **delistings** - a series whose last row is more than ``delisted_after_weeks`` weeks before the panel's last
+  week is delisted (``is_delisted``): it gets no forecast.
+* **outliers** - a week whose units exceed the series' median by more than ``outlier_mad_threshold`` median
+  absolute deviations (``is_outlier``); ``outlier_action`` ``cap`` lowers them to that bound in
+  ``units_for_training`` (the actual ``units`` stay as sold, so backtests score against what happened),
+  ``keep`` leaves them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+SERIES = ["store_code", "product_code"]
+WEEK = "week_end_date"
+DEFAULT_RULES: dict[str, Any] = {
+    "unranged_gap_weeks": None,
+    "launch_weeks": 4,
+    "delisted_after_weeks": 8,
+    "outlier_mad_threshold": 10.0,
+    "outlier_action": "cap",
+}
+
+
+def rule_params(params: Mapping[str, Any] | None) -> dict[str, Any]:
+    merged = {**DEFAULT_RULES, **dict((params or {}).get("rules") or {})}
+    if merged["outlier_action"] not in ("cap", "keep"):
+        raise ValueError(
+            f"preprocessing.rules.outlier_action is 'cap' or 'keep', got {merged['outlier_action']!r}"
+        )
+    return merged
+
+
+def apply_rules(panel: pd.DataFrame, params: Mapping[str, Any] | None = None) -> pd.DataFrame:
+    """The panel (sorted by series and week, with ``is_filled`` marking weeks that had no row) with the rule
+    columns added: is_ranged, is_launch, is_delisted, is_outlier, units_for_training."""
+    rules = rule_params(params)
+    panel = panel.sort_values([*SERIES, WEEK], kind="stable").reset_index(drop=True)
+    series = panel.groupby(SERIES, sort=False, observed=True)
+    panel["is_ranged"] = ~_long_gaps(panel, series, rules["unranged_gap_weeks"])
+    panel.loc[~panel["is_ranged"], "units"] = np.nan
+
+    first_week = series[WEEK].transform("min")
+    week_index = series.cumcount()
+    starts_late = first_week > panel[WEEK].min()
+    panel["is_launch"] = starts_late & (week_index < int(rules["launch_weeks"]))
+
+    last_week = series[WEEK].transform("max")
+    panel_end = panel[WEEK].max()
+    panel["is_delisted"] = (panel_end - last_week) > pd.Timedelta(weeks=int(rules["delisted_after_weeks"]))
+
+    median = series["units"].transform("median")
+    mad = (panel["units"] - median).abs().groupby([panel[c] for c in SERIES], sort=False).transform("median")
+    # a series that sells the same every week has MAD 0: one unit of slack keeps ordinary weeks from being outliers
+    bound = median + float(rules["outlier_mad_threshold"]) * np.maximum(mad, 1.0)
+    panel["is_outlier"] = (panel["units"] > bound).fillna(False)
+    training = panel["units"]
+    if rules["outlier_action"] == "cap":
+        training = training.where(~panel["is_outlier"], bound)
+    panel["units_for_training"] = training
+    return panel
+
+
+def _long_gaps(panel: pd.DataFrame, series, min_weeks: int | None) -> pd.Series:
+    """True on weeks that belong to a run of at least ``min_weeks`` consecutive filled weeks."""
+    if not min_weeks:
+        return pd.Series(False, index=panel.index)
+    filled = panel["is_filled"].astype(bool)
+    # a new run starts where the filled flag changes or a new series begins
+    new_series = series.cumcount() == 0
+    run_id = ((filled != filled.shift(fill_value=False)) | new_series).cumsum()
+    run_length = filled.groupby(run_id).transform("sum")
+    return filled & (run_length >= int(min_weeks))
