@@ -168,7 +168,7 @@ def parse_sellout(
             values = mapped.fillna(values)
         if known is not None:
             reject(~values.isin(known) & ~empty, f"unknown {key} (not in the source's master data)")
-        out[key] = values.to_numpy()
+        out[key] = values.reset_index(drop=True)  # stays an Arrow-backed string column
 
     for column in NUMERIC_COLUMNS:
         if column not in spec.columns:
