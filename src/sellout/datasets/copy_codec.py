@@ -157,4 +157,6 @@ def _refuse_nul_characters(table: pa.Table, first_row: int) -> None:
         has_nul = pa.compute.match_substring(column, "\x00")
         if pa.compute.any(has_nul).as_py():
             row = pa.compute.index(has_nul, True).as_py()
-            raise DatasetError(f"column {name!r}, row {first_row + row}: text contains a NUL character (U+0000)")
+            raise DatasetError(
+                f"column {name!r}, row {first_row + row}: text contains a NUL character (U+0000)"
+            )

@@ -50,8 +50,12 @@ def test_backtest_scores_only_cells_inside_spans_and_horizons_up_to_the_last_wee
     training = TrainingSet.from_panel(
         wp, {"lags": [1, 2], "rolling_windows": [4], "rolling_std_windows": [4]}
     )
-    cells, seconds = run_backtest(wp, training, origin_columns(wp, 3), 4, LGBM)
+    reported = []
+    cells, seconds = run_backtest(
+        wp, training, origin_columns(wp, 3), 4, LGBM, on_origin=lambda o, w, c: reported.append((o, w, c))
+    )
     assert len(seconds) == 3
+    assert [o for o, _, _ in reported] == [36, 37, 38] and all(w > 0 and c > 0 for _, w, c in reported)
     lgbm = cells[cells["method"] == "lightgbm"]
     # origins 36, 37, 38 (of 0..39): 3 + 2 + 1 horizons for the 3 live series, S1|P1 ends at week 36.
     assert len(lgbm) == 3 * (3 + 2 + 1)

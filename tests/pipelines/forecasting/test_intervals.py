@@ -38,3 +38,28 @@ def test_without_calibration_the_interval_is_the_point_and_bad_quantiles_are_ref
     assert p10[0] == p90[0] == 3.0
     with pytest.raises(ValueError, match="quantiles"):
         intervals.calibrate(_cells(), lower=0.6, upper=0.9)
+
+
+def test_level_correction_removes_a_steady_bias_and_the_interval_is_around_the_corrected_forecast():
+    cells = _cells(seed=2)
+    overforecast = cells.assign(forecast=cells["forecast"] * 1.1)
+    calibration = intervals.calibrate(overforecast)
+    assert calibration["scale"] == pytest.approx(
+        cells["actual"].sum() / overforecast["forecast"].sum(), rel=0.01
+    )
+    fresh = _cells(seed=3)
+    corrected = intervals.correct(fresh["forecast"] * 1.1, calibration)
+    bias = (corrected - fresh["actual"]).sum() / fresh["actual"].sum()
+    raw_bias = (fresh["forecast"] * 1.1 - fresh["actual"]).sum() / fresh["actual"].sum()
+    assert abs(bias) < 0.02 < raw_bias
+    p10, p90 = intervals.apply(corrected, fresh["horizon"], calibration)
+    assert 0.76 <= intervals.coverage(fresh["actual"].to_numpy(), p10, p90) <= 0.84
+
+
+def test_level_scale_is_clipped_shrunk_on_small_totals_and_one_without_cells():
+    assert intervals.level_scale(np.array([1000.0]), np.array([100.0])) == intervals.MAX_SCALE
+    assert intervals.level_scale(np.array([1e4]), np.array([1e5])) == intervals.MIN_SCALE
+    small = intervals.level_scale(np.array([10.0]), np.array([11.0]))
+    assert 10 / 11 < small < 1.0  # 10 units: mostly the prior (1)
+    assert intervals.level_scale(np.array([]), np.array([])) == 1.0
+    np.testing.assert_array_equal(intervals.correct(np.array([2.0, -1.0]), {}), [2.0, 0.0])

@@ -7,7 +7,7 @@ import pytest
 from support.forecast_panels import promo_panel
 
 from sellout.pipelines.features.nodes import build_model_features
-from sellout.pipelines.forecasting import create_pipeline
+from sellout.pipelines.forecasting import create_pipeline, intervals
 from sellout.pipelines.forecasting.nodes import (
     BACKTEST_COLUMNS,
     FORECAST_COLUMNS,
@@ -55,6 +55,16 @@ def test_backtest_metrics_per_method_horizon_and_category(outputs):
     assert overall.loc["lightgbm", "wape"] < overall.loc["naive", "wape"]  # promotions are known in advance
     assert (metrics["run_id"] == "run-1").all() and (metrics["model_version"] == model.model_version).all()
     assert 0.0 <= calibration["backtest_coverage"] <= 1.0 and calibration["quantiles"]
+    assert calibration["scale"] == pytest.approx(
+        intervals.level_scale(lgbm["actual"].to_numpy(), lgbm["forecast"].to_numpy())
+    )
+
+
+def test_forecasts_are_the_model_times_the_calibrated_level_scale(outputs):
+    panel, model, _, _, calibration, forecasts = outputs
+    doubled = forecast_next_weeks(model, panel, pd.DataFrame(), {**calibration, "scale": 2.0}, RUN, PARAMS)
+    ratio = doubled["forecast_units"] / forecasts["forecast_units"] * calibration["scale"]
+    np.testing.assert_allclose(ratio[forecasts["forecast_units"] > 0], 2.0)
 
 
 def test_forecasts_have_every_series_and_horizon_with_ordered_intervals(outputs):

@@ -85,10 +85,13 @@ def run_backtest(
     horizon: int,
     lightgbm: Mapping[str, Any],
     ma_weeks: int = 4,
-    on_origin: Callable[[int, float], None] | None = None,
+    on_origin: Callable[[int, float, float], None] | None = None,
     plan_rule: str | None = None,
 ) -> tuple[pd.DataFrame, list[float]]:
     """Cells of every method at every origin, and the wall seconds of each origin's fit + forecast.
+
+    ``on_origin(origin, wall_seconds, cpu_seconds)`` is called after each origin's fit + forecast (CPU seconds
+    of this process: on a shared machine they move less with the load than wall seconds).
 
     The forecast weeks' prices and promotions are the panel's actual ones (a plan known in advance), or, with
     ``plan_rule``, what the plan rule gives (as if no plan had been given).
@@ -98,7 +101,7 @@ def run_backtest(
     for origin in origins:
         h_max = min(horizon, last - origin)
         rows = np.nonzero(wp.in_span[:, origin])[0]
-        started = time.perf_counter()
+        started, started_cpu = time.perf_counter(), time.process_time()
         model = training.fit(origin, lightgbm)
         future = slice(origin + 1, origin + h_max + 1)
         saved = {k: v[:, future].copy() for k, v in wp.exog.items()}
@@ -111,7 +114,7 @@ def run_backtest(
                 wp.exog[k][:, future] = v
         seconds.append(time.perf_counter() - started)
         if on_origin:
-            on_origin(origin, seconds[-1])
+            on_origin(origin, seconds[-1], time.process_time() - started_cpu)
         for name, values in baseline_forecasts(wp, origin, h_max, ma_weeks).items():
             forecasts[name] = values[rows]
         frames.append(_cells(wp, origin, rows, forecasts, mase_scale(wp, origin)[rows]))

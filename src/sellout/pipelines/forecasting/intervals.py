@@ -5,6 +5,12 @@ forecast at horizon h is ``expm1(log1p(f) + q_lo(h))`` .. ``expm1(log1p(f) + q_h
 the lower / upper quantiles of the residuals of horizon h. On the log scale the width grows with the level,
 as errors of counts do. A horizon with too few cells (or beyond the backtest's) takes the residuals of the
 largest horizon that has enough. The bounds always satisfy 0 <= p10 <= forecast <= p90.
+
+Level correction: the model's backtest forecasts are off in total by a factor (a market trend the model
+reverts from, e.g. roll_mean_52 above the current level), so the calibration also holds ``scale`` =
+sum(actual) / sum(forecast) over the backtest cells, clipped to [``MIN_SCALE``, ``MAX_SCALE``] and shrunk
+towards 1 when the cells' total is small; ``correct`` multiplies a forecast by it, and the residual quantiles
+are those of the corrected forecasts, so ``apply`` takes corrected forecasts.
 """
 
 from __future__ import annotations
@@ -16,15 +22,19 @@ import numpy as np
 import pandas as pd
 
 MIN_CELLS = 30
+MIN_SCALE, MAX_SCALE = 0.8, 1.25
+# Units of actual sales at which the scale gets half its weight (shrinkage towards 1 on tiny backtests).
+SCALE_PRIOR_UNITS = 500.0
 
 
 def calibrate(cells: pd.DataFrame, lower: float = 0.1, upper: float = 0.9) -> dict[str, Any]:
     """Quantiles of the log residuals per horizon from backtest ``cells`` (forecast, actual, horizon)."""
     if not 0.0 < lower < 0.5 < upper < 1.0:
         raise ValueError(f"interval quantiles must satisfy 0 < lower < 0.5 < upper < 1, got {lower}, {upper}")
-    r = np.log1p(cells["actual"].to_numpy(dtype="float64")) - np.log1p(
-        np.clip(cells["forecast"].to_numpy(dtype="float64"), 0.0, None)
-    )
+    actual = cells["actual"].to_numpy(dtype="float64")
+    forecast = np.clip(cells["forecast"].to_numpy(dtype="float64"), 0.0, None)
+    scale = level_scale(actual, forecast)
+    r = np.log1p(actual) - np.log1p(forecast * scale)
     horizons = cells["horizon"].to_numpy(dtype="int64")
     quantiles: dict[str, list[float]] = {}
     for h in sorted(set(horizons.tolist())):
@@ -33,11 +43,33 @@ def calibrate(cells: pd.DataFrame, lower: float = 0.1, upper: float = 0.9) -> di
             quantiles[str(h)] = [float(np.quantile(rh, lower)), float(np.quantile(rh, upper))]
     if not quantiles and len(r) >= MIN_CELLS:
         quantiles["1"] = [float(np.quantile(r, lower)), float(np.quantile(r, upper))]
-    return {"method": "log1p_conformal", "lower": lower, "upper": upper, "quantiles": quantiles}
+    return {
+        "method": "log1p_conformal",
+        "lower": lower,
+        "upper": upper,
+        "scale": scale,
+        "quantiles": quantiles,
+    }
+
+
+def level_scale(actual: np.ndarray, forecast: np.ndarray) -> float:
+    """sum(actual) / sum(forecast), shrunk towards 1 on small totals and clipped (1.0 without cells)."""
+    total_a, total_f = float(np.sum(actual)), float(np.sum(forecast))
+    if total_f <= 0.0 or total_a <= 0.0:
+        return 1.0
+    weight = total_a / (total_a + SCALE_PRIOR_UNITS)
+    raw = weight * (total_a / total_f) + (1.0 - weight)
+    return float(np.clip(raw, MIN_SCALE, MAX_SCALE))
+
+
+def correct(forecast: np.ndarray, calibration: Mapping[str, Any] | None) -> np.ndarray:
+    """Point forecasts times the calibration's level ``scale`` (unchanged without one)."""
+    f = np.clip(np.asarray(forecast, dtype="float64"), 0.0, None)
+    return f * float((calibration or {}).get("scale", 1.0))
 
 
 def apply(forecast: np.ndarray, horizon: np.ndarray, calibration: Mapping[str, Any]) -> tuple:
-    """(p10, p90) for forecasts at the given horizons; without calibration both equal the forecast."""
+    """(p10, p90) for (level-corrected) forecasts at the given horizons; without calibration both equal it."""
     f = np.clip(np.asarray(forecast, dtype="float64"), 0.0, None)
     h = np.asarray(horizon, dtype="int64")
     table = {int(k): v for k, v in (calibration or {}).get("quantiles", {}).items()}

@@ -179,13 +179,21 @@ class TrainingSet:
         extra = {"features": self.feature_params, **dict(extra_version or {})}
         return compute_model_version(params, rounds, self.features, extra)
 
+    def _rows_until(self, until_col: int) -> np.ndarray:
+        keep = self.cols <= until_col
+        if self.train_weeks:
+            keep &= self.cols > until_col - int(self.train_weeks)
+        return keep
+
+    def fit_rows(self, until_col: int) -> int:
+        """How many rows a model fitted at column ``until_col`` trains on."""
+        return int(self._rows_until(until_col).sum())
+
     def fit(
         self, until_col: int, lightgbm: Mapping[str, Any], extra_version: Mapping[str, Any] | None = None
     ):
         """A model trained on the cells at or before column ``until_col`` (and within ``train_weeks``)."""
-        keep = self.cols <= until_col
-        if self.train_weeks:
-            keep &= self.cols > until_col - int(self.train_weeks)
+        keep = self._rows_until(until_col)
         if not keep.any():
             raise ValueError(f"no training rows up to week {self.weeks[until_col].date()}: series too short?")
         params, rounds = lgbm_train_params(lightgbm)

@@ -136,7 +136,8 @@ def backtest_forecast(
         model_cells, float(p["intervals"]["lower"]), float(p["intervals"]["upper"])
     )
     calibration["run_id"] = str(run_context["run_id"])
-    p10, p90 = intervals.apply(model_cells["forecast"], model_cells["horizon"], calibration)
+    corrected = intervals.correct(model_cells["forecast"], calibration)
+    p10, p90 = intervals.apply(corrected, model_cells["horizon"], calibration)
     calibration["backtest_coverage"] = intervals.coverage(model_cells["actual"].to_numpy(), p10, p90)
     cells = cells.assign(run_id=str(run_context["run_id"]))
     return _typed(metrics, BACKTEST_COLUMNS), cells, calibration
@@ -168,7 +169,8 @@ def forecast_next_weeks(
     """Kedro node: forecasts of the ``horizon`` weeks after the panel's last week for the active series.
 
     Future prices and promotions: ``promo_plan`` where it has them, the plan rule elsewhere (plan.py).
-    Intervals: the backtest's calibration (intervals.py).
+    Level correction and intervals: the backtest's calibration (intervals.py); ``forecast_units`` is the
+    model's forecast times the calibration's ``scale``.
     """
     p = resolve_forecast_params(params)
     if model_panel.empty:
@@ -183,7 +185,7 @@ def forecast_next_weeks(
     apply_plan(wp, origin, horizon, rows, promo_plan, p["plan_rule"])
     point = recursive_forecast(forecast_model, wp, origin, horizon, rows)
     h = np.tile(np.arange(1, horizon + 1), len(rows))
-    units = point.reshape(-1)
+    units = intervals.correct(point.reshape(-1), interval_calibration)
     p10, p90 = intervals.apply(units, h, interval_calibration)
     out = pd.DataFrame(
         {
