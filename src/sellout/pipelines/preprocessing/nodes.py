@@ -7,7 +7,8 @@ Rules (see ``build_model_panel``):
   ``is_filled = True``): the product was ranged in that store but nothing was sold;
 * price and base_price are forward-filled, then back-filled, within the series;
 * promo flags (feature, display, tpr_only) are False where missing;
-* series with fewer than ``min_weeks_history`` observed weeks are dropped.
+* series with fewer than ``min_weeks_history`` observed weeks are dropped;
+* ranging gaps, launches, delistings and outliers are marked by ``rules.apply_rules`` (``preprocessing.rules``).
 """
 
 from __future__ import annotations
@@ -17,6 +18,8 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+
+from sellout.pipelines.preprocessing.rules import apply_rules
 
 SERIES_KEYS = ["store_code", "product_code"]
 WEEK = "week_end_date"
@@ -40,6 +43,12 @@ PANEL_COLUMNS = [
     *PRICE_COLUMNS,
     *PROMO_FLAGS,
     "is_filled",
+    # from rules.apply_rules: what the panel cannot tell by itself
+    "is_ranged",
+    "is_launch",
+    "is_delisted",
+    "is_outlier",
+    "units_for_training",
 ]
 
 DEFAULT_PARAMS: dict[str, Any] = {"min_weeks_history": 8, "clip_negative_units": True}
@@ -117,6 +126,7 @@ def build_model_panel(
         else:
             panel[col] = panel[col].astype("str")
     panel["series_id"] = panel["store_code"] + "|" + panel["product_code"]
+    panel = apply_rules(panel, params)
     return panel[PANEL_COLUMNS].sort_values([*SERIES_KEYS, WEEK], ignore_index=True)
 
 
@@ -203,5 +213,10 @@ def _empty_panel() -> pd.DataFrame:
         "display": "bool",
         "tpr_only": "bool",
         "is_filled": "bool",
+        "is_ranged": "bool",
+        "is_launch": "bool",
+        "is_delisted": "bool",
+        "is_outlier": "bool",
+        "units_for_training": "float64",
     }
     return pd.DataFrame({c: pd.Series(dtype=t) for c, t in dtypes.items()})
