@@ -42,3 +42,29 @@ def dunnhumby_dir() -> Path:
     if not (DUNNHUMBY_DIR / "transactions.csv.gz").exists():
         pytest.skip(f"real data not found at {DUNNHUMBY_DIR} (set SELLOUT_SHARED_DIR)")
     return DUNNHUMBY_DIR
+
+
+# Outside systems a test run must never reach by accident: a developer's .env may set them.
+OUTSIDE_SYSTEM_VARIABLES = (
+    "NOTIFY_WEBHOOK_URL",
+    "TABLEAU_SERVER_URL",
+    "TABLEAU_TOKEN_NAME",
+    "TABLEAU_TOKEN_SECRET",
+)
+
+
+@pytest.fixture
+def isolated_project(tmp_path, db_url, monkeypatch) -> dict[str, Path | str]:
+    """Point the project at a throw-away database, data folder, landing folder and dbt output; no outside systems.
+
+    Returns the paths; the landing folder is empty until the test writes files into it.
+    """
+    paths = {"url": db_url, "data": tmp_path / "data", "landing": tmp_path / "landing"}
+    monkeypatch.setenv("SELLOUT_DB_URL", db_url)
+    monkeypatch.setenv("SELLOUT_DATA_DIR", str(paths["data"]))
+    monkeypatch.setenv("SELLOUT_LANDING_DIR", str(paths["landing"]))
+    monkeypatch.setenv("DBT_TARGET_PATH", str(tmp_path / "dbt_target"))
+    monkeypatch.setenv("DBT_LOG_PATH", str(tmp_path / "dbt_logs"))
+    for name in OUTSIDE_SYSTEM_VARIABLES:
+        monkeypatch.delenv(name, raising=False)
+    return paths

@@ -22,16 +22,10 @@ HORIZON = 8
 
 
 @pytest.fixture
-def flow_env(tmp_path, db_url, monkeypatch, request):
-    """Point the project at a throw-away database, data folder and landing data."""
+def flow_env(tmp_path, isolated_project, monkeypatch):
+    """The throw-away project, with a 10-store slice of dunnhumby or the sample data as its landing data."""
     from conftest import DUNNHUMBY_DIR
 
-    monkeypatch.setenv("SELLOUT_DB_URL", db_url)
-    monkeypatch.setenv("SELLOUT_DATA_DIR", str(tmp_path / "data"))
-    monkeypatch.setenv("DBT_TARGET_PATH", str(tmp_path / "dbt_target"))
-    monkeypatch.setenv("DBT_LOG_PATH", str(tmp_path / "dbt_logs"))
-    monkeypatch.delenv("NOTIFY_WEBHOOK_URL", raising=False)
-    monkeypatch.delenv("TABLEAU_SERVER_URL", raising=False)
     if (DUNNHUMBY_DIR / "transactions.csv.gz").exists():
         target = tmp_path / "shared" / "data" / "dunnhumby_breakfast_at_the_frat"
         target.mkdir(parents=True)
@@ -48,8 +42,7 @@ def flow_env(tmp_path, db_url, monkeypatch, request):
             "rows": len(sliced),
             "cells": len(sliced.drop_duplicates(["STORE_NUM", "UPC", "WEEK_END_DATE"])),
         }
-    written = generate(tmp_path / "landing", weeks=60)
-    monkeypatch.setenv("SELLOUT_LANDING_DIR", str(tmp_path / "landing"))
+    written = generate(isolated_project["landing"], weeks=60)
     rows = sum(written.values())
     return {"env": "local", "rows": rows, "cells": rows}
 
@@ -106,12 +99,8 @@ def test_each_stage_runs_alone_and_a_bad_pipeline_name_is_refused(flow_env):
 
 
 @pytest.mark.slow
-def test_whole_dunnhumby_set_full_run(tmp_path, db_url, monkeypatch, dunnhumby_dir):
-    monkeypatch.setenv("SELLOUT_DB_URL", db_url)
-    monkeypatch.setenv("SELLOUT_DATA_DIR", str(tmp_path / "data"))
+def test_whole_dunnhumby_set_full_run(isolated_project, db_url, monkeypatch, dunnhumby_dir):
     monkeypatch.setenv("SELLOUT_SHARED_DIR", str(dunnhumby_dir.parents[1]))
-    monkeypatch.setenv("DBT_TARGET_PATH", str(tmp_path / "dbt_target"))
-    monkeypatch.setenv("DBT_LOG_PATH", str(tmp_path / "dbt_logs"))
     summary = run_pipeline("__default__", mode="full", env="dunnhumby", project_path=PROJECT_ROOT)
     transactions = pd.read_csv(
         dunnhumby_dir / "transactions.csv.gz", usecols=["STORE_NUM", "UPC", "WEEK_END_DATE"]

@@ -59,16 +59,9 @@ def file_hashes(*roots: Path) -> dict[str, str]:
 
 
 @pytest.fixture
-def project_env(tmp_path, db_url, monkeypatch):
-    monkeypatch.setenv("SELLOUT_DB_URL", db_url)
-    monkeypatch.setenv("SELLOUT_DATA_DIR", str(tmp_path / "data"))
-    monkeypatch.setenv("SELLOUT_LANDING_DIR", str(tmp_path / "landing"))
-    monkeypatch.setenv("DBT_TARGET_PATH", str(tmp_path / "dbt_target"))
-    monkeypatch.setenv("DBT_LOG_PATH", str(tmp_path / "dbt_logs"))
-    for name in ("NOTIFY_WEBHOOK_URL", "TABLEAU_SERVER_URL", "TABLEAU_TOKEN_NAME", "TABLEAU_TOKEN_SECRET"):
-        monkeypatch.delenv(name, raising=False)
-    generate(tmp_path / "landing", weeks=8)
-    return {"url": db_url, "data": tmp_path / "data", "landing": tmp_path / "landing"}
+def project_env(isolated_project):
+    generate(isolated_project["landing"], weeks=8)
+    return isolated_project
 
 
 def test_sellout_run_dry_run_prints_the_plan_and_writes_nothing(project_env):

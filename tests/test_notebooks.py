@@ -23,16 +23,9 @@ KERNEL = "sellout-venv"
 
 
 @pytest.fixture
-def latest_run(tmp_path, db_url, monkeypatch):
-    monkeypatch.setenv("SELLOUT_DB_URL", db_url)
-    monkeypatch.setenv("SELLOUT_DATA_DIR", str(tmp_path / "data"))
-    monkeypatch.setenv("SELLOUT_LANDING_DIR", str(tmp_path / "landing"))
-    monkeypatch.setenv("DBT_TARGET_PATH", str(tmp_path / "dbt_target"))
-    monkeypatch.setenv("DBT_LOG_PATH", str(tmp_path / "dbt_logs"))
-    monkeypatch.delenv("NOTIFY_WEBHOOK_URL", raising=False)
-    monkeypatch.delenv("TABLEAU_SERVER_URL", raising=False)
+def latest_run(tmp_path, isolated_project, monkeypatch):
     monkeypatch.delenv("SELLOUT_ENV", raising=False)
-    generate(tmp_path / "landing", weeks=60)
+    generate(isolated_project["landing"], weeks=60)
     summary = run_pipeline("__default__", mode="full", env="local", project_path=PROJECT_ROOT)
     assert summary.status == "succeeded"
     kernel_dir = tmp_path / "jupyter" / "kernels" / KERNEL
