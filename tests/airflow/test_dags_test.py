@@ -10,6 +10,7 @@ from pathlib import Path
 
 import psycopg
 import pytest
+from conftest import OUTSIDE_SYSTEM_VARIABLES
 from support.tableau_fake import FakeTableauServer
 from support.webhook_sink import WebhookSink
 
@@ -44,15 +45,7 @@ def _airflow_env(tmp_path: Path, db_url: str, **extra: str) -> dict[str, str]:
         "DBT_LOG_PATH": str(tmp_path / "dbt" / "logs"),
         **extra,
     }
-    for name in (
-        "TABLEAU_SERVER_URL",
-        "TABLEAU_SITE",
-        "TABLEAU_TOKEN_NAME",
-        "TABLEAU_TOKEN_SECRET",
-        "TABLEAU_JWT",
-        "NOTIFY_WEBHOOK_URL",
-        "SELLOUT_PROJECT_ROOT",
-    ):
+    for name in (*OUTSIDE_SYSTEM_VARIABLES, "SELLOUT_PROJECT_ROOT"):
         env.pop(name, None)
     env["PYTHONPATH"] = str(SHIM)
     return env

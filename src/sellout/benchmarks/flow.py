@@ -14,17 +14,14 @@ from pathlib import Path
 
 from sellout import embedded_db
 from sellout.benchmarks.measure import measure
+from sellout.benchmarks.shared_data import dunnhumby_dir
 
 
 def main() -> int:
-    shared = Path(os.environ.get("SELLOUT_SHARED_DIR", "../shared")).resolve()
-    transactions = shared / "data" / "dunnhumby_breakfast_at_the_frat" / "transactions.csv.gz"
-    if not transactions.exists():
-        print(
-            f"bench-flow needs the dunnhumby files at {transactions} (set SELLOUT_SHARED_DIR)",
-            file=sys.stderr,
-        )
+    source_dir = dunnhumby_dir("flow")
+    if source_dir is None:
         return 2
+    shared = source_dir.parents[1]
     work = Path(tempfile.mkdtemp(prefix="sobench", dir="/tmp"))
     env = {
         **os.environ,

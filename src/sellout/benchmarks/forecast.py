@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import resource
 import subprocess
 import sys
@@ -35,12 +34,12 @@ import pandas as pd
 import yaml
 
 from sellout.benchmarks.forecast_data import load_dunnhumby_panel
+from sellout.benchmarks.shared_data import PROJECT_ROOT, dunnhumby_dir
 from sellout.pipelines.features.wide import EXOG_COLUMNS, WidePanel, to_wide
 from sellout.pipelines.forecasting import intervals
 from sellout.pipelines.forecasting.backtest import MODEL_METHOD, origin_columns, run_backtest, score
 from sellout.pipelines.forecasting.model import DEFAULT_LGBM, TrainingSet
 
-PROJECT_ROOT = Path(__file__).resolve().parents[3]
 REFERENCE_DIR = PROJECT_ROOT / "benchmarks" / "mlforecast"
 REFERENCE_PYTHON = PROJECT_ROOT / ".venv-mlforecast" / "bin" / "python"
 MLFORECAST_LAGS = [1, 2, 3, 4, 52]
@@ -66,13 +65,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--skip-mlforecast", action="store_true", help="only the project's forecaster")
     args = parser.parse_args(argv)
 
-    shared = Path(os.environ.get("SELLOUT_SHARED_DIR", PROJECT_ROOT.parent / "shared")).resolve()
-    data_dir = shared / "data" / "dunnhumby_breakfast_at_the_frat"
-    if not (data_dir / "transactions.csv.gz").exists():
-        print(
-            f"bench-forecast needs the dunnhumby files in {data_dir} (set SELLOUT_SHARED_DIR)",
-            file=sys.stderr,
-        )
+    data_dir = dunnhumby_dir("forecast")
+    if data_dir is None:
         return 2
     if not args.skip_mlforecast and not REFERENCE_PYTHON.exists():
         print(

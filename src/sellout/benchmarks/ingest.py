@@ -20,6 +20,7 @@ import pandas as pd
 import yaml
 
 from sellout import embedded_db
+from sellout.benchmarks.shared_data import dunnhumby_dir
 
 CHILD = "--child"
 
@@ -67,13 +68,8 @@ def main() -> int:
     if len(sys.argv) > 1 and sys.argv[1] == CHILD:
         child(sys.argv[2], Path(sys.argv[3]), Path(sys.argv[4]), Path(sys.argv[5]), sys.argv[6])
         return 0
-    shared = Path(os.environ.get("SELLOUT_SHARED_DIR", "../shared")).resolve()
-    source_dir = shared / "data" / "dunnhumby_breakfast_at_the_frat"
-    if not (source_dir / "transactions.csv.gz").exists():
-        print(
-            f"bench-ingest needs the dunnhumby files in {source_dir} (set SELLOUT_SHARED_DIR)",
-            file=sys.stderr,
-        )
+    source_dir = dunnhumby_dir("ingest")
+    if source_dir is None:
         return 2
     work = Path(tempfile.mkdtemp(prefix="soing", dir="/tmp"))
     try:
