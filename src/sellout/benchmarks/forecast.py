@@ -10,7 +10,7 @@ them because on a shared machine the load moves wall time between the two method
 
 The project's forecast is the model's times the level correction, and its P10-P90 interval, both calibrated
 as the pipeline does (intervals.py) on the cells of the latest ``--calibration-origins`` origins (the
-pipeline's backtest has 4) whose target weeks are on or before the origin (no look-ahead). As many extra
+pipeline's backtest has 13) whose target weeks are on or before the origin (no look-ahead). As many extra
 origins before the scored ones give the first scored origins something to calibrate on; they are fitted but
 neither timed nor scored. The raw model's WAPE and bias are printed too.
 
@@ -60,7 +60,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--origins", type=int, default=13, help="scored rolling origins (default 13)")
     parser.add_argument("--horizon", type=int, default=4, help="scored horizons 1..N (default 4)")
     parser.add_argument(
-        "--calibration-origins", type=int, default=4, help="origins the correction and intervals learn from"
+        "--calibration-origins",
+        type=int,
+        default=None,
+        help="origins the correction and intervals learn from (default: the pipeline's backtest origins)",
     )
     parser.add_argument("--skip-mlforecast", action="store_true", help="only the project's forecaster")
     args = parser.parse_args(argv)
@@ -78,6 +81,8 @@ def main(argv: list[str] | None = None) -> int:
 
     forecasting, features = load_parameters()
     lightgbm = {**DEFAULT_LGBM, **dict(forecasting.get("lightgbm") or {})}
+    if args.calibration_origins is None:
+        args.calibration_origins = int(forecasting["backtest"]["origins"])
     panel = load_dunnhumby_panel(data_dir)
     wp = to_wide(panel)
     scored = origin_columns(wp, args.origins)
@@ -89,7 +94,9 @@ def main(argv: list[str] | None = None) -> int:
     )
 
     started, started_cpu = time.perf_counter(), time.process_time()
-    training = TrainingSet.from_panel(wp, features, forecasting.get("train_weeks"))
+    training = TrainingSet.from_panel(
+        wp, features, forecasting.get("train_weeks"), target_scale=forecasting.get("target_scale")
+    )
     build_s, build_cpu = time.perf_counter() - started, time.process_time() - started_cpu
     timed: dict[int, tuple[float, float]] = {}
 

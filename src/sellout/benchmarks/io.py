@@ -3,7 +3,12 @@
 Writes 1,000,000 sell-out-shaped rows (12 columns) into a throw-away embedded PostgreSQL by
 (a) PostgresTableDataset, (b) a plain psycopg ``COPY FROM STDIN`` of the same frame serialised with
 ``DataFrame.to_csv``, (c) ``kedro_datasets.pandas.SQLTableDataset``; then upserts 1,000,000 rows of which 10%
-changed. Peak memory is sampled while (a) writes. The last line is JSON.
+changed. Peak memory is sampled while (a) writes.
+
+It also times the server alone: ``COPY ... FROM '<file>'`` of the same rows from a file the server reads itself
+(binary and CSV format, no client at all). No client can load the rows faster than the faster of the two, so
+``to_sql_speedup_ceiling`` = (c) / that floor is the most any COPY-based writer can reach over (c) on this machine.
+The last line is JSON.
 """
 
 from __future__ import annotations
@@ -121,6 +126,21 @@ def plain_copy(url: str, table: str, frame: pd.DataFrame) -> None:
         conn.commit()
 
 
+def server_copy_floor(url: str, source: str, work: Path) -> dict[str, float]:
+    """Seconds the server takes to COPY ``source``'s rows from a file it reads itself, per format."""
+    seconds = {}
+    with psycopg.connect(url, autocommit=True) as conn:
+        for fmt in ("binary", "csv"):
+            path = work / f"floor.{fmt}"
+            conn.execute(f"copy {source} to '{path}' with (format {fmt})")
+            conn.execute(f"create table bench.floor_{fmt} (like {source})")
+            started = time.perf_counter()
+            conn.execute(f"copy bench.floor_{fmt} from '{path}' with (format {fmt})")
+            seconds[fmt] = time.perf_counter() - started
+            path.unlink()
+    return seconds
+
+
 def sqlalchemy_url(url: str) -> str:
     return url.replace("postgresql://", "postgresql+psycopg://", 1)
 
@@ -173,6 +193,13 @@ def main() -> int:
             ).fetchone()
         assert total == ROWS and changed_rows == int(picked.sum()), (total, changed_rows, int(picked.sum()))
 
+        floor = server_copy_floor(url, "bench.by_copy", work)
+        floor_s = min(floor.values())
+        for fmt, seconds in floor.items():
+            print(
+                f"{'(d) server alone: COPY FROM a file, ' + fmt:<44} {seconds:7.2f} s  {ROWS / seconds:>12,.0f} rows/s"
+            )
+
         peak_mb = memory.peak / 1e6
         # what the write needs: the frame it writes plus what the write allocates on top of it
         write_extra_mb = (memory.peak - before_write) / 1e6
@@ -186,6 +213,8 @@ def main() -> int:
             "copy_ratio": round(copy_s / dataset_s, 3),
             "to_sql_speedup": round(to_sql_s / dataset_s, 1),
             "upsert_vs_copy": round(upsert_s / copy_s, 3),
+            "server_floor_s": round(floor_s, 3),
+            "to_sql_speedup_ceiling": round(to_sql_s / floor_s, 1),
             "frame_mb": round(frame_mb, 1),
             "peak_rss_mb": round(peak_mb, 1),
             "write_extra_mb": round(write_extra_mb, 1),
@@ -194,7 +223,8 @@ def main() -> int:
         }
         print(
             f"(a)/(b) = {figures['copy_ratio']}x, (a)/(c) = {figures['to_sql_speedup']}x, "
-            f"upsert/COPY = {figures['upsert_vs_copy']}x; during (a) the process peaked at {peak_mb:.0f} MB: the "
+            f"upsert/COPY = {figures['upsert_vs_copy']}x; the server alone caps (a)/(c) at "
+            f"{figures['to_sql_speedup_ceiling']}x; during (a) the process peaked at {peak_mb:.0f} MB: the "
             f"write added {write_extra_mb:.0f} MB to the {frame_mb:.0f} MB frame ({figures['memory_vs_frame']}x the frame)"
         )
         print(json.dumps(figures))

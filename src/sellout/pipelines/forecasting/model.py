@@ -27,6 +27,8 @@ from sellout.pipelines.features.engine import (
 )
 from sellout.pipelines.features.wide import WidePanel
 
+from .target_scale import TargetScale
+
 LGBM_KEYS = (
     "objective",
     "tweedie_variance_power",
@@ -101,9 +103,15 @@ class ForecastModel:
     trained_until: pd.Timestamp
     n_train_rows: int
     interval: dict[str, Any] = field(default_factory=dict)
+    target_scale: TargetScale | None = None
 
     def predict_matrix(self, x: np.ndarray) -> np.ndarray:
-        return np.clip(self.booster.predict(x, num_threads=self.lgbm_params["num_threads"]), 0.0, None)
+        """Units forecast for each row of features ``x`` (columns in ``features`` order)."""
+        threads = self.lgbm_params["num_threads"]
+        if self.target_scale is None:
+            return np.clip(self.booster.predict(x, num_threads=threads), 0.0, None)
+        scaled, level = self.target_scale.scale_features(x, self.features)
+        return np.clip(self.booster.predict(scaled, num_threads=threads), 0.0, None) * level
 
 
 def compute_model_version(
@@ -137,27 +145,48 @@ def training_cells(wp: WidePanel, until_col: int, train_weeks: int | None = None
 class TrainingSet:
     """All candidate training cells of a panel with their features, built once and sliced per origin."""
 
-    def __init__(self, x, y, cols, weeks, feature_params, vocabulary, train_weeks: int | None = None):
+    def __init__(
+        self,
+        x,
+        y,
+        cols,
+        weeks,
+        feature_params,
+        vocabulary,
+        train_weeks: int | None = None,
+        target_scale: Mapping[str, Any] | None = None,
+    ):
         self.x, self.y, self.cols, self.weeks = x, y, cols, weeks
         self.feature_params = resolve_feature_params(feature_params)
         self.features = feature_columns(self.feature_params)
         self.vocabulary = vocabulary
         self.train_weeks = train_weeks
+        self.target_scale = TargetScale.from_params(target_scale, self.features)
 
     @classmethod
     def from_panel(
-        cls, wp: WidePanel, feature_params, train_weeks: int | None = None, min_history: int = 1
+        cls,
+        wp: WidePanel,
+        feature_params,
+        train_weeks: int | None = None,
+        min_history: int = 1,
+        target_scale: Mapping[str, Any] | None = None,
     ) -> TrainingSet:
         fp = resolve_feature_params(feature_params)
         vocabulary = CategoryVocabulary.fit(wp.series)
         rows, cols = training_cells(wp, len(wp.weeks) - 1, min_history=min_history)
         matrices = feature_matrices(wp, wp.units, fp, vocabulary)
         x = gather(matrices, feature_columns(fp), rows, cols)
-        return cls(x, wp.units[rows, cols], cols, wp.weeks, fp, vocabulary, train_weeks)
+        return cls(x, wp.units[rows, cols], cols, wp.weeks, fp, vocabulary, train_weeks, target_scale)
 
     @classmethod
     def from_frame(
-        cls, frame: pd.DataFrame, wp: WidePanel, feature_params, train_weeks: int | None = None
+        cls,
+        frame: pd.DataFrame,
+        wp: WidePanel,
+        feature_params,
+        train_weeks: int | None = None,
+        target_scale: Mapping[str, Any] | None = None,
     ) -> TrainingSet:
         """From the ``model_features`` rows (built by the features pipeline from the same panel)."""
         fp = resolve_feature_params(feature_params)
@@ -170,13 +199,16 @@ class TrainingSet:
             raise ValueError("model_features has weeks that are not in model_panel: rebuild the features")
         x = frame[features].to_numpy(dtype="float32")
         y = frame["units"].to_numpy(dtype="float64")
-        return cls(x, y, cols, wp.weeks, fp, CategoryVocabulary.fit(wp.series), train_weeks)
+        vocabulary = CategoryVocabulary.fit(wp.series)
+        return cls(x, y, cols, wp.weeks, fp, vocabulary, train_weeks, target_scale)
 
     def model_version(
         self, lightgbm: Mapping[str, Any], extra_version: Mapping[str, Any] | None = None
     ) -> str:
         params, rounds = lgbm_train_params(lightgbm)
         extra = {"features": self.feature_params, **dict(extra_version or {})}
+        if self.target_scale is not None:
+            extra["target_scale"] = self.target_scale.as_dict()
         return compute_model_version(params, rounds, self.features, extra)
 
     def _rows_until(self, until_col: int) -> np.ndarray:
@@ -198,9 +230,14 @@ class TrainingSet:
             raise ValueError(f"no training rows up to week {self.weeks[until_col].date()}: series too short?")
         params, rounds = lgbm_train_params(lightgbm)
         cat_idx = [self.features.index(c) for c in categorical_columns() if c in self.features]
+        x, y, weight = self.x[keep], self.y[keep], None
+        if self.target_scale is not None:
+            x, weight = self.target_scale.scale_features(x, self.features)
+            y = y / weight
         data = lgb.Dataset(
-            self.x[keep],
-            self.y[keep],
+            x,
+            y,
+            weight=weight,
             feature_name=self.features,
             categorical_feature=cat_idx,
             free_raw_data=True,
@@ -217,6 +254,7 @@ class TrainingSet:
             model_version=self.model_version(lightgbm, extra_version),
             trained_until=pd.Timestamp(self.weeks[until_col]),
             n_train_rows=int(keep.sum()),
+            target_scale=self.target_scale,
         )
 
 

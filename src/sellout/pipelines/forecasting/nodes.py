@@ -23,8 +23,9 @@ DEFAULT_PARAMS: dict[str, Any] = {
     "horizon": 8,
     "active_weeks": 4,
     "train_weeks": None,
+    "target_scale": None,
     "plan_rule": "last_base_price",
-    "backtest": {"origins": 4, "horizon": 4, "moving_average_weeks": 4, "plan": "actual"},
+    "backtest": {"origins": 13, "horizon": 4, "moving_average_weeks": 4, "plan": "actual"},
     "intervals": {"lower": 0.1, "upper": 0.9},
     "quality_gate": {"margin": 0.0, "last_published_margin": 0.02},
     "lightgbm": {},
@@ -92,7 +93,9 @@ def train_forecast_model(
     """Kedro node: the production model, trained on every week of ``model_features``."""
     p = resolve_forecast_params(params)
     wp = to_wide(model_panel)
-    training = TrainingSet.from_frame(model_features, wp, feature_params, p["train_weeks"])
+    training = TrainingSet.from_frame(
+        model_features, wp, feature_params, p["train_weeks"], target_scale=p["target_scale"]
+    )
     return training.fit(len(wp.weeks) - 1, p["lightgbm"], {"train_weeks": p["train_weeks"]})
 
 
@@ -114,7 +117,7 @@ def backtest_forecast(
     b = p["backtest"]
     wp = to_wide(model_panel)
     origins = origin_columns(wp, int(b["origins"]))
-    training = TrainingSet.from_panel(wp, feature_params, p["train_weeks"])
+    training = TrainingSet.from_panel(wp, feature_params, p["train_weeks"], target_scale=p["target_scale"])
     plan_rule = p["plan_rule"] if b["plan"] == "rule" else None
     cells, _ = run_backtest(
         wp,

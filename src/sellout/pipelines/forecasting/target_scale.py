@@ -1,0 +1,80 @@
+"""Level scaling: the model learns each series' units relative to its own recent level.
+
+A global model sees series that sell 2 and series that sell 200 units a week; trees split on levels instead of
+on what moves sales. With scaling, a cell's level is the mean of some of its own features (by default the
+4- and 13-week rolling means of units, NaN ignored) plus ``offset`` (so a series selling nothing still has a
+level); the target and the unit-valued features (lags, rolling means and deviations, the non-promo
+baseline) are divided by it, each training cell is weighted by it (the loss stays in units, so big series
+still count more), and a forecast is the model's prediction times the level. Hierarchy aggregates, prices and
+flags are left as they are.
+
+Measured on the issue-5 dunnhumby backtest (13 origins, horizons 1-4, WAPE of the uncorrected model): no
+scaling 0.2764; scaled by roll_mean_13 0.2713, by roll_mean_4 0.2731, by the mean of both 0.2693.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+UNIT_FEATURE_PREFIXES = ("lag_", "roll_mean_", "roll_std_", "base_units_")
+
+
+@dataclass(frozen=True)
+class TargetScale:
+    """The features whose mean (+ ``offset``) is a cell's level; see the module docstring."""
+
+    features: tuple[str, ...]
+    offset: float = 1.0
+
+    @classmethod
+    def from_params(
+        cls, params: Mapping[str, Any] | None, model_features: Sequence[str]
+    ) -> TargetScale | None:
+        """From ``forecasting.target_scale`` ({features: [...], offset: x}); None if it is null or lists none."""
+        if not params or not params.get("features"):
+            return None
+        unknown = sorted(set(params) - {"features", "offset"})
+        if unknown:
+            raise ValueError(
+                f"forecasting.target_scale has unknown keys {unknown}; allowed: features, offset"
+            )
+        features = tuple(str(f) for f in params["features"])
+        missing = [f for f in features if f not in model_features]
+        if missing:
+            raise ValueError(
+                f"forecasting.target_scale.features {missing} are not model features (check "
+                "features.rolling_windows / features.lags and features.exclude)"
+            )
+        not_units = [f for f in features if not f.startswith(UNIT_FEATURE_PREFIXES)]
+        if not_units:
+            raise ValueError(
+                f"forecasting.target_scale.features must be unit-valued (lags, rolling means), got {not_units}"
+            )
+        offset = float(params.get("offset", 1.0))
+        if not offset > 0.0:
+            raise ValueError(f"forecasting.target_scale.offset must be > 0, got {offset!r}")
+        return cls(features, offset)
+
+    def level(self, x: np.ndarray, model_features: Sequence[str]) -> np.ndarray:
+        """Each row's level (>= offset)."""
+        idx = [list(model_features).index(f) for f in self.features]
+        values = x[:, idx].astype("float64")
+        known = ~np.isnan(values)
+        counts = known.sum(axis=1)
+        mean = np.where(counts > 0, np.where(known, values, 0.0).sum(axis=1) / np.maximum(counts, 1), 0.0)
+        return np.clip(mean, 0.0, None) + self.offset
+
+    def scale_features(self, x: np.ndarray, model_features: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
+        """(a copy of ``x`` with the unit-valued features divided by the level, the level)."""
+        level = self.level(x, model_features)
+        cols = [i for i, name in enumerate(model_features) if name.startswith(UNIT_FEATURE_PREFIXES)]
+        scaled = x.copy()
+        scaled[:, cols] = x[:, cols] / level[:, None].astype(x.dtype)
+        return scaled, level
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"features": list(self.features), "offset": self.offset}
