@@ -65,6 +65,21 @@ def test_outliers_are_flagged_and_capped_for_training_only(action, expected):
     assert panel["units_for_training"].drop(index=4).tolist() == [5.0, 4.0, 6.0, 5.0, 5.0, 4.0, 6.0]
 
 
+@pytest.mark.parametrize(
+    "promotion",
+    [{"feature": True}, {"display": True}, {"tpr_only": True}, {"price": 1.5, "base_price": 2.0}],
+)
+def test_a_promoted_spike_is_not_an_outlier(promotion):
+    units = [5.0, 4.0, 6.0, 5.0, 400.0, 5.0, 4.0, 6.0, 500.0]
+    panel = _series("S1", "P1", units).assign(feature=False, display=False, tpr_only=False)
+    panel = panel.assign(price=2.0, base_price=2.0)
+    for column, value in promotion.items():
+        panel.loc[4, column] = value
+    flagged = apply_rules(panel, _rules(outlier_mad_threshold=10))
+    assert flagged["is_outlier"].tolist() == [False] * 8 + [True]
+    assert flagged.loc[4, "units_for_training"] == 400.0
+
+
 def test_a_bad_action_is_refused_by_name():
     with pytest.raises(ValueError, match="preprocessing.rules.outlier_action"):
         apply_rules(_series("S1", "P1", [1.0]), _rules(outlier_action="drop"))

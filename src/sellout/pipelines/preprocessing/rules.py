@@ -9,10 +9,12 @@ Each rule adds a boolean column and, where configured, acts on it; all are vecto
   launch period (``is_launch``): sales ramp up there, so training may leave them out.
 * **delistings** - a series whose last row is more than ``delisted_after_weeks`` weeks before the panel's last
   week is delisted (``is_delisted``): it gets no forecast.
-* **outliers** - a week whose units exceed the series' median by more than ``outlier_mad_threshold`` median
-  absolute deviations (``is_outlier``); ``outlier_action`` ``cap`` lowers them to that bound in
-  ``units_for_training`` (the actual ``units`` stay as sold, so backtests score against what happened),
-  ``keep`` leaves them.
+* **outliers** - an unpromoted week whose units exceed the series' median by more than
+  ``outlier_mad_threshold`` median absolute deviations (``is_outlier``); ``outlier_action`` ``cap`` lowers them
+  to that bound in ``units_for_training`` (the actual ``units`` stay as sold, so backtests score against what
+  happened), ``keep`` leaves them. A promoted week (feature, display or TPR flag, or a price at least
+  ``promo_price_cut`` below base price) is never an outlier: the promotion inputs explain its uplift (on
+  dunnhumby, 98% of the weeks a MAD rule flags are promoted ones).
 """
 
 from __future__ import annotations
@@ -31,7 +33,9 @@ DEFAULT_RULES: dict[str, Any] = {
     "delisted_after_weeks": 8,
     "outlier_mad_threshold": 10.0,
     "outlier_action": "cap",
+    "promo_price_cut": 0.05,
 }
+PROMO_FLAGS = ("feature", "display", "tpr_only")
 
 
 def rule_params(params: Mapping[str, Any] | None) -> dict[str, Any]:
@@ -65,12 +69,23 @@ def apply_rules(panel: pd.DataFrame, params: Mapping[str, Any] | None = None) ->
     mad = (panel["units"] - median).abs().groupby([panel[c] for c in SERIES], sort=False).transform("median")
     # a series that sells the same every week has MAD 0: one unit of slack keeps ordinary weeks from being outliers
     bound = median + float(rules["outlier_mad_threshold"]) * np.maximum(mad, 1.0)
-    panel["is_outlier"] = (panel["units"] > bound).fillna(False)
+    panel["is_outlier"] = (panel["units"] > bound).fillna(False) & ~_promoted(panel, rules["promo_price_cut"])
     training = panel["units"]
     if rules["outlier_action"] == "cap":
         training = training.where(~panel["is_outlier"], bound)
     panel["units_for_training"] = training
     return panel
+
+
+def _promoted(panel: pd.DataFrame, price_cut: float) -> pd.Series:
+    """True on weeks with a promotion flag or a price at least ``price_cut`` below base price."""
+    promoted = pd.Series(False, index=panel.index)
+    for flag in PROMO_FLAGS:
+        if flag in panel:
+            promoted |= panel[flag].fillna(False).astype(bool)
+    if "price" in panel and "base_price" in panel:
+        promoted |= (panel["price"] < panel["base_price"] * (1.0 - float(price_cut))).fillna(False)
+    return promoted
 
 
 def _long_gaps(panel: pd.DataFrame, series, min_weeks: int | None) -> pd.Series:
