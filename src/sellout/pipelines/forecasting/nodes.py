@@ -16,6 +16,7 @@ from sellout.pipelines.features.wide import SERIES_KEYS, WEEK, to_wide
 
 from . import gate, intervals, report
 from .backtest import MODEL_METHOD, origin_columns, run_backtest, score
+from .memo import Memo, fingerprint
 from .model import DEFAULT_LGBM, ForecastModel, TrainingSet, recursive_forecast
 from .plan import activate_series, apply_plan
 
@@ -29,6 +30,7 @@ DEFAULT_PARAMS: dict[str, Any] = {
     "intervals": {"lower": 0.1, "upper": 0.9},
     "quality_gate": {"margin": 0.0, "last_published_margin": 0.02},
     "lightgbm": {},
+    "memo_dir": None,
 }
 
 FORECAST_COLUMNS = {
@@ -93,10 +95,22 @@ def train_forecast_model(
     """Kedro node: the production model, trained on every week of ``model_features``."""
     p = resolve_forecast_params(params)
     wp = to_wide(model_panel)
-    training = TrainingSet.from_frame(
-        model_features, wp, feature_params, p["train_weeks"], target_scale=p["target_scale"]
+
+    def fit() -> ForecastModel:
+        training = TrainingSet.from_frame(
+            model_features, wp, feature_params, p["train_weeks"], target_scale=p["target_scale"]
+        )
+        return training.fit(len(wp.weeks) - 1, p["lightgbm"], {"train_weeks": p["train_weeks"]})
+
+    key = fingerprint(
+        {"model_features": model_features, "model_panel": model_panel}, _memo_params(p, feature_params)
     )
-    return training.fit(len(wp.weeks) - 1, p["lightgbm"], {"train_weeks": p["train_weeks"]})
+    return Memo(p["memo_dir"]).get_or_compute("forecast_model", key, fit)
+
+
+def _memo_params(p: Mapping[str, Any], feature_params: Mapping[str, Any] | None) -> dict[str, Any]:
+    """What a stored result depends on besides the input frames (everything but where it is stored)."""
+    return {"forecasting": {k: v for k, v in p.items() if k != "memo_dir"}, "features": feature_params}
 
 
 # ------------------------------------------------------------------------------------------------- backtest
@@ -119,14 +133,19 @@ def backtest_forecast(
     origins = origin_columns(wp, int(b["origins"]))
     training = TrainingSet.from_panel(wp, feature_params, p["train_weeks"], target_scale=p["target_scale"])
     plan_rule = p["plan_rule"] if b["plan"] == "rule" else None
-    cells, _ = run_backtest(
-        wp,
-        training,
-        origins,
-        int(b["horizon"]),
-        p["lightgbm"],
-        int(b["moving_average_weeks"]),
-        plan_rule=plan_rule,
+    key = fingerprint({"model_panel": model_panel}, _memo_params(p, feature_params))
+    cells = Memo(p["memo_dir"]).get_or_compute(
+        "backtest_cells",
+        key,
+        lambda: run_backtest(
+            wp,
+            training,
+            origins,
+            int(b["horizon"]),
+            p["lightgbm"],
+            int(b["moving_average_weeks"]),
+            plan_rule=plan_rule,
+        )[0],
     )
     version = training.model_version(p["lightgbm"], {"train_weeks": p["train_weeks"]})
     metrics = backtest_metrics_table(cells)
