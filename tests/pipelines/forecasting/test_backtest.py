@@ -52,7 +52,12 @@ def test_backtest_scores_only_cells_inside_spans_and_horizons_up_to_the_last_wee
     )
     reported = []
     cells, seconds = run_backtest(
-        wp, training, origin_columns(wp, 3), 4, LGBM, on_origin=lambda o, w, c: reported.append((o, w, c))
+        wp,
+        training,
+        origin_columns(wp, 3),
+        4,
+        LGBM,
+        on_origin=lambda o, w, c, kind: reported.append((o, w, c)),
     )
     assert len(seconds) == 3
     assert [o for o, _, _ in reported] == [36, 37, 38] and all(w > 0 and c > 0 for _, w, c in reported)

@@ -26,6 +26,7 @@ from sellout.pipelines.features.wide import WidePanel
 
 from .model import ForecastModel, TrainingSet, recursive_forecast
 from .plan import apply_plan
+from .refit import RefitSchedule
 
 MODEL_METHOD = "lightgbm"
 CELL_COLUMNS = [
@@ -85,24 +86,34 @@ def run_backtest(
     horizon: int,
     lightgbm: Mapping[str, Any],
     ma_weeks: int = 4,
-    on_origin: Callable[[int, float, float], None] | None = None,
+    on_origin: Callable[[int, float, float, str], None] | None = None,
     plan_rule: str | None = None,
+    refit: Mapping[str, Any] | None = None,
 ) -> tuple[pd.DataFrame, list[float]]:
     """Cells of every method at every origin, and the wall seconds of each origin's fit + forecast.
 
-    ``on_origin(origin, wall_seconds, cpu_seconds)`` is called after each origin's fit + forecast (CPU seconds
-    of this process: on a shared machine they move less with the load than wall seconds).
+    ``on_origin(origin, wall_seconds, cpu_seconds, kind)`` is called after each origin's fit + forecast (CPU
+    seconds of this process: on a shared machine they move less with the load than wall seconds; kind: "full
+    fit" or "refresh").
 
     The forecast weeks' prices and promotions are the panel's actual ones (a plan known in advance), or, with
     ``plan_rule``, what the plan rule gives (as if no plan had been given).
+
+    ``refit`` (``forecasting.refit``) is the production schedule replayed week by week: a full fit, then
+    ``refresh_rounds`` rounds on top of it at each origin until it is ``full_every_weeks`` old.
     """
     last = len(wp.weeks) - 1
     frames, seconds = [], []
+    schedule = RefitSchedule.from_params(refit)
+    base: ForecastModel | None = None
     for origin in origins:
         h_max = min(horizon, last - origin)
         rows = np.nonzero(wp.in_span[:, origin])[0]
         started, started_cpu = time.perf_counter(), time.process_time()
-        model = training.fit(origin, lightgbm)
+        if base is not None and schedule.refreshes(origin - int(wp.weeks.get_loc(base.trained_until))):
+            model = training.fit(origin, lightgbm, base=base, refresh_rounds=schedule.refresh_rounds)
+        else:
+            model = base = training.fit(origin, lightgbm)
         future = slice(origin + 1, origin + h_max + 1)
         saved = {k: v[:, future].copy() for k, v in wp.exog.items()}
         if plan_rule:
@@ -114,7 +125,8 @@ def run_backtest(
                 wp.exog[k][:, future] = v
         seconds.append(time.perf_counter() - started)
         if on_origin:
-            on_origin(origin, seconds[-1], time.process_time() - started_cpu)
+            kind = "refresh" if model.refresh is not None else "full fit"
+            on_origin(origin, seconds[-1], time.process_time() - started_cpu, kind)
         for name, values in baseline_forecasts(wp, origin, h_max, ma_weeks).items():
             forecasts[name] = values[rows]
         frames.append(_cells(wp, origin, rows, forecasts, mase_scale(wp, origin)[rows]))

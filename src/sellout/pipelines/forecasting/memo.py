@@ -64,23 +64,39 @@ class Memo:
         self.directory = Path(directory) if directory else None
 
     def get_or_compute(self, kind: str, key: str, compute: Callable[[], T]) -> T:
-        if self.directory is None:
-            return compute()
-        path = self.directory / f"{kind}-{key[:32]}.pkl"
-        if path.exists():
-            try:
-                with path.open("rb") as handle:
-                    value = pickle.load(handle)
-            except Exception as exc:  # a truncated or foreign file: compute again and replace it
-                logger.warning("%s: stored result %s unreadable (%s); computing it again", kind, path, exc)
-            else:
-                logger.info("%s: inputs unchanged since an earlier run, reusing %s", kind, path.name)
-                os.utime(path)
-                return value
+        """The stored result of ``kind`` under ``key``, or ``compute()``'s (then stored)."""
+        found = self.get(kind, key)
+        if found is not None:
+            return found
         value = compute()
-        self._store(path, value)
-        self._prune(kind)
+        self.put(kind, key, value)
         return value
+
+    def get(self, kind: str, key: str) -> Any | None:
+        """The stored result, or None (nothing stored, no directory, or an unreadable entry)."""
+        if self.directory is None:
+            return None
+        path = self._path(kind, key)
+        if not path.exists():
+            return None
+        try:
+            with path.open("rb") as handle:
+                value = pickle.load(handle)
+        except Exception as exc:  # a truncated or foreign file: the caller computes it again
+            logger.warning("%s: stored result %s unreadable (%s); computing it again", kind, path, exc)
+            return None
+        logger.info("%s: inputs unchanged since an earlier run, reusing %s", kind, path.name)
+        os.utime(path)
+        return value
+
+    def put(self, kind: str, key: str, value: Any) -> None:
+        if self.directory is None:
+            return
+        self._store(self._path(kind, key), value)
+        self._prune(kind)
+
+    def _path(self, kind: str, key: str) -> Path:
+        return self.directory / f"{kind}-{key[:32]}.pkl"
 
     def _store(self, path: Path, value: Any) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)

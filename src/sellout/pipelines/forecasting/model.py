@@ -104,14 +104,52 @@ class ForecastModel:
     n_train_rows: int
     interval: dict[str, Any] = field(default_factory=dict)
     target_scale: TargetScale | None = None
+    # A refreshed model: ``booster`` is the base (fitted in full up to ``base_trained_until``) and ``refresh``
+    # the rounds fitted on top of it on the data up to ``trained_until`` (see TrainingSet.fit).
+    refresh: lgb.Booster | None = None
+    base_trained_until: pd.Timestamp | None = None
 
     def predict_matrix(self, x: np.ndarray) -> np.ndarray:
         """Units forecast for each row of features ``x`` (columns in ``features`` order)."""
-        threads = self.lgbm_params["num_threads"]
         if self.target_scale is None:
-            return np.clip(self.booster.predict(x, num_threads=threads), 0.0, None)
+            return np.clip(self._predict(x), 0.0, None)
         scaled, level = self.target_scale.scale_features(x, self.features)
-        return np.clip(self.booster.predict(scaled, num_threads=threads), 0.0, None) * level
+        return np.clip(self._predict(scaled), 0.0, None) * level
+
+    def _predict(self, x: np.ndarray) -> np.ndarray:
+        threads = self.lgbm_params["num_threads"]
+        if self.refresh is None:
+            return self.booster.predict(x, num_threads=threads)
+        raw = self.booster.predict(x, raw_score=True, num_threads=threads)
+        raw += self.refresh.predict(x, raw_score=True, num_threads=threads)
+        return from_raw(self.lgbm_params["objective"], raw)
+
+    def raw_scores(self, x: np.ndarray) -> np.ndarray:
+        """The base booster's raw scores (before the objective's link) for already scaled features ``x``."""
+        return self.booster.predict(x, raw_score=True, num_threads=self.lgbm_params["num_threads"])
+
+
+# Objectives whose prediction is exp(raw score), and those whose prediction is the raw score itself.
+LOG_LINK_OBJECTIVES = frozenset({"tweedie", "poisson", "gamma"})
+IDENTITY_LINK_OBJECTIVES = frozenset(
+    {"regression", "regression_l2", "l2", "mse", "regression_l1", "l1", "huber", "fair", "quantile", "mape"}
+)
+
+
+def to_raw(objective: str, prediction: np.ndarray) -> np.ndarray:
+    if objective in LOG_LINK_OBJECTIVES:
+        return np.log(np.maximum(prediction, 1e-300))
+    if objective in IDENTITY_LINK_OBJECTIVES:
+        return np.asarray(prediction, dtype="float64")
+    raise ValueError(f"forecasting.refit needs an objective with a known link, not {objective!r}")
+
+
+def from_raw(objective: str, raw: np.ndarray) -> np.ndarray:
+    if objective in LOG_LINK_OBJECTIVES:
+        return np.exp(raw)
+    if objective in IDENTITY_LINK_OBJECTIVES:
+        return raw
+    raise ValueError(f"forecasting.refit needs an objective with a known link, not {objective!r}")
 
 
 def compute_model_version(
@@ -162,6 +200,10 @@ class TrainingSet:
         self.vocabulary = vocabulary
         self.train_weeks = train_weeks
         self.target_scale = TargetScale.from_params(target_scale, self.features)
+        # The last full fit's booster, its raw scores on every row (NaN: not known yet) and its binned data.
+        self._base_booster: lgb.Booster | None = None
+        self._base_scores = np.full(len(y), np.nan)
+        self._base_data: lgb.Dataset | None = None
 
     @classmethod
     def from_panel(
@@ -222,40 +264,94 @@ class TrainingSet:
         return int(self._rows_until(until_col).sum())
 
     def fit(
-        self, until_col: int, lightgbm: Mapping[str, Any], extra_version: Mapping[str, Any] | None = None
-    ):
-        """A model trained on the cells at or before column ``until_col`` (and within ``train_weeks``)."""
+        self,
+        until_col: int,
+        lightgbm: Mapping[str, Any],
+        extra_version: Mapping[str, Any] | None = None,
+        base: ForecastModel | None = None,
+        refresh_rounds: int = 0,
+    ) -> ForecastModel:
+        """A model trained on the cells at or before column ``until_col`` (and within ``train_weeks``).
+
+        With a ``base`` model (fitted by this training set, or on the same features) and ``refresh_rounds``, the
+        base's trees are kept and only ``refresh_rounds`` boosting rounds are fitted on top of its scores: the
+        cheap weekly refresh between full fits (``forecasting.refit``).
+        """
         keep = self._rows_until(until_col)
         if not keep.any():
             raise ValueError(f"no training rows up to week {self.weeks[until_col].date()}: series too short?")
         params, rounds = lgbm_train_params(lightgbm)
-        cat_idx = [self.features.index(c) for c in categorical_columns() if c in self.features]
         x, y, weight = self.x[keep], self.y[keep], None
         if self.target_scale is not None:
             x, weight = self.target_scale.scale_features(x, self.features)
             y = y / weight
+        refreshing = base is not None and refresh_rounds > 0
+        # A refresh of a base fitted by this training set reuses its bins (no second pass to find them).
+        reference = self._base_data if refreshing and self._base_booster is base.booster else None
         data = lgb.Dataset(
             x,
             y,
             weight=weight,
+            init_score=self._base_raw_scores(base, keep, x) if refreshing else None,
             feature_name=self.features,
-            categorical_feature=cat_idx,
+            categorical_feature=[self.features.index(c) for c in categorical_columns() if c in self.features],
             free_raw_data=True,
+            reference=reference,
             params={"max_bin": params["max_bin"], "verbosity": -1},
         )
-        booster = lgb.train(params, data, num_boost_round=rounds)
-        return ForecastModel(
-            booster=booster,
+        trained_until = pd.Timestamp(self.weeks[until_col])
+        common = dict(
             features=self.features,
             feature_params=self.feature_params,
             vocabulary=self.vocabulary,
             lgbm_params=params,
-            n_estimators=rounds,
             model_version=self.model_version(lightgbm, extra_version),
-            trained_until=pd.Timestamp(self.weeks[until_col]),
+            trained_until=trained_until,
             n_train_rows=int(keep.sum()),
             target_scale=self.target_scale,
         )
+        if refreshing:
+            refresh = lgb.train(params, data, num_boost_round=int(refresh_rounds))
+            return ForecastModel(
+                booster=base.booster,
+                n_estimators=base.n_estimators + int(refresh_rounds),
+                refresh=refresh,
+                base_trained_until=base.trained_until,
+                **common,
+            )
+        booster = lgb.train(params, data, num_boost_round=rounds, keep_training_booster=True)
+        model = ForecastModel(booster=booster, n_estimators=rounds, **common)
+        self._remember_training_scores(model, keep)
+        self._base_data = data
+        return model
+
+    def _remember_training_scores(self, model: ForecastModel, keep: np.ndarray) -> None:
+        """Keep the new model's raw scores on its training rows (LightGBM has them: no second prediction),
+        so that refreshing it later costs a prediction of the rows added since."""
+        captured: list[np.ndarray] = []
+
+        def capture(predictions, _data):
+            captured.append(np.array(predictions, dtype="float64"))
+            return "captured", 0.0, False
+
+        model.booster.eval_train(feval=capture)
+        model.booster.free_dataset()
+        scores = np.full(len(self.y), np.nan)
+        scores[keep] = to_raw(model.lgbm_params["objective"], captured[0])
+        self._base_booster, self._base_scores = model.booster, scores
+
+    def _base_raw_scores(self, base: ForecastModel, keep: np.ndarray, x_kept: np.ndarray) -> np.ndarray:
+        """The base model's raw scores on the rows in ``keep`` (``x_kept``: their scaled features)."""
+        scores = self._base_scores
+        if self._base_booster is not base.booster:
+            scores = np.full(len(self.y), np.nan)
+        kept = scores[keep]
+        missing = np.isnan(kept)
+        if missing.any():
+            kept[missing] = base.raw_scores(x_kept[missing])
+            scores[np.flatnonzero(keep)[missing]] = kept[missing]
+        self._base_booster, self._base_scores = base.booster, scores
+        return kept
 
 
 def recursive_forecast(

@@ -6,6 +6,7 @@ intervals.py; these functions adapt them to the Kedro datasets (see their docstr
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Mapping
 from typing import Any
 
@@ -19,6 +20,9 @@ from .backtest import MODEL_METHOD, origin_columns, run_backtest, score
 from .memo import Memo, fingerprint
 from .model import DEFAULT_LGBM, ForecastModel, TrainingSet, recursive_forecast
 from .plan import activate_series, apply_plan
+from .refit import RefitSchedule
+
+logger = logging.getLogger(__name__)
 
 DEFAULT_PARAMS: dict[str, Any] = {
     "horizon": 8,
@@ -31,6 +35,7 @@ DEFAULT_PARAMS: dict[str, Any] = {
     "quality_gate": {"margin": 0.0, "last_published_margin": 0.02},
     "lightgbm": {},
     "memo_dir": None,
+    "refit": {},
 }
 
 FORECAST_COLUMNS = {
@@ -72,6 +77,7 @@ def resolve_forecast_params(params: Mapping[str, Any] | None) -> dict[str, Any]:
     for key in ("origins", "horizon", "moving_average_weeks"):
         if int(p["backtest"][key]) < 1:
             raise ValueError(f"forecasting.backtest.{key} must be >= 1, got {p['backtest'][key]!r}")
+    RefitSchedule.from_params(p["refit"])  # refuses bad settings before any fitting
     if p["backtest"]["plan"] not in ("actual", "rule"):
         raise ValueError(
             f"forecasting.backtest.plan must be 'actual' or 'rule', got {p['backtest']['plan']!r}"
@@ -96,16 +102,47 @@ def train_forecast_model(
     p = resolve_forecast_params(params)
     wp = to_wide(model_panel)
 
+    schedule = RefitSchedule.from_params(p["refit"])
+    memo = Memo(p["memo_dir"])
+    base_key = fingerprint({}, _memo_params(p, feature_params))
+    extra_version = {"train_weeks": p["train_weeks"]}
+
     def fit() -> ForecastModel:
         training = TrainingSet.from_frame(
             model_features, wp, feature_params, p["train_weeks"], target_scale=p["target_scale"]
         )
-        return training.fit(len(wp.weeks) - 1, p["lightgbm"], {"train_weeks": p["train_weeks"]})
+        last = len(wp.weeks) - 1
+        base = _reusable_base(memo.get("forecast_base", base_key), wp, model_panel, schedule)
+        if base is not None:
+            return training.fit(last, p["lightgbm"], extra_version, base, schedule.refresh_rounds)
+        model = training.fit(last, p["lightgbm"], extra_version)
+        if schedule.refresh_rounds > 0:
+            history = _history_fingerprint(model_panel, model.trained_until)
+            memo.put("forecast_base", base_key, {"model": model, "history": history})
+        return model
 
     key = fingerprint(
         {"model_features": model_features, "model_panel": model_panel}, _memo_params(p, feature_params)
     )
-    return Memo(p["memo_dir"]).get_or_compute("forecast_model", key, fit)
+    return memo.get_or_compute("forecast_model", key, fit)
+
+
+def _reusable_base(stored, wp, model_panel: pd.DataFrame, schedule: RefitSchedule) -> ForecastModel | None:
+    """The last fully fitted model if the schedule refreshes it now and the history it saw is unchanged."""
+    if not stored:
+        return None
+    base: ForecastModel = stored["model"]
+    weeks_since = int((wp.weeks[-1] - base.trained_until) / pd.Timedelta(weeks=1))
+    if not schedule.refreshes(weeks_since):
+        return None
+    if stored["history"] != _history_fingerprint(model_panel, base.trained_until):
+        logger.info("the weeks up to %s changed since the last full fit: fitting in full", base.trained_until)
+        return None
+    return base
+
+
+def _history_fingerprint(model_panel: pd.DataFrame, until: pd.Timestamp) -> str:
+    return fingerprint({"model_panel": model_panel[pd.to_datetime(model_panel[WEEK]) <= until]}, {})
 
 
 def _memo_params(p: Mapping[str, Any], feature_params: Mapping[str, Any] | None) -> dict[str, Any]:
@@ -145,6 +182,7 @@ def backtest_forecast(
             p["lightgbm"],
             int(b["moving_average_weeks"]),
             plan_rule=plan_rule,
+            refit=p["refit"],
         )[0],
     )
     version = training.model_version(p["lightgbm"], {"train_weeks": p["train_weeks"]})
