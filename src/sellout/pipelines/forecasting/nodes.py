@@ -6,6 +6,7 @@ intervals.py; these functions adapt them to the Kedro datasets (see their docstr
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 from collections.abc import Mapping
 from typing import Any
@@ -105,7 +106,7 @@ def train_forecast_model(
     schedule = RefitSchedule.from_params(p["refit"])
     memo = Memo(p["memo_dir"])
     base_key = fingerprint({}, _memo_params(p, feature_params))
-    extra_version = {"train_weeks": p["train_weeks"]}
+    extra_version = _version_extra(p)
 
     def fit() -> ForecastModel:
         training = TrainingSet.from_frame(
@@ -125,6 +126,14 @@ def train_forecast_model(
         {"model_features": model_features, "model_panel": model_panel}, _memo_params(p, feature_params)
     )
     return memo.get_or_compute("forecast_model", key, fit)
+
+
+def _version_extra(p: Mapping[str, Any]) -> dict[str, Any]:
+    """Settings besides LightGBM's and the features' that make a model version (model.compute_model_version)."""
+    return {
+        "train_weeks": p["train_weeks"],
+        "refit": dataclasses.asdict(RefitSchedule.from_params(p["refit"])),
+    }
 
 
 def _reusable_base(stored, wp, model_panel: pd.DataFrame, schedule: RefitSchedule) -> ForecastModel | None:
@@ -185,7 +194,7 @@ def backtest_forecast(
             refit=p["refit"],
         )[0],
     )
-    version = training.model_version(p["lightgbm"], {"train_weeks": p["train_weeks"]})
+    version = training.model_version(p["lightgbm"], _version_extra(p))
     metrics = backtest_metrics_table(cells)
     metrics["run_id"] = str(run_context["run_id"])
     metrics["model_version"] = version
