@@ -26,6 +26,12 @@ def test_schedule_settings():
         RefitSchedule.from_params({"rounds": 3})
     with pytest.raises(ValueError, match="full_every_weeks must be >= 1"):
         RefitSchedule.from_params({"full_every_weeks": 0})
+    refresh = {"full_every_weeks": 3, "refresh_rounds": 10}
+    with pytest.raises(ValueError, match="forecasting.refit.refresh_rounds needs"):
+        nodes.resolve_forecast_params({"refit": refresh, "lightgbm": {"objective": "cross_entropy"}})
+    nodes.resolve_forecast_params(
+        {"refit": {"refresh_rounds": 0}, "lightgbm": {"objective": "cross_entropy"}}
+    )
 
 
 @pytest.fixture(scope="module")

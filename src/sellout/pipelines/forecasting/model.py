@@ -136,6 +136,10 @@ IDENTITY_LINK_OBJECTIVES = frozenset(
 )
 
 
+def has_known_link(objective: str) -> bool:
+    return objective in LOG_LINK_OBJECTIVES or objective in IDENTITY_LINK_OBJECTIVES
+
+
 def to_raw(objective: str, prediction: np.ndarray) -> np.ndarray:
     if objective in LOG_LINK_OBJECTIVES:
         return np.log(np.maximum(prediction, 1e-300))
@@ -328,6 +332,10 @@ class TrainingSet:
     def _remember_training_scores(self, model: ForecastModel, keep: np.ndarray) -> None:
         """Keep the new model's raw scores on its training rows (LightGBM has them: no second prediction),
         so that refreshing it later costs a prediction of the rows added since."""
+        self._base_booster, self._base_scores = model.booster, np.full(len(self.y), np.nan)
+        if not has_known_link(model.lgbm_params["objective"]):
+            model.booster.free_dataset()  # such a model cannot be refreshed (refit settings refuse it)
+            return
         captured: list[np.ndarray] = []
 
         def capture(predictions, _data):
@@ -336,9 +344,7 @@ class TrainingSet:
 
         model.booster.eval_train(feval=capture)
         model.booster.free_dataset()
-        scores = np.full(len(self.y), np.nan)
-        scores[keep] = to_raw(model.lgbm_params["objective"], captured[0])
-        self._base_booster, self._base_scores = model.booster, scores
+        self._base_scores[keep] = to_raw(model.lgbm_params["objective"], captured[0])
 
     def _base_raw_scores(self, base: ForecastModel, keep: np.ndarray, x_kept: np.ndarray) -> np.ndarray:
         """The base model's raw scores on the rows in ``keep`` (``x_kept``: their scaled features)."""

@@ -19,7 +19,14 @@ from sellout.pipelines.features.wide import SERIES_KEYS, WEEK, to_wide
 from . import gate, intervals, report
 from .backtest import MODEL_METHOD, origin_columns, run_backtest, score
 from .memo import Memo, fingerprint
-from .model import DEFAULT_LGBM, ForecastModel, TrainingSet, recursive_forecast
+from .model import (
+    DEFAULT_LGBM,
+    ForecastModel,
+    TrainingSet,
+    has_known_link,
+    lgbm_train_params,
+    recursive_forecast,
+)
 from .plan import activate_series, apply_plan
 from .refit import RefitSchedule
 
@@ -78,7 +85,13 @@ def resolve_forecast_params(params: Mapping[str, Any] | None) -> dict[str, Any]:
     for key in ("origins", "horizon", "moving_average_weeks"):
         if int(p["backtest"][key]) < 1:
             raise ValueError(f"forecasting.backtest.{key} must be >= 1, got {p['backtest'][key]!r}")
-    RefitSchedule.from_params(p["refit"])  # refuses bad settings before any fitting
+    schedule = RefitSchedule.from_params(p["refit"])  # refuses bad settings before any fitting
+    objective = lgbm_train_params(p["lightgbm"])[0]["objective"]
+    if schedule.refresh_rounds > 0 and not has_known_link(objective):
+        raise ValueError(
+            f"forecasting.refit.refresh_rounds needs a LightGBM objective whose link is known (tweedie, poisson, "
+            f"gamma or a regression objective), not {objective!r}; set refresh_rounds: 0"
+        )
     if p["backtest"]["plan"] not in ("actual", "rule"):
         raise ValueError(
             f"forecasting.backtest.plan must be 'actual' or 'rule', got {p['backtest']['plan']!r}"
