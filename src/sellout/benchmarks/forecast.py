@@ -23,6 +23,7 @@ subprocess; data goes through parquet files in a temporary folder. The last stdo
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import resource
 import subprocess
@@ -41,6 +42,7 @@ from sellout.pipelines.features.wide import EXOG_COLUMNS, WidePanel, to_wide
 from sellout.pipelines.forecasting import intervals
 from sellout.pipelines.forecasting.backtest import MODEL_METHOD, origin_columns, run_backtest, score
 from sellout.pipelines.forecasting.model import DEFAULT_LGBM, TrainingSet
+from sellout.pipelines.forecasting.refit import RefitSchedule
 
 REFERENCE_DIR = PROJECT_ROOT / "benchmarks" / "mlforecast"
 REFERENCE_PYTHON = PROJECT_ROOT / ".venv-mlforecast" / "bin" / "python"
@@ -136,7 +138,7 @@ def main(argv: list[str] | None = None) -> int:
         "seconds_per_origin": round(project_seconds, 2),
         "cpu_seconds_per_origin": round(project_cpu, 2),
         "num_threads": int(lightgbm["num_threads"]),
-        "refit": {"full_every_weeks": 1, "refresh_rounds": 0, **refit},
+        "refit": dataclasses.asdict(RefitSchedule.from_params(refit)),
         "train_rows_last_origin": int(training.fit_rows(scored[-1])),
         "n_features": len(training.features),
         "peak_rss_mb": round(peak_rss_mb, 1),

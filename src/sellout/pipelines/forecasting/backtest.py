@@ -106,14 +106,16 @@ def run_backtest(
     frames, seconds = [], []
     schedule = RefitSchedule.from_params(refit)
     base: ForecastModel | None = None
+    base_origin = -1
     for origin in origins:
         h_max = min(horizon, last - origin)
         rows = np.nonzero(wp.in_span[:, origin])[0]
         started, started_cpu = time.perf_counter(), time.process_time()
-        if base is not None and schedule.refreshes(origin - int(wp.weeks.get_loc(base.trained_until))):
+        if base is not None and schedule.refreshes(origin - base_origin):
             model = training.fit(origin, lightgbm, base=base, refresh_rounds=schedule.refresh_rounds)
         else:
             model = base = training.fit(origin, lightgbm)
+            base_origin = origin
         future = slice(origin + 1, origin + h_max + 1)
         saved = {k: v[:, future].copy() for k, v in wp.exog.items()}
         if plan_rule:
@@ -185,8 +187,3 @@ def score(cells: pd.DataFrame, by: list[str]) -> pd.DataFrame:
     agg["wape"] = agg["abs_err"] / denom
     agg["bias"] = agg["err"] / denom
     return agg[[*by, "wape", "bias", "mase", "n_cells", "actual"]]
-
-
-def fitted_model_for_forecast(training: TrainingSet, lightgbm: Mapping[str, Any]) -> ForecastModel:
-    """The production model: trained on every week of the panel."""
-    return training.fit(len(training.weeks) - 1, lightgbm)

@@ -11,6 +11,7 @@ cannot be read is computed again; only the newest ``KEEP`` entries of each kind 
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import logging
@@ -45,6 +46,7 @@ def fingerprint(frames: Mapping[str, pd.DataFrame], params: Mapping[str, Any]) -
     return digest.hexdigest()
 
 
+@functools.cache
 def _code_digest() -> str:
     import importlib
 
