@@ -35,6 +35,7 @@ _LOAD_TYPES: dict[str, tuple[pa.DataType, str]] = {
     "numeric": (pa.float64(), "float64"),
 }
 _TEXT = (pa.large_string(), "str")
+_CSV_WRITE_OPTIONS = pa_csv.WriteOptions(include_header=False, quoting_style="needed")
 
 
 def pg_type_for(series: pd.Series) -> str:
@@ -53,29 +54,33 @@ def pg_type_for(series: pd.Series) -> str:
     return "text"
 
 
-def frame_to_csv_chunks(
+def arrow_chunks(
     frame: pd.DataFrame, chunk_rows: int, target_types: dict[str, str] | None = None
-) -> Iterator[bytes]:
-    """COPY-ready CSV bytes for ``frame``, ``chunk_rows`` rows at a time (memory stays at one chunk).
+) -> Iterator[pa.Table]:
+    """``frame`` as Arrow tables of ``chunk_rows`` rows (memory stays at one chunk), ready for either COPY format.
 
-    ``target_types`` (column -> PostgreSQL type) lets date and timestamp columns be written in the form the
-    server parses fastest: dates without a time, timestamps to the microsecond it stores, and zoned timestamps as
-    UTC wall time without the zone (Arrow formats zoned timestamps 20x slower). The COPY must therefore run with
-    the session time zone set to UTC, as ``copy_frame`` does.
+    ``target_types`` (column -> ``pg_type.typname``) narrows date and timestamp columns to what the column
+    stores: dates without a time, timestamps to the microsecond, and zoned timestamps as UTC wall time without
+    the zone (Arrow formats zoned timestamps 20x slower). A CSV COPY must therefore run with the session time zone
+    set to UTC, as ``PostgresTableDataset`` does. Text with a NUL character is refused with its column and row.
     """
-    options = pa_csv.WriteOptions(include_header=False, quoting_style="needed")
     for start in range(0, len(frame), chunk_rows):
         chunk = frame.iloc[start : start + chunk_rows]
         try:
-            # one thread: the chunk is small, and another thread is already parsing the next file
+            # one thread: the chunk is small, and another thread is already loading the previous one
             table = pa.Table.from_pandas(chunk, preserve_index=False, nthreads=1)
             table = _narrow_times(table, target_types or {})
         except (pa.ArrowInvalid, pa.ArrowTypeError) as exc:
             raise DatasetError(f"cannot write rows {start}..{start + len(chunk) - 1}: {exc}") from None
         _refuse_nul_characters(table, start)
-        buffer = io.BytesIO()
-        pa_csv.write_csv(table, buffer, options)
-        yield buffer.getvalue()
+        yield table
+
+
+def table_to_csv(table: pa.Table) -> bytes:
+    """COPY-ready CSV bytes of one Arrow chunk."""
+    buffer = io.BytesIO()
+    pa_csv.write_csv(table, buffer, _CSV_WRITE_OPTIONS)
+    return buffer.getvalue()
 
 
 def _narrow_times(table: pa.Table, target_types: dict[str, str]) -> pa.Table:

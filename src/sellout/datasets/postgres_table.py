@@ -35,19 +35,12 @@ from kedro.io import AbstractDataset, DatasetError
 from psycopg.types.string import TextLoader
 
 from sellout import db
-from sellout.datasets.copy_codec import (
-    COPY_IN_OPTIONS,
-    COPY_OUT_OPTIONS,
-    csv_to_frame,
-    frame_to_csv_chunks,
-    pg_type_for,
-    records_to_frame,
-)
+from sellout.datasets.copy_codec import COPY_OUT_OPTIONS, csv_to_frame, pg_type_for, records_to_frame
+from sellout.datasets.copy_in import copy_frame
 
 logger = logging.getLogger(__name__)
 
 WRITE_MODES = ("append", "replace", "upsert", "replace_partition")
-COPY_CHUNK_ROWS = 100_000
 WATERMARK_DDL = """
 create schema if not exists ops;
 create table if not exists ops.dataset_watermarks (
@@ -294,20 +287,6 @@ class PostgresTableDataset(AbstractDataset[pd.DataFrame, pd.DataFrame | Iterator
             f"left join {target} t on {join} where t.{key_columns[0]} is null or {changed} "
             f"on conflict ({', '.join(key_columns)}) {action}"
         )
-
-
-def copy_frame(conn, table: str, data: pd.DataFrame, chunk_rows: int = COPY_CHUNK_ROWS) -> None:
-    """Bulk-load ``data`` into ``table`` (``schema.table``, or a ``_temp`` table) with ``COPY FROM STDIN``."""
-    if data.empty:
-        return
-    target = table if table.startswith("_") else db.quote_table(table)
-    columns = ", ".join(db.quote_ident(c) for c in data.columns)
-    with (
-        conn.cursor() as cur,
-        cur.copy(f"copy {target} ({columns}) from stdin with ({COPY_IN_OPTIONS})") as copy,
-    ):
-        for block in frame_to_csv_chunks(data, chunk_rows):
-            copy.write(block)
 
 
 def _describe_query(conn, query: str, params: dict[str, Any]) -> list[tuple[str, str]]:

@@ -16,7 +16,7 @@ import pandas as pd
 from kedro.io import AbstractDataset, DatasetError
 
 from sellout import db, warehouse
-from sellout.datasets.postgres_table import copy_frame
+from sellout.datasets.copy_in import copy_frame
 from sellout.ingest.parsing import ParsedFile
 
 logger = logging.getLogger(__name__)

@@ -1,0 +1,61 @@
+"""Bulk loads: a DataFrame into a table with ``COPY FROM STDIN``, in binary when it can be exact, else CSV."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from typing import TypeVar
+
+import pandas as pd
+
+from sellout import db
+from sellout.datasets.copy_binary import binary_plan, frame_to_binary_chunks
+from sellout.datasets.copy_codec import COPY_IN_OPTIONS, arrow_chunks, table_to_csv
+
+COPY_CHUNK_ROWS = 100_000
+T = TypeVar("T")
+_DONE = object()
+
+
+def copy_frame(conn, table: str, data: pd.DataFrame, chunk_rows: int = COPY_CHUNK_ROWS) -> None:
+    """Bulk-load ``data`` into ``table`` (``schema.table``, or a ``_temp`` table) with ``COPY FROM STDIN``.
+
+    Binary COPY when every column has an exact binary encoding for its column type (the server then skips text
+    parsing), CSV otherwise. A thread encodes the next chunk while this one loads.
+    """
+    if data.empty:
+        return
+    target = table if table.startswith("_") else db.quote_table(table)
+    columns = ", ".join(db.quote_ident(c) for c in data.columns)
+    target_types = column_types(conn, target)
+    chunks = arrow_chunks(data, chunk_rows, target_types)
+    encoders = binary_plan(data, target_types)
+    if encoders is None:
+        options, blocks = COPY_IN_OPTIONS, map(table_to_csv, chunks)
+    else:
+        options, blocks = "format binary", frame_to_binary_chunks(chunks, encoders)
+    with (
+        conn.cursor() as cur,
+        cur.copy(f"copy {target} ({columns}) from stdin with ({options})") as copy,
+    ):
+        for block in one_ahead(blocks):
+            copy.write(block)
+
+
+def column_types(conn, target: str) -> dict[str, str]:
+    """Column name -> ``pg_type.typname`` of a table (``target`` quoted, or a temporary table's name)."""
+    rows = conn.execute(
+        "select a.attname, t.typname from pg_attribute a join pg_type t on t.oid = a.atttypid "
+        "where a.attrelid = %s::regclass and a.attnum > 0 and not a.attisdropped",
+        (target,),
+    ).fetchall()
+    return dict(rows)
+
+
+def one_ahead(items: Iterator[T]) -> Iterator[T]:
+    """``items``, each produced by a worker thread while the caller consumes the one before."""
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="copy-encoder") as worker:
+        pending = worker.submit(next, items, _DONE)
+        while (item := pending.result()) is not _DONE:
+            pending = worker.submit(next, items, _DONE)
+            yield item
