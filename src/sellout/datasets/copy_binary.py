@@ -117,7 +117,9 @@ def _integer(target: str) -> Encoder:
 
 
 def _float8(column: pa.Array) -> list[pa.Array]:
-    return [_fixed_width(_values(pc.cast(column, pa.float64()), 0.0).astype(">f8"), _valid(column))]
+    # an integer past 2**53 rounds to the nearest double, as the server rounds its text
+    values = _values(pc.cast(column, pa.float64(), safe=False), 0.0)
+    return [_fixed_width(values.astype(">f8"), _valid(column))]
 
 
 def _boolean(column: pa.Array) -> list[pa.Array]:
