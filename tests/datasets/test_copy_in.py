@@ -67,3 +67,17 @@ def test_copy_frame_loads_by_either_format_in_chunks(db_url, price):
         copy_frame(conn, "public.t", frame, chunk_rows=2)
         rows = conn.execute("select store, price::text from public.t order by price nulls last").fetchall()
     assert rows == [("A", "1.25"), (None, "3.50"), ("B", None)]
+
+
+@pytest.mark.parametrize("amount", [pd.Series([1.5]), pd.Series(["1.5"], dtype="str")], ids=["binary", "csv"])
+def test_zoned_timestamps_land_right_whatever_the_session_time_zone(db_url, amount):
+    frame = pd.DataFrame({"at": pd.to_datetime(["2024-03-01T12:00:00Z"]), "amount": amount})
+    with psycopg.connect(db_url) as conn:
+        conn.execute("set time zone 'America/New_York'")
+        conn.execute("create table public.t (at timestamptz, amount numeric)")
+        copy_frame(conn, "public.t", frame)
+        stored = conn.execute(
+            "select to_char(at at time zone 'UTC', 'YYYY-MM-DD HH24:MI') from public.t"
+        ).fetchone()
+        assert stored == ("2024-03-01 12:00",)
+        assert conn.execute("show time zone").fetchone() == ("America/New_York",)

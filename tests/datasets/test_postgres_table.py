@@ -214,7 +214,6 @@ KILL_SCRIPT = textwrap.dedent(
     """
     import sys, numpy as np, pandas as pd
     from sellout.datasets import PostgresTableDataset
-from sellout.datasets.copy_binary import binary_plan
     dataset = PostgresTableDataset("rt.killed", credentials={"url": sys.argv[1]}, save_args={"mode": "replace"})
     frame = pd.DataFrame({"x": np.arange(3_000_000), "label": "row"})
     print("saving", flush=True)

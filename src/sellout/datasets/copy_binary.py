@@ -12,8 +12,10 @@ same values:
 Any other pairing (strings into numeric, float32 into double precision, domains, arrays, ...) returns no plan,
 and the caller writes CSV instead.
 
-Each field is one element of an Arrow binary array (4-byte big-endian length, then the value); Arrow's element-wise
-join glues a row's fields behind its field count, so the joined array's data buffer is the chunk's COPY data.
+Each field is a 4-byte big-endian length, then the value. Fields of one width in every row of a chunk are rows of a
+byte matrix (neighbouring ones merged into one matrix); the others are elements of an Arrow binary array. Arrow's
+element-wise join glues each row's pieces behind its field count, so the joined array's data buffer is the chunk's
+COPY data.
 """
 
 from __future__ import annotations
@@ -40,7 +42,9 @@ _NUMERIC_POS, _NUMERIC_NEG, _NUMERIC_NAN, _NUMERIC_PINF, _NUMERIC_NINF = (
     0xF000,
 )
 
-Encoder = Callable[[pa.Array], list[pa.Array]]
+# A piece of every row of a chunk: a (rows, width) uint8 matrix when all have one width, else a binary array.
+Piece = np.ndarray | pa.Array
+Encoder = Callable[[pa.Array], list[Piece]]
 
 
 def binary_plan(frame: pd.DataFrame, target_types: dict[str, str]) -> list[Encoder] | None:
@@ -59,15 +63,33 @@ def frame_to_binary_chunks(
 ) -> Iterator[bytes | memoryview]:
     """COPY binary data for Arrow chunks of a frame (from ``copy_codec.arrow_chunks``): header, rows, trailer."""
     yield HEADER
-    field_count = pa.scalar(len(encoders).to_bytes(2, "big"), pa.large_binary())
     for table in table_chunks:
-        fields = [field_count]
+        field_count = np.frombuffer(len(encoders).to_bytes(2, "big"), np.uint8)
+        pieces: list[Piece] = [np.broadcast_to(field_count, (table.num_rows, 2))]
         for encoder, column in zip(encoders, table.columns, strict=True):
-            fields.extend(encoder(column.combine_chunks()))
-        rows = pc.binary_join_element_wise(*fields, pa.scalar(b"", pa.large_binary()))
-        offsets = _offsets(rows)
-        yield memoryview(rows.buffers()[2])[offsets[0] : offsets[-1]]
+            pieces.extend(encoder(column.combine_chunks()))
+        yield _join_rows(pieces)
     yield TRAILER
+
+
+def _join_rows(pieces: list[Piece]) -> memoryview:
+    """The bytes of every row's pieces, row after row."""
+    arrays, run = [], []
+    for piece in [*pieces, None]:
+        if isinstance(piece, np.ndarray):
+            run.append(piece)
+            continue
+        if run:
+            arrays.append(_matrix_rows(np.hstack(run) if len(run) > 1 else run[0]))
+            run = []
+        if piece is not None:
+            arrays.append(piece)
+    if len(arrays) == 1:
+        rows = arrays[0]
+    else:
+        rows = pc.binary_join_element_wise(*arrays, pa.scalar(b"", pa.large_binary()))
+    offsets = _offsets(rows)
+    return memoryview(rows.buffers()[2])[offsets[0] : offsets[-1]]
 
 
 def _encoder_for(series: pd.Series, target: str) -> Encoder | None:
@@ -104,47 +126,50 @@ def _fits(series: pd.Series, limits: np.iinfo) -> bool:
     return limits.min <= series.min() and series.max() <= limits.max
 
 
-# ---- one encoder per target type: Arrow column -> binary arrays of length-prefixed fields -------------------
+# ---- one encoder per target type: Arrow column -> pieces of length-prefixed fields ------------------------
 
 
 def _integer(target: str) -> Encoder:
     big_endian = _INT_RANGES[target].dtype.newbyteorder(">")
 
-    def encode(column: pa.Array) -> list[pa.Array]:
+    def encode(column: pa.Array) -> list[Piece]:
         return [_fixed_width(_values(column, 0).astype(big_endian), _valid(column))]
 
     return encode
 
 
-def _float8(column: pa.Array) -> list[pa.Array]:
+def _float8(column: pa.Array) -> list[Piece]:
     # an integer past 2**53 rounds to the nearest double, as the server rounds its text
     values = _values(pc.cast(column, pa.float64(), safe=False), 0.0)
     return [_fixed_width(values.astype(">f8"), _valid(column))]
 
 
-def _boolean(column: pa.Array) -> list[pa.Array]:
+def _boolean(column: pa.Array) -> list[Piece]:
     return [_fixed_width(_values(column, False).astype(np.uint8), _valid(column))]
 
 
-def _date(column: pa.Array) -> list[pa.Array]:
+def _date(column: pa.Array) -> list[Piece]:
     days = _values(column.cast(pa.int32()), 0).astype(np.int64) - _PG_EPOCH_DAYS
     return [_fixed_width(days.astype(">i4"), _valid(column))]
 
 
-def _timestamp(column: pa.Array) -> list[pa.Array]:
+def _timestamp(column: pa.Array) -> list[Piece]:
     micros = _values(column.cast(pa.int64()), 0) - _PG_EPOCH_US
     return [_fixed_width(micros.astype(">i8"), _valid(column))]
 
 
-def _text(column: pa.Array) -> list[pa.Array]:
+def _text(column: pa.Array) -> list[Piece]:
     text = pc.cast(column, pa.large_string())
     lengths = np.where(_valid_all(text), _lengths(text), _NULL).astype(">i4")
-    return [_unprefixed(lengths), pc.cast(pc.fill_null(text, ""), pa.large_binary())]
+    return [lengths.view(np.uint8).reshape(-1, 4), pc.cast(pc.fill_null(text, ""), pa.large_binary())]
 
 
-def _numeric(column: pa.Array) -> list[pa.Array]:
-    """``numeric``'s binary form: digit count, weight, sign, display scale, then base-10000 digits."""
-    valid = _valid_all(column)
+def _numeric(column: pa.Array) -> list[Piece]:
+    """``numeric``'s binary form: digit count, weight, sign, display scale, then base-10000 digits.
+
+    Every value of a chunk gets as many digits as its longest needs, shorter ones with leading zero digits (the
+    server strips them), so the fields have one width and join as a matrix.
+    """
     if pa.types.is_integer(column.type):
         integers = _values(column, 0).astype(np.int64)
         last_power = np.zeros(len(column), dtype=np.int64)
@@ -154,17 +179,24 @@ def _numeric(column: pa.Array) -> list[pa.Array]:
     negative = integers < 0
     # the magnitude as uint64: negation wraps, so the most negative int64 keeps its 2**63
     magnitude = np.where(negative, np.uint64(0) - integers.astype(np.uint64), integers.astype(np.uint64))
-    groups, n_groups = _base_10000(magnitude, last_power % 4)
-    weight = np.where(n_groups > 0, last_power // 4 + n_groups - 1, 0)
-    sign = np.where(special != 0, special, np.where(negative, _NUMERIC_NEG, _NUMERIC_POS))
-    scale = np.where(special != 0, 0, np.maximum(-last_power, 0))
+    low_first = _base_10000(magnitude, last_power % 4)
+    used = np.flatnonzero(low_first.any(axis=0))
+    n_digits = int(used[-1]) + 1 if len(used) else 0
 
-    field_bytes = np.where(valid, 8 + 2 * n_groups, _NULL)
-    words = np.empty((len(column), 6 + groups.shape[1]), dtype=">u2")
-    for index, word in enumerate((field_bytes >> 16, field_bytes, n_groups, weight, sign, scale)):
-        words[:, index] = word.astype(np.uint16)
-    words[:, 6:] = groups
-    return [_ragged(words.view(np.uint8), np.where(valid, 4 + field_bytes, 4))]
+    words = np.empty((len(column), 6 + n_digits), dtype=">u2")
+    words[:, 0] = 0  # the field's length, an int32: 8 + 2 bytes per digit
+    words[:, 1] = 8 + 2 * n_digits
+    words[:, 2] = n_digits
+    words[:, 3] = (last_power // 4 + n_digits - 1).astype(np.uint16)  # weight: int16 bits
+    words[:, 4] = np.where(special != 0, special, np.where(negative, _NUMERIC_NEG, _NUMERIC_POS))
+    words[:, 5] = np.where(special != 0, 0, np.maximum(-last_power, 0))  # display scale
+    words[:, 6:] = low_first[:, n_digits - 1 :: -1] if n_digits else low_first[:, :0]
+    matrix = words.view(np.uint8)
+    valid = _valid(column)
+    if valid is None:
+        return [matrix]
+    matrix[~valid, :4] = 0xFF  # length -1: NULL
+    return [_ragged(matrix, np.where(valid, matrix.shape[1], 4))]
 
 
 def _decimals(values: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -182,20 +214,18 @@ def _decimals(values: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     values = np.where(special != 0, 0.0, values)
     integers = np.zeros(len(values), dtype=np.int64)
     power = np.zeros(len(values), dtype=np.int64)
-    pending = np.arange(len(values))
-    by_text = []
+    resolved = np.zeros(len(values), dtype=bool)
     for digits in range(23):
-        scaled = values[pending] * 10.0**digits
+        scaled = values * 10.0**digits
         exact = np.abs(scaled) < 2.0**51
         candidate = np.rint(scaled)
-        found = exact & (candidate / 10.0**digits == values[pending])
-        integers[pending[found]] = candidate[found]
-        power[pending[found]] = -digits
-        by_text.append(pending[~exact])
-        pending = pending[~found & exact]
-        if not len(pending):
+        found = exact & ~resolved & (candidate / 10.0**digits == values)
+        integers[found] = candidate[found]
+        power[found] = -digits
+        resolved |= found
+        if not (exact & ~resolved).any():
             break
-    by_text = np.concatenate([*by_text, pending])
+    by_text = np.flatnonzero(~resolved)
     if len(by_text):
         integers[by_text], power[by_text] = _shortest_text(values[by_text])
     return integers, power, special
@@ -214,21 +244,19 @@ def _shortest_text(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return integers, exponent - fraction_digits
 
 
-def _base_10000(magnitude: np.ndarray, shift: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """``magnitude * 10**shift`` (shift 0..3) in base-10000 digits, most significant first, and how many there
-    are. The magnitude is cut at 10**8 first, so nothing overflows."""
+def _base_10000(magnitude: np.ndarray, shift: np.ndarray) -> np.ndarray:
+    """``magnitude * 10**shift`` (shift 0..3) in base-10000 digits, least significant first: (rows, digits).
+    The magnitude is cut at 10**8 first, so no product overflows."""
     scale = _POWERS_OF_TEN[shift]
     high = (magnitude // np.uint64(10**8)).astype(np.int64) * scale
     low = (magnitude % np.uint64(10**8)).astype(np.int64) * scale
     high += low // 10**8
     low %= 10**8
-    low_first = np.column_stack(
-        [low % 10**4, low // 10**4, high % 10**4, high // 10**4 % 10**4, high // 10**8 % 10**4, high // 10**12]
-    )
-    nonzero = low_first != 0
-    n_groups = np.where(nonzero.any(axis=1), 6 - np.argmax(nonzero[:, ::-1], axis=1), 0)
-    take = np.clip(n_groups[:, None] - 1 - np.arange(6), 0, None)
-    return np.take_along_axis(low_first, take, axis=1), n_groups
+    digits = [low % 10**4, low // 10**4]
+    while high.any():
+        digits.append(high % 10**4)
+        high //= 10**4
+    return np.column_stack(digits)
 
 
 # ---- helpers -------------------------------------------------------------------------------------------------
@@ -258,35 +286,20 @@ def _lengths(column: pa.Array) -> np.ndarray:
     return np.diff(_offsets(column))
 
 
-def _char_matrix(text: pa.Array) -> np.ndarray:
-    """Each value's bytes in one row, zero-padded to the longest."""
-    offsets = _offsets(text)
-    lengths = np.diff(offsets)
-    width = max(int(lengths.max(initial=0)), 1)
-    data = np.frombuffer(text.buffers()[2], dtype=np.uint8) if text.buffers()[2] else np.zeros(1, np.uint8)
-    index = offsets[:-1, None] + np.arange(width)
-    inside = np.arange(width) < lengths[:, None]
-    return np.where(inside, data[np.minimum(index, len(data) - 1)], 0).astype(np.uint8, copy=False)
-
-
-def _fixed_width(values: np.ndarray, valid: np.ndarray | None) -> pa.Array:
+def _fixed_width(values: np.ndarray, valid: np.ndarray | None) -> Piece:
     """Length-prefixed fields of fixed-width big-endian ``values``; a NULL is the length -1 alone."""
     width = values.dtype.itemsize
     records = np.empty(len(values), dtype=[("length", ">i4"), ("value", values.dtype)])
     records["value"] = values
     records["length"] = width if valid is None else np.where(valid, width, _NULL)
     matrix = records.view(np.uint8).reshape(len(values), 4 + width)
-    if valid is None:
-        return _binary(
-            np.arange(0, (len(values) + 1) * (4 + width), 4 + width, dtype=np.int64), matrix.ravel()
-        )
-    return _ragged(matrix, np.where(valid, 4 + width, 4))
+    return matrix if valid is None else _ragged(matrix, np.where(valid, 4 + width, 4))
 
 
-def _unprefixed(values: np.ndarray) -> pa.Array:
-    """One binary value per element of ``values``: its bytes, no length in front."""
-    width = values.dtype.itemsize
-    return _binary(np.arange(0, (len(values) + 1) * width, width, dtype=np.int64), values.view(np.uint8))
+def _matrix_rows(matrix: np.ndarray) -> pa.Array:
+    """A binary array of a byte matrix's rows."""
+    rows, width = matrix.shape
+    return _binary(np.arange(0, (rows + 1) * width, width, dtype=np.int64), np.ascontiguousarray(matrix))
 
 
 def _ragged(matrix: np.ndarray, lengths: np.ndarray) -> pa.Array:
@@ -298,7 +311,5 @@ def _ragged(matrix: np.ndarray, lengths: np.ndarray) -> pa.Array:
 
 def _binary(offsets: np.ndarray, data: np.ndarray) -> pa.Array:
     return pa.Array.from_buffers(
-        pa.large_binary(),
-        len(offsets) - 1,
-        [None, pa.py_buffer(offsets), pa.py_buffer(np.ascontiguousarray(data))],
+        pa.large_binary(), len(offsets) - 1, [None, pa.py_buffer(offsets), pa.py_buffer(data)]
     )

@@ -62,7 +62,7 @@ def arrow_chunks(
     ``target_types`` (column -> ``pg_type.typname``) narrows date and timestamp columns to what the column
     stores: dates without a time, timestamps to the microsecond, and zoned timestamps as UTC wall time without
     the zone (Arrow formats zoned timestamps 20x slower). A CSV COPY must therefore run with the session time zone
-    set to UTC, as ``PostgresTableDataset`` does. Text with a NUL character is refused with its column and row.
+    set to UTC, as ``copy_in.copy_frame`` sees to. Text with a NUL character is refused with its column and row.
     """
     for start in range(0, len(frame), chunk_rows):
         chunk = frame.iloc[start : start + chunk_rows]

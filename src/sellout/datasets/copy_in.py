@@ -4,15 +4,17 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from typing import TypeVar
 
 import pandas as pd
+from psycopg.pq import TransactionStatus
 
 from sellout import db
 from sellout.datasets.copy_binary import binary_plan, frame_to_binary_chunks
 from sellout.datasets.copy_codec import COPY_IN_OPTIONS, arrow_chunks, table_to_csv
 
-COPY_CHUNK_ROWS = 100_000
+COPY_CHUNK_ROWS = 50_000
 T = TypeVar("T")
 _DONE = object()
 
@@ -35,11 +37,28 @@ def copy_frame(conn, table: str, data: pd.DataFrame, chunk_rows: int = COPY_CHUN
     else:
         options, blocks = "format binary", frame_to_binary_chunks(chunks, encoders)
     with (
+        _session_time_zone_utc(conn, when=encoders is None and "timestamptz" in target_types.values()),
         conn.cursor() as cur,
         cur.copy(f"copy {target} ({columns}) from stdin with ({options})") as copy,
     ):
         for block in one_ahead(blocks):
             copy.write(block)
+
+
+@contextmanager
+def _session_time_zone_utc(conn, when: bool) -> Iterator[None]:
+    """The CSV path writes zoned timestamps as UTC wall time (``arrow_chunks``): the server must read them in UTC."""
+    if not when:
+        yield
+        return
+    previous = conn.execute("select current_setting('TimeZone')").fetchone()[0]
+    conn.execute("select set_config('TimeZone', 'UTC', false)")
+    try:
+        yield
+    finally:
+        # after an error inside a transaction the rollback restores it (and no statement may run before)
+        if conn.info.transaction_status != TransactionStatus.INERROR:
+            conn.execute("select set_config('TimeZone', %s, false)", (previous,))
 
 
 def column_types(conn, target: str) -> dict[str, str]:

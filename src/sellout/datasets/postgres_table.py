@@ -132,7 +132,6 @@ class PostgresTableDataset(AbstractDataset[pd.DataFrame, pd.DataFrame | Iterator
             db.quote_ident(column)
         mode = self._save_args["mode"]
         with db.transaction(self._url) as conn:
-            conn.execute("set local time zone 'UTC'")
             self._ensure_table(conn, data)
             if mode == "append":
                 copy_frame(conn, self._table, data)
