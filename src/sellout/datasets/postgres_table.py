@@ -21,7 +21,8 @@ Catalog entry::
 
 Every save is one transaction: readers see the old rows until it commits, and an error or a killed process
 leaves the table as it was. ``replace`` deletes and reloads inside that transaction (MVCC keeps readers on the
-old rows) instead of TRUNCATE, which would block them.
+old rows) instead of TRUNCATE, which would block them. Rows go in by ``copy_in.copy_frame``: binary COPY when every
+column has an exact binary encoding, CSV otherwise.
 """
 
 from __future__ import annotations
