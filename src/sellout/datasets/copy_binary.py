@@ -20,12 +20,15 @@ COPY data.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable, Iterator
 
 import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
+
+logger = logging.getLogger(__name__)
 
 HEADER = b"PGCOPY\n\xff\r\n\x00" + bytes(8)  # signature, flags, header extension length
 TRAILER = b"\xff\xff"
@@ -53,6 +56,12 @@ def binary_plan(frame: pd.DataFrame, target_types: dict[str, str]) -> list[Encod
     for name in frame.columns:
         encoder = _encoder_for(frame[name], target_types.get(name, ""))
         if encoder is None:
+            logger.debug(
+                "column %r (%s into %s) has no exact binary encoding",
+                name,
+                frame[name].dtype,
+                target_types.get(name),
+            )
             return None
         encoders.append(encoder)
     return encoders

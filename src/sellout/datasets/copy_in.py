@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
@@ -13,6 +14,8 @@ from psycopg.pq import TransactionStatus
 from sellout import db
 from sellout.datasets.copy_binary import binary_plan, frame_to_binary_chunks
 from sellout.datasets.copy_codec import COPY_IN_OPTIONS, arrow_chunks, table_to_csv
+
+logger = logging.getLogger(__name__)
 
 COPY_CHUNK_ROWS = 50_000
 T = TypeVar("T")
@@ -43,6 +46,7 @@ def copy_frame(conn, table: str, data: pd.DataFrame, chunk_rows: int = COPY_CHUN
     ):
         for block in one_ahead(blocks):
             copy.write(block)
+    logger.debug("COPY %d rows into %s as %s", len(data), target, "CSV" if encoders is None else "binary")
 
 
 @contextmanager
