@@ -42,6 +42,8 @@ def test_sell_out_shaped_frame_takes_the_binary_path():
     [
         (pd.Series(["1.50"], dtype="str"), "numeric"),  # text into numeric: the server parses it
         (pd.Series([1.5], dtype="float32"), "float8"),  # the CSV path sends float32's own shortest text
+        (pd.Series([0.1], dtype="float32"), "numeric"),
+        (pd.Series([2**63], dtype="uint64"), "numeric"),  # beyond int64
         (pd.Series([2**40]), "int4"),  # out of range: the server says so
         (pd.Series(["a", 1], dtype=object), "text"),  # mixed objects
         (pd.Series([1.5]), "int8"),

@@ -103,18 +103,18 @@ def _join_rows(pieces: list[Piece]) -> memoryview:
 
 def _encoder_for(series: pd.Series, target: str) -> Encoder | None:
     dtype = series.dtype
+    numpy_dtype = getattr(dtype, "numpy_dtype", dtype)  # a masked dtype's (Int64 -> int64)
     is_int = pd.api.types.is_integer_dtype(dtype) and not pd.api.types.is_bool_dtype(dtype)
-    is_float64 = (
-        pd.api.types.is_float_dtype(dtype) and np.dtype(getattr(dtype, "numpy_dtype", dtype)).itemsize == 8
-    )
+    # float32 and float16 are written as their own shortest text, which a float64 does not reproduce
+    is_float64 = pd.api.types.is_float_dtype(dtype) and numpy_dtype == np.float64
     if target in ("text", "varchar"):
         return _text if _holds_text(series) else None
     if target in _INT_RANGES:
         return _integer(target) if is_int and _fits(series, _INT_RANGES[target]) else None
     if target == "float8":
         return _float8 if is_int or is_float64 else None
-    if target == "numeric":
-        return _numeric if is_int or pd.api.types.is_float_dtype(dtype) else None
+    if target == "numeric":  # as int64: an unsigned 64-bit integer may not fit
+        return _numeric if (is_int and numpy_dtype != np.uint64) or is_float64 else None
     if target == "bool":
         return _boolean if pd.api.types.is_bool_dtype(dtype) else None
     if pd.api.types.is_datetime64_any_dtype(dtype):
