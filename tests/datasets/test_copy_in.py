@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import threading
 
 import pandas as pd
@@ -64,7 +65,7 @@ def test_copy_frame_loads_by_either_format_in_chunks(db_url, price):
     frame = pd.DataFrame({"store": pd.array(["A", "B", None], dtype="str"), "price": price})
     with psycopg.connect(db_url) as conn:
         conn.execute("create table public.t (store text, price numeric(18,2))")
-        copy_frame(conn, "public.t", frame, chunk_rows=2)
+        copy_frame(conn, "public.t", frame, chunk_rows=2, binary_min_rows=0)
         rows = conn.execute("select store, price::text from public.t order by price nulls last").fetchall()
     assert rows == [("A", "1.25"), (None, "3.50"), ("B", None)]
 
@@ -75,9 +76,22 @@ def test_zoned_timestamps_land_right_whatever_the_session_time_zone(db_url, amou
     with psycopg.connect(db_url) as conn:
         conn.execute("set time zone 'America/New_York'")
         conn.execute("create table public.t (at timestamptz, amount numeric)")
-        copy_frame(conn, "public.t", frame)
+        copy_frame(conn, "public.t", frame, binary_min_rows=0)
         stored = conn.execute(
             "select to_char(at at time zone 'UTC', 'YYYY-MM-DD HH24:MI') from public.t"
         ).fetchone()
         assert stored == ("2024-03-01 12:00",)
         assert conn.execute("show time zone").fetchone() == ("America/New_York",)
+
+
+def test_a_small_frame_goes_as_csv_and_a_large_one_as_binary(db_url, caplog):
+    caplog.set_level(logging.DEBUG, logger="sellout.datasets.copy_in")
+    with psycopg.connect(db_url) as conn:
+        conn.execute("create table public.t (units bigint)")
+        copy_frame(conn, "public.t", pd.DataFrame({"units": range(10)}), binary_min_rows=11)
+        copy_frame(conn, "public.t", pd.DataFrame({"units": range(11)}), binary_min_rows=11)
+        assert conn.execute("select count(*), sum(units) from public.t").fetchone() == (21, 100)
+    formats = [
+        record.getMessage().rsplit(" ", 1)[-1] for record in caplog.records if "COPY" in record.getMessage()
+    ]
+    assert formats == ["CSV", "binary"]
