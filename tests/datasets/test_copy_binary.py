@@ -115,11 +115,17 @@ floats = st.one_of(
     st.floats(allow_nan=False, allow_infinity=False),
     st.floats(min_value=-1e6, max_value=1e6, allow_nan=False).map(lambda v: round(v, 2)),
     st.integers(-(10**6), 10**6).map(lambda v: v / 100),
-    st.sampled_from([0.1 + 0.2, 1e22, 1e-7, 1.5e-7, 1.00005, 0.00015, 2.5e-5, -0.0, 12.34]),
+    st.sampled_from(
+        [0.1 + 0.2, 1e22, 1e-7, 1.5e-7, 1.00005, 0.00015, 2.5e-5, -0.0, 12.34, math.inf, -math.inf]
+    ),
+)
+# each example loads two tables: fewer examples than a pure function gets
+against_the_server = settings(
+    max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
 )
 
 
-@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@against_the_server
 @given(st.lists(st.one_of(st.none(), floats), min_size=1, max_size=40))
 def test_floats_into_numeric_match_the_csv_path(db_url, values):
     frame = pd.DataFrame(
@@ -129,7 +135,7 @@ def test_floats_into_numeric_match_the_csv_path(db_url, values):
     assert binary == csv
 
 
-@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@against_the_server
 @given(
     st.lists(
         st.one_of(
@@ -145,7 +151,7 @@ def test_a_column_scale_rounds_as_it_does_for_text(db_url, values):
     assert binary == csv
 
 
-@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@against_the_server
 @given(
     st.lists(
         st.tuples(
@@ -176,7 +182,7 @@ def test_integers_match_the_csv_path(db_url, rows):
 text_values = st.text(st.characters(exclude_characters="\x00", exclude_categories=("Cs",)), max_size=20)
 
 
-@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@against_the_server
 @given(
     st.lists(
         st.tuples(
