@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import time
 from pathlib import Path
+from types import SimpleNamespace
 
 import psycopg
 import pytest
@@ -254,6 +255,14 @@ def test_success_and_deadline_callbacks(alerts):
         ("forecast_late", "scheduled__2"),
     ]
     assert alerts[1]["summary"]["deadline"] == "2026-03-02T12:00:00+00:00"
+
+
+def test_the_success_callback_leaves_run_succeeded_to_the_run_end_task(alerts):
+    with_run_end = SimpleNamespace(dag_id="sellout", task_ids=["dbt-test", support.RUN_END_TASK_ID])
+    without = SimpleNamespace(dag_id="sellout_ingestion", task_ids=["wait-for-week-files", "dbt-test"])
+    support.on_dag_success({"run_id": "scheduled__3", "dag": with_run_end, "params": {}})
+    support.on_dag_success({"run_id": "scheduled__4", "dag": without, "params": {}})
+    assert [(a["kind"], a["run_id"]) for a in alerts] == [("run_succeeded", "scheduled__4")]
 
 
 def test_a_failing_notifier_never_breaks_a_callback(monkeypatch, caplog):

@@ -36,6 +36,7 @@ TASK_KINDS = ("sensor", "ingestion", "dbt_build", "dbt_test", "compute", "tablea
 # The task whose failure means "the week's files did not come" and the one that means "a dbt test failed".
 SENSOR_TASK_ID = "wait-for-week-files"
 DBT_TEST_TASK_ID = "dbt-test"
+RUN_END_TASK_ID = "notify-run-end"  # the publish pipeline's notify_run_end node
 
 
 # -- conf/base/airflow.yml ------------------------------------------------------------------------------------
@@ -479,7 +480,14 @@ def on_dag_failure(context: Mapping[str, Any]) -> None:
 
 
 def on_dag_success(context: Mapping[str, Any]) -> None:
-    """DAG success callback: ``run_succeeded``."""
+    """DAG success callback: ``run_succeeded``, unless the DAG's run-end task has sent it already (with the rows
+    and the Tableau refresh it knows of), so that a run is announced once."""
+    dag = context.get("dag")
+    if RUN_END_TASK_ID in (getattr(dag, "task_ids", None) or ()):
+        logger.info(
+            "run_succeeded for run %s was sent by the %s task", context.get("run_id"), RUN_END_TASK_ID
+        )
+        return
     summary = {**_run_summary(context), "status": "succeeded"}
     send_alert("run_succeeded", str(context.get("run_id")), summary, env=kedro_env("local"))
 

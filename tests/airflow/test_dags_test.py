@@ -130,11 +130,13 @@ def test_airflow_dags_test_runs_the_whole_flow_under_one_run_id(tmp_path, db_url
     assert [item["item_name"] for item in refresh["items"]] == ["sellout_forecasts"]
     assert len(refresh_calls) == 1  # one refresh, confirmed
 
-    # The run-end event reached the alert route of the Airflow connection, with the same run id.
+    # The run-end event reached the alert route of the Airflow connection once, with the same run id and the
+    # refresh the run-end task knows of (the DAG's success callback leaves it to that task).
     run_end = [event for event in events if event.get("event") == "run_succeeded"]
-    assert run_end and run_end[0]["run_id"] == run_id, events
-    # The DAG's success callback handed the run to the notifier.
-    assert f"Alert run_succeeded for run {run_id}" in output
+    assert len(run_end) == 1, events
+    assert run_end[0]["run_id"] == run_id
+    assert run_end[0]["tableau"]["status"] == "succeeded", run_end
+    assert f"run_succeeded for run {run_id} was sent by the notify-run-end task" in output
 
 
 def _seed_a_negative_units_row(db_url: str, landing: Path) -> str:
