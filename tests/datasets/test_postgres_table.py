@@ -165,7 +165,14 @@ def test_nul_character_is_refused_with_column_and_row(db_url):
 # ---- write modes --------------------------------------------------------------------------------------------
 
 
-def test_replace_partition_is_idempotent(db_url):
+@pytest.fixture(params=["binary", "csv"])
+def copy_format(request, monkeypatch):
+    """Small frames go as CSV; this runs a test once with every frame as binary COPY and once as CSV."""
+    monkeypatch.setattr(copy_in, "BINARY_MIN_ROWS", 0 if request.param == "binary" else 10**12)
+    return request.param
+
+
+def test_replace_partition_is_idempotent(db_url, copy_format):
     dataset = _dataset(db_url, save_args={"mode": "replace_partition", "partition_columns": ["run_id"]})
     dataset.save(_frame("r1"))
     dataset.save(_frame("r2", 2))
@@ -173,7 +180,7 @@ def test_replace_partition_is_idempotent(db_url):
     assert dataset.load().groupby("run_id").size().to_dict() == {"r1": 3, "r2": 2}
 
 
-def test_upsert_updates_changed_rows_and_a_repeat_writes_nothing(db_url):
+def test_upsert_updates_changed_rows_and_a_repeat_writes_nothing(db_url, copy_format):
     dataset = _dataset(db_url, table="forecast.u", save_args={"mode": "upsert", "keys": ["store_code"]})
     dataset.save(_frame())
     changed = _frame().assign(units=[9.0, 8.0, 7.0])
