@@ -8,6 +8,7 @@ import threading
 import pandas as pd
 import psycopg
 import pytest
+from support.copy_log import COPY_LOGGER, copy_formats
 
 from sellout.datasets.copy_in import column_types, copy_frame, one_ahead
 
@@ -57,21 +58,28 @@ def test_column_types_names_each_column_type(db_url):
 
 
 @pytest.mark.parametrize(
-    "price",
-    [pd.Series([1.25, None, 3.5]), pd.Series(["1.25", None, "3.50"], dtype="str")],
+    ("price", "copy_format"),
+    [(pd.Series([1.25, None, 3.5]), "binary"), (pd.Series(["1.25", None, "3.50"], dtype="str"), "CSV")],
     ids=["binary", "csv"],
 )
-def test_copy_frame_loads_by_either_format_in_chunks(db_url, price):
+def test_copy_frame_loads_by_either_format_in_chunks(db_url, price, copy_format, caplog):
+    caplog.set_level(logging.DEBUG, logger=COPY_LOGGER)
     frame = pd.DataFrame({"store": pd.array(["A", "B", None], dtype="str"), "price": price})
     with psycopg.connect(db_url) as conn:
         conn.execute("create table public.t (store text, price numeric(18,2))")
         copy_frame(conn, "public.t", frame, chunk_rows=2, binary_min_rows=0)
         rows = conn.execute("select store, price::text from public.t order by price nulls last").fetchall()
     assert rows == [("A", "1.25"), (None, "3.50"), ("B", None)]
+    assert copy_formats(caplog) == [copy_format]
 
 
-@pytest.mark.parametrize("amount", [pd.Series([1.5]), pd.Series(["1.5"], dtype="str")], ids=["binary", "csv"])
-def test_zoned_timestamps_land_right_whatever_the_session_time_zone(db_url, amount):
+@pytest.mark.parametrize(
+    ("amount", "copy_format"),
+    [(pd.Series([1.5]), "binary"), (pd.Series(["1.5"], dtype="str"), "CSV")],
+    ids=["binary", "csv"],
+)
+def test_zoned_timestamps_land_right_whatever_the_session_time_zone(db_url, amount, copy_format, caplog):
+    caplog.set_level(logging.DEBUG, logger=COPY_LOGGER)
     frame = pd.DataFrame({"at": pd.to_datetime(["2024-03-01T12:00:00Z"]), "amount": amount})
     with psycopg.connect(db_url) as conn:
         conn.execute("set time zone 'America/New_York'")
@@ -82,16 +90,14 @@ def test_zoned_timestamps_land_right_whatever_the_session_time_zone(db_url, amou
         ).fetchone()
         assert stored == ("2024-03-01 12:00",)
         assert conn.execute("show time zone").fetchone() == ("America/New_York",)
+    assert copy_formats(caplog) == [copy_format]
 
 
 def test_a_small_frame_goes_as_csv_and_a_large_one_as_binary(db_url, caplog):
-    caplog.set_level(logging.DEBUG, logger="sellout.datasets.copy_in")
+    caplog.set_level(logging.DEBUG, logger=COPY_LOGGER)
     with psycopg.connect(db_url) as conn:
         conn.execute("create table public.t (units bigint)")
         copy_frame(conn, "public.t", pd.DataFrame({"units": range(10)}), binary_min_rows=11)
         copy_frame(conn, "public.t", pd.DataFrame({"units": range(11)}), binary_min_rows=11)
         assert conn.execute("select count(*), sum(units) from public.t").fetchone() == (21, 100)
-    formats = [
-        record.getMessage().rsplit(" ", 1)[-1] for record in caplog.records if "COPY" in record.getMessage()
-    ]
-    assert formats == ["CSV", "binary"]
+    assert copy_formats(caplog) == ["CSV", "binary"]
