@@ -112,3 +112,28 @@ def test_whole_dunnhumby_set_full_run(isolated_project, db_url, monkeypatch, dun
     status = summary.outputs["forecast_write_status"]
     assert status["rows"] == status["series"] * HORIZON
     assert summary.outputs["dbt_test_status"]["failures"] == 0
+
+
+def test_a_backfill_reloads_the_files_of_its_weeks_through_the_catalog(flow_env, db_url):
+    first = run_pipeline("ingestion", env=flow_env["env"], project_path=PROJECT_ROOT)
+    assert first.status == "succeeded"
+    rows = _scalar(db_url, "select count(*) from raw.sellout_lines")
+    week = _scalar(db_url, "select to_char(max(last_week), 'IYYY-\"W\"IW') from ops.ingested_files")
+    in_week = _scalar(
+        db_url,
+        "select count(*) from ops.ingested_files where status = 'loaded' and "
+        f"to_char(last_week, 'IYYY-\"W\"IW') >= '{week}'",
+    )
+    backfill = run_pipeline(
+        "ingestion",
+        env=flow_env["env"],
+        project_path=PROJECT_ROOT,
+        params={"backfill_from": week, "backfill_to": week},
+    )
+    assert backfill.status == "succeeded"
+    assert backfill.outputs["ingestion_status"]["files_loaded"] == in_week > 0
+    assert _scalar(db_url, "select count(*) from raw.sellout_lines") == rows
+    assert (
+        _scalar(db_url, f"select count(*) from ops.ingested_files where run_id = '{backfill.run_id}'")
+        == in_week
+    )

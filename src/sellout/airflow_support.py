@@ -16,7 +16,6 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
-import re
 import time
 from collections.abc import AsyncIterator, Mapping
 from datetime import UTC, datetime, timedelta
@@ -28,10 +27,11 @@ from airflow.sdk.exceptions import AirflowSensorTimeout
 from airflow.triggers.base import BaseTrigger, TriggerEvent
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
+from sellout.backfill import backfill_range
+
 logger = logging.getLogger(__name__)
 
 PACKAGE = "sellout"
-ISO_WEEK = re.compile(r"^\d{4}-W(0[1-9]|[1-4]\d|5[0-3])$")
 TASK_KINDS = ("sensor", "ingestion", "dbt_build", "dbt_test", "compute", "tableau", "notify")
 # The task whose failure means "the week's files did not come" and the one that means "a dbt test failed".
 SENSOR_TASK_ID = "wait-for-week-files"
@@ -139,24 +139,6 @@ def runtime_params(run_id: str, params: Mapping[str, Any]) -> dict[str, Any]:
     if backfill:
         result["backfill_from"], result["backfill_to"] = backfill
     return result
-
-
-def backfill_range(params: Mapping[str, Any]) -> tuple[str, str] | None:
-    """``(backfill_from, backfill_to)`` as ISO weeks (``2026-W05``), or ``None`` when no range was asked for."""
-    start, end = params.get("backfill_from") or None, params.get("backfill_to") or None
-    if start is None and end is None:
-        return None
-    start, end = start or end, end or start
-    for key, value in (("backfill_from", start), ("backfill_to", end)):
-        if not ISO_WEEK.match(str(value)):
-            raise ValueError(f"DAG param {key!r} is {value!r}; use an ISO week such as 2026-W05")
-    if _week_start(start) > _week_start(end):
-        raise ValueError(f"DAG params: backfill_from {start} is after backfill_to {end}")
-    return str(start), str(end)
-
-
-def _week_start(iso_week: str) -> datetime:
-    return datetime.strptime(f"{iso_week}-1", "%G-W%V-%u")
 
 
 # -- Airflow connections -> the project's environment variables -----------------------------------------------

@@ -84,14 +84,37 @@ def sample(landing: Path, weeks: int, seed: int) -> None:
     is_flag=True,
     help="Resolve the graph, validate the config, check every connection and print the plan; write nothing.",
 )
+@click.option(
+    "--backfill",
+    metavar="FROM[:TO]",
+    default=None,
+    help="Reload the loaded files of these ISO weeks (2026-W05:2026-W08, or one week) and rebuild from them.",
+)
 def run(
-    pipeline: str, mode: str, env: str | None, run_id: str | None, summary_path: Path | None, dry_run: bool
+    pipeline: str,
+    mode: str,
+    env: str | None,
+    run_id: str | None,
+    summary_path: Path | None,
+    dry_run: bool,
+    backfill: str | None,
 ) -> None:
     """Run a pipeline and print its summary as JSON."""
     from sellout.api import run_pipeline
+    from sellout.backfill import backfill_range
 
+    params = {}
+    if backfill:
+        start, _, end = backfill.partition(":")
+        try:
+            start, end = backfill_range({"backfill_from": start, "backfill_to": end})
+        except ValueError as exc:
+            raise click.BadParameter(str(exc), param_hint="--backfill") from None
+        params = {"backfill_from": start, "backfill_to": end}
     logging.basicConfig(level=logging.INFO)
-    summary = run_pipeline(pipeline, mode, env=env, run_id=run_id, dry_run=dry_run, raise_on_error=False)
+    summary = run_pipeline(
+        pipeline, mode, env=env, run_id=run_id, dry_run=dry_run, params=params, raise_on_error=False
+    )
     text = json.dumps(asdict(summary), default=str, indent=2)
     if summary_path:
         summary_path.write_text(text + "\n", encoding="utf-8")

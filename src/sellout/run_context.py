@@ -2,12 +2,15 @@
 
 A run has one ``run_id`` from the first task to the Tableau confirmation. ``kedro run`` uses Kedro's session id;
 Airflow passes its own run id as the ``run_id`` runtime parameter so that every task of a DAG run shares it.
+``backfill`` is ``{"from": "2026-W05", "to": "2026-W08"}`` when the run reloads those weeks (``sellout.backfill``).
 """
 
 from __future__ import annotations
 
 from datetime import UTC, datetime
 from typing import Any
+
+from sellout.backfill import backfill_range
 
 RUN_MODES = ("incremental", "full")
 
@@ -16,12 +19,14 @@ def build_run_context(session_id: str, runtime_params: dict[str, Any], env: str 
     mode = str(runtime_params.get("mode") or "incremental")
     if mode not in RUN_MODES:
         raise ValueError(f"Runtime parameter 'mode' is {mode!r}; use one of {', '.join(RUN_MODES)}")
+    backfill = backfill_range(runtime_params)
     return {
         "run_id": str(runtime_params.get("run_id") or session_id),
         "mode": mode,
         "dry_run": _as_bool(runtime_params.get("dry_run", False)),
         "env": env or "local",
         "started_at": datetime.now(UTC).isoformat(timespec="seconds"),
+        "backfill": {"from": backfill[0], "to": backfill[1]} if backfill else None,
     }
 
 

@@ -31,8 +31,13 @@ def sources(landing):
     return validate_sources(raw, PROJECT_ROOT)
 
 
-def _ingest(sources, dataset, run_id, mode="incremental", params=None):
-    context = {"run_id": run_id, "mode": mode, "started_at": "2026-11-27T07:00:00+00:00"}
+def _ingest(sources, dataset, run_id, mode="incremental", params=None, backfill=None):
+    context = {
+        "run_id": run_id,
+        "mode": mode,
+        "started_at": "2026-11-27T07:00:00+00:00",
+        "backfill": backfill,
+    }
     codes = RawFileLoadDataset(quarantine_dir="unused", credentials=dataset._credentials, read="master_codes")
     plan = plan_ingestion(sources, dataset.load(), context)
     for parsed in parse_files(plan, sources, codes.load(), context, params or {}):
@@ -73,6 +78,25 @@ def test_full_mode_reloads_without_duplicating(sources, db_url, tmp_path):
     full = _ingest(sources, dataset, "run-2", mode="full")
     assert full["files_loaded"] == before["ops.ingested_files"]
     assert _counts(db_url) == before
+
+
+def test_a_backfill_reloads_the_files_of_its_weeks_only(sources, db_url, tmp_path):
+    dataset = RawFileLoadDataset(quarantine_dir=str(tmp_path / "quarantine"), credentials={"url": db_url})
+    _ingest(sources, dataset, "run-1")
+    before = _counts(db_url)
+    # ISO weeks 2023-W03 and W04: Monday 2023-01-16 to Sunday 2023-01-29
+    backfill = _ingest(sources, dataset, "backfill", backfill={"from": "2023-W03", "to": "2023-W04"})
+    with psycopg.connect(db_url) as conn:
+        by_run = conn.execute(
+            "select run_id, min(first_week)::text, max(last_week)::text, count(*) from ops.ingested_files "
+            "where kind = 'sellout' group by run_id order by run_id"
+        ).fetchall()
+    assert [(run, first >= "2023-01-16", last <= "2023-01-29") for run, first, last, _ in by_run] == [
+        ("backfill", True, True),
+        ("run-1", False, False),
+    ]
+    assert backfill["files_loaded"] == by_run[0][3] >= 2  # both retailers' files of those weeks
+    assert _counts(db_url) == before  # reloaded in place: nothing twice
 
 
 def test_a_new_week_loads_only_that_week(sources, db_url, tmp_path, landing):

@@ -11,6 +11,7 @@ from typing import Any
 
 import pandas as pd
 
+from sellout.backfill import backfill_dates
 from sellout.config import SourceConfig
 from sellout.ingest.landing import LandingFile, scan_sources
 from sellout.ingest.parsing import (
@@ -32,6 +33,7 @@ logger = logging.getLogger(__name__)
 class PlannedFile:
     landing: LandingFile
     duplicate_of: str | None = None  # set: record the file as a duplicate of this one, load nothing
+    replace_existing: bool = False  # its content was loaded before: that load's rows and manifest row go
 
 
 def plan_ingestion(
@@ -40,11 +42,15 @@ def plan_ingestion(
     """The files to handle this run: every matching file whose content is not in the manifest yet, and any file
     whose content arrived before under another name (recorded once as a duplicate).
 
-    In ``full`` mode every loaded file is loaded again, replacing what its earlier load wrote.
+    In ``full`` mode every loaded file is loaded again, replacing what its earlier load wrote; a backfill
+    (``run_context["backfill"]``) does the same for the loaded files whose weeks overlap its range.
     """
     found = scan_sources(sources)
-    full = run_context["mode"] == "full"
-    done = ingested_files if not full else ingested_files[ingested_files["status"] != "loaded"]
+    reloaded = _to_reload(ingested_files, run_context)
+    done = ingested_files[~reloaded]
+    reloaded_keys = set(
+        zip(ingested_files["source"][reloaded], ingested_files["sha256"][reloaded], strict=True)
+    )
     first_name = {
         (source, sha): name
         for source, sha, name, status in zip(
@@ -55,24 +61,46 @@ def plan_ingestion(
     recorded = set(
         zip(ingested_files["source"], ingested_files["sha256"], ingested_files["file_name"], strict=True)
     )
+    full = run_context["mode"] == "full"
     planned: list[PlannedFile] = []
     for landing in found:
         key = (landing.source, landing.sha256)
         if key not in first_name:
             first_name[key] = landing.file_name
-            planned.append(PlannedFile(landing))
+            planned.append(PlannedFile(landing, replace_existing=full or key in reloaded_keys))
         elif first_name[key] != landing.file_name and (*key, landing.file_name) not in recorded:
             planned.append(PlannedFile(landing, duplicate_of=first_name[key]))
     to_load = sum(1 for p in planned if p.duplicate_of is None)
+    again = sum(1 for p in planned if (p.landing.source, p.landing.sha256) in reloaded_keys)
     logger.info(
-        "Ingestion plan (%s): %d file(s) found, %d to load, %d duplicate(s) of earlier files, %d already handled",
+        "Ingestion plan (%s%s): %d file(s) found, %d to load (%d of them again), %d duplicate(s) of earlier "
+        "files, %d already handled",
         run_context["mode"],
+        _describe_backfill(run_context.get("backfill")),
         len(found),
         to_load,
+        again,
         len(planned) - to_load,
         len(found) - len(planned),
     )
     return planned
+
+
+def _to_reload(ingested_files: pd.DataFrame, run_context: dict[str, Any]) -> pd.Series:
+    """Which manifest rows are loads this run repeats: all in ``full`` mode, those in the backfill's weeks."""
+    loaded = ingested_files["status"] == "loaded"
+    if run_context["mode"] == "full":
+        return loaded
+    window = backfill_dates(run_context.get("backfill"))
+    if window is None:
+        return pd.Series(False, index=ingested_files.index)
+    first = pd.to_datetime(ingested_files["first_week"]).dt.date
+    last = pd.to_datetime(ingested_files["last_week"]).dt.date
+    return loaded & (first <= window[1]) & (last >= window[0])
+
+
+def _describe_backfill(backfill: dict[str, str] | None) -> str:
+    return f", backfill {backfill['from']}..{backfill['to']}" if backfill else ""
 
 
 def parse_files(
@@ -105,7 +133,9 @@ def parse_files(
         if item.duplicate_of:
             return ParsedFile(landing=landing, run_id=run_context["run_id"], duplicate_of=item.duplicate_of)
         rules = row_rules(source, known, run_started, code_maps)
-        parsed = parse_one(landing, source, run_context, max_rejected_share, rules, code_maps)
+        parsed = parse_one(
+            landing, source, run_context, max_rejected_share, rules, code_maps, item.replace_existing
+        )
         if landing.kind != "sellout" and parsed.status == "loaded":
             known.replace(
                 landing.source, landing.kind, parsed.rows[master_key(getattr(source, landing.kind))]
@@ -155,10 +185,9 @@ def parse_one(
     max_rejected_share: float,
     rules: RowRules,
     code_maps: dict,
+    replace_existing: bool = False,
 ) -> ParsedFile:
-    parsed = ParsedFile(
-        landing=landing, run_id=run_context["run_id"], replace_existing=run_context["mode"] == "full"
-    )
+    parsed = ParsedFile(landing=landing, run_id=run_context["run_id"], replace_existing=replace_existing)
     spec = getattr(source, landing.kind)
     numeric = (
         tuple(spec.columns[c] for c in NUMERIC_COLUMNS if c in spec.columns)
