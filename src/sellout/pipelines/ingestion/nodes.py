@@ -71,7 +71,9 @@ def plan_ingestion(
         elif first_name[key] != landing.file_name and (*key, landing.file_name) not in recorded:
             planned.append(PlannedFile(landing, duplicate_of=first_name[key]))
     to_load = sum(1 for p in planned if p.duplicate_of is None)
-    again = sum(1 for p in planned if (p.landing.source, p.landing.sha256) in reloaded_keys)
+    again = sum(
+        1 for p in planned if p.duplicate_of is None and (p.landing.source, p.landing.sha256) in reloaded_keys
+    )
     logger.info(
         "Ingestion plan (%s%s): %d file(s) found, %d to load (%d of them again), %d duplicate(s) of earlier "
         "files, %d already handled",
