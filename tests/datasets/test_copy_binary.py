@@ -33,8 +33,15 @@ def test_sell_out_shaped_frame_takes_the_binary_path():
             "loaded_at": pd.to_datetime(["2024-01-06T10:00:00Z"]),
         }
     )
-    types = {"week": "date", "store": "text", "units": "int8", "price": "numeric", "promo": "bool"}
-    assert binary_plan(frame, {**types, "loaded_at": "timestamptz"}) is not None
+    types = {
+        "week": "date",
+        "store": "text",
+        "units": "int8",
+        "price": "numeric",
+        "promo": "bool",
+        "loaded_at": "timestamptz",
+    }
+    assert binary_plan(frame, types) is not None
 
 
 @pytest.mark.parametrize(

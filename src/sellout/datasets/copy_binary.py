@@ -72,8 +72,8 @@ def frame_to_binary_chunks(
 ) -> Iterator[bytes | memoryview]:
     """COPY binary data for Arrow chunks of a frame (from ``copy_codec.arrow_chunks``): header, rows, trailer."""
     yield HEADER
+    field_count = np.frombuffer(len(encoders).to_bytes(2, "big"), np.uint8)
     for table in table_chunks:
-        field_count = np.frombuffer(len(encoders).to_bytes(2, "big"), np.uint8)
         pieces: list[Piece] = [np.broadcast_to(field_count, (table.num_rows, 2))]
         for encoder, column in zip(encoders, table.columns, strict=True):
             pieces.extend(encoder(column.combine_chunks()))

@@ -61,13 +61,12 @@ def plan_ingestion(
     recorded = set(
         zip(ingested_files["source"], ingested_files["sha256"], ingested_files["file_name"], strict=True)
     )
-    full = run_context["mode"] == "full"
     planned: list[PlannedFile] = []
     for landing in found:
         key = (landing.source, landing.sha256)
         if key not in first_name:
             first_name[key] = landing.file_name
-            planned.append(PlannedFile(landing, replace_existing=full or key in reloaded_keys))
+            planned.append(PlannedFile(landing, replace_existing=key in reloaded_keys))
         elif first_name[key] != landing.file_name and (*key, landing.file_name) not in recorded:
             planned.append(PlannedFile(landing, duplicate_of=first_name[key]))
     to_load = sum(1 for p in planned if p.duplicate_of is None)
