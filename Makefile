@@ -54,17 +54,17 @@ test-slow: install  ## the slow suites: whole dunnhumby set, Airflow `dags test`
 	$(BIN)/pytest -m slow -q
 
 bench-io: install  ## 1,000,000 rows: the table dataset vs plain COPY vs SQLTableDataset, and an upsert; last line JSON
-	$(BIN)/python -m sellout.benchmarks.io
+	$(BIN)/python -m benchmarks.io
 
 bench-ingest: install  ## dunnhumby as 156 weekly files, then one new week, then a no-op rerun; last line JSON
-	$(BIN)/python -m sellout.benchmarks.ingest
+	$(BIN)/python -m benchmarks.ingest
 
 .venv-mlforecast/.installed: benchmarks/mlforecast/pyproject.toml benchmarks/mlforecast/uv.lock | $(UV)
 	cd benchmarks/mlforecast && UV_PROJECT_ENVIRONMENT=$(abspath .venv-mlforecast) $(abspath $(UV)) sync --frozen --python $(PYTHON)
 	touch $@
 
 bench-forecast: install .venv-mlforecast/.installed  ## the project's forecaster vs mlforecast on the whole dunnhumby set; last line JSON
-	$(BIN)/python -m sellout.benchmarks.forecast
+	$(BIN)/python -m benchmarks.forecast
 
 N8N_DIR := airflow/n8n
 $(N8N_DIR)/node_modules/.installed: $(N8N_DIR)/package.json $(N8N_DIR)/package-lock.json
@@ -75,7 +75,7 @@ test-n8n: install $(N8N_DIR)/node_modules/.installed  ## n8n workflows against l
 	$(BIN)/pytest -m n8n tests/n8n -q
 
 bench-flow: install  ## whole dunnhumby set: full run, then a no-op incremental run (wall time, peak memory)
-	$(BIN)/python -m sellout.benchmarks.flow
+	$(BIN)/python -m benchmarks.flow
 
 dag: install  ## regenerate the Airflow DAG from the Kedro graph
 	$(BIN)/kedro airflow create --target-dir airflow/dags --jinja-file airflow/dag_template.j2 --group-by memory

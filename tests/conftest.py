@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from support.databases import temporary_database
 
-from sellout import embedded_db
+from sellout.integrations import embedded_db
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 SHARED_DIR = Path(os.environ.get("SELLOUT_SHARED_DIR") or PROJECT_ROOT.parent / "shared")

@@ -4,7 +4,7 @@ change the template or conf/base/airflow.yml and regenerate; a test fails when t
 
 wait-for-week-files -> one task per group of Kedro nodes (nodes linked only through in-memory data stay together),
 in the order the data needs. Each task runs its nodes in its own KedroSession with Airflow's run id, so every task
-of one DAG run writes the same run id. What runs at run time lives in sellout.airflow_support.
+of one DAG run writes the same run id. What runs at run time lives in sellout.ops.airflow_support.
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ from airflow.sdk import (
     task,
 )
 
-from sellout import airflow_support
+from sellout.ops import airflow_support
 
 TIMEZONE = pendulum.timezone("Europe/Berlin")
 KEDRO_ENV = airflow_support.kedro_env("local")

@@ -12,7 +12,6 @@ For notebooks and other tools::
 
 from __future__ import annotations
 
-import os
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -22,8 +21,9 @@ from kedro.framework.project import configure_project
 from kedro.framework.session import KedroSession
 from kedro.io.core import generate_timestamp
 
-from sellout.dry_run import DryRunner
-from sellout.run_context import RUN_MODES
+from sellout.config.loader import project_root
+from sellout.config.run import RUN_MODES
+from sellout.ops.dry_run import DryRunner
 
 STATUS_DATASETS = (
     "ingestion_status",
@@ -45,14 +45,6 @@ class RunSummary:
     duration_s: float
     outputs: dict[str, Any] = field(default_factory=dict)
     error: str | None = None
-
-
-def project_root() -> Path:
-    """The project directory: ``SELLOUT_PROJECT_ROOT``, else the source checkout this package lives in."""
-    env_root = os.environ.get("SELLOUT_PROJECT_ROOT")
-    if env_root:
-        return Path(env_root).resolve()
-    return Path(__file__).resolve().parents[2]
 
 
 def run_pipeline(
@@ -80,7 +72,7 @@ def run_pipeline(
         "run_id": run_id or generate_timestamp(),
     }
     started = time.monotonic()
-    # A dry run plans and checks instead of running nodes (sellout.dry_run); it writes nothing.
+    # A dry run plans and checks instead of running nodes (sellout.ops.dry_run); it writes nothing.
     runner = DryRunner(project_path=project_path) if dry_run else None
     with KedroSession.create(
         project_path=project_path, env=env, runtime_params=runtime_params, conf_source=conf_source

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import click
 
-from sellout import embedded_db
+from sellout.integrations import embedded_db
 
 
 @click.group()
@@ -101,7 +101,7 @@ def run(
 ) -> None:
     """Run a pipeline and print its summary as JSON."""
     from sellout.api import run_pipeline
-    from sellout.backfill import backfill_range
+    from sellout.config.backfill import backfill_range
 
     params = {}
     if backfill:
@@ -130,9 +130,9 @@ def run(
 @click.option("--json", "as_json", is_flag=True, help="Print JSON instead of text.")
 def status(runs: int, run_id: str | None, env: str | None, as_json: bool) -> None:
     """The last runs, their nodes (status, duration, rows) and the last Tableau refresh confirmations."""
-    from sellout import db
-    from sellout.alerts import load_config
-    from sellout.status import format_status, load_status
+    from sellout.integrations import db
+    from sellout.ops.alerts import load_config
+    from sellout.ops.status import format_status, load_status
 
     _, credentials = load_config(env=env)
     url = db.resolve_url(credentials.get("db"))

@@ -1,12 +1,11 @@
-"""Kedro project settings: hooks, config patterns and resolvers."""
+"""Kedro project settings: hooks, the config loader and the session store (see sellout.config.loader)."""
 
 from dotenv import find_dotenv, load_dotenv
-from kedro.config import OmegaConfigLoader
-from omegaconf.resolvers import oc
 
-from sellout.dry_run import DryRunGuardHooks
-from sellout.hooks import RunIdentityHooks
-from sellout.observability import ObservabilityHooks
+from sellout.config import loader
+from sellout.ops.dry_run import DryRunGuardHooks
+from sellout.ops.hooks import RunIdentityHooks
+from sellout.ops.observability import ObservabilityHooks
 
 # A project's .env (git-ignored) fills in variables that the environment does not set.
 load_dotenv(find_dotenv(usecwd=True), override=False)
@@ -14,17 +13,6 @@ load_dotenv(find_dotenv(usecwd=True), override=False)
 # The guard is last: the last registered hook runs first, so it stops a dry run that would run nodes.
 HOOKS = (RunIdentityHooks(), ObservabilityHooks(), DryRunGuardHooks())
 
-CONFIG_LOADER_CLASS = OmegaConfigLoader
-CONFIG_LOADER_ARGS = {
-    "base_env": "base",
-    "default_run_env": "local",
-    "config_patterns": {
-        "sources": ["sources*", "sources*/**"],
-        "notifications": ["notifications*", "notifications*/**"],
-        "airflow": ["airflow*", "airflow/**"],
-    },
-    # An environment's sources.yml changes single keys of a feed (enabled, directory) without repeating it.
-    "merge_strategy": {"sources": "soft"},
-    # Environment variables may set per-host values (paths, URLs) in any config file, not only credentials.
-    "custom_resolvers": {"oc.env": oc.env},
-}
+CONFIG_LOADER_CLASS = loader.ProjectConfigLoader
+CONFIG_LOADER_ARGS = loader.CONFIG_LOADER_ARGS
+SESSION_STORE_CLASS = loader.RunIdSessionStore

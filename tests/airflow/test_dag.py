@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from sellout.airflow_support import validate_airflow_config
+from sellout.ops.airflow_support import validate_airflow_config
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 DAG_FILE = PROJECT_ROOT / "airflow" / "dags" / "sellout_dag.py"
@@ -177,7 +177,7 @@ def test_schedule_params_and_callbacks(dag_report, airflow_settings):
     assert dag_report["callbacks"] == [True, True]
     assert dag_report["dagrun_timeout_s"] == airflow_settings["dagrun_timeout_hours"] * 3600
     (deadline,) = dag_report["deadline"]
-    assert deadline["callback"] == "sellout.airflow_support.forecast_late"
+    assert deadline["callback"] == "sellout.ops.airflow_support.forecast_late"
     assert deadline["interval_s"] == airflow_settings["forecast_deadline_hours"] * 3600
 
 

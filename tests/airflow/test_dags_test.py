@@ -142,12 +142,12 @@ def test_airflow_dags_test_runs_the_whole_flow_under_one_run_id(tmp_path, db_url
 def _seed_a_negative_units_row(db_url: str, landing: Path) -> str:
     """An earlier load left a row with negative units in raw.sellout_lines (the parser now rejects such rows,
     so it is written directly, as a loaded file of an older week); dbt's not_negative test on staging fails."""
-    from sellout import warehouse
+    from sellout.datasets import raw_tables
 
     store = (landing / "grocer_a" / "stores.csv").read_text().splitlines()[1].split(",")[0]
     product = (landing / "grocer_a" / "products.csv").read_text().splitlines()[1].split(",")[0]
     with psycopg.connect(db_url) as conn:
-        warehouse.ensure_schema(conn)
+        raw_tables.ensure_schema(conn)
         file_id = conn.execute(
             "insert into ops.ingested_files (source, kind, file_name, sha256, size_bytes, rows_in_file, "
             "rows_loaded, rows_rejected, status, first_week, last_week, run_id) values ('grocer_a', 'sellout', "

@@ -22,7 +22,7 @@ from kedro.io import DatasetError
 from support.copy_log import COPY_LOGGER, copy_formats
 
 from sellout.datasets import PostgresTableDataset, copy_in
-from sellout.db import UnsafeIdentifierError
+from sellout.integrations.db import UnsafeIdentifierError
 
 COLUMNS = {"run_id": "text", "week": "date", "store_code": "text", "units": "numeric", "promo": "boolean"}
 

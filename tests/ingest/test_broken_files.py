@@ -17,7 +17,7 @@ import pytest
 import yaml
 from support.databases import temporary_database
 
-from sellout.config import validate_sources
+from sellout.config.sources import validate_sources
 from sellout.datasets import RawFileLoadDataset
 from sellout.pipelines.ingestion.nodes import parse_files, plan_ingestion, summarize_ingestion
 

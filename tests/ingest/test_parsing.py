@@ -4,7 +4,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from sellout.config import SelloutFileSpec
+from sellout.config.sources import SelloutFileSpec
 from sellout.ingest.landing import LandingFile, file_sha256
 from sellout.ingest.parsing import StructuralError, parse_sellout, read_table
 

@@ -17,7 +17,7 @@ from support.smtp_sink import SmtpSink
 from support.tableau_fake import FINISH_FAILED, FakeTableauServer
 from support.webhook_sink import WebhookSink
 
-from sellout.alerts import AlertRouter
+from sellout.ops.alerts import AlertRouter
 from sellout.pipelines.publish.nodes import refresh_tableau
 
 TOKEN_SECRET = "n8n-tableau-pat-DO-NOT-LOG"

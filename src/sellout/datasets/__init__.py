@@ -1,9 +1,17 @@
-"""Kedro datasets for the project's PostgreSQL (Supabase) tables, raw file loads, settings, and the
-Supabase REST API."""
+"""Kedro datasets for the project's PostgreSQL (Supabase) tables, raw file loads, settings, optional sources and
+the Supabase REST API."""
 
+from sellout.datasets.optional import OptionalCSVDataset, OptionalPostgresTableDataset
 from sellout.datasets.postgres_table import PostgresTableDataset
 from sellout.datasets.raw_load import RawFileLoadDataset
-from sellout.datasets.settings import SettingsDataset
+from sellout.datasets.settings_dataset import SettingsDataset
 from sellout.datasets.supabase_rest import SupabaseTableDataset
 
-__all__ = ["PostgresTableDataset", "RawFileLoadDataset", "SettingsDataset", "SupabaseTableDataset"]
+__all__ = [
+    "OptionalCSVDataset",
+    "OptionalPostgresTableDataset",
+    "PostgresTableDataset",
+    "RawFileLoadDataset",
+    "SettingsDataset",
+    "SupabaseTableDataset",
+]

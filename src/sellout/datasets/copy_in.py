@@ -11,9 +11,9 @@ from typing import TypeVar
 import pandas as pd
 from psycopg.pq import TransactionStatus
 
-from sellout import db
 from sellout.datasets.copy_binary import binary_plan, frame_to_binary_chunks
 from sellout.datasets.copy_codec import COPY_IN_OPTIONS, arrow_chunks, table_to_csv
+from sellout.integrations import db
 
 logger = logging.getLogger(__name__)
 

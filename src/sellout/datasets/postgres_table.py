@@ -35,9 +35,9 @@ import pandas as pd
 from kedro.io import AbstractDataset, DatasetError
 from psycopg.types.string import TextLoader
 
-from sellout import db
 from sellout.datasets.copy_codec import COPY_OUT_OPTIONS, csv_to_frame, pg_type_for, records_to_frame
 from sellout.datasets.copy_in import copy_frame
+from sellout.integrations import db
 
 logger = logging.getLogger(__name__)
 

@@ -15,9 +15,10 @@ from typing import Any
 import pandas as pd
 from kedro.io import AbstractDataset, DatasetError
 
-from sellout import db, warehouse
+from sellout.datasets import raw_tables
 from sellout.datasets.copy_in import copy_frame
 from sellout.ingest.parsing import ParsedFile
+from sellout.integrations import db
 
 logger = logging.getLogger(__name__)
 
@@ -39,8 +40,8 @@ MANIFEST_COLUMNS = [
     "loaded_at",
 ]
 MASTER_TABLES = {
-    "stores": ("raw.stores", warehouse.STORE_COLUMNS),
-    "products": ("raw.products", warehouse.PRODUCT_COLUMNS),
+    "stores": ("raw.stores", raw_tables.STORE_COLUMNS),
+    "products": ("raw.products", raw_tables.PRODUCT_COLUMNS),
 }
 
 
@@ -75,7 +76,7 @@ class RawFileLoadDataset(AbstractDataset[ParsedFile, pd.DataFrame]):
             # and with them their manifest rows, so the next run loads those files again.
             self._connection.execute("set synchronous_commit = off")
             with self._connection.transaction():
-                warehouse.ensure_schema(self._connection)
+                raw_tables.ensure_schema(self._connection)
         return self._connection
 
     def _release(self) -> None:
@@ -191,7 +192,7 @@ def _write_rows(conn, parsed: ParsedFile, file_id: int) -> None:
         copy_frame(conn, table, frame)
         return
     rows = parsed.rows.assign(file_id=file_id, source=landing.source)
-    copy_frame(conn, "raw.sellout_lines", rows[warehouse.RAW_SELLOUT_COLUMNS])
+    copy_frame(conn, "raw.sellout_lines", rows[raw_tables.RAW_SELLOUT_COLUMNS])
     if len(parsed.rejected):
         rejected = parsed.rejected.assign(file_id=file_id, source=landing.source, file_name=landing.file_name)
-        copy_frame(conn, "raw.rejected_rows", rejected[warehouse.REJECTED_COLUMNS])
+        copy_frame(conn, "raw.rejected_rows", rejected[raw_tables.REJECTED_COLUMNS])

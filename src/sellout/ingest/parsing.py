@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from sellout.config import FileSpec, SelloutFileSpec
+from sellout.config.sources import FileSpec, SelloutFileSpec
 from sellout.ingest.landing import LandingFile
 
 NUMERIC_COLUMNS = ("units", "sales_value", "price", "base_price")

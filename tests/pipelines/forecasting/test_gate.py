@@ -4,8 +4,8 @@ import pandas as pd
 import pytest
 
 from sellout.datasets import PostgresTableDataset
+from sellout.datasets.optional import OptionalPostgresTableDataset
 from sellout.pipelines.forecasting.gate import evaluate, model_run_row
-from sellout.pipelines.forecasting.run_history import OptionalPostgresTableDataset
 
 COLUMNS = {
     "run_id": "text",

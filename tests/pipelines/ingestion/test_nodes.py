@@ -8,7 +8,7 @@ import pytest
 import yaml
 from support.databases import temporary_database
 
-from sellout.config import validate_sources
+from sellout.config.sources import validate_sources
 from sellout.datasets import RawFileLoadDataset
 from sellout.pipelines.ingestion.nodes import parse_files, plan_ingestion, summarize_ingestion
 from sellout.sample_data import generate
@@ -149,7 +149,7 @@ KILLABLE_INGESTION = """
 import sys, time, yaml
 import time
 from pathlib import Path
-from sellout.config import validate_sources
+from sellout.config.sources import validate_sources
 from sellout.datasets import RawFileLoadDataset
 from sellout.pipelines.ingestion.nodes import parse_files, plan_ingestion
 raw = yaml.safe_load(Path(sys.argv[3]).read_text())

@@ -13,7 +13,7 @@ from support.smtp_sink import SmtpSink
 from support.tableau_fake import FINISH_CANCELLED, FINISH_FAILED, FakeTableauServer
 from support.webhook_sink import WebhookSink, closed_port_url
 
-from sellout.alerts import AlertRouter
+from sellout.ops.alerts import AlertRouter
 from sellout.pipelines.publish import create_pipeline
 from sellout.pipelines.publish.nodes import TableauRefreshFailed, notify_run_end, refresh_tableau
 

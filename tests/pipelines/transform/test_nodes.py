@@ -11,8 +11,9 @@ from pathlib import Path
 import pytest
 from support.databases import temporary_database
 
-from sellout import db, warehouse
-from sellout.dbt import DbtNodeResult, DbtResult
+from sellout.datasets import raw_tables
+from sellout.integrations import db
+from sellout.integrations.dbt_runner import DbtNodeResult, DbtResult
 from sellout.pipelines.transform import create_pipeline, nodes
 from sellout.pipelines.transform.nodes import DbtRunFailedError, DbtTestFailedError, dbt_run, dbt_test
 
@@ -167,7 +168,7 @@ def pg_url(pg_server):
     """A database of this module's own on the session's embedded server (tests/conftest.py)."""
     with temporary_database(pg_server["url"], prefix="dbt") as url:
         with db.transaction(url) as conn:
-            warehouse.ensure_schema(conn)
+            raw_tables.ensure_schema(conn)
             conn.execute(
                 "insert into raw.stores (source, store_code, store_name) values ('acme', 'S1', 'One'), "
                 "('acme', 'S2', 'Two')"

@@ -11,8 +11,8 @@ from typing import Any
 
 import pandas as pd
 
-from sellout.backfill import backfill_dates
-from sellout.config import SourceConfig
+from sellout.config.backfill import backfill_dates
+from sellout.config.sources import SourceConfig
 from sellout.ingest.landing import LandingFile, scan_sources
 from sellout.ingest.parsing import (
     NUMERIC_COLUMNS,
@@ -24,7 +24,7 @@ from sellout.ingest.parsing import (
     parse_sellout,
     read_table,
 )
-from sellout.ingest.rules import KnownCodes, load_code_map, row_rules
+from sellout.ingest.row_checks import KnownCodes, load_code_map, row_rules
 
 logger = logging.getLogger(__name__)
 

@@ -19,7 +19,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from sellout.pipelines.preprocessing.rules import apply_rules
+from sellout.pipelines.preprocessing.panel_rules import apply_rules
 
 SERIES_KEYS = ["store_code", "product_code"]
 WEEK = "week_end_date"

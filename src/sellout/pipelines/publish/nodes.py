@@ -22,10 +22,11 @@ import json
 import logging
 from typing import Any
 
-from sellout import db, run_records
-from sellout.alerts import AlertRouter
-from sellout.notify import safe_url
-from sellout.tableau import TableauSettings, item_key, refresh_items, refresh_items_via_n8n
+from sellout.integrations import db
+from sellout.integrations.tableau import TableauSettings, item_key, refresh_items, refresh_items_via_n8n
+from sellout.ops import run_records
+from sellout.ops.alerts import AlertRouter
+from sellout.ops.notify import safe_url
 
 logger = logging.getLogger(__name__)
 

@@ -19,8 +19,8 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from sellout import db
-from sellout.dbt import DbtResult, run_dbt
+from sellout.integrations import db
+from sellout.integrations.dbt_runner import DbtResult, run_dbt
 
 logger = logging.getLogger(__name__)
 

@@ -1,0 +1,1 @@
+"""The project's configuration: loading, validating and serving every config file and environment value."""

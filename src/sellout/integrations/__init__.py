@@ -1,0 +1,1 @@
+"""One module per outside system: the database, the embedded server, dbt, Tableau, webhooks and e-mail."""

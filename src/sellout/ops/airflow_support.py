@@ -1,0 +1,479 @@
+"""What the generated Airflow DAG calls at run time, so that the DAG file stays a thin, generated wiring.
+
+- :func:`run_kedro_nodes`: one task = one group of Kedro nodes in its own ``KedroSession``, with Airflow's run id
+  and the trigger-time params (mode, dry run, backfill range) as runtime parameters, wherever the worker runs.
+- :func:`export_connections`: the Airflow connections ``sellout_db``, ``sellout_tableau`` and ``sellout_alerts``
+  (``AIRFLOW_CONN_*`` variables or the UI) become the environment variables the project's config reads.
+- :class:`WeekFilesSensor` / :class:`WeekFilesTrigger`: the data-availability check; it waits, deferred in the
+  triggerer, until every enabled source has a new sell-out file in its landing folder.
+- :func:`on_dag_success`, :func:`on_dag_failure` and :func:`forecast_late`: hand run events to the notifier
+  (``sellout.ops.alerts.send_alert``).
+- :class:`AirflowConfig`: the schema of ``conf/base/airflow.yml`` (the dry run validates it too).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import time
+from collections.abc import AsyncIterator, Mapping
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any, Literal
+
+from airflow.sdk import BaseSensorOperator, get_current_context
+from airflow.sdk.exceptions import AirflowSensorTimeout
+from airflow.triggers.base import BaseTrigger, TriggerEvent
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from sellout.config.backfill import backfill_range
+from sellout.config.loader import config_loader, project_root
+
+logger = logging.getLogger(__name__)
+
+PACKAGE = "sellout"
+TASK_KINDS = ("sensor", "ingestion", "dbt_build", "dbt_test", "compute", "tableau", "notify")
+# The task whose failure means "the week's files did not come" and the one that means "a dbt test failed".
+SENSOR_TASK_ID = "wait-for-week-files"
+DBT_TEST_TASK_ID = "dbt-test"
+RUN_END_TASK_ID = "notify-run-end"  # the publish pipeline's notify_run_end node
+
+
+# -- conf/base/airflow.yml ------------------------------------------------------------------------------------
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class TaskPolicy(_Strict):
+    retries: int = Field(ge=0, le=10)
+    retry_delay_minutes: float = Field(gt=0)
+    retry_exponential_backoff: float = Field(default=2.0, ge=0)
+    max_retry_delay_minutes: float = Field(default=30, gt=0)
+    execution_timeout_minutes: float = Field(gt=0)
+
+
+class SensorSettings(_Strict):
+    poke_interval_minutes: float = Field(gt=0)
+    timeout_hours: float = Field(gt=0)
+    require: Literal["all", "any"] = "all"
+
+
+class DagSettings(_Strict):
+    schedule: str
+    timezone: str
+    start_date: list[int] = Field(min_length=3, max_length=3)
+    catchup: bool = False
+    max_active_runs: int = Field(default=1, ge=1)
+    owner: str = "sellout"
+    dagrun_timeout_hours: float = Field(gt=0)
+    forecast_deadline_hours: float = Field(gt=0)
+    sensor: SensorSettings
+    task_policies: dict[str, TaskPolicy]
+    node_kinds: dict[str, str]
+
+    @model_validator(mode="after")
+    def _known_kinds(self) -> DagSettings:
+        import pendulum
+        from croniter import croniter
+
+        try:
+            pendulum.timezone(self.timezone)
+        except Exception as exc:  # noqa: BLE001 - pendulum raises its own InvalidTimezone
+            raise ValueError(f"timezone {self.timezone!r} is not an IANA time zone name") from exc
+        if not croniter.is_valid(self.schedule):
+            raise ValueError(f"schedule {self.schedule!r} is not a cron expression")
+        missing = [kind for kind in TASK_KINDS if kind not in self.task_policies]
+        if missing:
+            raise ValueError(f"task_policies is missing the kind(s) {missing}")
+        unknown = sorted({kind for kind in self.node_kinds.values() if kind not in self.task_policies})
+        if unknown:
+            raise ValueError(f"node_kinds uses kind(s) {unknown} that task_policies does not define")
+        if self.task_policies["tableau"].retries != 0:
+            raise ValueError("task_policies.tableau.retries must be 0: a retry would start a second refresh")
+        return self
+
+
+class AirflowConfig(_Strict):
+    default: DagSettings
+
+
+def validate_airflow_config(
+    raw: Mapping[str, Any], node_names: list[str] | None = None, file_label: str = "conf/base/airflow.yml"
+) -> AirflowConfig:
+    """Validate ``airflow.yml``; with ``node_names``, every node of the graph must have a task kind."""
+    try:
+        config = AirflowConfig(**dict(raw))
+    except ValidationError as exc:
+        lines = [
+            f"{file_label}: {'.'.join(str(p) for p in error['loc'])}: {error['msg']}"
+            for error in exc.errors()
+        ]
+        raise ValueError("\n".join(lines)) from None
+    if node_names is not None:
+        unmapped = sorted(set(node_names) - set(config.default.node_kinds))
+        if unmapped:
+            raise ValueError(
+                f"{file_label}: default.node_kinds: node(s) {unmapped} have no task kind "
+                f"(one of {list(config.default.task_policies)}); add them so their retries are deliberate"
+            )
+    return config
+
+
+# -- runtime params -------------------------------------------------------------------------------------------
+
+
+def kedro_env(default: str) -> str:
+    """The Kedro environment of the tasks: ``SELLOUT_KEDRO_ENV`` (``prod`` on the NAS), else ``default``."""
+    return os.environ.get("SELLOUT_KEDRO_ENV") or default
+
+
+def runtime_params(run_id: str, params: Mapping[str, Any]) -> dict[str, Any]:
+    """The Kedro runtime parameters of one task: Airflow's run id and the DAG run's trigger-time params."""
+    mode = str(params.get("mode") or "incremental")
+    if mode not in ("incremental", "full"):
+        raise ValueError(f"DAG param 'mode' is {mode!r}; use 'incremental' or 'full'")
+    result: dict[str, Any] = {"run_id": run_id, "mode": mode, "dry_run": bool(params.get("dry_run", False))}
+    backfill = backfill_range(params)
+    if backfill:
+        result["backfill_from"], result["backfill_to"] = backfill
+    return result
+
+
+# -- Airflow connections -> the project's environment variables -----------------------------------------------
+
+DB_CONN_ID = "sellout_db"
+TABLEAU_CONN_ID = "sellout_tableau"
+ALERTS_CONN_ID = "sellout_alerts"
+
+
+def export_connections(get_connection=None) -> list[str]:
+    """Set the project's variables from Airflow connections; a variable already set is left alone.
+
+    ``sellout_db`` (postgres): ``SELLOUT_DB_URL`` and ``SUPABASE_DB_URL``. ``sellout_tableau`` (http): host =
+    server URL, login/password = token name/secret, extra ``site`` and ``jwt``. ``sellout_alerts`` (http):
+    extra ``webhook_url`` (else the host). Returns the names of the variables set (never their values).
+    """
+    get_connection = get_connection or _airflow_connection
+    exported: list[str] = []
+
+    def put(name: str, value: Any) -> None:
+        if value and not os.environ.get(name):
+            os.environ[name] = str(value)
+            exported.append(name)
+
+    conn = get_connection(DB_CONN_ID)
+    if conn is not None:
+        url = conn.get_uri()
+        url = "postgresql://" + url.split("://", 1)[1] if "://" in url else url
+        put("SELLOUT_DB_URL", url)
+        put("SUPABASE_DB_URL", url)
+    conn = get_connection(TABLEAU_CONN_ID)
+    if conn is not None:
+        extra = conn.extra_dejson or {}
+        put("TABLEAU_SERVER_URL", _http_url(conn))
+        put("TABLEAU_SITE", extra.get("site"))
+        put("TABLEAU_TOKEN_NAME", conn.login)
+        put("TABLEAU_TOKEN_SECRET", conn.password)
+        put("TABLEAU_JWT", extra.get("jwt"))
+    conn = get_connection(ALERTS_CONN_ID)
+    if conn is not None:
+        extra = conn.extra_dejson or {}
+        put("NOTIFY_WEBHOOK_URL", extra.get("webhook_url") or _http_url(conn))
+    if exported:
+        logger.info("Configuration from Airflow connections: %s", ", ".join(sorted(exported)))
+    return exported
+
+
+def _http_url(conn) -> str | None:
+    if not conn.host:
+        return None
+    if "://" in conn.host:
+        return conn.host
+    scheme = conn.schema or "https"
+    port = f":{conn.port}" if conn.port else ""
+    return f"{scheme}://{conn.host}{port}"
+
+
+def _airflow_connection(conn_id: str):
+    from airflow.sdk import Connection
+
+    try:
+        return Connection.get(conn_id)
+    except Exception:  # noqa: BLE001 - an undefined connection means "configured some other way"
+        return None
+
+
+# -- tasks ----------------------------------------------------------------------------------------------------
+
+
+def run_kedro_nodes(node_names: list[str], *, pipeline: str = "__default__", env: str = "local") -> None:
+    """Run ``node_names`` of ``pipeline`` in one KedroSession with this DAG run's id and params."""
+    from kedro.framework.project import configure_project
+    from kedro.framework.session import KedroSession
+    from kedro.runner import SequentialRunner
+
+    from sellout.ops.dry_run import DryRunner
+
+    context = get_current_context()
+    params = runtime_params(context["run_id"], context["params"])
+    export_connections()
+    configure_project(PACKAGE)
+    runner = DryRunner() if params["dry_run"] else SequentialRunner()
+    with KedroSession.create(project_path=project_root(), env=env, runtime_params=params) as session:
+        session.run(pipeline_names=[pipeline], node_names=node_names, runner=runner)
+
+
+# -- the data-availability check ------------------------------------------------------------------------------
+
+
+def check_week_files(project_path: str | Path, env: str, require: str = "all") -> dict[str, Any]:
+    """Which enabled sources have a sell-out file in their landing folder that the manifest does not know.
+
+    Reads only: the config, the landing folders and ``ops.ingested_files`` (absent = nothing loaded yet).
+    ``ready`` is true when ``require`` (all / any) of the sources have a new file.
+    """
+    from sellout.ingest.landing import scan_sources
+    from sellout.integrations import db
+
+    loader = config_loader(env, project_path)
+    sources = load_sources(loader, Path(project_path), env)
+    url = db_url_from_config(loader)
+    known: set[tuple[str, str]] = set()
+    with db.connect(url, attempts=2) as conn:
+        if conn.execute("select to_regclass('ops.ingested_files')").fetchone()[0] is not None:
+            known = {tuple(row) for row in conn.execute("select source, sha256 from ops.ingested_files")}
+    by_source: dict[str, list[str]] = {name: [] for name, source in sources.items() if source.enabled}
+    for landing in scan_sources(sources):
+        if landing.kind == "sellout" and (landing.source, landing.sha256) not in known:
+            by_source[landing.source].append(landing.file_name)
+    have = [name for name, files in by_source.items() if files]
+    waiting = [name for name, files in by_source.items() if not files]
+    ready = bool(by_source) and (not waiting if require == "all" else bool(have))
+    return {"ready": ready, "require": require, "new_files": by_source, "waiting_for": waiting}
+
+
+def load_sources(loader, project_path: Path, env: str) -> dict:
+    from sellout.config.sources import validate_sources
+
+    return validate_sources(loader["sources"], project_path, f"conf/{{base,{env}}}/sources.yml")
+
+
+def db_url_from_config(loader) -> str:
+    """The database URL the catalog's ``db`` credentials resolve to (empty = the embedded server's)."""
+    from sellout.integrations import db, embedded_db
+
+    credentials = (loader["credentials"] or {}).get("db") or {}
+    if credentials.get("url") or os.environ.get("SELLOUT_DB_URL"):
+        return db.resolve_url(credentials)
+    status = embedded_db.status()
+    if not status.running:
+        raise ConnectionError(
+            "No database URL is configured and the embedded PostgreSQL server is not running "
+            "(start it with `sellout db start`, or set SELLOUT_DB_URL)"
+        )
+    return status.url
+
+
+def wait_reason(params: Mapping[str, Any]) -> str | None:
+    """Why this run does not wait for the week's files (``None``: it waits)."""
+    if params.get("dry_run"):
+        return "dry run"
+    if str(params.get("mode") or "incremental") == "full":
+        return "full mode reloads the files already there"
+    if backfill_range(params):
+        return "backfill of weeks already delivered"
+    if params.get("wait_for_files") is False:
+        return "wait_for_files is off"
+    return None
+
+
+class WeekFilesTrigger(BaseTrigger):
+    """Polls :func:`check_week_files` in the triggerer until the files are there or ``end_at`` passes."""
+
+    def __init__(
+        self, project_path: str, env: str, require: str, poke_interval_s: float, end_at: float, **kwargs
+    ) -> None:
+        super().__init__(**kwargs)
+        self.project_path = project_path
+        self.env = env
+        self.require = require
+        self.poke_interval_s = poke_interval_s
+        self.end_at = end_at
+
+    def serialize(self) -> tuple[str, dict[str, Any]]:
+        return (
+            f"{__name__}.WeekFilesTrigger",
+            {
+                "project_path": self.project_path,
+                "env": self.env,
+                "require": self.require,
+                "poke_interval_s": self.poke_interval_s,
+                "end_at": self.end_at,
+            },
+        )
+
+    async def run(self) -> AsyncIterator[TriggerEvent]:
+        try:  # the triggerer reads the same Airflow connections as the workers
+            await asyncio.to_thread(export_connections)
+        except Exception as exc:  # noqa: BLE001 - the variables may be set directly
+            self.log.warning("Airflow connections not read: %s", type(exc).__name__)
+        while True:
+            try:
+                status = await asyncio.to_thread(check_week_files, self.project_path, self.env, self.require)
+            except Exception as exc:  # noqa: BLE001 - a NAS share or database that blinks is retried
+                status = {"ready": False, "error": f"{type(exc).__name__}: {exc}"}
+            if status["ready"]:
+                yield TriggerEvent({"status": "ready", "check": status})
+                return
+            if time.time() + self.poke_interval_s > self.end_at:
+                yield TriggerEvent({"status": "timeout", "check": status})
+                return
+            self.log.info(
+                "Waiting for the week's files: %s", status.get("waiting_for") or status.get("error")
+            )
+            await asyncio.sleep(self.poke_interval_s)
+
+
+class WeekFilesSensor(BaseSensorOperator):
+    """Waits (deferred, no worker slot held) until the week's sell-out files are in the landing folders.
+
+    Does not wait in dry runs, full-mode runs, backfills or when the ``wait_for_files`` param is off. On timeout
+    it fails without retry; the DAG's failure callback then sends ``data_late``.
+    """
+
+    def __init__(self, *, kedro_env: str, require: str = "all", deferrable: bool = True, **kwargs) -> None:
+        super().__init__(**kwargs)
+        self.kedro_env = kedro_env
+        self.require = require
+        self.deferrable = deferrable
+
+    def _project_path(self) -> str:
+
+        return str(project_root())
+
+    def poke(self, context) -> bool:
+        status = check_week_files(self._project_path(), self.kedro_env, self.require)
+        self.log.info("Week's files: %s", status)
+        return status["ready"]
+
+    def execute(self, context) -> dict[str, Any]:
+        reason = wait_reason(context["params"])
+        if reason:
+            self.log.info("Not waiting for the week's files: %s", reason)
+            return {"waited": False, "reason": reason}
+        export_connections()
+        status = check_week_files(self._project_path(), self.kedro_env, self.require)
+        if status["ready"]:
+            self.log.info("The week's files are there: %s", status["new_files"])
+            return {"waited": False, "check": status}
+        if not self.deferrable:
+            super().execute(context)
+            return {"waited": True}
+        self.log.info("Waiting for the week's files from %s (deferred)", status["waiting_for"])
+        self.defer(
+            trigger=WeekFilesTrigger(
+                project_path=self._project_path(),
+                env=self.kedro_env,
+                require=self.require,
+                poke_interval_s=float(self.poke_interval),
+                end_at=time.time() + float(self.timeout),
+            ),
+            method_name="execute_complete",
+            # The trigger ends itself at end_at; this is the safety net if the triggerer was down.
+            timeout=timedelta(seconds=float(self.timeout) + 2 * float(self.poke_interval)),
+        )
+        return {}  # pragma: no cover - defer() raises
+
+    def execute_complete(self, context, event: dict[str, Any] | None = None) -> dict[str, Any]:
+        event = event or {}
+        if event.get("status") != "ready":
+            check = event.get("check") or {}
+            raise AirflowSensorTimeout(
+                f"The week's files did not arrive within {timedelta(seconds=float(self.timeout))}: "
+                f"no new sell-out file from {check.get('waiting_for') or check.get('error')}"
+            )
+        return {"waited": True, "check": event["check"]}
+
+
+# -- notifications --------------------------------------------------------------------------------------------
+
+
+def send_alert(kind: str, run_id: str, summary: dict[str, Any], env: str | None = None) -> bool:
+    """Hand an event to the project's notifier; never raises. ``False`` when the notifier is missing."""
+    try:
+        from sellout.ops.alerts import send_alert as notifier
+    except ImportError as exc:
+        logger.error("Alert %s for run %s NOT sent: the notifier is not installed (%s)", kind, run_id, exc)
+        return False
+    try:
+        notifier(kind, run_id=run_id, summary=summary, env=env, project_path=project_root())
+    except Exception as exc:  # noqa: BLE001 - a notifier must never break a callback
+        logger.error("Alert %s for run %s NOT sent: %s: %s", kind, run_id, type(exc).__name__, exc)
+        return False
+    logger.info("Alert %s for run %s handed to the notifier", kind, run_id)
+    return True
+
+
+def _run_summary(context: Mapping[str, Any]) -> dict[str, Any]:
+    params = dict(context.get("params") or {})
+    dag = context.get("dag")
+    ti = context.get("ti") or context.get("task_instance")
+    summary: dict[str, Any] = {
+        "dag_id": getattr(dag, "dag_id", None),
+        "pipeline": "__default__",
+        "mode": params.get("mode"),
+        "dry_run": bool(params.get("dry_run", False)),
+        "reason": context.get("reason"),
+    }
+    backfill = {k: params.get(k) for k in ("backfill_from", "backfill_to") if params.get(k)}
+    if backfill:
+        summary["backfill"] = backfill
+    if ti is not None:
+        summary["task_id"] = getattr(ti, "task_id", None)
+    return summary
+
+
+def on_dag_failure(context: Mapping[str, Any]) -> None:
+    """DAG failure callback: ``data_late`` (sensor), ``dbt_test_failed`` (dbt test) or ``run_failed``."""
+    summary = _run_summary(context)
+    task_id = summary.get("task_id")
+    kind = {SENSOR_TASK_ID: "data_late", DBT_TEST_TASK_ID: "dbt_test_failed"}.get(task_id, "run_failed")
+    summary["status"] = "failed"
+    summary["error"] = (
+        f"task {task_id} failed ({summary.get('reason')})" if task_id else summary.get("reason")
+    )
+    send_alert(kind, str(context.get("run_id")), summary, env=kedro_env("local"))
+
+
+def on_dag_success(context: Mapping[str, Any]) -> None:
+    """DAG success callback: ``run_succeeded``, unless the DAG's run-end task has sent it already (with the rows
+    and the Tableau refresh it knows of), so that a run is announced once."""
+    dag = context.get("dag")
+    if RUN_END_TASK_ID in (getattr(dag, "task_ids", None) or ()):
+        logger.info(
+            "run_succeeded for run %s was sent by the %s task", context.get("run_id"), RUN_END_TASK_ID
+        )
+        return
+    summary = {**_run_summary(context), "status": "succeeded"}
+    send_alert("run_succeeded", str(context.get("run_id")), summary, env=kedro_env("local"))
+
+
+async def forecast_late(context: dict[str, Any] | None = None, **kwargs: Any) -> None:
+    """Deadline-alert callback (runs in the triggerer): the forecast was not published by its time."""
+    context = context or {}
+    dag_run = context.get("dag_run") or {}
+    deadline = context.get("deadline") or {}
+    summary = {
+        "dag_id": dag_run.get("dag_id"),
+        "status": "late",
+        "state": dag_run.get("state"),
+        "deadline": str(deadline.get("deadline_time")),
+        "checked_at": datetime.now(UTC).isoformat(timespec="seconds"),
+        **kwargs,
+    }
+    await asyncio.to_thread(
+        send_alert, "forecast_late", str(dag_run.get("run_id")), summary, kedro_env("local")
+    )

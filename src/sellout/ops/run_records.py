@@ -1,0 +1,291 @@
+"""The run-record tables (``ops.*``) and the idempotent writes into them.
+
+Tables (created on first use, ``create ... if not exists``, so every writer may call :func:`ensure_tables`):
+
+- ``ops.pipeline_runs``: one row per run id (Airflow runs one Kedro session per task under the same run id:
+  each session upserts the same row, widening start/end and counting sessions).
+- ``ops.node_runs``: one row per (run id, node): start, end, status, duration, rows in/out, datasets read and
+  written, the error's first lines, the attempt number (a retried node overwrites its row).
+- ``ops.dbt_results``: dbt's per-model/per-test results of the run, one row per (run id, command, unique id).
+- ``ops.tableau_refreshes``: the refresh confirmation of each Tableau item of a run, one row per
+  (run id, item key); the job id is written as soon as the job exists so that a retried task follows it.
+
+Every write is one statement or one transaction and an upsert on the table's key: rerunning it changes nothing.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import datetime
+from typing import Any
+
+SCHEMA = "ops"
+
+DDL = (
+    "create schema if not exists ops",
+    """
+    create table if not exists ops.pipeline_runs (
+        run_id text primary key,
+        pipeline text,
+        env text,
+        mode text,
+        dry_run boolean,
+        status text not null,
+        started_at timestamptz not null,
+        ended_at timestamptz,
+        duration_s double precision,
+        nodes_total integer,
+        nodes_failed integer,
+        rows_in bigint,
+        rows_out bigint,
+        sessions integer not null default 1,
+        error text,
+        updated_at timestamptz not null default now()
+    )
+    """,
+    """
+    create table if not exists ops.node_runs (
+        run_id text not null,
+        node text not null,
+        pipeline text,
+        status text not null,
+        started_at timestamptz not null,
+        ended_at timestamptz,
+        duration_s double precision,
+        rows_in bigint,
+        rows_out bigint,
+        inputs text[] not null default '{}',
+        outputs text[] not null default '{}',
+        error text,
+        attempt integer not null default 1,
+        updated_at timestamptz not null default now(),
+        primary key (run_id, node)
+    )
+    """,
+    """
+    create table if not exists ops.dbt_results (
+        run_id text not null,
+        command text not null,
+        unique_id text not null,
+        resource_type text,
+        status text not null,
+        execution_time_s double precision,
+        rows_affected bigint,
+        failures bigint,
+        message text,
+        recorded_at timestamptz not null default now(),
+        primary key (run_id, command, unique_id)
+    )
+    """,
+    """
+    create table if not exists ops.tableau_refreshes (
+        run_id text not null,
+        item_key text not null,
+        item_type text not null,
+        item_id text,
+        item_name text,
+        via text not null default 'tableauserverclient',
+        job_id text,
+        followed_existing_job boolean not null default false,
+        status text not null,
+        started_at timestamptz,
+        completed_at timestamptz,
+        finish_code integer,
+        error text,
+        updated_at timestamptz not null default now(),
+        primary key (run_id, item_key)
+    )
+    """,
+    "create index if not exists node_runs_started on ops.node_runs (started_at desc)",
+    "create index if not exists pipeline_runs_started on ops.pipeline_runs (started_at desc)",
+    "create index if not exists tableau_refreshes_updated on ops.tableau_refreshes (updated_at desc)",
+)
+
+# Statuses a node or a run can have in the records.
+RUNNING, SUCCEEDED, FAILED = "running", "succeeded", "failed"
+
+
+def ensure_tables(conn) -> None:
+    """Create the schema and tables when missing (safe to call concurrently and repeatedly)."""
+    # Two sessions creating the same table at once can still collide on the catalog: serialise creation.
+    conn.execute("select pg_advisory_xact_lock(hashtext('sellout.ops.run_records.ddl'))")
+    for statement in DDL:
+        conn.execute(statement)
+
+
+def start_run(conn, run: dict[str, Any]) -> None:
+    """A session of run ``run_id`` started: insert the run, or mark an existing one running again."""
+    conn.execute(
+        """
+        insert into ops.pipeline_runs (run_id, pipeline, env, mode, dry_run, status, started_at)
+        values (%(run_id)s, %(pipeline)s, %(env)s, %(mode)s, %(dry_run)s, 'running', %(started_at)s)
+        on conflict (run_id) do update set
+            pipeline = excluded.pipeline, env = excluded.env, mode = excluded.mode, dry_run = excluded.dry_run,
+            status = 'running', ended_at = null, error = null,
+            started_at = least(ops.pipeline_runs.started_at, excluded.started_at),
+            sessions = ops.pipeline_runs.sessions + 1, updated_at = now()
+        """,
+        run,
+    )
+
+
+def end_run(conn, run_id: str, ended_at: datetime, error: str | None) -> None:
+    """A session ended: the run's status and totals are recomputed from its node rows (so Airflow tasks add up).
+
+    A run is ``failed`` when the session failed or any node's latest attempt failed, else ``succeeded``.
+    """
+    conn.execute(
+        """
+        update ops.pipeline_runs r set
+            ended_at = greatest(coalesce(r.ended_at, %(ended_at)s), %(ended_at)s),
+            duration_s = extract(epoch from greatest(coalesce(r.ended_at, %(ended_at)s), %(ended_at)s)
+                                 - r.started_at),
+            nodes_total = n.total, nodes_failed = n.failed, rows_in = n.rows_in, rows_out = n.rows_out,
+            status = case when %(error)s::text is not null or n.failed > 0 then 'failed' else 'succeeded' end,
+            error = coalesce(%(error)s::text, r.error),
+            updated_at = now()
+        from (
+            select count(*) as total, count(*) filter (where status = 'failed') as failed,
+                   sum(rows_in) as rows_in, sum(rows_out) as rows_out
+            from ops.node_runs where run_id = %(run_id)s
+        ) n
+        where r.run_id = %(run_id)s
+        """,
+        {"run_id": run_id, "ended_at": ended_at, "error": error},
+    )
+
+
+def start_node(conn, record: dict[str, Any]) -> None:
+    conn.execute(
+        """
+        insert into ops.node_runs (run_id, node, pipeline, status, started_at, inputs, outputs)
+        values (%(run_id)s, %(node)s, %(pipeline)s, 'running', %(started_at)s, %(inputs)s, %(outputs)s)
+        on conflict (run_id, node) do update set
+            pipeline = excluded.pipeline, status = 'running', started_at = excluded.started_at,
+            ended_at = null, duration_s = null, rows_in = null, rows_out = null, error = null,
+            inputs = excluded.inputs, outputs = excluded.outputs,
+            attempt = ops.node_runs.attempt + 1, updated_at = now()
+        """,
+        record,
+    )
+
+
+def end_node(conn, record: dict[str, Any]) -> None:
+    """Finish a node's row; inserts it when the start was not recorded (e.g. the database came back)."""
+    conn.execute(
+        """
+        insert into ops.node_runs (run_id, node, pipeline, status, started_at, ended_at, duration_s,
+                                   rows_in, rows_out, inputs, outputs, error)
+        values (%(run_id)s, %(node)s, %(pipeline)s, %(status)s, %(started_at)s, %(ended_at)s, %(duration_s)s,
+                %(rows_in)s, %(rows_out)s, %(inputs)s, %(outputs)s, %(error)s)
+        on conflict (run_id, node) do update set
+            status = excluded.status, ended_at = excluded.ended_at, duration_s = excluded.duration_s,
+            rows_in = excluded.rows_in, rows_out = excluded.rows_out, error = excluded.error,
+            updated_at = now()
+        """,
+        record,
+    )
+
+
+def save_dbt_results(conn, run_id: str, command: str, results: Iterable[dict[str, Any]]) -> int:
+    """Upsert dbt's node results of one command (``run`` / ``test`` ...) of a run; returns how many."""
+    rows = [
+        {
+            "run_id": run_id,
+            "command": command,
+            "unique_id": str(result["unique_id"]),
+            "resource_type": str(result["unique_id"]).split(".", 1)[0],
+            "status": str(result.get("status")),
+            "execution_time_s": result.get("execution_time"),
+            "rows_affected": result.get("rows_affected"),
+            "failures": result.get("failures"),
+            "message": result.get("message"),
+        }
+        for result in results
+    ]
+    if not rows:
+        return 0
+    with conn.cursor() as cur:
+        cur.executemany(
+            """
+            insert into ops.dbt_results (run_id, command, unique_id, resource_type, status, execution_time_s,
+                                         rows_affected, failures, message)
+            values (%(run_id)s, %(command)s, %(unique_id)s, %(resource_type)s, %(status)s,
+                    %(execution_time_s)s, %(rows_affected)s, %(failures)s, %(message)s)
+            on conflict (run_id, command, unique_id) do update set
+                resource_type = excluded.resource_type, status = excluded.status,
+                execution_time_s = excluded.execution_time_s, rows_affected = excluded.rows_affected,
+                failures = excluded.failures, message = excluded.message, recorded_at = now()
+            """,
+            rows,
+        )
+    return len(rows)
+
+
+def save_refresh(conn, run_id: str, key: str, record: dict[str, Any], via: str) -> None:
+    """Upsert one item's refresh record (``started`` as soon as the job exists, then its outcome)."""
+    conn.execute(
+        """
+        insert into ops.tableau_refreshes (run_id, item_key, item_type, item_id, item_name, via, job_id,
+                                           followed_existing_job, status, started_at, completed_at,
+                                           finish_code, error)
+        values (%(run_id)s, %(item_key)s, %(item_type)s, %(item_id)s, %(item_name)s, %(via)s, %(job_id)s,
+                %(followed_existing_job)s, %(status)s, %(started_at)s, %(completed_at)s, %(finish_code)s,
+                %(error)s)
+        on conflict (run_id, item_key) do update set
+            item_type = excluded.item_type, item_id = excluded.item_id, item_name = excluded.item_name,
+            via = excluded.via, job_id = coalesce(excluded.job_id, ops.tableau_refreshes.job_id),
+            followed_existing_job = excluded.followed_existing_job, status = excluded.status,
+            started_at = excluded.started_at, completed_at = excluded.completed_at,
+            finish_code = excluded.finish_code, error = excluded.error, updated_at = now()
+        """,
+        {
+            "run_id": run_id,
+            "item_key": key,
+            "via": via,
+            "item_type": record.get("item_type"),
+            "item_id": record.get("item_id"),
+            "item_name": record.get("item_name"),
+            "job_id": record.get("job_id"),
+            "followed_existing_job": bool(record.get("followed_existing_job")),
+            "status": record.get("status") or "started",
+            "started_at": record.get("started_at"),
+            "completed_at": record.get("completed_at"),
+            "finish_code": record.get("finish_code"),
+            "error": record.get("error"),
+        },
+    )
+
+
+def load_refreshes(conn, run_id: str) -> dict[str, dict[str, Any]]:
+    """The refresh records of a run by item key (what a retried task already started or confirmed)."""
+    if not _table_exists(conn, "tableau_refreshes"):
+        return {}
+    cur = conn.execute(
+        "select item_key, item_type, item_id, item_name, job_id, followed_existing_job, status, started_at, "
+        "completed_at, finish_code, error from ops.tableau_refreshes where run_id = %s",
+        (run_id,),
+    )
+    names = [c.name for c in cur.description]
+    out = {}
+    for row in cur.fetchall():
+        record = dict(zip(names, row, strict=True))
+        for key in ("started_at", "completed_at"):
+            if record[key] is not None:
+                record[key] = record[key].isoformat()
+        out[record.pop("item_key")] = record
+    return out
+
+
+def _table_exists(conn, table: str) -> bool:
+    row = conn.execute(
+        "select 1 from information_schema.tables where table_schema = %s and table_name = %s", (SCHEMA, table)
+    ).fetchone()
+    return row is not None
+
+
+def query(conn, sql: str, params: Any = None) -> list[dict[str, Any]]:
+    """Rows as dicts (for ``sellout status`` and tests)."""
+    cur = conn.execute(sql, params)
+    names = [c.name for c in cur.description]
+    return [dict(zip(names, row, strict=True)) for row in cur.fetchall()]
