@@ -10,21 +10,12 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-CANONICAL_SELLOUT_COLUMNS = (
-    "week_end_date",
-    "store_code",
-    "product_code",
-    "units",
-    "sales_value",
-    "price",
-    "base_price",
-    "feature",
-    "display",
-    "tpr_only",
+from sellout.canonical import (
+    CANONICAL_SELLOUT_COLUMNS,
+    PRODUCT_FIELDS,
+    REQUIRED_SELLOUT_COLUMNS,
+    STORE_FIELDS,
 )
-REQUIRED_SELLOUT_COLUMNS = ("week_end_date", "store_code", "product_code", "units")
-STORE_FIELDS = ("store_code", "store_name", "city", "state", "segment", "sales_area")
-PRODUCT_FIELDS = ("product_code", "description", "manufacturer", "category", "sub_category", "product_size")
 
 
 class ConfigError(ValueError):

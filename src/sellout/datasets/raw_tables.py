@@ -7,7 +7,7 @@ fresh database needs no manual step.
 
 from __future__ import annotations
 
-from sellout.config.sources import CANONICAL_SELLOUT_COLUMNS
+from sellout.canonical import CANONICAL_SELLOUT_COLUMNS
 
 DDL = """
 create schema if not exists raw;

@@ -10,12 +10,10 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
+from sellout.canonical import NUMERIC_SELLOUT_COLUMNS, PROMO_FLAGS
 from sellout.config.sources import FileSpec, SelloutFileSpec
 from sellout.ingest.landing import LandingFile
 
-NUMERIC_COLUMNS = ("units", "sales_value", "price", "base_price")
-FLAG_COLUMNS = ("feature", "display", "tpr_only")
-KEY_COLUMNS = ("store_code", "product_code")
 WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
 
 
@@ -170,7 +168,7 @@ def parse_sellout(
             reject(~values.isin(known) & ~empty, f"unknown {key} (not in the source's master data)")
         out[key] = values.reset_index(drop=True)  # stays an Arrow-backed string column
 
-    for column in NUMERIC_COLUMNS:
+    for column in NUMERIC_SELLOUT_COLUMNS:
         if column not in spec.columns:
             out[column] = np.nan
             continue
@@ -188,7 +186,7 @@ def parse_sellout(
     )
     reject((out["units"].to_numpy() < 0) & ~is_return, "negative units on a row not marked as a return")
 
-    for column in FLAG_COLUMNS:
+    for column in PROMO_FLAGS:
         out[column] = _flags(frame, spec.columns.get(column), spec.true_values)
 
     key = out[["store_code", "product_code", "week_end_date"]]

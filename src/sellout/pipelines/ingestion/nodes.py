@@ -11,11 +11,11 @@ from typing import Any
 
 import pandas as pd
 
+from sellout.canonical import NUMERIC_SELLOUT_COLUMNS
 from sellout.config.backfill import backfill_dates
 from sellout.config.sources import SourceConfig
 from sellout.ingest.landing import LandingFile, scan_sources
 from sellout.ingest.parsing import (
-    NUMERIC_COLUMNS,
     ParsedFile,
     RowRules,
     StructuralError,
@@ -191,7 +191,7 @@ def parse_one(
     parsed = ParsedFile(landing=landing, run_id=run_context["run_id"], replace_existing=replace_existing)
     spec = getattr(source, landing.kind)
     numeric = (
-        tuple(spec.columns[c] for c in NUMERIC_COLUMNS if c in spec.columns)
+        tuple(spec.columns[c] for c in NUMERIC_SELLOUT_COLUMNS if c in spec.columns)
         if landing.kind == "sellout"
         else ()
     )

@@ -1,0 +1,51 @@
+"""The parameters of ingestion, preprocessing, dbt and promotions (``conf/*/parameters_<stage>.yml``).
+
+Each model's defaults are the only defaults; the YAML files set the values the project runs with. Kedro validates
+a node's ``params:<stage>`` input into its model when the session starts (the node's type hint), so a wrong value
+stops the run before anything is read or written. Feature and forecasting parameters are in
+:mod:`sellout.config.model_parameters`.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from pydantic import Field
+
+from sellout.config.schema import Strict
+
+
+class PromotionParams(Strict):
+    """When a week counts as promoted (``params:promotion``): a promotion flag is set, or the price is at least
+    ``price_cut`` below the base price. Preprocessing (outliers) and the features both use it."""
+
+    price_cut: Annotated[float, Field(ge=0.0, lt=1.0)] = 0.05
+
+
+class IngestionParams(Strict):
+    # A file with a larger share of rejected rows is quarantined whole.
+    max_rejected_share: Annotated[float, Field(ge=0.0, le=1.0)] = 0.05
+
+
+class PanelRules(Strict):
+    """What the panel cannot tell by itself (see sellout.pipelines.preprocessing.panel_rules)."""
+
+    unranged_gap_weeks: Annotated[int, Field(ge=1)] | None = None
+    launch_weeks: Annotated[int, Field(ge=0)] = 4
+    delisted_after_weeks: Annotated[int, Field(ge=1)] = 8
+    outlier_mad_threshold: Annotated[float, Field(gt=0.0)] = 10.0
+    outlier_action: Literal["cap", "keep"] = "cap"
+
+
+class PreprocessingParams(Strict):
+    min_weeks_history: Annotated[int, Field(ge=1)] = 8
+    clip_negative_units: bool = True
+    rules: PanelRules = PanelRules()
+
+
+class DbtParams(Strict):
+    # dbt node selection for both commands (null: every model), and what to leave out.
+    select: list[str] | str | None = None
+    exclude: list[str] | str | None = None
+    full_refresh_on_full_mode: bool = True
+    vars: dict[str, object] = {}
