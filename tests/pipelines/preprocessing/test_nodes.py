@@ -154,6 +154,7 @@ def test_pipeline_wiring():
         "params:preprocessing",
         "store_attributes",
         "product_attributes",
+        "params:promotion",
     ]
     assert n.outputs == ["model_panel"]
 

@@ -19,24 +19,28 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from sellout.canonical import (
+    NUMERIC_ATTRIBUTES,
+    PRICE_COLUMNS,
+    PRODUCT_ATTRIBUTES,
+    PROMO_FLAGS,
+    SERIES_KEYS,
+    STORE_ATTRIBUTES,
+    WEEK,
+)
+from sellout.config.parameters import PreprocessingParams, PromotionParams
 from sellout.pipelines.preprocessing.panel_rules import apply_rules
 
-SERIES_KEYS = ["store_code", "product_code"]
-WEEK = "week_end_date"
-PROMO_FLAGS = ["feature", "display", "tpr_only"]
-PRICE_COLUMNS = ["price", "base_price"]
+SERIES_KEYS = list(SERIES_KEYS)
 REQUIRED_COLUMNS = [WEEK, *SERIES_KEYS, "units"]
-OPTIONAL_COLUMNS = ["category", "sales_value", *PRICE_COLUMNS, *PROMO_FLAGS]
+OPTIONAL_COLUMNS = ["sales_value", *PRICE_COLUMNS, *PROMO_FLAGS]
 # Store and product attributes the model uses; one value per series (the last non-null one).
-STORE_ATTRIBUTES = ["segment", "state", "sales_area"]
-PRODUCT_ATTRIBUTES = ["manufacturer", "sub_category"]
-ATTRIBUTES = ["category", *STORE_ATTRIBUTES, *PRODUCT_ATTRIBUTES]
+ATTRIBUTES = [*PRODUCT_ATTRIBUTES, *STORE_ATTRIBUTES]
 PANEL_COLUMNS = [
     "series_id",
     *SERIES_KEYS,
-    "category",
-    *STORE_ATTRIBUTES,
     *PRODUCT_ATTRIBUTES,
+    *STORE_ATTRIBUTES,
     WEEK,
     "units",
     "sales_value",
@@ -51,7 +55,6 @@ PANEL_COLUMNS = [
     "units_for_training",
 ]
 
-DEFAULT_PARAMS: dict[str, Any] = {"min_weeks_history": 8, "clip_negative_units": True}
 ONE_WEEK = pd.Timedelta(days=7)
 
 
@@ -69,36 +72,37 @@ def check_dbt_tests(dbt_test_status: Mapping[str, Any] | None) -> None:
 def build_model_panel(
     sellout_weekly: pd.DataFrame,
     dbt_test_status: Mapping[str, Any],
-    params: Mapping[str, Any] | None,
+    params: PreprocessingParams,
     store_attributes: pd.DataFrame | None = None,
     product_attributes: pd.DataFrame | None = None,
+    promotion: PromotionParams | None = None,
 ) -> pd.DataFrame:
     """Build the complete weekly panel of every series with enough history.
 
     Args:
         sellout_weekly: the dbt mart, one row per (store_code, product_code, week_end_date).
         dbt_test_status: ``{"success": bool, ...}`` from the dbt test step; must be successful.
-        params: ``params:preprocessing`` (``min_weeks_history``, ``clip_negative_units``).
+        params: ``params:preprocessing`` (``min_weeks_history``, ``clip_negative_units``, ``rules``).
         store_attributes: ``marts.dim_store`` (store_code + segment, state, sales_area), optional.
         product_attributes: ``marts.dim_product`` (product_code + manufacturer, sub_category), optional.
+        promotion: ``params:promotion`` (when a week counts as promoted, for the outlier rule).
 
     Returns:
         The panel with columns ``PANEL_COLUMNS``, sorted by store_code, product_code, week_end_date.
     """
     check_dbt_tests(dbt_test_status)
-    p = {**DEFAULT_PARAMS, **(params or {})}
-    min_weeks = int(p["min_weeks_history"])
+    p = PreprocessingParams.of(params, "preprocessing")
 
-    weekly = _join_attributes(sellout_weekly, store_attributes, "store_code", STORE_ATTRIBUTES)
-    weekly = _join_attributes(weekly, product_attributes, "product_code", PRODUCT_ATTRIBUTES)
-    obs = _clean_observations(weekly, clip_negative=bool(p["clip_negative_units"]))
+    weekly = _join_attributes(sellout_weekly, store_attributes, "store_code", list(STORE_ATTRIBUTES))
+    weekly = _join_attributes(weekly, product_attributes, "product_code", list(PRODUCT_ATTRIBUTES))
+    obs = _clean_observations(weekly, clip_negative=p.clip_negative_units)
 
     spans = (
         obs.groupby(SERIES_KEYS, sort=True)
         .agg(first_week=(WEEK, "min"), last_week=(WEEK, "max"), n_obs=(WEEK, "size"))
         .reset_index()
     )
-    spans = spans[spans["n_obs"] >= min_weeks].reset_index(drop=True)
+    spans = spans[spans["n_obs"] >= p.min_weeks_history].reset_index(drop=True)
     if spans.empty:
         return _empty_panel()
 
@@ -126,7 +130,7 @@ def build_model_panel(
         else:
             panel[col] = panel[col].astype("str")
     panel["series_id"] = panel["store_code"] + "|" + panel["product_code"]
-    panel = apply_rules(panel, params)
+    panel = apply_rules(panel, p, promotion)
     return panel[PANEL_COLUMNS].sort_values([*SERIES_KEYS, WEEK], ignore_index=True)
 
 
@@ -161,10 +165,10 @@ def _clean_observations(sellout_weekly: pd.DataFrame, clip_negative: bool) -> pd
     if missing:
         raise ValueError(f"sellout_weekly lacks required columns: {missing}")
     obs = sellout_weekly.copy()
-    for col in [*OPTIONAL_COLUMNS, *STORE_ATTRIBUTES, *PRODUCT_ATTRIBUTES]:
+    for col in [*OPTIONAL_COLUMNS, *ATTRIBUTES]:
         if col not in obs.columns:
             obs[col] = np.nan if col not in PROMO_FLAGS else False
-    obs = obs[[*REQUIRED_COLUMNS, *OPTIONAL_COLUMNS, *STORE_ATTRIBUTES, *PRODUCT_ATTRIBUTES]]
+    obs = obs[[*REQUIRED_COLUMNS, *OPTIONAL_COLUMNS, *ATTRIBUTES]]
     obs[WEEK] = pd.to_datetime(obs[WEEK]).dt.normalize().astype("datetime64[ns]")
     if obs[WEEK].isna().any():
         raise ValueError("sellout_weekly has rows with a null week_end_date")
@@ -194,29 +198,13 @@ def _weekly_grid(spans: pd.DataFrame) -> pd.DataFrame:
 
 
 def _empty_panel() -> pd.DataFrame:
-    dtypes = {
-        "series_id": "str",
-        "store_code": "str",
-        "product_code": "str",
-        "category": "str",
-        "segment": "str",
-        "state": "str",
-        "sales_area": "float64",
-        "manufacturer": "str",
-        "sub_category": "str",
-        WEEK: "datetime64[ns]",
-        "units": "float64",
-        "sales_value": "float64",
-        "price": "float64",
-        "base_price": "float64",
-        "feature": "bool",
-        "display": "bool",
-        "tpr_only": "bool",
-        "is_filled": "bool",
-        "is_ranged": "bool",
-        "is_launch": "bool",
-        "is_delisted": "bool",
-        "is_outlier": "bool",
-        "units_for_training": "float64",
-    }
-    return pd.DataFrame({c: pd.Series(dtype=t) for c, t in dtypes.items()})
+    def dtype(column: str) -> str:
+        if column == WEEK:
+            return "datetime64[ns]"
+        if column in PROMO_FLAGS or column.startswith("is_"):
+            return "bool"
+        if column in (*NUMERIC_ATTRIBUTES, "units", "sales_value", *PRICE_COLUMNS, "units_for_training"):
+            return "float64"
+        return "str"
+
+    return pd.DataFrame({c: pd.Series(dtype=dtype(c)) for c in PANEL_COLUMNS})

@@ -13,7 +13,7 @@ Each rule adds a boolean column and, where configured, acts on it; all are vecto
   ``outlier_mad_threshold`` median absolute deviations (``is_outlier``); ``outlier_action`` ``cap`` lowers them
   to that bound in ``units_for_training`` (the actual ``units`` stay as sold, so backtests score against what
   happened), ``keep`` leaves them. A promoted week (feature, display or TPR flag, or a price at least
-  ``promo_price_cut`` below base price) is never an outlier: the promotion inputs explain its uplift (on
+  ``promotion.price_cut`` below base price) is never an outlier: the promotion inputs explain its uplift (on
   dunnhumby, 98% of the weeks a MAD rule flags are promoted ones).
 """
 
@@ -25,53 +25,42 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-SERIES = ["store_code", "product_code"]
-WEEK = "week_end_date"
-DEFAULT_RULES: dict[str, Any] = {
-    "unranged_gap_weeks": None,
-    "launch_weeks": 4,
-    "delisted_after_weeks": 8,
-    "outlier_mad_threshold": 10.0,
-    "outlier_action": "cap",
-    "promo_price_cut": 0.05,
-}
-PROMO_FLAGS = ("feature", "display", "tpr_only")
+from sellout.canonical import PROMO_FLAGS, SERIES_KEYS, WEEK
+from sellout.config.parameters import PreprocessingParams, PromotionParams
+
+SERIES = list(SERIES_KEYS)
 
 
-def rule_params(params: Mapping[str, Any] | None) -> dict[str, Any]:
-    merged = {**DEFAULT_RULES, **dict((params or {}).get("rules") or {})}
-    if merged["outlier_action"] not in ("cap", "keep"):
-        raise ValueError(
-            f"preprocessing.rules.outlier_action is 'cap' or 'keep', got {merged['outlier_action']!r}"
-        )
-    return merged
-
-
-def apply_rules(panel: pd.DataFrame, params: Mapping[str, Any] | None = None) -> pd.DataFrame:
+def apply_rules(
+    panel: pd.DataFrame,
+    params: PreprocessingParams | Mapping[str, Any] | None = None,
+    promotion: PromotionParams | Mapping[str, Any] | None = None,
+) -> pd.DataFrame:
     """The panel (sorted by series and week, with ``is_filled`` marking weeks that had no row) with the rule
     columns added: is_ranged, is_launch, is_delisted, is_outlier, units_for_training."""
-    rules = rule_params(params)
+    rules = PreprocessingParams.of(params, "preprocessing").rules
+    price_cut = PromotionParams.of(promotion, "promotion").price_cut
     panel = panel.sort_values([*SERIES, WEEK], kind="stable").reset_index(drop=True)
     series = panel.groupby(SERIES, sort=False, observed=True)
-    panel["is_ranged"] = ~_long_gaps(panel, series, rules["unranged_gap_weeks"])
+    panel["is_ranged"] = ~_long_gaps(panel, series, rules.unranged_gap_weeks)
     panel.loc[~panel["is_ranged"], "units"] = np.nan
 
     first_week = series[WEEK].transform("min")
     week_index = series.cumcount()
     starts_late = first_week > panel[WEEK].min()
-    panel["is_launch"] = starts_late & (week_index < int(rules["launch_weeks"]))
+    panel["is_launch"] = starts_late & (week_index < rules.launch_weeks)
 
     last_week = series[WEEK].transform("max")
     panel_end = panel[WEEK].max()
-    panel["is_delisted"] = (panel_end - last_week) > pd.Timedelta(weeks=int(rules["delisted_after_weeks"]))
+    panel["is_delisted"] = (panel_end - last_week) > pd.Timedelta(weeks=rules.delisted_after_weeks)
 
     median = series["units"].transform("median")
     mad = (panel["units"] - median).abs().groupby([panel[c] for c in SERIES], sort=False).transform("median")
     # a series that sells the same every week has MAD 0: one unit of slack keeps ordinary weeks from being outliers
-    bound = median + float(rules["outlier_mad_threshold"]) * np.maximum(mad, 1.0)
-    panel["is_outlier"] = (panel["units"] > bound).fillna(False) & ~_promoted(panel, rules["promo_price_cut"])
+    bound = median + rules.outlier_mad_threshold * np.maximum(mad, 1.0)
+    panel["is_outlier"] = (panel["units"] > bound).fillna(False) & ~_promoted(panel, price_cut)
     training = panel["units"]
-    if rules["outlier_action"] == "cap":
+    if rules.outlier_action == "cap":
         training = training.where(~panel["is_outlier"], bound)
     panel["units_for_training"] = training
     return panel

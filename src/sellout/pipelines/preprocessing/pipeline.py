@@ -16,6 +16,7 @@ def create_pipeline(**kwargs) -> Pipeline:
                     "params:preprocessing",
                     "store_attributes",
                     "product_attributes",
+                    "params:promotion",
                 ],
                 outputs="model_panel",
                 name="build_model_panel",
