@@ -41,7 +41,7 @@ from benchmarks.shared_data import PROJECT_ROOT, dunnhumby_dir
 from sellout.pipelines.features.wide import EXOG_COLUMNS, WidePanel, to_wide
 from sellout.pipelines.forecasting import intervals
 from sellout.pipelines.forecasting.backtest import MODEL_METHOD, origin_columns, run_backtest, score
-from sellout.pipelines.forecasting.model import DEFAULT_LGBM, TrainingSet
+from sellout.pipelines.forecasting.model import DEFAULT_LGBM, TrainingSet, lgbm_train_params
 from sellout.pipelines.forecasting.refit import RefitSchedule
 
 REFERENCE_DIR = PROJECT_ROOT / "benchmarks" / "mlforecast"
@@ -197,7 +197,6 @@ def time_respecting_calibration(model_cells: pd.DataFrame, window: int) -> tuple
 
 def run_mlforecast(wp: WidePanel, origins: list[int], horizon: int, lightgbm: dict) -> pd.DataFrame:
     """mlforecast's forecasts of the scored origins, with its seconds per origin and peak RSS as attrs."""
-    from sellout.pipelines.forecasting.model import lgbm_train_params
 
     params, rounds = lgbm_train_params(lightgbm)
     last = len(wp.weeks) - 1

@@ -8,6 +8,7 @@ PostgreSQL, and its peak memory is read from wait4. The last line is JSON.
 from __future__ import annotations
 
 import json
+import logging
 import os
 import shutil
 import subprocess
@@ -20,7 +21,12 @@ import pandas as pd
 import yaml
 
 from benchmarks.shared_data import dunnhumby_dir
+from sellout.config.sources import validate_sources
+from sellout.datasets import RawFileLoadDataset
+from sellout.datasets.run_config import code_maps
+from sellout.ingest.landing import scan_sources
 from sellout.integrations import embedded_db
+from sellout.pipelines.ingestion.nodes import parse_new_files, plan_ingestion, summarize_ingestion
 
 CHILD = "--child"
 
@@ -35,24 +41,22 @@ def split_weekly(transactions: Path, target: Path) -> list[pd.Timestamp]:
 
 def run_ingestion(url: str, config: Path, quarantine: Path, run_id: str) -> dict:
     """One ingestion run through the pipeline's own nodes and datasets; returns its status and wall time."""
-    from sellout.config.sources import validate_sources
-    from sellout.datasets import RawFileLoadDataset
-    from sellout.pipelines.ingestion.nodes import parse_files, plan_ingestion, summarize_ingestion
 
     started = time.perf_counter()
     sources = validate_sources(yaml.safe_load(config.read_text()), config.parent)
     manifest = RawFileLoadDataset(quarantine_dir=str(quarantine), credentials={"url": url})
     codes = RawFileLoadDataset(quarantine_dir=str(quarantine), credentials={"url": url}, read="master_codes")
     context = {"run_id": run_id, "mode": "incremental", "started_at": "2026-11-27T07:00:00+00:00"}
-    plan = plan_ingestion(sources, manifest.load(), context)
-    for parsed in parse_files(plan, sources, codes.load(), context, {"max_rejected_share": 0.05}):
+    plan = plan_ingestion(scan_sources(sources), manifest.load(), context)
+    for parsed in parse_new_files(
+        plan, sources, codes.load(), code_maps(sources), context, {"max_rejected_share": 0.05}
+    ):
         manifest.save(parsed)
     status = summarize_ingestion(manifest.load(), context)
     return {**status, "seconds": time.perf_counter() - started}
 
 
 def child(url: str, config: Path, quarantine: Path, landing: Path, last_week: str) -> None:
-    import logging
 
     logging.basicConfig(level=logging.WARNING)
     full = run_ingestion(url, config, quarantine, "full-history")

@@ -26,6 +26,7 @@ import numpy as np
 import pandas as pd
 import psutil
 import psycopg
+from kedro_datasets.pandas import SQLTableDataset
 
 from sellout.datasets import PostgresTableDataset
 from sellout.integrations import embedded_db
@@ -174,8 +175,6 @@ def main() -> int:
         copy_s = timed(
             "(b) plain psycopg COPY (to_csv)", ROWS, lambda: plain_copy(url, "bench.by_copy", frame), url
         )
-
-        from kedro_datasets.pandas import SQLTableDataset
 
         create_table(url, "by_to_sql")
         to_sql = SQLTableDataset(

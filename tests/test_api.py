@@ -13,6 +13,7 @@ from pathlib import Path
 import pandas as pd
 import psycopg
 import pytest
+from conftest import DUNNHUMBY_DIR
 
 from sellout.api import run_pipeline
 from sellout.sample_data import generate
@@ -24,7 +25,6 @@ HORIZON = 8
 @pytest.fixture
 def flow_env(tmp_path, isolated_project, monkeypatch):
     """The throw-away project, with a 10-store slice of dunnhumby or the sample data as its landing data."""
-    from conftest import DUNNHUMBY_DIR
 
     if (DUNNHUMBY_DIR / "transactions.csv.gz").exists():
         target = tmp_path / "shared" / "data" / "dunnhumby_breakfast_at_the_frat"

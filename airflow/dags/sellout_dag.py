@@ -73,16 +73,16 @@ def sellout():
     )
 
     @task(
-        task_id="plan-ingestion-load-new-files",
+        task_id="plan-ingestion-parse-new-files",
         retries=2,
         retry_delay=timedelta(minutes=2),
         retry_exponential_backoff=2.0,
         max_retry_delay=timedelta(minutes=20),
         execution_timeout=timedelta(minutes=60),
     )
-    def plan_ingestion_load_new_files():
+    def plan_ingestion_parse_new_files():
         airflow_support.run_kedro_nodes(
-            ["plan_ingestion", "load_new_files"],
+            ["plan_ingestion", "parse_new_files"],
             pipeline=PIPELINE_NAME,
             env=KEDRO_ENV,
         )
@@ -234,6 +234,21 @@ def sellout():
         )
 
     @task(
+        task_id="alert-on-refresh",
+        retries=2,
+        retry_delay=timedelta(minutes=1),
+        retry_exponential_backoff=2.0,
+        max_retry_delay=timedelta(minutes=10),
+        execution_timeout=timedelta(minutes=5),
+    )
+    def alert_on_refresh():
+        airflow_support.run_kedro_nodes(
+            ["alert_on_refresh"],
+            pipeline=PIPELINE_NAME,
+            env=KEDRO_ENV,
+        )
+
+    @task(
         task_id="notify-run-end",
         retries=2,
         retry_delay=timedelta(minutes=1),
@@ -249,7 +264,7 @@ def sellout():
         )
 
     tasks = {
-        "plan-ingestion-load-new-files": plan_ingestion_load_new_files(),
+        "plan-ingestion-parse-new-files": plan_ingestion_parse_new_files(),
         "summarize-ingestion": summarize_ingestion(),
         "dbt-run": dbt_run(),
         "dbt-test": dbt_test(),
@@ -260,10 +275,11 @@ def sellout():
         "forecast-next-weeks-build-forecast-report-write-forecasts": forecast_next_weeks_build_forecast_report_write_forecasts(),
         "quality-gate": quality_gate(),
         "refresh-tableau": refresh_tableau(),
+        "alert-on-refresh": alert_on_refresh(),
         "notify-run-end": notify_run_end(),
     }
-    wait_for_week_files >> tasks["plan-ingestion-load-new-files"]
-    tasks["plan-ingestion-load-new-files"] >> tasks["summarize-ingestion"]
+    wait_for_week_files >> tasks["plan-ingestion-parse-new-files"]
+    tasks["plan-ingestion-parse-new-files"] >> tasks["summarize-ingestion"]
     tasks["summarize-ingestion"] >> tasks["dbt-run"]
     tasks["dbt-run"] >> tasks["dbt-test"]
     tasks["dbt-test"] >> tasks["build-model-panel"]
@@ -280,7 +296,9 @@ def sellout():
     tasks["train-forecast-model"] >> tasks["quality-gate"]
     tasks["quality-gate"] >> tasks["refresh-tableau"]
     tasks["forecast-next-weeks-build-forecast-report-write-forecasts"] >> tasks["refresh-tableau"]
+    tasks["refresh-tableau"] >> tasks["alert-on-refresh"]
     tasks["refresh-tableau"] >> tasks["notify-run-end"]
+    tasks["alert-on-refresh"] >> tasks["notify-run-end"]
 
 
 sellout()

@@ -14,7 +14,13 @@ from pathlib import Path
 
 import click
 
+from sellout import api
+from sellout.config.backfill import backfill_range
+from sellout.config.project import ProjectConfig
+from sellout.integrations import db as database
 from sellout.integrations import embedded_db
+from sellout.ops.status import format_status, load_status
+from sellout.sample_data import generate
 
 
 @click.group()
@@ -64,8 +70,6 @@ def db_url() -> None:
 @click.option("--seed", type=int, default=7, show_default=True)
 def sample(landing: Path, weeks: int, seed: int) -> None:
     """Write deterministic sample retailer files into the landing folder (more weeks add files)."""
-    from sellout.sample_data import generate
-
     written = generate(landing, weeks=weeks, seed=seed)
     for retailer, rows in written.items():
         click.echo(f"{retailer}: {weeks} weekly files, {rows} rows -> {landing / retailer}")
@@ -100,9 +104,6 @@ def run(
     backfill: str | None,
 ) -> None:
     """Run a pipeline and print its summary as JSON."""
-    from sellout.api import run_pipeline
-    from sellout.config.backfill import backfill_range
-
     params = {}
     if backfill:
         start, _, end = backfill.partition(":")
@@ -112,7 +113,7 @@ def run(
             raise click.BadParameter(str(exc), param_hint="--backfill") from None
         params = {"backfill_from": start, "backfill_to": end}
     logging.basicConfig(level=logging.INFO)
-    summary = run_pipeline(
+    summary = api.run_pipeline(
         pipeline, mode, env=env, run_id=run_id, dry_run=dry_run, params=params, raise_on_error=False
     )
     text = json.dumps(asdict(summary), default=str, indent=2)
@@ -130,12 +131,7 @@ def run(
 @click.option("--json", "as_json", is_flag=True, help="Print JSON instead of text.")
 def status(runs: int, run_id: str | None, env: str | None, as_json: bool) -> None:
     """The last runs, their nodes (status, duration, rows) and the last Tableau refresh confirmations."""
-    from sellout.integrations import db
-    from sellout.ops.alerts import load_config
-    from sellout.ops.status import format_status, load_status
-
-    _, credentials = load_config(env=env)
-    url = db.resolve_url(credentials.get("db"))
+    url = database.resolve_url(ProjectConfig(env).credentials.get("db"))
     current = load_status(url, runs=runs, run_id=run_id)
     if as_json:
         click.echo(json.dumps(current.as_dict(), default=str, indent=2))

@@ -11,6 +11,7 @@ from pathlib import Path
 import jsonschema
 import pytest
 import yaml
+from airflow.cli.cli_config import core_commands
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 AIRFLOW_DIR = PROJECT_ROOT / "airflow"
@@ -134,7 +135,6 @@ def test_airflow_services_run_the_image_the_dockerfile_builds():
 
 
 def _airflow_subcommands() -> set[str]:
-    from airflow.cli.cli_config import core_commands
 
     return {command.name for command in core_commands} | {"celery"}
 

@@ -12,8 +12,9 @@ from pathlib import Path
 
 import pytest
 import yaml
+from kedro.framework.project import configure_project, pipelines
 
-from sellout.ops.airflow_support import validate_airflow_config
+from sellout.config.airflow import validate_airflow_config
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 DAG_FILE = PROJECT_ROOT / "airflow" / "dags" / "sellout_dag.py"
@@ -160,7 +161,7 @@ def test_airflow_imports_the_dag_with_the_data_order(dag_report):
     # The sensor comes first; a failed dbt test stops everything after it.
     assert set(dag_report["tasks"]) - {SENSOR} <= _reachable(edges, SENSOR)
     after_dbt_test = _reachable(edges, task_of["dbt_test"])
-    stopped = {task_of[n] for n in task_of if n not in {"plan_ingestion", "load_new_files"}} - {
+    stopped = {task_of[n] for n in task_of if n not in {"plan_ingestion", "parse_new_files"}} - {
         task_of["summarize_ingestion"],
         task_of["dbt_run"],
         task_of["dbt_test"],
@@ -201,7 +202,6 @@ def test_retries_timeouts_and_sensor_follow_the_task_kinds(dag_report, airflow_s
 
 
 def test_airflow_yml_is_valid_and_gives_every_node_a_kind():
-    from kedro.framework.project import configure_project, pipelines
 
     configure_project("sellout")
     raw = yaml.safe_load(AIRFLOW_YML.read_text())

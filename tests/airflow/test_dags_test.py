@@ -14,6 +14,7 @@ from conftest import OUTSIDE_SYSTEM_VARIABLES
 from support.tableau_fake import FakeTableauServer
 from support.webhook_sink import WebhookSink
 
+from sellout.datasets import raw_tables
 from sellout.sample_data import generate
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
@@ -142,7 +143,6 @@ def test_airflow_dags_test_runs_the_whole_flow_under_one_run_id(tmp_path, db_url
 def _seed_a_negative_units_row(db_url: str, landing: Path) -> str:
     """An earlier load left a row with negative units in raw.sellout_lines (the parser now rejects such rows,
     so it is written directly, as a loaded file of an older week); dbt's not_negative test on staging fails."""
-    from sellout.datasets import raw_tables
 
     store = (landing / "grocer_a" / "stores.csv").read_text().splitlines()[1].split(",")[0]
     product = (landing / "grocer_a" / "products.csv").read_text().splitlines()[1].split(",")[0]

@@ -37,7 +37,7 @@ def test_relative_directory_is_resolved_under_the_project(tmp_path):
 @pytest.mark.parametrize(
     ("entry", "expected"),
     [
-        (_minimal(colour="red"), "sources.x.colour: Extra inputs are not permitted"),
+        (_minimal(colour="red"), "sources.x.colour: unknown key"),
         (_minimal(sellout={"pattern": "*.csv", "columns": {"store_code": "s"}}), "required canonical column"),
         (
             _minimal(

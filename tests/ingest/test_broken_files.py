@@ -8,6 +8,7 @@ was loaded, what was rejected and why, and that loaded plus rejected rows equal 
 from __future__ import annotations
 
 import gzip
+import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -19,7 +20,9 @@ from support.databases import temporary_database
 
 from sellout.config.sources import validate_sources
 from sellout.datasets import RawFileLoadDataset
-from sellout.pipelines.ingestion.nodes import parse_files, plan_ingestion, summarize_ingestion
+from sellout.datasets.run_config import code_maps
+from sellout.ingest.landing import scan_sources
+from sellout.pipelines.ingestion.nodes import parse_new_files, plan_ingestion, summarize_ingestion
 
 RUN_STARTED = "2026-11-27T07:00:00+00:00"
 WEEKS = pd.date_range("2026-09-05", periods=8, freq="7D")  # Saturdays before the run
@@ -336,8 +339,10 @@ def _ingest_corpus(root: Path, url: str, originals: dict) -> dict:
         quarantine_dir=str(root / "quarantine"), credentials={"url": url}, read="master_codes"
     )
     context = {"run_id": "corpus", "mode": "incremental", "started_at": RUN_STARTED}
-    plan = plan_ingestion(sources, dataset.load(), context)
-    for parsed in parse_files(plan, sources, codes.load(), context, {"max_rejected_share": 0.15}):
+    plan = plan_ingestion(scan_sources(sources), dataset.load(), context)
+    for parsed in parse_new_files(
+        plan, sources, codes.load(), code_maps(sources), context, {"max_rejected_share": 0.15}
+    ):
         dataset.save(parsed)
     status = summarize_ingestion(dataset.load(), context)
     with psycopg.connect(url) as conn:
@@ -383,7 +388,6 @@ def _ingest_corpus(root: Path, url: str, originals: dict) -> dict:
 
 def test_the_corpus_has_at_least_twenty_broken_or_odd_files():
     CASES.clear()
-    import tempfile
 
     _write_corpus(Path(tempfile.mkdtemp()))
     broken = [c for c in CASES if c.status != "loaded" or c.reasons]
@@ -391,7 +395,6 @@ def test_the_corpus_has_at_least_twenty_broken_or_odd_files():
 
 
 def _case_ids():
-    import tempfile
 
     CASES.clear()
     _write_corpus(Path(tempfile.mkdtemp()))

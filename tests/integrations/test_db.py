@@ -2,6 +2,7 @@ import time
 
 import pytest
 
+from sellout.config.secrets import redact_url
 from sellout.integrations import db
 
 
@@ -31,7 +32,7 @@ def test_connect_works_against_the_embedded_server(db_url):
     ],
 )
 def test_redact(text, expected):
-    assert db.redact(text) == expected
+    assert redact_url(text, None) == expected
 
 
 def test_quote_table_and_refusals():

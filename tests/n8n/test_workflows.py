@@ -18,7 +18,7 @@ from support.tableau_fake import FINISH_FAILED, FakeTableauServer
 from support.webhook_sink import WebhookSink
 
 from sellout.ops.alerts import AlertRouter
-from sellout.pipelines.publish.nodes import refresh_tableau
+from sellout.pipelines.publish.nodes import TableauRefreshFailed, refresh_tableau
 
 TOKEN_SECRET = "n8n-tableau-pat-DO-NOT-LOG"
 SMTP_PASSWORD = "n8n-smtp-DO-NOT-LOG"
@@ -137,7 +137,6 @@ def test_an_already_queued_refresh_is_followed_not_repeated(stack):
 
 @pytest.mark.n8n
 def test_a_failed_refresh_through_n8n_fails_the_node_with_the_notes(stack):
-    from sellout.pipelines.publish.nodes import TableauRefreshFailed
 
     stack["tableau"].script_refresh(
         "sellout_forecasts", finish_code=FINISH_FAILED, notes="Extract too large."

@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import asyncio
+import os
 import time
 from pathlib import Path
 from types import SimpleNamespace
 
 import psycopg
 import pytest
-import yaml
 from airflow.sdk import Connection
 from airflow.sdk.exceptions import AirflowSensorTimeout
 
@@ -101,7 +101,6 @@ def test_airflow_connections_become_the_projects_variables_without_overriding(mo
         ),
     }
     exported = support.export_connections(connections.get)
-    import os
 
     assert os.environ["SELLOUT_DB_URL"] == os.environ["SUPABASE_DB_URL"]
     assert os.environ["SELLOUT_DB_URL"].startswith(
@@ -272,29 +271,5 @@ def test_a_failing_notifier_never_breaks_a_callback(monkeypatch, caplog):
         raise RuntimeError("down")
 
     monkeypatch.setattr(alerts_module, "send_alert", broken)
-    assert support.send_alert("run_failed", "r1", {}) is False
+    assert support._notify("run_failed", "r1", {}) is False
     assert "NOT sent" in caplog.text
-
-
-# -- airflow.yml ----------------------------------------------------------------------------------------------
-
-
-def _airflow_yml() -> dict:
-    return yaml.safe_load((PROJECT_ROOT / "conf" / "base" / "airflow.yml").read_text())
-
-
-def test_airflow_yml_errors_name_the_key():
-    raw = _airflow_yml()
-    raw["default"]["task_policies"]["tableau"]["retries"] = 1
-    with pytest.raises(ValueError, match="second refresh"):
-        support.validate_airflow_config(raw)
-    raw = _airflow_yml()
-    raw["default"]["timezone"] = "Mars/Olympus"
-    with pytest.raises(ValueError, match="conf/base/airflow.yml: default: .*Mars/Olympus"):
-        support.validate_airflow_config(raw)
-    raw = _airflow_yml()
-    raw["default"]["sensor"]["timeout_hours"] = 0
-    with pytest.raises(ValueError, match="default.sensor.timeout_hours"):
-        support.validate_airflow_config(raw)
-    with pytest.raises(ValueError, match=r"node\(s\) \['new_node'\] have no task kind"):
-        support.validate_airflow_config(_airflow_yml(), ["plan_ingestion", "new_node"])

@@ -19,6 +19,7 @@ from support.tableau_fake import FakeTableauServer
 from sellout.api import run_pipeline
 from sellout.command_line import main
 from sellout.config.loader import config_loader
+from sellout.config.tableau import TableauSettings
 from sellout.ops import dry_run
 from sellout.sample_data import generate
 
@@ -83,7 +84,7 @@ def test_sellout_run_dry_run_prints_the_plan_and_writes_nothing(project_env):
     names = [node["name"] for node in plan["nodes"]]
     assert names[0] == "plan_ingestion" and names[-1] == "notify_run_end"
     assert names.index("dbt_test") < names.index("build_model_panel") < names.index("refresh_tableau")
-    load = plan["nodes"][names.index("load_new_files")]
+    load = plan["nodes"][names.index("parse_new_files")]
     assert {
         "name": "raw_file_loads",
         "type": "RawFileLoadDataset",
@@ -130,10 +131,10 @@ def test_failed_checks_fail_the_dry_run_with_every_problem_named(project_env, mo
 def test_tableau_check_reaches_the_server_without_signing_in():
     with FakeTableauServer(datasources=[{"name": "sellout_forecasts"}]) as tableau:
         settings = {"server_url": tableau.url, "token_name": "pat", "token_secret": "x", "items": []}
-        status, detail = dry_run.check_tableau(settings)
+        status, detail = dry_run.check_tableau(TableauSettings.from_config(settings))
         assert status == "ok" and "answers (HTTP" in detail
         assert tableau.calls("POST", r"/auth/signin") == []
-    assert dry_run.check_tableau({"server_url": ""}) == ("skipped", "no Tableau server configured")
+    assert dry_run.check_tableau(None) == ("skipped", "no Tableau server configured")
 
 
 def test_config_errors_name_the_file_and_the_key(tmp_path):

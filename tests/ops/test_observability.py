@@ -13,6 +13,7 @@ import shutil
 from pathlib import Path
 from urllib.parse import quote, urlsplit, urlunsplit
 
+import pandas as pd
 import psycopg
 import pytest
 import tableauserverclient.exponential_backoff as backoff
@@ -21,6 +22,7 @@ from support.smtp_sink import SmtpSink
 from support.tableau_fake import FINISH_FAILED, FakeTableauServer
 from support.webhook_sink import WebhookSink
 
+import sellout.api
 from sellout.api import run_pipeline
 from sellout.command_line import main as cli
 from sellout.ops.observability import RUNLOG, count_rows
@@ -127,7 +129,6 @@ class _Collect(logging.Handler):
 
 @pytest.fixture
 def collected(monkeypatch):
-    import sellout.api
 
     handler = _Collect()
     original = sellout.api.configure_project
@@ -241,7 +242,6 @@ def test_whole_run_records_logs_alerts_and_leaks_no_secret(canary_env, tmp_path,
 
 
 def test_count_rows():
-    import pandas as pd
 
     assert count_rows(pd.DataFrame({"a": [1, 2, 3]})) == 3
     assert count_rows({"rows": 12, "table": "x"}) == 12

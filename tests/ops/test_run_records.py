@@ -10,6 +10,7 @@ from datetime import UTC, datetime, timedelta
 
 import psycopg
 
+from sellout.datasets.tableau_refresh import save_refresh
 from sellout.ops import run_records
 from sellout.ops.status import consecutive_failures, format_status, load_status
 
@@ -66,16 +67,8 @@ def test_records_are_idempotent_and_status_reads_them(db_url):
         ]
         assert run_records.save_dbt_results(conn, "r1", "run", results) == 1
         run_records.save_dbt_results(conn, "r1", "run", results)
-        record = {"item_type": "datasource", "item_name": "F", "job_id": "j1", "status": "started"}
-        run_records.save_refresh(conn, "r1", "datasource:name=F", record, "tableauserverclient")
-        run_records.save_refresh(
-            conn,
-            "r1",
-            "datasource:name=F",
-            {**record, "job_id": None, "status": "succeeded", "finish_code": 0},
-            "n8n",
-        )
-        assert run_records.load_refreshes(conn, "r1")["datasource:name=F"]["job_id"] == "j1"  # kept
+        record = {"item_type": "datasource", "item_name": "F", "job_id": "j1", "status": "succeeded"}
+        save_refresh(conn, "r1", "datasource:name=F", record, "n8n")
         assert conn.execute("select count(*) from ops.dbt_results").fetchone()[0] == 1
         rows = conn.execute(
             "select run_id, status, sessions from ops.pipeline_runs order by run_id"

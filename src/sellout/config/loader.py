@@ -2,7 +2,8 @@
 
 Two additions to Kedro's loader, so that the catalog can say in YAML what a run needs:
 
-- ``${globals:kedro_env}`` is the environment of the run (``local`` unless ``--env`` says otherwise);
+- ``${globals:kedro_env}`` is the environment of the run (``local`` unless ``--env`` says otherwise) and
+  ``${globals:project_path}`` the project folder (the parent of ``conf/``);
 - ``${runtime_params:run_id}`` always resolves: the ``run_id`` runtime parameter, else the Kedro session id
   (:class:`RunIdSessionStore`), so one run has one id in every catalog entry, node and record.
 """
@@ -62,11 +63,15 @@ def default_env(env: str | None = None) -> str:
 
 
 class ProjectConfigLoader(OmegaConfigLoader):
-    """Kedro's OmegaConfigLoader that also serves ``${globals:kedro_env}``."""
+    """Kedro's OmegaConfigLoader that also serves ``${globals:kedro_env}`` and ``${globals:project_path}``."""
 
     def __init__(self, conf_source: str, env: str | None = None, **kwargs: Any) -> None:
         super().__init__(conf_source, env=env, **kwargs)
-        self._globals = {**(self._globals or {}), "kedro_env": env or self.default_run_env}
+        self._globals = {
+            **(self._globals or {}),
+            "kedro_env": env or self.default_run_env,
+            "project_path": str(Path(conf_source).resolve().parent),
+        }
         self._globals_oc = None
 
 
@@ -90,6 +95,7 @@ def config_loader(
     return ProjectConfigLoader(
         conf_source=str(root / CONF_SOURCE),
         env=default_env(env),
-        runtime_params=runtime_params or {},
+        # outside a run, catalog entries that name the run's id still resolve
+        runtime_params={"run_id": "outside-a-run", **(runtime_params or {})},
         **CONFIG_LOADER_ARGS,
     )

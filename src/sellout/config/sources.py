@@ -5,10 +5,11 @@ A wrong key or value stops the run with the file, the key and the reason, before
 
 from __future__ import annotations
 
+import codecs
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import Field, ValidationError, field_validator, model_validator
 
 from sellout.canonical import (
     CANONICAL_SELLOUT_COLUMNS,
@@ -16,17 +17,10 @@ from sellout.canonical import (
     REQUIRED_SELLOUT_COLUMNS,
     STORE_FIELDS,
 )
+from sellout.config.schema import ConfigError, Strict, problems
 
 
-class ConfigError(ValueError):
-    """A config file has a wrong key or value."""
-
-
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-
-class CsvOptions(_Strict):
+class CsvOptions(Strict):
     delimiter: str = ","
     decimal: Literal[".", ","] = "."
     thousands: str | None = None
@@ -36,8 +30,6 @@ class CsvOptions(_Strict):
     @field_validator("encoding")
     @classmethod
     def _known_encoding(cls, value: str) -> str:
-        import codecs
-
         try:
             codecs.lookup(value)
         except LookupError as exc:
@@ -45,7 +37,7 @@ class CsvOptions(_Strict):
         return value
 
 
-class FileSpec(_Strict):
+class FileSpec(Strict):
     """One kind of file of a source: its name pattern, format and column mapping."""
 
     pattern: str
@@ -88,7 +80,7 @@ class SelloutFileSpec(FileSpec):
         return value
 
 
-class CodeMapping(_Strict):
+class CodeMapping(Strict):
     """How a retailer's store or product codes become the company's: a two-column CSV file and/or inline pairs.
 
     ``file`` is relative to the project root; ``from_column``/``to_column`` name its columns.
@@ -107,14 +99,14 @@ class CodeMapping(_Strict):
         return self
 
 
-class DeliveryWindow(_Strict):
+class DeliveryWindow(Strict):
     """Which weeks a delivery may contain, relative to the run's date: rows outside are rejected."""
 
     max_future_days: Annotated[int, Field(ge=0)] = 7
     max_age_weeks: Annotated[int, Field(gt=0)] | None = None
 
 
-class SourceConfig(_Strict):
+class SourceConfig(Strict):
     """A retailer feed."""
 
     name: str
@@ -170,19 +162,15 @@ def validate_sources(
     if not isinstance(entries, dict) or not entries:
         raise ConfigError(f"{file_label}: 'sources' must be a mapping of source name to feed config")
     validated: dict[str, SourceConfig] = {}
+    found: list[str] = []
     for name, entry in entries.items():
         if not isinstance(entry, dict):
-            raise ConfigError(f"{file_label}: sources.{name}: must be a mapping, got {type(entry).__name__}")
+            found.append(f"{file_label}: sources.{name}: must be a mapping, got {type(entry).__name__}")
+            continue
         try:
             validated[name] = SourceConfig(name=name, **entry).with_directory_under(project_path)
         except ValidationError as exc:
-            raise ConfigError(_format_errors(file_label, f"sources.{name}", exc)) from None
+            found.extend(problems(exc, f"sources.{name}", file_label))
+    if found:
+        raise ConfigError(found)
     return validated
-
-
-def _format_errors(file_label: str, prefix: str, exc: ValidationError) -> str:
-    lines = []
-    for error in exc.errors():
-        key = ".".join(str(part) for part in (prefix, *error["loc"]))
-        lines.append(f"{file_label}: {key}: {error['msg']}")
-    return "\n".join(lines)

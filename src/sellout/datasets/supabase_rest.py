@@ -19,12 +19,13 @@ from __future__ import annotations
 
 import json
 import logging
-import time
 from typing import Any
 
 import httpx
 import pandas as pd
 from kedro.io import AbstractDataset, DatasetError
+from postgrest.exceptions import APIError
+from tenacity import Retrying, retry_if_exception, stop_after_attempt, wait_exponential
 
 logger = logging.getLogger(__name__)
 
@@ -62,7 +63,7 @@ class SupabaseTableDataset(AbstractDataset[pd.DataFrame, pd.DataFrame]):
     @property
     def client(self):
         if self._client is None:
-            from supabase import ClientOptions, create_client
+            from supabase import ClientOptions, create_client  # noqa: PLC0415 - slow to import; few runs use it
 
             self._client = create_client(
                 self._credentials["url"], self._credentials["key"], options=ClientOptions(schema=self._schema)
@@ -119,32 +120,30 @@ class SupabaseTableDataset(AbstractDataset[pd.DataFrame, pd.DataFrame]):
             self._execute(query, "write", idempotent=self._save_args["mode"] == "upsert")
 
     def _execute(self, query, action: str, idempotent: bool):
-        from postgrest.exceptions import APIError
+        """Run ``query``; an idempotent one is tried again after a 5xx or a dropped connection."""
 
-        for attempt in range(1, RETRY_ATTEMPTS + 1):
-            try:
-                return query.execute()
-            except APIError as exc:
-                status = _status_of(exc)
-                if idempotent and status is not None and status >= 500 and attempt < RETRY_ATTEMPTS:
-                    time.sleep(0.2 * 2**attempt)
-                    continue
-                raise DatasetError(
-                    f"Supabase API could not {action} {self._schema}.{self._table}: "
-                    f"{exc.message} (code {exc.code}){f'; {exc.hint}' if exc.hint else ''}"
-                ) from None
-            except httpx.TransportError as exc:
-                if idempotent and attempt < RETRY_ATTEMPTS:
-                    logger.warning(
-                        "Supabase API unreachable (attempt %d), retrying: %s", attempt, type(exc).__name__
-                    )
-                    time.sleep(0.2 * 2**attempt)
-                    continue
-                raise DatasetError(
-                    f"Supabase API at {httpx.URL(self._credentials['url']).host} unreachable after "
-                    f"{RETRY_ATTEMPTS} attempts: {type(exc).__name__}"
-                ) from None
-        raise AssertionError("unreachable")
+        def transient(exc: BaseException) -> bool:
+            server_error = isinstance(exc, APIError) and (_status_of(exc) or 0) >= 500
+            return idempotent and (server_error or isinstance(exc, httpx.TransportError))
+
+        attempts = Retrying(
+            retry=retry_if_exception(transient),
+            stop=stop_after_attempt(RETRY_ATTEMPTS),
+            wait=wait_exponential(multiplier=0.4),
+            reraise=True,
+        )
+        try:
+            return attempts(query.execute)
+        except APIError as exc:
+            raise DatasetError(
+                f"Supabase API could not {action} {self._schema}.{self._table}: "
+                f"{exc.message} (code {exc.code}){f'; {exc.hint}' if exc.hint else ''}"
+            ) from None
+        except httpx.TransportError as exc:
+            raise DatasetError(
+                f"Supabase API at {httpx.URL(self._credentials['url']).host} unreachable "
+                f"(tried {RETRY_ATTEMPTS if idempotent else 1} time(s)): {type(exc).__name__}"
+            ) from None
 
 
 def _status_of(exc) -> int | None:

@@ -2,32 +2,10 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pandas as pd
 
-from sellout.config.sources import CodeMapping, ConfigError, SourceConfig
+from sellout.config.sources import SourceConfig
 from sellout.ingest.parsing import RowRules
-
-
-def load_code_map(mapping: CodeMapping | None, label: str) -> dict[str, str] | None:
-    """Retailer code -> company code, from the mapping's file and inline values (inline wins)."""
-    if mapping is None:
-        return None
-    codes: dict[str, str] = {}
-    if mapping.file:
-        path = Path(mapping.file)
-        if not path.is_file():
-            raise ConfigError(f"sources.yml: {label}.file: {path} does not exist")
-        table = pd.read_csv(path, dtype=str, keep_default_na=False)
-        missing = [c for c in (mapping.from_column, mapping.to_column) if c not in table.columns]
-        if missing:
-            raise ConfigError(f"sources.yml: {label}.file: {path} has no column(s) {missing}")
-        codes.update(
-            zip(table[mapping.from_column].str.strip(), table[mapping.to_column].str.strip(), strict=True)
-        )
-    codes.update({str(k): str(v) for k, v in mapping.values.items()})
-    return codes
 
 
 class KnownCodes:

@@ -9,13 +9,16 @@ from __future__ import annotations
 import logging
 import os
 import re
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from urllib.parse import parse_qs, unquote, urlsplit
+from urllib.parse import parse_qs, urlsplit
 
 import psycopg
 from psycopg.types.numeric import FloatLoader
+from tenacity import RetryCallState, Retrying, retry_if_exception_type, stop_after_attempt, wait_exponential
+
+from sellout.config.secrets import redact_url
+from sellout.integrations import embedded_db
 
 logger = logging.getLogger(__name__)
 
@@ -49,15 +52,6 @@ def split_table(qualified: str) -> tuple[str, str]:
     return schema or "public", table
 
 
-def redact(text: str, url: str | None = None) -> str:
-    """Remove the password of ``url`` (and any ``user:password@`` form) from a message."""
-    if url:
-        password = urlsplit(url).password
-        if password:
-            text = text.replace(password, "***").replace(unquote(password), "***")
-    return re.sub(r"(://[^:/@\s]+:)[^@\s]+@", r"\1***@", text)
-
-
 def resolve_url(credentials: dict | str | None) -> str:
     """The connection URL from dataset credentials: ``{url: ...}``, a plain string, or the environment."""
     if isinstance(credentials, str):
@@ -69,37 +63,53 @@ def resolve_url(credentials: dict | str | None) -> str:
     env_url = os.environ.get("SELLOUT_DB_URL")
     if env_url:
         return env_url
-    from sellout.integrations import embedded_db
-
     return embedded_db.url()
+
+
+def url_without_starting(credentials: dict | None) -> str:
+    """The URL the ``db`` credentials resolve to, without starting the embedded server (it must be running)."""
+    credentials = credentials or {}
+    if credentials.get("url") or os.environ.get("SELLOUT_DB_URL"):
+        return resolve_url(credentials)
+    status = embedded_db.status()
+    if not status.running:
+        raise ConnectionError(
+            "No database URL is configured and the embedded PostgreSQL server is not running "
+            "(start it with `sellout db start`, or set SELLOUT_DB_URL)"
+        )
+    return status.url
 
 
 def connect(url: str, *, attempts: int = 4, base_delay: float = 0.5, **kwargs) -> psycopg.Connection:
     """Connect with retries and backoff on transient errors; the password never appears in the error."""
     # prepare_threshold=None: Supabase's pooler in transaction mode has no server-side prepared statements.
     kwargs.setdefault("prepare_threshold", None)
-    last_error: Exception | None = None
-    for attempt in range(1, attempts + 1):
-        try:
-            conn = psycopg.connect(url, **kwargs)
-            conn.adapters.register_loader("numeric", FloatLoader)
-            return conn
-        except TRANSIENT_ERRORS as exc:
-            last_error = exc
-            if attempt < attempts:
-                delay = base_delay * 2 ** (attempt - 1)
-                logger.warning(
-                    "Database connection failed (attempt %d/%d), retrying in %.1fs: %s",
-                    attempt,
-                    attempts,
-                    delay,
-                    redact(str(exc), url),
-                )
-                time.sleep(delay)
-    raise ConnectionError(
-        f"Could not connect to the database at {describe(url)} after {attempts} attempts: "
-        f"{redact(str(last_error), url)}"
-    ) from None
+
+    def log_retry(state: RetryCallState) -> None:
+        logger.warning(
+            "Database connection failed (attempt %d/%d), retrying in %.1fs: %s",
+            state.attempt_number,
+            attempts,
+            state.next_action.sleep if state.next_action else 0.0,
+            redact_url(str(state.outcome.exception()), url),
+        )
+
+    connecting = Retrying(
+        retry=retry_if_exception_type(TRANSIENT_ERRORS),
+        stop=stop_after_attempt(max(1, attempts)),
+        wait=wait_exponential(multiplier=base_delay),
+        before_sleep=log_retry,
+        reraise=True,
+    )
+    try:
+        conn = connecting(psycopg.connect, url, **kwargs)
+    except TRANSIENT_ERRORS as exc:
+        raise ConnectionError(
+            f"Could not connect to the database at {describe(url)} after {attempts} attempts: "
+            f"{redact_url(str(exc), url)}"
+        ) from None
+    conn.adapters.register_loader("numeric", FloatLoader)
+    return conn
 
 
 @contextmanager

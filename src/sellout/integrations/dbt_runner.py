@@ -4,7 +4,7 @@
 into the ``SELLOUT_DBT_*`` environment variables that ``dbt/profiles.yml`` reads, invokes dbt through
 ``dbtRunner`` and gives back a small, serialisable ``DbtResult``. The password travels in
 ``DBT_ENV_SECRET_SELLOUT_DBT_PASSWORD``: dbt scrubs ``DBT_ENV_SECRET_*`` values from everything it logs, and
-every message this module returns or logs goes through ``db.redact`` as well.
+every message this module returns or logs goes through the project's redactor as well.
 """
 
 from __future__ import annotations
@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from sellout.config.loader import project_root
+from sellout.config.secrets import redact_url
 from sellout.integrations import db
 
 logger = logging.getLogger(__name__)
@@ -146,16 +147,12 @@ def run_dbt(
     ``target_path`` defaults to ``<project_dir>/target`` and ``log_path`` to ``<target_path>/../logs`` when a
     target path is given, else ``<project_dir>/logs``. Connection settings come only from ``db_url``.
     """
-    from dbt.cli.main import dbtRunner
+    from dbt.cli.main import dbtRunner  # noqa: PLC0415 - dbt takes seconds to import; only the dbt nodes need it
 
     project_dir = Path(project_dir) if project_dir is not None else dbt_project_dir()
-    password = db.dsn_parts(db_url)["password"]
 
     def scrub(text: str | None) -> str | None:
-        if text is None:
-            return None
-        text = db.redact(str(text), db_url)
-        return text.replace(password, "***") if password else text
+        return None if text is None else redact_url(str(text), db_url)
 
     args = [*command, "--project-dir", str(project_dir), "--profiles-dir", str(project_dir)]
     if target_path is not None:

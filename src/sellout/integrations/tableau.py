@@ -32,11 +32,9 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from datetime import datetime
 from itertools import islice
 from typing import Any
-from urllib.parse import urlsplit
 
 import requests
 import tableauserverclient as TSC
@@ -48,14 +46,12 @@ from tableauserverclient.server.endpoint.exceptions import (
 )
 from urllib3.util.retry import Retry
 
+from sellout.config.secrets import RedactingFilter, Redactor
+from sellout.config.tableau import TableauSettings, host, normalize_items
+
 logger = logging.getLogger(__name__)
 
-ITEM_TYPES = ("datasource", "workbook")
 STATUSES = ("succeeded", "failed", "cancelled", "timeout")
-VIAS = ("tableauserverclient", "n8n")
-DEFAULT_TIMEOUT_S = 1800.0
-DEFAULT_RETRIES = 4
-DEFAULT_BACKOFF_S = 1.0
 RETRY_STATUS = (429, 500, 502, 503, 504)
 # A job recorded in an earlier attempt of this run that is still worth following.
 _FOLLOWABLE = {"started", "running", "timeout"}
@@ -71,130 +67,33 @@ class TableauRefreshError(RuntimeError):
     """Tableau could not be reached or signed in to (the message never contains a secret)."""
 
 
-@dataclass(frozen=True)
-class TableauSettings:
-    server_url: str
-    site: str = ""
-    token_name: str | None = None
-    token_secret: str | None = field(default=None, repr=False)
-    jwt: str | None = field(default=None, repr=False)
-    items: tuple[dict[str, Any], ...] = ()
-    timeout_s: float = DEFAULT_TIMEOUT_S
-    retries: int = DEFAULT_RETRIES
-    backoff_s: float = DEFAULT_BACKOFF_S
-    via: str = "tableauserverclient"
-    n8n_webhook_url: str | None = field(default=None, repr=False)
-
-    @classmethod
-    def from_config(cls, config: dict[str, Any] | None) -> TableauSettings | None:
-        """Settings from a config/credentials dict; ``None`` when no server is configured.
-
-        An empty or missing ``server_url`` means "not configured".
-
-        Expected keys: ``server_url``, ``site`` (content URL, '' = default site), either ``token_name`` +
-        ``token_secret`` (personal access token) or ``jwt`` (connected app), ``items`` (list of
-        ``{"type": "datasource"|"workbook", "name": ...}`` or ``{"type": ..., "id": ...}``), ``timeout_s``,
-        ``retries``/``backoff_s`` (transient HTTP errors), ``via`` (``tableauserverclient``, default, or ``n8n``:
-        the refresh runs in n8n's workflow behind ``n8n_webhook_url``, which holds the Tableau credentials).
-        """
-        config = dict(config or {})
-        server_url = _clean(config.get("server_url"))
-        if not server_url:
-            return None
-        via = _clean(config.get("via")) or "tableauserverclient"
-        if via not in VIAS:
-            raise ValueError(f"tableau_settings.via is {via!r}; use one of {', '.join(VIAS)}")
-        n8n_url = _clean(config.get("n8n_webhook_url"))
-        if via == "n8n" and not n8n_url:
-            raise ValueError(
-                "tableau_settings.via is 'n8n' but n8n_webhook_url is empty (set N8N_TABLEAU_WEBHOOK_URL)"
-            )
-        token_name = _clean(config.get("token_name"))
-        token_secret = _clean(config.get("token_secret"))
-        jwt = _clean(config.get("jwt"))
-        if via == "tableauserverclient" and not jwt and not (token_name and token_secret):
-            raise ValueError(
-                f"Tableau server {_host(server_url)} is configured but has no credentials: "
-                "set token_name and token_secret (TABLEAU_TOKEN_NAME / TABLEAU_TOKEN_SECRET) "
-                "or jwt (TABLEAU_JWT)"
-            )
-        timeout = config.get("timeout_s")
-        return cls(
-            server_url=server_url.rstrip("/"),
-            site=_clean(config.get("site")) or "",
-            token_name=token_name,
-            token_secret=token_secret,
-            jwt=jwt,
-            items=tuple(normalize_items(config.get("items") or [])),
-            timeout_s=float(timeout) if timeout not in (None, "") else DEFAULT_TIMEOUT_S,
-            retries=int(
-                config.get("retries") if config.get("retries") not in (None, "") else DEFAULT_RETRIES
-            ),
-            backoff_s=float(config.get("backoff_s") or DEFAULT_BACKOFF_S),
-            via=via,
-            n8n_webhook_url=n8n_url,
-        )
-
-    @property
-    def auth_label(self) -> str:
-        """How we sign in, safe to log."""
-        return "JWT (connected app)" if self.jwt else f"personal access token {self.token_name!r}"
-
-    def credentials(self) -> TSC.models.tableau_auth.Credentials:
-        if self.jwt:
-            return TSC.JWTAuth(self.jwt, site_id=self.site)
-        return TSC.PersonalAccessTokenAuth(self.token_name, self.token_secret, site_id=self.site)
-
-    def session(self) -> requests.Session:
-        """A requests session that retries transient errors (429, 5xx, connection drops) with backoff."""
-        retry = Retry(
-            total=self.retries,
-            connect=self.retries,
-            read=self.retries,
-            status=self.retries,
-            other=0,
-            status_forcelist=RETRY_STATUS,
-            allowed_methods=None,  # POST too: a repeated refresh POST answers 409093, which we follow
-            backoff_factor=self.backoff_s,
-            backoff_max=60,
-            respect_retry_after_header=True,
-            raise_on_status=False,
-        )
-        session = requests.Session()
-        adapter = HTTPAdapter(max_retries=retry)
-        session.mount("http://", adapter)
-        session.mount("https://", adapter)
-        return session
-
-    def redact(self, text: str) -> str:
-        secrets = [self.token_secret, self.jwt]
-        if self.n8n_webhook_url:
-            secrets.append(self.n8n_webhook_url)
-            secrets.append(urlsplit(self.n8n_webhook_url).path)
-        for secret in secrets:
-            if secret:
-                text = text.replace(secret, "***")
-        return text
+def _credentials(settings: TableauSettings) -> TSC.models.tableau_auth.Credentials:
+    if settings.jwt:
+        return TSC.JWTAuth(settings.jwt.get_secret_value(), site_id=settings.site)
+    secret = settings.token_secret.get_secret_value() if settings.token_secret else None
+    return TSC.PersonalAccessTokenAuth(settings.token_name, secret, site_id=settings.site)
 
 
-def normalize_items(items: list[Any]) -> list[dict[str, Any]]:
-    """Validate ``[{"type": "datasource"|"workbook", "name"|"id": ..., "project"?: ...}]``."""
-    normalized = []
-    for raw in items:
-        if not isinstance(raw, dict):
-            raise ValueError(f"Tableau item {raw!r}: expected a mapping with 'type' and 'name' or 'id'")
-        item_type = str(raw.get("type", "")).strip().lower().replace("_", "")
-        if item_type in {"datasource", "data source"}:
-            item_type = "datasource"
-        if item_type not in ITEM_TYPES:
-            raise ValueError(f"Tableau item {raw!r}: 'type' must be one of {', '.join(ITEM_TYPES)}")
-        item = {"type": item_type, "id": _clean(raw.get("id")), "name": _clean(raw.get("name"))}
-        if not item["id"] and not item["name"]:
-            raise ValueError(f"Tableau item {raw!r}: give its 'name' or its 'id'")
-        if _clean(raw.get("project")):
-            item["project"] = _clean(raw.get("project"))
-        normalized.append(item)
-    return normalized
+def http_session(settings: TableauSettings) -> requests.Session:
+    """A requests session that retries transient errors (429, 5xx, connection drops) with backoff."""
+    retry = Retry(
+        total=settings.retries,
+        connect=settings.retries,
+        read=settings.retries,
+        status=settings.retries,
+        other=0,
+        status_forcelist=RETRY_STATUS,
+        allowed_methods=None,  # POST too: a repeated refresh POST answers 409093, which we follow
+        backoff_factor=settings.backoff_s,
+        backoff_max=60,
+        respect_retry_after_header=True,
+        raise_on_status=False,
+    )
+    session = requests.Session()
+    adapter = HTTPAdapter(max_retries=retry)
+    session.mount("http://", adapter)
+    session.mount("https://", adapter)
+    return session
 
 
 OnStarted = Callable[[dict[str, Any], dict[str, Any]], None]
@@ -225,7 +124,7 @@ def refresh_items(
     todo = [item for item in items if item_key(item) not in confirmed]
     results: dict[str, dict[str, Any]] = {}
     if todo:
-        redactor = _RedactSecrets(settings)
+        redactor = RedactingFilter(Redactor.from_config(settings))
         watched = [logging.getLogger(name) for name in _REDACTED_LOGGERS]
         for watched_logger in watched:
             watched_logger.addFilter(redactor)
@@ -252,19 +151,21 @@ def _refresh_all(
     known: dict[str, dict[str, Any]],
     on_started: OnStarted | None,
 ) -> list[dict[str, Any]]:
-    host = _host(settings.server_url)
+    server_host = host(settings.server_url)
     # use_server_version: sign-in first asks the server for its REST API version (refresh needs >= 2.8).
-    server = TSC.Server(settings.server_url, use_server_version=True, session_factory=settings.session)
+    server = TSC.Server(
+        settings.server_url, use_server_version=True, session_factory=lambda: http_session(settings)
+    )
     try:
-        server.auth.sign_in(settings.credentials())
+        server.auth.sign_in(_credentials(settings))
     except Exception as exc:  # noqa: BLE001 - re-raised as a clear, secret-free error
         raise TableauRefreshError(
-            f"Tableau sign-in to {host} (site {settings.site or 'default'!r}) with {settings.auth_label} "
-            f"failed: {settings.redact(_describe(exc))}"
+            f"Tableau sign-in to {server_host} (site {settings.site or 'default'!r}) with {settings.auth_label} "
+            f"failed: {Redactor.from_config(settings).redact(_describe(exc))}"
         ) from None
     logger.info(
         "Signed in to Tableau %s (site %r, REST API %s) with %s",
-        host,
+        server_host,
         settings.site or "default",
         server.version,
         settings.auth_label,
@@ -275,25 +176,11 @@ def _refresh_all(
         try:
             server.auth.sign_out()
         except Exception as exc:  # noqa: BLE001 - signing out must not hide the result
-            logger.warning("Tableau sign-out from %s failed: %s", host, settings.redact(_describe(exc)))
-
-
-class _RedactSecrets(logging.Filter):
-    """Masks the token secret / JWT in the records of the loggers a refresh goes through.
-
-    tableauserverclient logs server texts and job notes; a server could echo what it was sent.
-    """
-
-    def __init__(self, settings: TableauSettings) -> None:
-        super().__init__()
-        self.settings = settings
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        message = record.getMessage()
-        redacted = self.settings.redact(message)
-        if redacted != message:
-            record.msg, record.args = redacted, None
-        return True
+            logger.warning(
+                "Tableau sign-out from %s failed: %s",
+                server_host,
+                Redactor.from_config(settings).redact(_describe(exc)),
+            )
 
 
 def _empty_record(item: dict[str, Any]) -> dict[str, Any]:
@@ -371,7 +258,7 @@ def _refresh_one(
         record["status"] = "failed"
         record["error"] = _describe(exc)
     if record["error"]:
-        record["error"] = settings.redact(record["error"])
+        record["error"] = Redactor.from_config(settings).redact(record["error"])
     log = logger.info if record["status"] == "succeeded" else logger.error
     log(
         "Tableau refresh of %s: %s (job %s, finishCode %s)%s",
@@ -458,19 +345,6 @@ def _iso(value: datetime | None) -> str | None:
     return value.isoformat() if value is not None else None
 
 
-def _host(url: str) -> str:
-    parts = urlsplit(url if "://" in url else f"https://{url}")
-    port = f":{parts.port}" if parts.port else ""
-    return f"{parts.scheme}://{parts.hostname}{port}"
-
-
-def _clean(value: Any) -> str | None:
-    if value is None:
-        return None
-    text = str(value).strip()
-    return text or None
-
-
 def refresh_items_via_n8n(
     settings: TableauSettings,
     items: list[dict[str, Any]],
@@ -508,12 +382,14 @@ def _refresh_one_via_n8n(
         "timeout_s": settings.timeout_s,
         "follow_job_id": follow_job_id,
     }
-    target = _host(settings.n8n_webhook_url or "")
+    target = host(settings.n8n_webhook_url.get_secret_value() if settings.n8n_webhook_url else "")
     try:
-        with settings.session() as session:
+        with http_session(settings) as session:
             # The workflow answers when the job has finished: wait a little longer than the job timeout.
             response = session.post(
-                settings.n8n_webhook_url, json=payload, timeout=(10, settings.timeout_s + 60)
+                settings.n8n_webhook_url.get_secret_value(),
+                json=payload,
+                timeout=(10, settings.timeout_s + 60),
             )
         if response.status_code >= 300:
             raise RuntimeError(f"n8n answered HTTP {response.status_code}")
@@ -529,7 +405,7 @@ def _refresh_one_via_n8n(
         record["status"] = "failed"
         record["error"] = f"Tableau refresh through n8n ({target}) failed: {_describe(exc)}"
     if record["error"]:
-        record["error"] = settings.redact(str(record["error"]))
+        record["error"] = Redactor.from_config(settings).redact(str(record["error"]))
     log = logger.info if record["status"] == "succeeded" else logger.error
     log(
         "Tableau refresh of %s through n8n %s: %s (job %s)",

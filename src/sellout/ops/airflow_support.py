@@ -8,7 +8,6 @@
   triggerer, until every enabled source has a new sell-out file in its landing folder.
 - :func:`on_dag_success`, :func:`on_dag_failure` and :func:`forecast_late`: hand run events to the notifier
   (``sellout.ops.alerts.send_alert``).
-- :class:`AirflowConfig`: the schema of ``conf/base/airflow.yml`` (the dry run validates it too).
 """
 
 from __future__ import annotations
@@ -19,107 +18,28 @@ import os
 import time
 from collections.abc import AsyncIterator, Mapping
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
-from airflow.sdk import BaseSensorOperator, get_current_context
+from airflow.sdk import BaseSensorOperator, Connection, get_current_context
 from airflow.sdk.exceptions import AirflowSensorTimeout
 from airflow.triggers.base import BaseTrigger, TriggerEvent
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from kedro.framework.project import configure_project
+from kedro.framework.session import KedroSession
+from kedro.runner import SequentialRunner
 
 from sellout.config.backfill import backfill_range
-from sellout.config.loader import config_loader, project_root
+from sellout.config.loader import project_root
+from sellout.ops import alerts
+from sellout.ops.dry_run import DryRunner
+from sellout.ops.week_files import check_week_files
 
 logger = logging.getLogger(__name__)
 
 PACKAGE = "sellout"
-TASK_KINDS = ("sensor", "ingestion", "dbt_build", "dbt_test", "compute", "tableau", "notify")
 # The task whose failure means "the week's files did not come" and the one that means "a dbt test failed".
 SENSOR_TASK_ID = "wait-for-week-files"
 DBT_TEST_TASK_ID = "dbt-test"
 RUN_END_TASK_ID = "notify-run-end"  # the publish pipeline's notify_run_end node
-
-
-# -- conf/base/airflow.yml ------------------------------------------------------------------------------------
-
-
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-
-class TaskPolicy(_Strict):
-    retries: int = Field(ge=0, le=10)
-    retry_delay_minutes: float = Field(gt=0)
-    retry_exponential_backoff: float = Field(default=2.0, ge=0)
-    max_retry_delay_minutes: float = Field(default=30, gt=0)
-    execution_timeout_minutes: float = Field(gt=0)
-
-
-class SensorSettings(_Strict):
-    poke_interval_minutes: float = Field(gt=0)
-    timeout_hours: float = Field(gt=0)
-    require: Literal["all", "any"] = "all"
-
-
-class DagSettings(_Strict):
-    schedule: str
-    timezone: str
-    start_date: list[int] = Field(min_length=3, max_length=3)
-    catchup: bool = False
-    max_active_runs: int = Field(default=1, ge=1)
-    owner: str = "sellout"
-    dagrun_timeout_hours: float = Field(gt=0)
-    forecast_deadline_hours: float = Field(gt=0)
-    sensor: SensorSettings
-    task_policies: dict[str, TaskPolicy]
-    node_kinds: dict[str, str]
-
-    @model_validator(mode="after")
-    def _known_kinds(self) -> DagSettings:
-        import pendulum
-        from croniter import croniter
-
-        try:
-            pendulum.timezone(self.timezone)
-        except Exception as exc:  # noqa: BLE001 - pendulum raises its own InvalidTimezone
-            raise ValueError(f"timezone {self.timezone!r} is not an IANA time zone name") from exc
-        if not croniter.is_valid(self.schedule):
-            raise ValueError(f"schedule {self.schedule!r} is not a cron expression")
-        missing = [kind for kind in TASK_KINDS if kind not in self.task_policies]
-        if missing:
-            raise ValueError(f"task_policies is missing the kind(s) {missing}")
-        unknown = sorted({kind for kind in self.node_kinds.values() if kind not in self.task_policies})
-        if unknown:
-            raise ValueError(f"node_kinds uses kind(s) {unknown} that task_policies does not define")
-        if self.task_policies["tableau"].retries != 0:
-            raise ValueError("task_policies.tableau.retries must be 0: a retry would start a second refresh")
-        return self
-
-
-class AirflowConfig(_Strict):
-    default: DagSettings
-
-
-def validate_airflow_config(
-    raw: Mapping[str, Any], node_names: list[str] | None = None, file_label: str = "conf/base/airflow.yml"
-) -> AirflowConfig:
-    """Validate ``airflow.yml``; with ``node_names``, every node of the graph must have a task kind."""
-    try:
-        config = AirflowConfig(**dict(raw))
-    except ValidationError as exc:
-        lines = [
-            f"{file_label}: {'.'.join(str(p) for p in error['loc'])}: {error['msg']}"
-            for error in exc.errors()
-        ]
-        raise ValueError("\n".join(lines)) from None
-    if node_names is not None:
-        unmapped = sorted(set(node_names) - set(config.default.node_kinds))
-        if unmapped:
-            raise ValueError(
-                f"{file_label}: default.node_kinds: node(s) {unmapped} have no task kind "
-                f"(one of {list(config.default.task_policies)}); add them so their retries are deliberate"
-            )
-    return config
 
 
 # -- runtime params -------------------------------------------------------------------------------------------
@@ -198,8 +118,6 @@ def _http_url(conn) -> str | None:
 
 
 def _airflow_connection(conn_id: str):
-    from airflow.sdk import Connection
-
     try:
         return Connection.get(conn_id)
     except Exception:  # noqa: BLE001 - an undefined connection means "configured some other way"
@@ -211,12 +129,6 @@ def _airflow_connection(conn_id: str):
 
 def run_kedro_nodes(node_names: list[str], *, pipeline: str = "__default__", env: str = "local") -> None:
     """Run ``node_names`` of ``pipeline`` in one KedroSession with this DAG run's id and params."""
-    from kedro.framework.project import configure_project
-    from kedro.framework.session import KedroSession
-    from kedro.runner import SequentialRunner
-
-    from sellout.ops.dry_run import DryRunner
-
     context = get_current_context()
     params = runtime_params(context["run_id"], context["params"])
     export_connections()
@@ -227,54 +139,6 @@ def run_kedro_nodes(node_names: list[str], *, pipeline: str = "__default__", env
 
 
 # -- the data-availability check ------------------------------------------------------------------------------
-
-
-def check_week_files(project_path: str | Path, env: str, require: str = "all") -> dict[str, Any]:
-    """Which enabled sources have a sell-out file in their landing folder that the manifest does not know.
-
-    Reads only: the config, the landing folders and ``ops.ingested_files`` (absent = nothing loaded yet).
-    ``ready`` is true when ``require`` (all / any) of the sources have a new file.
-    """
-    from sellout.ingest.landing import scan_sources
-    from sellout.integrations import db
-
-    loader = config_loader(env, project_path)
-    sources = load_sources(loader, Path(project_path), env)
-    url = db_url_from_config(loader)
-    known: set[tuple[str, str]] = set()
-    with db.connect(url, attempts=2) as conn:
-        if conn.execute("select to_regclass('ops.ingested_files')").fetchone()[0] is not None:
-            known = {tuple(row) for row in conn.execute("select source, sha256 from ops.ingested_files")}
-    by_source: dict[str, list[str]] = {name: [] for name, source in sources.items() if source.enabled}
-    for landing in scan_sources(sources):
-        if landing.kind == "sellout" and (landing.source, landing.sha256) not in known:
-            by_source[landing.source].append(landing.file_name)
-    have = [name for name, files in by_source.items() if files]
-    waiting = [name for name, files in by_source.items() if not files]
-    ready = bool(by_source) and (not waiting if require == "all" else bool(have))
-    return {"ready": ready, "require": require, "new_files": by_source, "waiting_for": waiting}
-
-
-def load_sources(loader, project_path: Path, env: str) -> dict:
-    from sellout.config.sources import validate_sources
-
-    return validate_sources(loader["sources"], project_path, f"conf/{{base,{env}}}/sources.yml")
-
-
-def db_url_from_config(loader) -> str:
-    """The database URL the catalog's ``db`` credentials resolve to (empty = the embedded server's)."""
-    from sellout.integrations import db, embedded_db
-
-    credentials = (loader["credentials"] or {}).get("db") or {}
-    if credentials.get("url") or os.environ.get("SELLOUT_DB_URL"):
-        return db.resolve_url(credentials)
-    status = embedded_db.status()
-    if not status.running:
-        raise ConnectionError(
-            "No database URL is configured and the embedded PostgreSQL server is not running "
-            "(start it with `sellout db start`, or set SELLOUT_DB_URL)"
-        )
-    return status.url
 
 
 def wait_reason(params: Mapping[str, Any]) -> str | None:
@@ -401,19 +265,16 @@ class WeekFilesSensor(BaseSensorOperator):
 # -- notifications --------------------------------------------------------------------------------------------
 
 
-def send_alert(kind: str, run_id: str, summary: dict[str, Any], env: str | None = None) -> bool:
-    """Hand an event to the project's notifier; never raises. ``False`` when the notifier is missing."""
+def _notify(kind: str, run_id: str, summary: dict[str, Any]) -> bool:
+    """Hand a DAG event to the alert router (:func:`sellout.ops.alerts.send_alert`); never breaks a callback."""
     try:
-        from sellout.ops.alerts import send_alert as notifier
-    except ImportError as exc:
-        logger.error("Alert %s for run %s NOT sent: the notifier is not installed (%s)", kind, run_id, exc)
-        return False
-    try:
-        notifier(kind, run_id=run_id, summary=summary, env=env, project_path=project_root())
+        delivered = alerts.send_alert(
+            kind, run_id=run_id, summary=summary, env=kedro_env("local"), project_path=project_root()
+        )
     except Exception as exc:  # noqa: BLE001 - a notifier must never break a callback
         logger.error("Alert %s for run %s NOT sent: %s: %s", kind, run_id, type(exc).__name__, exc)
         return False
-    logger.info("Alert %s for run %s handed to the notifier", kind, run_id)
+    logger.info("Alert %s for run %s handed to the notifier: %s", kind, run_id, delivered)
     return True
 
 
@@ -445,7 +306,7 @@ def on_dag_failure(context: Mapping[str, Any]) -> None:
     summary["error"] = (
         f"task {task_id} failed ({summary.get('reason')})" if task_id else summary.get("reason")
     )
-    send_alert(kind, str(context.get("run_id")), summary, env=kedro_env("local"))
+    _notify(kind, str(context.get("run_id")), summary)
 
 
 def on_dag_success(context: Mapping[str, Any]) -> None:
@@ -458,7 +319,7 @@ def on_dag_success(context: Mapping[str, Any]) -> None:
         )
         return
     summary = {**_run_summary(context), "status": "succeeded"}
-    send_alert("run_succeeded", str(context.get("run_id")), summary, env=kedro_env("local"))
+    _notify("run_succeeded", str(context.get("run_id")), summary)
 
 
 async def forecast_late(context: dict[str, Any] | None = None, **kwargs: Any) -> None:
@@ -474,6 +335,4 @@ async def forecast_late(context: dict[str, Any] | None = None, **kwargs: Any) ->
         "checked_at": datetime.now(UTC).isoformat(timespec="seconds"),
         **kwargs,
     }
-    await asyncio.to_thread(
-        send_alert, "forecast_late", str(dag_run.get("run_id")), summary, kedro_env("local")
-    )
+    await asyncio.to_thread(_notify, "forecast_late", str(dag_run.get("run_id")), summary)

@@ -20,11 +20,23 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
+import requests
+import yaml
+from kedro.config import MissingConfigException
 from kedro.framework.hooks import hook_impl
+from kedro.framework.project import pipelines
 from kedro.pipeline import Pipeline
 from kedro.runner import AbstractRunner
 
+from sellout.config.airflow import validate_airflow_config
 from sellout.config.loader import config_loader, project_root
+from sellout.config.project import ProjectConfig
+from sellout.config.schema import ConfigError
+from sellout.config.secrets import redact_url, safe_url
+from sellout.config.tableau import TableauSettings
+from sellout.datasets.tableau_refresh import TableauRefreshDataset
+from sellout.integrations import db
+from sellout.ops.week_files import check_week_files
 
 logger = logging.getLogger(__name__)
 
@@ -191,30 +203,17 @@ def run_checks(project_path: Path, env: str, catalog=None) -> tuple[list[Check],
     attempt("config files", lambda: check_config_files(project_path, env, loader))
     attempt("database", lambda: check_database(loader))
     attempt("landing folders", lambda: _landing(project_path, env, loader, files))
-    attempt("tableau", lambda: check_tableau(_settings(catalog, "tableau_settings")))
-    attempt("webhook urls", lambda: check_webhook_urls(loader, _settings(catalog, "notify_settings")))
+    attempt("tableau", lambda: check_tableau(_tableau_settings(catalog)))
+    attempt("webhook urls", lambda: check_webhook_urls(loader))
     return checks, files
 
 
 def _error_text(exc: Exception) -> str:
-    from sellout.integrations import db
-
-    return db.redact(f"{type(exc).__name__}: {exc}")
-
-
-def _settings(catalog, name: str) -> dict[str, Any] | None:
-    return _load_or_none(catalog, name) if catalog is not None else None
+    return redact_url(f"{type(exc).__name__}: {exc}", None)
 
 
 def check_config_files(project_path: Path, env: str, loader) -> tuple[str, str]:
-    """Every YAML file parses; every config group resolves; sources.yml and airflow.yml match their schemas."""
-    import yaml
-    from kedro.config import MissingConfigException
-    from kedro.framework.project import pipelines
-
-    from sellout.config.sources import validate_sources
-    from sellout.ops.airflow_support import validate_airflow_config
-
+    """Every YAML file parses; every config group resolves; every group matches its schema."""
     conf_root = project_path / "conf"
     files = sorted(p for folder in ("base", env) for p in (conf_root / folder).rglob("*.y*ml") if p.is_file())
     for path in files:
@@ -231,27 +230,23 @@ def check_config_files(project_path: Path, env: str, loader) -> tuple[str, str]:
         except Exception as exc:  # noqa: BLE001 - name the group: the loader's message names the key
             raise ValueError(f"conf/{{base,{env}}}/{group}*: {exc}") from None
         loaded.append(group)
-        if group == "sources":
-            validate_sources(config, project_path, f"conf/{{base,{env}}}/sources.yml")
-        elif group == "airflow" and config:
+        if group == "airflow" and config:
             validate_airflow_config(config, [n.name for n in pipelines["__default__"].nodes])
+    problems = ProjectConfig(env, project_path).problems()
+    if problems:
+        raise ConfigError(problems)
     return "ok", f"{len(files)} file(s) parse; {', '.join(loaded)} resolve and validate"
 
 
 def check_database(loader) -> tuple[str, str]:
-    from sellout.integrations import db
-    from sellout.ops.airflow_support import db_url_from_config
-
-    url = db_url_from_config(loader)
+    url = db.url_without_starting((loader["credentials"] or {}).get("db"))
     with db.connect(url, attempts=2) as conn:
         conn.execute("select 1").fetchone()
     return "ok", f"select 1 on {db.describe(url)}"
 
 
 def _landing(project_path: Path, env: str, loader, files: dict[str, list[str]]) -> tuple[str, str]:
-    from sellout.ops.airflow_support import check_week_files, load_sources
-
-    sources = load_sources(loader, project_path, env)
+    sources = ProjectConfig(env, project_path).sources
     missing = [
         f"{name} ({source.directory})"
         for name, source in sources.items()
@@ -265,14 +260,16 @@ def _landing(project_path: Path, env: str, loader, files: dict[str, list[str]]) 
     return "ok", f"{len(files)} enabled source(s), {count} new sell-out file(s)"
 
 
-def check_tableau(settings: dict[str, Any] | None) -> tuple[str, str]:
+def _tableau_settings(catalog) -> TableauSettings | None:
+    """The settings of the catalog's Tableau refresh (``None``: no catalog or no server configured)."""
+    if catalog is None:
+        return None
+    dataset = catalog.get("tableau_refresh_status")
+    return dataset.settings() if isinstance(dataset, TableauRefreshDataset) else None
+
+
+def check_tableau(parsed: TableauSettings | None) -> tuple[str, str]:
     """Credentials are complete and the server answers (unauthenticated ``serverinfo``); nothing is signed in."""
-    import requests
-
-    from sellout.integrations.tableau import TableauSettings
-    from sellout.ops.notify import safe_url
-
-    parsed = TableauSettings.from_config(settings)
     if parsed is None:
         return "skipped", "no Tableau server configured"
     url = f"{parsed.server_url}/api/2.4/serverinfo"
@@ -289,15 +286,9 @@ def check_tableau(settings: dict[str, Any] | None) -> tuple[str, str]:
     return "ok", f"{safe_url(parsed.server_url)} answers (HTTP {response.status_code}), {parsed.auth_label}"
 
 
-def check_webhook_urls(loader, notify_settings: dict[str, Any] | None) -> tuple[str, str]:
-    """Every webhook URL (the run-end webhook and any ``*url`` key of notifications*.yml) is an http(s) URL."""
-    from kedro.config import MissingConfigException
-
-    from sellout.ops.notify import safe_url
-
+def check_webhook_urls(loader) -> tuple[str, str]:
+    """Every webhook URL (any ``*url`` key of notifications*.yml) is an http(s) URL."""
     urls: dict[str, str] = {}
-    if notify_settings and notify_settings.get("webhook_url"):
-        urls["notify_settings.webhook_url"] = str(notify_settings["webhook_url"])
     try:
         notifications = loader["notifications"]
     except MissingConfigException:

@@ -31,13 +31,14 @@ from datetime import UTC, datetime
 from typing import Any
 
 import structlog
-from kedro.config import MissingConfigException
 from kedro.framework.hooks import hook_impl
 
+from sellout.config.project import ProjectConfig
+from sellout.config.secrets import Redactor, install_log_filter, redact_url
 from sellout.integrations import db
+from sellout.integrations.alert_events import first_lines
+from sellout.integrations.alerting import AlertRouter
 from sellout.ops import run_records
-from sellout.ops.alerts import AlertRouter
-from sellout.ops.notify import SecretRedactor, first_lines
 from sellout.ops.status import consecutive_failures
 
 logger = logging.getLogger(__name__)
@@ -49,9 +50,9 @@ DBT_STATUS_DATASETS = {"dbt_run_status": "run", "dbt_test_status": "test"}
 DBT_TEST_FAILURE = "DbtTestFailedError"
 
 
-def json_logger(redactor: SecretRedactor | None = None):
+def json_logger(redactor: Redactor | None = None):
     """A structlog logger that renders one JSON object per event onto the stdlib logger ``sellout.runlog``."""
-    redact = redactor or SecretRedactor()
+    redact = redactor or Redactor()
 
     def redact_values(_logger, _name, event_dict):
         return redact(event_dict)
@@ -113,7 +114,7 @@ def _now() -> datetime:
 class _RecordWriter:
     """One autocommit connection per session, opened lazily; failures are logged and counted, never raised."""
 
-    def __init__(self, url_factory, redactor: SecretRedactor) -> None:
+    def __init__(self, url_factory, redactor: Redactor) -> None:
         self._url_factory = url_factory
         self._redact = redactor
         self._conn = None
@@ -137,7 +138,7 @@ class _RecordWriter:
                 return True
             except Exception as exc:  # noqa: BLE001 - a run record must never fail the run
                 self._failures += 1
-                message = self._redact(db.redact(f"{type(exc).__name__}: {exc}", self._url))
+                message = self._redact(redact_url(f"{type(exc).__name__}: {exc}", self._url))
                 logger.warning("Run record %s not written: %s", what, first_lines(message, lines=2))
                 self.close()
                 if self._failures >= MAX_WRITE_FAILURES:
@@ -165,7 +166,7 @@ class ObservabilityHooks:
     def __init__(self) -> None:
         self._reset()
         self.router = AlertRouter()
-        self.redactor = SecretRedactor()
+        self.redactor = Redactor()
         self._credentials: dict[str, Any] = {}
         self.log = json_logger()
 
@@ -182,31 +183,15 @@ class ObservabilityHooks:
     # ------------------------------------------------------------------------------- context and catalog
     @hook_impl
     def after_context_created(self, context) -> None:
-        loader = context.config_loader
-        notifications: dict[str, Any] = {}
-        with contextlib.suppress(MissingConfigException):
-            notifications = dict(loader["notifications"])
-        try:
-            self._credentials = dict(loader["credentials"])
-        except MissingConfigException:
-            self._credentials = {}
-        self.router = AlertRouter.from_config(notifications, self._credentials)
-        self.redactor = self.router.redactor
-        self._extend_redactor_with_db_url()
+        project = ProjectConfig.of_context(context)
+        self._credentials = project.credentials
+        self.redactor = project.redactor
+        self.router = AlertRouter(project.notifications, self.redactor)
+        install_log_filter(self.redactor)
         self.log = json_logger(self.redactor)
-
-    @hook_impl
-    def after_catalog_created(self, catalog) -> None:
-        catalog["alert_routes"] = self.router
 
     def _db_url(self) -> str:
         return db.resolve_url(self._credentials.get("db"))
-
-    def _extend_redactor_with_db_url(self) -> None:
-        # An empty db.url means SELLOUT_DB_URL or the embedded server: collect the env URL's password too.
-        urls = {"url": os.environ.get("SELLOUT_DB_URL") or ""}
-        extra = SecretRedactor.from_config(urls)
-        self.redactor.secrets = sorted({*self.redactor.secrets, *extra.secrets}, key=len, reverse=True)
 
     # ------------------------------------------------------------------------------------ pipeline
     @hook_impl

@@ -7,8 +7,7 @@ Tables (created on first use, ``create ... if not exists``, so every writer may 
 - ``ops.node_runs``: one row per (run id, node): start, end, status, duration, rows in/out, datasets read and
   written, the error's first lines, the attempt number (a retried node overwrites its row).
 - ``ops.dbt_results``: dbt's per-model/per-test results of the run, one row per (run id, command, unique id).
-- ``ops.tableau_refreshes``: the refresh confirmation of each Tableau item of a run, one row per
-  (run id, item key); the job id is written as soon as the job exists so that a retried task follows it.
+(``ops.tableau_refreshes``, the refresh confirmations, belongs to :mod:`sellout.datasets.tableau_refresh`.)
 
 Every write is one statement or one transaction and an upsert on the table's key: rerunning it changes nothing.
 """
@@ -77,28 +76,8 @@ DDL = (
         primary key (run_id, command, unique_id)
     )
     """,
-    """
-    create table if not exists ops.tableau_refreshes (
-        run_id text not null,
-        item_key text not null,
-        item_type text not null,
-        item_id text,
-        item_name text,
-        via text not null default 'tableauserverclient',
-        job_id text,
-        followed_existing_job boolean not null default false,
-        status text not null,
-        started_at timestamptz,
-        completed_at timestamptz,
-        finish_code integer,
-        error text,
-        updated_at timestamptz not null default now(),
-        primary key (run_id, item_key)
-    )
-    """,
     "create index if not exists node_runs_started on ops.node_runs (started_at desc)",
     "create index if not exists pipeline_runs_started on ops.pipeline_runs (started_at desc)",
-    "create index if not exists tableau_refreshes_updated on ops.tableau_refreshes (updated_at desc)",
 )
 
 # Statuses a node or a run can have in the records.
@@ -222,62 +201,7 @@ def save_dbt_results(conn, run_id: str, command: str, results: Iterable[dict[str
     return len(rows)
 
 
-def save_refresh(conn, run_id: str, key: str, record: dict[str, Any], via: str) -> None:
-    """Upsert one item's refresh record (``started`` as soon as the job exists, then its outcome)."""
-    conn.execute(
-        """
-        insert into ops.tableau_refreshes (run_id, item_key, item_type, item_id, item_name, via, job_id,
-                                           followed_existing_job, status, started_at, completed_at,
-                                           finish_code, error)
-        values (%(run_id)s, %(item_key)s, %(item_type)s, %(item_id)s, %(item_name)s, %(via)s, %(job_id)s,
-                %(followed_existing_job)s, %(status)s, %(started_at)s, %(completed_at)s, %(finish_code)s,
-                %(error)s)
-        on conflict (run_id, item_key) do update set
-            item_type = excluded.item_type, item_id = excluded.item_id, item_name = excluded.item_name,
-            via = excluded.via, job_id = coalesce(excluded.job_id, ops.tableau_refreshes.job_id),
-            followed_existing_job = excluded.followed_existing_job, status = excluded.status,
-            started_at = excluded.started_at, completed_at = excluded.completed_at,
-            finish_code = excluded.finish_code, error = excluded.error, updated_at = now()
-        """,
-        {
-            "run_id": run_id,
-            "item_key": key,
-            "via": via,
-            "item_type": record.get("item_type"),
-            "item_id": record.get("item_id"),
-            "item_name": record.get("item_name"),
-            "job_id": record.get("job_id"),
-            "followed_existing_job": bool(record.get("followed_existing_job")),
-            "status": record.get("status") or "started",
-            "started_at": record.get("started_at"),
-            "completed_at": record.get("completed_at"),
-            "finish_code": record.get("finish_code"),
-            "error": record.get("error"),
-        },
-    )
-
-
-def load_refreshes(conn, run_id: str) -> dict[str, dict[str, Any]]:
-    """The refresh records of a run by item key (what a retried task already started or confirmed)."""
-    if not _table_exists(conn, "tableau_refreshes"):
-        return {}
-    cur = conn.execute(
-        "select item_key, item_type, item_id, item_name, job_id, followed_existing_job, status, started_at, "
-        "completed_at, finish_code, error from ops.tableau_refreshes where run_id = %s",
-        (run_id,),
-    )
-    names = [c.name for c in cur.description]
-    out = {}
-    for row in cur.fetchall():
-        record = dict(zip(names, row, strict=True))
-        for key in ("started_at", "completed_at"):
-            if record[key] is not None:
-                record[key] = record[key].isoformat()
-        out[record.pop("item_key")] = record
-    return out
-
-
-def _table_exists(conn, table: str) -> bool:
+def table_exists(conn, table: str) -> bool:
     row = conn.execute(
         "select 1 from information_schema.tables where table_schema = %s and table_name = %s", (SCHEMA, table)
     ).fetchone()

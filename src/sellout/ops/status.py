@@ -59,12 +59,14 @@ def load_status(url: str, *, runs: int = 5, run_id: str | None = None, refreshes
                 (ids,),
             ):
                 failures.setdefault(row.pop("run_id"), []).append(row)
-        last_refreshes = run_records.query(
-            conn,
-            "select run_id, item_type, item_name, via, job_id, status, started_at, completed_at, finish_code, "
-            "error, updated_at from ops.tableau_refreshes order by updated_at desc limit %s",
-            (refreshes,),
-        )
+        last_refreshes = []
+        if run_records.table_exists(conn, "tableau_refreshes"):
+            last_refreshes = run_records.query(
+                conn,
+                "select run_id, item_type, item_name, via, job_id, status, started_at, completed_at, "
+                "finish_code, error, updated_at from ops.tableau_refreshes order by updated_at desc limit %s",
+                (refreshes,),
+            )
     return Status(last_runs, nodes, failures, last_refreshes)
 
 

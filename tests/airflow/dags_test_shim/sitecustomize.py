@@ -12,7 +12,7 @@ import types
 
 
 def _install() -> None:
-    from airflow.models import deadline_alert
+    from airflow.models import deadline_alert  # noqa: PLC0415 - patched only in the dags-test process
 
     model = deadline_alert.DeadlineAlert
     original = model.get_by_id

@@ -1,5 +1,7 @@
 """Ingestion against a real database: new files only, quarantine, rejected rows, idempotent reruns."""
 
+import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -10,7 +12,9 @@ from support.databases import temporary_database
 
 from sellout.config.sources import validate_sources
 from sellout.datasets import RawFileLoadDataset
-from sellout.pipelines.ingestion.nodes import parse_files, plan_ingestion, summarize_ingestion
+from sellout.datasets.run_config import code_maps
+from sellout.ingest.landing import scan_sources
+from sellout.pipelines.ingestion.nodes import parse_new_files, plan_ingestion, summarize_ingestion
 from sellout.sample_data import generate
 
 PROJECT_ROOT = Path(__file__).resolve().parents[3]
@@ -39,8 +43,8 @@ def _ingest(sources, dataset, run_id, mode="incremental", params=None, backfill=
         "backfill": backfill,
     }
     codes = RawFileLoadDataset(quarantine_dir="unused", credentials=dataset._credentials, read="master_codes")
-    plan = plan_ingestion(sources, dataset.load(), context)
-    for parsed in parse_files(plan, sources, codes.load(), context, params or {}):
+    plan = plan_ingestion(scan_sources(sources), dataset.load(), context)
+    for parsed in parse_new_files(plan, sources, codes.load(), code_maps(sources), context, params or {}):
         dataset.save(parsed)
     return summarize_ingestion(dataset.load(), context)
 
@@ -147,17 +151,18 @@ def test_rejected_rows_are_kept_and_counted(sources, db_url, tmp_path, landing):
 
 KILLABLE_INGESTION = """
 import sys, time, yaml
-import time
 from pathlib import Path
 from sellout.config.sources import validate_sources
 from sellout.datasets import RawFileLoadDataset
-from sellout.pipelines.ingestion.nodes import parse_files, plan_ingestion
+from sellout.datasets.run_config import code_maps
+from sellout.ingest.landing import scan_sources
+from sellout.pipelines.ingestion.nodes import parse_new_files, plan_ingestion
 raw = yaml.safe_load(Path(sys.argv[3]).read_text())
 sources = validate_sources(raw, Path("."))
 dataset = RawFileLoadDataset(quarantine_dir=sys.argv[2], credentials={"url": sys.argv[1]})
 codes = RawFileLoadDataset(quarantine_dir=sys.argv[2], credentials={"url": sys.argv[1]}, read="master_codes")
 context = {"run_id": "killed", "mode": "incremental", "started_at": "2026-11-27T07:00:00+00:00"}
-for parsed in parse_files(plan_ingestion(sources, dataset.load(), context), sources, codes.load(), context, {}):
+for parsed in parse_new_files(plan_ingestion(scan_sources(sources), dataset.load(), context), sources, codes.load(), code_maps(sources), context, {}):
     dataset.save(parsed)
     time.sleep(0.05)
 """
@@ -177,8 +182,6 @@ def _tables(url):
 
 
 def test_a_killed_ingestion_rerun_equals_one_clean_run(sources, db_url, pg_server, tmp_path):
-    import subprocess
-    import sys
 
     config = tmp_path / "sources.yml"
     config.write_text(

@@ -13,8 +13,9 @@ import pandas as pd
 
 from sellout.canonical import NUMERIC_SELLOUT_COLUMNS
 from sellout.config.backfill import backfill_dates
+from sellout.config.parameters import IngestionParams
 from sellout.config.sources import SourceConfig
-from sellout.ingest.landing import LandingFile, scan_sources
+from sellout.ingest.landing import LandingFile
 from sellout.ingest.parsing import (
     ParsedFile,
     RowRules,
@@ -24,7 +25,7 @@ from sellout.ingest.parsing import (
     parse_sellout,
     read_table,
 )
-from sellout.ingest.row_checks import KnownCodes, load_code_map, row_rules
+from sellout.ingest.row_checks import KnownCodes, row_rules
 
 logger = logging.getLogger(__name__)
 
@@ -37,7 +38,7 @@ class PlannedFile:
 
 
 def plan_ingestion(
-    sources: dict[str, SourceConfig], ingested_files: pd.DataFrame, run_context: dict[str, Any]
+    landing_files: list[LandingFile], ingested_files: pd.DataFrame, run_context: dict[str, Any]
 ) -> list[PlannedFile]:
     """The files to handle this run: every matching file whose content is not in the manifest yet, and any file
     whose content arrived before under another name (recorded once as a duplicate).
@@ -45,7 +46,7 @@ def plan_ingestion(
     In ``full`` mode every loaded file is loaded again, replacing what its earlier load wrote; a backfill
     (``run_context["backfill"]``) does the same for the loaded files whose weeks overlap its range.
     """
-    found = scan_sources(sources)
+    found = landing_files
     reloaded = _to_reload(ingested_files, run_context)
     done = ingested_files[~reloaded]
     reloaded_keys = set(
@@ -104,12 +105,13 @@ def _describe_backfill(backfill: dict[str, str] | None) -> str:
     return f", backfill {backfill['from']}..{backfill['to']}" if backfill else ""
 
 
-def parse_files(
+def parse_new_files(
     planned: list[PlannedFile],
     sources: dict[str, SourceConfig],
     master_codes: pd.DataFrame,
+    code_mappings: dict[tuple[str, str], dict[str, str] | None],
     run_context: dict[str, Any],
-    params: dict,
+    params: IngestionParams,
 ) -> Iterator[ParsedFile]:
     """Parse each planned file in order, yielding one ParsedFile at a time (each is saved before the next).
 
@@ -117,16 +119,10 @@ def parse_files(
     """
     started = time.monotonic()
     rows_total = 0
-    max_rejected_share = float(params.get("max_rejected_share", 0.05))
+    max_rejected_share = IngestionParams.of(params, "ingestion").max_rejected_share
     run_started = pd.Timestamp(run_context["started_at"])
     known = KnownCodes(master_codes)
-    code_maps = {
-        (name, kind): load_code_map(
-            getattr(source, f"{kind[:-1]}_codes"), f"sources.{name}.{kind[:-1]}_codes"
-        )
-        for name, source in sources.items()
-        for kind in ("stores", "products")
-    }
+    code_maps = code_mappings
 
     def parse(item: PlannedFile) -> ParsedFile:
         landing = item.landing

@@ -1,6 +1,6 @@
 from kedro.pipeline import Pipeline, node
 
-from .nodes import parse_files, plan_ingestion, summarize_ingestion
+from .nodes import parse_new_files, plan_ingestion, summarize_ingestion
 
 
 def create_pipeline(**kwargs) -> Pipeline:
@@ -8,15 +8,22 @@ def create_pipeline(**kwargs) -> Pipeline:
         [
             node(
                 plan_ingestion,
-                inputs=["sources", "ingested_files", "run_context"],
+                inputs=["landing_files", "ingested_files", "run_context"],
                 outputs="ingestion_plan",
                 name="plan_ingestion",
             ),
             node(
-                parse_files,
-                inputs=["ingestion_plan", "sources", "master_codes", "run_context", "params:ingestion"],
+                parse_new_files,
+                inputs=[
+                    "ingestion_plan",
+                    "sources",
+                    "master_codes",
+                    "code_mappings",
+                    "run_context",
+                    "params:ingestion",
+                ],
                 outputs="raw_file_loads",
-                name="load_new_files",
+                name="parse_new_files",
             ),
             node(
                 summarize_ingestion,

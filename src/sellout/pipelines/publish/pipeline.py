@@ -1,13 +1,10 @@
-"""Publish pipeline: ``forecast_write_status`` + ``quality_gate_status`` -> ``tableau_refresh_status`` ->
-``notification_status``.
-
-``alert_routes`` (the routes of ``notifications.yml``) is put into the catalog by the observability hooks;
-``ops_db`` is the database that holds ``ops.tableau_refreshes``.
+"""Publish pipeline: ``forecast_write_status`` + ``quality_gate_status`` -> the Tableau refresh
+(``tableau_refresh_status``) -> its alerts (``publish_alerts``) -> the run-end notification (``notification_status``).
 """
 
 from kedro.pipeline import Node, Pipeline
 
-from .nodes import notify_run_end, refresh_tableau
+from .nodes import alert_on_refresh, notify_run_end, refresh_tableau
 
 
 def create_pipeline(**kwargs) -> Pipeline:
@@ -15,21 +12,21 @@ def create_pipeline(**kwargs) -> Pipeline:
         [
             Node(
                 refresh_tableau,
-                inputs=[
-                    "forecast_write_status",
-                    "quality_gate_status",
-                    "run_context",
-                    "tableau_settings",
-                    "alert_routes",
-                    "ops_db",
-                ],
+                inputs=["forecast_write_status", "quality_gate_status", "run_context"],
                 outputs="tableau_refresh_status",
                 name="refresh_tableau",
                 tags=["publish", "tableau"],
             ),
             Node(
+                alert_on_refresh,
+                inputs=["tableau_refresh_status", "run_context"],
+                outputs="publish_alerts",
+                name="alert_on_refresh",
+                tags=["publish", "notify"],
+            ),
+            Node(
                 notify_run_end,
-                inputs=["tableau_refresh_status", "run_context", "alert_routes"],
+                inputs=["tableau_refresh_status", "publish_alerts", "run_context"],
                 outputs="notification_status",
                 name="notify_run_end",
                 tags=["publish", "notify"],

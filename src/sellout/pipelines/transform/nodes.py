@@ -19,6 +19,7 @@ from __future__ import annotations
 import logging
 from typing import Any
 
+from sellout.config.parameters import DbtParams
 from sellout.integrations import db
 from sellout.integrations.dbt_runner import DbtResult, run_dbt
 
@@ -33,10 +34,10 @@ class DbtTestFailedError(RuntimeError):
     """``dbt test`` found failing data tests; the marts must not be used downstream."""
 
 
-def _selection_args(params: dict[str, Any]) -> list[str]:
+def _selection_args(params: DbtParams) -> list[str]:
     args: list[str] = []
     for flag, key in (("--select", "select"), ("--exclude", "exclude")):
-        value = params.get(key)
+        value = getattr(params, key)
         if not value:
             continue
         values = [value] if isinstance(value, str) else [str(item) for item in value]
@@ -44,9 +45,9 @@ def _selection_args(params: dict[str, Any]) -> list[str]:
     return args
 
 
-def _vars(run_context: dict[str, Any], params: dict[str, Any]) -> dict[str, Any]:
+def _vars(run_context: dict[str, Any], params: DbtParams) -> dict[str, Any]:
     return {
-        **(params.get("vars") or {}),
+        **params.vars,
         "run_id": run_context.get("run_id"),
         "mode": run_context.get("mode"),
     }
@@ -81,16 +82,16 @@ def dbt_run(
     ingestion_status: dict[str, Any],
     run_context: dict[str, Any],
     dbt_target: dict[str, Any] | str | None,
-    dbt_params: dict[str, Any] | None,
+    dbt_params: DbtParams | None,
 ) -> dict[str, Any]:
     """Build staging views and mart tables; raise ``DbtRunFailedError`` naming the models that failed."""
-    params = dbt_params or {}
+    params = DbtParams.of(dbt_params, "dbt")
     url = db.resolve_url(dbt_target)
     mode = run_context.get("mode", "incremental")
     dry_run = bool(run_context.get("dry_run", False))
 
     command = ["compile"] if dry_run else ["run"]
-    full_refresh = mode == "full" and bool(params.get("full_refresh_on_full_mode", True)) and not dry_run
+    full_refresh = mode == "full" and params.full_refresh_on_full_mode and not dry_run
     if full_refresh:
         command.append("--full-refresh")
     command += _selection_args(params)
@@ -123,10 +124,10 @@ def dbt_test(
     dbt_run_status: dict[str, Any],
     run_context: dict[str, Any],
     dbt_target: dict[str, Any] | str | None,
-    dbt_params: dict[str, Any] | None,
+    dbt_params: DbtParams | None,
 ) -> dict[str, Any]:
     """Run the data tests; raise ``DbtTestFailedError`` naming every failing test so downstream stops."""
-    params = dbt_params or {}
+    params = DbtParams.of(dbt_params, "dbt")
     if not (dbt_run_status or {}).get("success", False):
         raise DbtRunFailedError("dbt run did not succeed; not testing its output")
     if dbt_run_status.get("dry_run") or run_context.get("dry_run"):

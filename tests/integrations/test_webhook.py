@@ -1,13 +1,14 @@
-"""sellout.ops.notify: webhook delivery against a local HTTP sink, and the run event."""
+"""Webhook delivery against a local HTTP sink, and the run event."""
 
 from __future__ import annotations
 
 import logging
 from datetime import UTC, datetime, timedelta
 
+from sellout.config.secrets import safe_url
+from sellout.integrations.alert_events import build_run_event
+from sellout.integrations.webhook import send_webhook
 from support.webhook_sink import WebhookSink, closed_port_url
-
-from sellout.ops.notify import build_run_event, safe_url, send_webhook
 
 SECRET_PATH = "/hooks/T0KEN-s3cret-DO-NOT-LOG"
 EVENT = {"event": "run_succeeded", "run_id": "r-1", "rows_out": 12}
