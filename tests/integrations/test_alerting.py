@@ -141,10 +141,19 @@ def test_secrets_in_summaries_are_redacted():
 @pytest.mark.parametrize(
     ("change", "message"),
     [
-        ({"channels": {"x": {"type": "pager"}}}, r"alerts.channels.x.type: Input should be 'slack', 'webhook' or 'email' \(got 'pager'\)"),
+        (
+            {"channels": {"x": {"type": "pager"}}},
+            r"alerts.channels.x.type: Input should be 'slack', 'webhook' or 'email' \(got 'pager'\)",
+        ),
         ({"routes": {"error": ["nope"]}}, r"alerts: routes.error names channel\(s\) \['nope'\]"),
-        ({"routes": {"loud": []}}, r"alerts.routes.loud.\[key\]: Input should be 'info', 'warning', 'error' or 'critical'"),
-        ({"severities": {"run_failed": "bad"}}, r"alerts.severities.run_failed: Input should be 'info'.* \(got 'bad'\)"),
+        (
+            {"routes": {"loud": []}},
+            r"alerts.routes.loud.\[key\]: Input should be 'info', 'warning', 'error' or 'critical'",
+        ),
+        (
+            {"severities": {"run_failed": "bad"}},
+            r"alerts.severities.run_failed: Input should be 'info'.* \(got 'bad'\)",
+        ),
         (
             {"channels": {"x": {"type": "slack", "credentials": "slack"}}},
             r"names 'slack', which credentials.yml",

@@ -374,7 +374,10 @@ def test_settings_from_config():
         TableauSettings.from_config(
             {"server_url": "https://t", "jwt": "j", "items": [{"type": "view", "name": "x"}]}
         )
-    with pytest.raises(ValueError, match=r"tableau_settings.via: Input should be 'tableauserverclient' or 'n8n' \(got 'airflow'\)"):
+    with pytest.raises(
+        ValueError,
+        match=r"tableau_settings.via: Input should be 'tableauserverclient' or 'n8n' \(got 'airflow'\)",
+    ):
         TableauSettings.from_config({"server_url": "https://t", "jwt": "j", "via": "airflow"})
     with pytest.raises(ValueError, match="N8N_TABLEAU_WEBHOOK_URL"):
         TableauSettings.from_config({"server_url": "https://t", "via": "n8n"})

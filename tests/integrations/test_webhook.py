@@ -5,10 +5,11 @@ from __future__ import annotations
 import logging
 from datetime import UTC, datetime, timedelta
 
+from support.webhook_sink import WebhookSink, closed_port_url
+
 from sellout.config.secrets import safe_url
 from sellout.integrations.alert_events import build_run_event
 from sellout.integrations.webhook import send_webhook
-from support.webhook_sink import WebhookSink, closed_port_url
 
 SECRET_PATH = "/hooks/T0KEN-s3cret-DO-NOT-LOG"
 EVENT = {"event": "run_succeeded", "run_id": "r-1", "rows_out": 12}
