@@ -8,14 +8,10 @@ environment, and writes ``{"run_id", "sent", "alerts": [{"kind", "channels": {na
 
 from __future__ import annotations
 
-import json
-from pathlib import Path
 from typing import Any
 
-from kedro.io import AbstractDataset, DatasetError
-
 from sellout.config.project import ProjectConfig
-from sellout.datasets.atomic import write_json
+from sellout.datasets.atomic import JsonRecordDataset
 from sellout.integrations.alerting import AlertRouter
 
 
@@ -26,7 +22,7 @@ def alert_request(
     return {"kind": kind, "run_context": dict(run_context), "summary": dict(summary or {})}
 
 
-class AlertDataset(AbstractDataset[dict | list, dict]):
+class AlertDataset(JsonRecordDataset):
     def __init__(
         self,
         filepath: str,
@@ -36,7 +32,7 @@ class AlertDataset(AbstractDataset[dict | list, dict]):
         router: AlertRouter | None = None,
     ) -> None:
         """``router``: the routes to use instead of the environment's ``notifications.yml`` (tools, tests)."""
-        self._filepath = Path(filepath)
+        super().__init__(filepath)
         self._run_id = str(run_id)
         self._env, self._project_path = env, project_path
         self._router = router
@@ -50,15 +46,7 @@ class AlertDataset(AbstractDataset[dict | list, dict]):
             self._router = AlertRouter(project.notifications, project.redactor)
         return self._router
 
-    def _exists(self) -> bool:
-        return self._filepath.is_file()
-
-    def _load(self) -> dict[str, Any]:
-        if not self._exists():
-            raise DatasetError(f"no alert record at {self._filepath} (nothing was sent yet)")
-        return json.loads(self._filepath.read_text(encoding="utf-8"))
-
-    def _save(self, requests: dict[str, Any] | list[dict[str, Any]]) -> None:
+    def _act(self, requests: dict[str, Any] | list[dict[str, Any]]) -> dict[str, Any]:
         requests = [requests] if isinstance(requests, dict) else list(requests)
         sent = []
         for request in requests:
@@ -73,9 +61,8 @@ class AlertDataset(AbstractDataset[dict | list, dict]):
                     run_context=run_context,
                 )
             sent.append({"kind": request["kind"], "channels": channels})
-        record = {
+        return {
             "run_id": self._run_id,
             "sent": any(any(a["channels"].values()) for a in sent),
             "alerts": sent,
         }
-        write_json(self._filepath, record)

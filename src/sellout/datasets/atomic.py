@@ -1,4 +1,5 @@
-"""Atomic file writes: a temporary file beside the target, then a rename (readers see the old or the new file)."""
+"""Atomic file writes (a temporary file beside the target, then a rename: readers see the old or the new file), and
+the base of datasets whose save does something and records it as JSON."""
 
 from __future__ import annotations
 
@@ -7,6 +8,8 @@ import os
 import tempfile
 from pathlib import Path
 from typing import Any
+
+from kedro.io import AbstractDataset, DatasetError
 
 
 def write_json(path: Path, data: Any) -> None:
@@ -23,3 +26,24 @@ def write_bytes(path: Path, content: bytes) -> None:
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+
+
+class JsonRecordDataset(AbstractDataset[Any, dict]):
+    """Saving does the subclass's work (:meth:`_act`) and writes its record to ``filepath``; loading reads it."""
+
+    def __init__(self, filepath: str) -> None:
+        self._filepath = Path(filepath)
+
+    def _exists(self) -> bool:
+        return self._filepath.is_file()
+
+    def _load(self) -> dict[str, Any]:
+        if not self._exists():
+            raise DatasetError(f"no record at {self._filepath}: the step that writes it has not run")
+        return json.loads(self._filepath.read_text(encoding="utf-8"))
+
+    def _save(self, data: Any) -> None:
+        write_json(self._filepath, self._act(data))
+
+    def _act(self, data: Any) -> dict[str, Any]:
+        raise NotImplementedError

@@ -16,18 +16,20 @@ reads it back. A record that cannot be written to the database is logged: the re
 
 from __future__ import annotations
 
-import json
 import logging
-from pathlib import Path
 from typing import Any
-
-from kedro.io import AbstractDataset, DatasetError
 
 from sellout.config.secrets import Redactor, redact_url, safe_url
 from sellout.config.tableau import TableauSettings
-from sellout.datasets.atomic import write_json
+from sellout.datasets.atomic import JsonRecordDataset
 from sellout.integrations import db
-from sellout.integrations.tableau import TableauRefreshError, item_key, refresh_items, refresh_items_via_n8n
+from sellout.integrations.tableau import (
+    TableauRefreshError,
+    empty_record,
+    item_key,
+    refresh_items,
+    refresh_items_via_n8n,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -72,7 +74,7 @@ RECORD_COLUMNS = (
 )
 
 
-class TableauRefreshDataset(AbstractDataset[dict, dict]):
+class TableauRefreshDataset(JsonRecordDataset):
     def __init__(
         self,
         filepath: str,
@@ -82,7 +84,7 @@ class TableauRefreshDataset(AbstractDataset[dict, dict]):
     ) -> None:
         """``tableau``: the settings (``TableauSettings``) with their own ``credentials``; ``credentials``: the
         database that holds ``ops.tableau_refreshes`` (``None``: no records are kept)."""
-        self._filepath = Path(filepath)
+        super().__init__(filepath)
         self._run_id = str(run_id)
         tableau = dict(tableau or {})
         secrets = dict(tableau.pop("credentials", None) or {})
@@ -96,19 +98,7 @@ class TableauRefreshDataset(AbstractDataset[dict, dict]):
     def _describe(self) -> dict[str, Any]:
         return {"filepath": str(self._filepath), "table": "ops.tableau_refreshes", "run_id": self._run_id}
 
-    def _exists(self) -> bool:
-        return self._filepath.is_file()
-
-    def _load(self) -> dict[str, Any]:
-        if not self._exists():
-            raise DatasetError(f"no Tableau refresh outcome at {self._filepath} (the refresh has not run)")
-        return json.loads(self._filepath.read_text(encoding="utf-8"))
-
-    def _save(self, request: dict[str, Any]) -> None:
-        outcome = self._refresh(dict(request))
-        write_json(self._filepath, outcome)
-
-    def _refresh(self, request: dict[str, Any]) -> dict[str, Any]:
+    def _act(self, request: dict[str, Any]) -> dict[str, Any]:
         outcome = {**request, "run_id": self._run_id, "items": []}
         if not request.get("publish", True):
             logger.warning("Tableau refresh BLOCKED: %s", request.get("reason"))
@@ -132,7 +122,7 @@ class TableauRefreshDataset(AbstractDataset[dict, dict]):
                 items = refresh_items(settings, list(settings.items), known=known, on_started=store.save)
         except TableauRefreshError as exc:  # sign-in or connection: every item failed for the same reason
             logger.error("Tableau refresh FAILED: %s", exc)
-            items = [_failed(item, str(exc)) for item in settings.items]
+            items = [{**empty_record(item), "error": str(exc)} for item in settings.items]
         for item, confirmation in zip(settings.items, items, strict=True):
             store.save(item, confirmation)
         bad = [i for i in items if i["status"] != "succeeded"]
@@ -146,21 +136,6 @@ class TableauRefreshDataset(AbstractDataset[dict, dict]):
             "status": "failed" if bad else "succeeded",
             "reason": redact(reason) or None,
         }
-
-
-def _failed(item: dict[str, Any], error: str) -> dict[str, Any]:
-    return {
-        "item_type": item["type"],
-        "item_id": item.get("id"),
-        "item_name": item.get("name"),
-        "job_id": None,
-        "followed_existing_job": False,
-        "started_at": None,
-        "completed_at": None,
-        "finish_code": None,
-        "status": "failed",
-        "error": error,
-    }
 
 
 class _RefreshRecords:

@@ -38,21 +38,19 @@ from typing import Any
 
 import requests
 import tableauserverclient as TSC
-from requests.adapters import HTTPAdapter
 from tableauserverclient.server.endpoint.exceptions import (
     JobCancelledException,
     JobFailedException,
     XMLError,
 )
-from urllib3.util.retry import Retry
 
 from sellout.config.secrets import RedactingFilter, Redactor
 from sellout.config.tableau import TableauSettings, host, normalize_items
+from sellout.integrations.http import retrying_session
 
 logger = logging.getLogger(__name__)
 
 STATUSES = ("succeeded", "failed", "cancelled", "timeout")
-RETRY_STATUS = (429, 500, 502, 503, 504)
 # A job recorded in an earlier attempt of this run that is still worth following.
 _FOLLOWABLE = {"started", "running", "timeout"}
 # How many of the newest refresh_extracts jobs to inspect when following an already queued refresh.
@@ -75,25 +73,8 @@ def _credentials(settings: TableauSettings) -> TSC.models.tableau_auth.Credentia
 
 
 def http_session(settings: TableauSettings) -> requests.Session:
-    """A requests session that retries transient errors (429, 5xx, connection drops) with backoff."""
-    retry = Retry(
-        total=settings.retries,
-        connect=settings.retries,
-        read=settings.retries,
-        status=settings.retries,
-        other=0,
-        status_forcelist=RETRY_STATUS,
-        allowed_methods=None,  # POST too: a repeated refresh POST answers 409093, which we follow
-        backoff_factor=settings.backoff_s,
-        backoff_max=60,
-        respect_retry_after_header=True,
-        raise_on_status=False,
-    )
-    session = requests.Session()
-    adapter = HTTPAdapter(max_retries=retry)
-    session.mount("http://", adapter)
-    session.mount("https://", adapter)
-    return session
+    """A session that retries transient errors; a repeated refresh POST answers 409093, which is followed."""
+    return retrying_session(settings.retries, settings.backoff_s)
 
 
 OnStarted = Callable[[dict[str, Any], dict[str, Any]], None]
@@ -120,7 +101,7 @@ def refresh_items(
             logger.info(
                 "Tableau: %s already confirmed in this run (job %s)", _label(item), earlier.get("job_id")
             )
-            confirmed[item_key(item)] = {**_empty_record(item), **earlier, "reused": True}
+            confirmed[item_key(item)] = {**empty_record(item), **earlier, "reused": True}
     todo = [item for item in items if item_key(item) not in confirmed]
     results: dict[str, dict[str, Any]] = {}
     if todo:
@@ -183,7 +164,8 @@ def _refresh_all(
             )
 
 
-def _empty_record(item: dict[str, Any]) -> dict[str, Any]:
+def empty_record(item: dict[str, Any]) -> dict[str, Any]:
+    """An item's confirmation before anything is known (``failed`` until a job says otherwise)."""
     return {
         "item_type": item["type"],
         "item_id": item.get("id"),
@@ -209,7 +191,7 @@ def _refresh_one(
     earlier: dict[str, Any] | None,
     on_started: OnStarted | None,
 ) -> dict[str, Any]:
-    record = _empty_record(item)
+    record = empty_record(item)
     label = _label(item)
     try:
         resolved = _resolve(server, item)
@@ -363,7 +345,7 @@ def refresh_items_via_n8n(
     for item in items:
         earlier = known.get(item_key(item)) or {}
         if earlier.get("status") == "succeeded":
-            results.append({**_empty_record(item), **earlier, "reused": True})
+            results.append({**empty_record(item), **earlier, "reused": True})
             continue
         follow = earlier.get("job_id") if earlier.get("status") in _FOLLOWABLE else None
         results.append(_refresh_one_via_n8n(settings, item, run_id, follow))
@@ -373,7 +355,7 @@ def refresh_items_via_n8n(
 def _refresh_one_via_n8n(
     settings: TableauSettings, item: dict[str, Any], run_id: str, follow_job_id: str | None
 ) -> dict[str, Any]:
-    record = _empty_record(item)
+    record = empty_record(item)
     payload = {
         "run_id": run_id,
         "item": item,

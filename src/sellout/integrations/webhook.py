@@ -2,7 +2,7 @@
 
 Webhook URLs often carry a secret in their path or query, so only ``scheme://host[:port]`` is ever logged, and
 exception texts (which contain the full URL) are not. Retries are urllib3's: connection errors, read timeouts, 429
-and 5xx, with exponential backoff and ``Retry-After`` honoured.
+and 5xx, with exponential backoff and ``Retry-After`` honoured (:mod:`sellout.integrations.http`).
 """
 
 from __future__ import annotations
@@ -11,51 +11,10 @@ import json
 import logging
 from typing import Any
 
-import requests
-from requests.adapters import HTTPAdapter
-from urllib3.util.retry import Retry
-
 from sellout.config.secrets import safe_url
+from sellout.integrations.http import WEBHOOK_RETRY_STATUS, retrying_session
 
 logger = logging.getLogger(__name__)
-
-
-class _QuietRetries(logging.Filter):
-    """urllib3 logs each retry at WARNING with the request path, where webhooks keep their token: the path is
-    masked and the line is DEBUG (the caller logs one WARNING with the outcome)."""
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        if str(record.msg).startswith("Retrying") and isinstance(record.args, tuple) and record.args:
-            record.args = (*record.args[:-1], "<path not logged>")
-            record.levelno, record.levelname = logging.DEBUG, "DEBUG"
-        return True
-
-
-logging.getLogger("urllib3.connectionpool").addFilter(_QuietRetries())
-
-RETRY_STATUS = (408, 425, 429, 500, 502, 503, 504)
-
-
-def retrying_session(attempts: int, backoff_s: float) -> requests.Session:
-    """A session whose POSTs are tried up to ``attempts`` times on transient errors."""
-    retries = max(1, int(attempts)) - 1
-    retry = Retry(
-        total=retries,
-        connect=retries,
-        read=retries,
-        status=retries,
-        other=0,
-        status_forcelist=RETRY_STATUS,
-        allowed_methods=None,
-        backoff_factor=backoff_s,
-        respect_retry_after_header=True,
-        raise_on_status=False,
-    )
-    session = requests.Session()
-    adapter = HTTPAdapter(max_retries=retry)
-    session.mount("http://", adapter)
-    session.mount("https://", adapter)
-    return session
 
 
 def send_webhook(
@@ -71,7 +30,7 @@ def send_webhook(
         return False
     headers = {"Content-Type": "application/json", "User-Agent": "sellout-notifier"}
     try:
-        with retrying_session(attempts, backoff_s) as session:
+        with retrying_session(max(1, int(attempts)) - 1, backoff_s, WEBHOOK_RETRY_STATUS) as session:
             response = session.post(url, data=body, timeout=timeout_s, headers=headers)
     except Exception as exc:  # noqa: BLE001 - a notifier must never fail the run; the text holds the URL
         problem = type(exc).__name__
