@@ -112,7 +112,8 @@ def test_every_type_survives_a_round_trip_exactly(db_url, records, numeric_from,
         credentials={"url": db_url},
         columns=ROUND_TRIP_COLUMNS,
         save_args={"mode": "replace"},
-        load_args={"numeric_as": "text"},
+        # numeric read as PostgreSQL's own text of the stored value, to compare it exactly
+        load_args={"query": "select d, ts, num::text as num, dbl, i, b, t from rt.values"},
     )
     dataset.save(frame)
     assert copy_formats(caplog)[-1] == ("binary" if numeric_from == "float" else "CSV")
@@ -261,35 +262,6 @@ def test_columns_filter_and_params(db_url):
     loaded = reader.load()
     assert loaded.columns.tolist() == ["store_code", "units"]
     assert loaded["store_code"].tolist() == ["Bü3"]
-
-
-def test_incremental_read_returns_rows_past_the_confirmed_watermark(db_url):
-    writer = PostgresTableDataset(
-        "ops.events", credentials={"url": db_url}, columns={"id": "bigint", "loaded_at": "timestamptz"}
-    )
-    stamps = pd.to_datetime(["2024-01-01T00:00:00Z", "2024-01-02T00:00:00Z"]).astype("datetime64[ns, UTC]")
-    writer.save(pd.DataFrame({"id": [1, 2], "loaded_at": stamps}))
-    reader = PostgresTableDataset(
-        "ops.events", credentials={"url": db_url}, load_args={"incremental": {"column": "loaded_at"}}
-    )
-    assert reader.load()["id"].tolist() == [1, 2]
-    assert reader.load()["id"].tolist() == [1, 2]  # not confirmed yet: the same rows again
-    reader.confirm()
-    later = pd.to_datetime(["2024-01-03T00:00:00Z"]).astype("datetime64[ns, UTC]")
-    writer.save(pd.DataFrame({"id": [3], "loaded_at": later}))
-    assert reader.load()["id"].tolist() == [3]
-    reader.confirm()
-    assert reader.load().empty
-
-
-def test_chunked_read_yields_frames_with_the_same_types(db_url):
-    dataset = _dataset(db_url)
-    dataset.save(pd.concat([_frame()] * 5, ignore_index=True))
-    chunked = _dataset(db_url, load_args={"chunksize": 4})
-    chunks = list(chunked.load())
-    assert [len(c) for c in chunks] == [4, 4, 4, 3]
-    whole = pd.concat(chunks, ignore_index=True)
-    pd.testing.assert_frame_equal(whole, dataset.load())
 
 
 # ---- config errors ------------------------------------------------------------------------------------------

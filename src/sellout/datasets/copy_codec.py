@@ -98,13 +98,13 @@ def _narrow_times(table: pa.Table, target_types: dict[str, str]) -> pa.Table:
     return table
 
 
-def csv_to_frame(data: bytes, columns: list[tuple[str, str]], numeric_as: str = "float") -> pd.DataFrame:
+def csv_to_frame(data: bytes, columns: list[tuple[str, str]]) -> pd.DataFrame:
     """Parse COPY CSV output whose columns are ``[(name, postgres type name), ...]``."""
     names = [name for name, _ in columns]
     arrow_types = {}
     dtypes = {}
     for name, type_name in columns:
-        arrow_type, dtype = load_types(type_name, numeric_as)
+        arrow_type, dtype = _LOAD_TYPES.get(type_name, _TEXT)
         arrow_types[name] = arrow_type
         dtypes[name] = dtype
     if not data:
@@ -128,29 +128,6 @@ def csv_to_frame(data: bytes, columns: list[tuple[str, str]], numeric_as: str = 
     for name in names:
         if dtypes[name] and str(frame[name].dtype) != dtypes[name]:
             frame[name] = frame[name].astype(dtypes[name])
-    return frame
-
-
-def load_types(type_name: str, numeric_as: str = "float") -> tuple[pa.DataType, str]:
-    """(Arrow parse type, pandas dtype) of a loaded column of PostgreSQL type ``type_name``."""
-    if type_name == "numeric" and numeric_as == "text":
-        return _TEXT
-    return _LOAD_TYPES.get(type_name, _TEXT)
-
-
-def records_to_frame(
-    rows: list[tuple], columns: list[tuple[str, str]], numeric_as: str = "float"
-) -> pd.DataFrame:
-    """A frame from fetched rows, with the same dtypes as a COPY load (used for chunked reads)."""
-    frame = pd.DataFrame.from_records(rows, columns=[name for name, _ in columns])
-    for name, type_name in columns:
-        dtype = load_types(type_name, numeric_as)[1]
-        if dtype == "datetime64[ns, UTC]":
-            frame[name] = pd.to_datetime(frame[name], utc=True).astype(dtype)
-        elif dtype.startswith("datetime64"):
-            frame[name] = pd.to_datetime(frame[name]).astype(dtype)
-        else:
-            frame[name] = frame[name].astype(dtype)
     return frame
 
 

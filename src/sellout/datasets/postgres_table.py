@@ -10,10 +10,7 @@ Catalog entry::
       load_args:
         columns: [run_id, target_week]        # or query: "select ..." (with params: {...})
         where: "target_week >= %(since)s"
-        params: {since: 2024-01-01}
-        incremental: {column: loaded_at}      # only rows past the stored watermark; confirm() moves it
-        chunksize: 100000                     # an iterator of frames instead of one frame
-        numeric_as: float                     # or text: numeric columns as their exact decimal text
+        params: {since: 2024-01-01}           # e.g. {run_id: "${runtime_params:run_id}"}: this run's rows
       save_args:
         mode: append | replace | upsert | replace_partition
         keys: [run_id, target_week]           # upsert
@@ -28,32 +25,21 @@ column has an exact binary encoding, CSV otherwise.
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator
 from typing import Any
 
 import pandas as pd
 from kedro.io import AbstractDataset, DatasetError
-from psycopg.types.string import TextLoader
 
-from sellout.datasets.copy_codec import COPY_OUT_OPTIONS, csv_to_frame, pg_type_for, records_to_frame
+from sellout.datasets.copy_codec import COPY_OUT_OPTIONS, csv_to_frame, pg_type_for
 from sellout.datasets.copy_in import copy_frame
 from sellout.integrations import db
 
 logger = logging.getLogger(__name__)
 
 WRITE_MODES = ("append", "replace", "upsert", "replace_partition")
-WATERMARK_DDL = """
-create schema if not exists ops;
-create table if not exists ops.dataset_watermarks (
-    name        text primary key,
-    column_name text not null,
-    value       text not null,
-    updated_at  timestamptz not null default now()
-)
-"""
 
 
-class PostgresTableDataset(AbstractDataset[pd.DataFrame, pd.DataFrame | Iterator[pd.DataFrame]]):
+class PostgresTableDataset(AbstractDataset[pd.DataFrame, pd.DataFrame]):
     def __init__(
         self,
         table: str,
@@ -72,7 +58,6 @@ class PostgresTableDataset(AbstractDataset[pd.DataFrame, pd.DataFrame | Iterator
         self._load_args = dict(load_args or {})
         self._save_args = {"mode": "append", **(save_args or {})}
         self.metadata = metadata
-        self._pending_watermark: str | None = None
         self._validate_args()
 
     def _validate_args(self) -> None:
@@ -89,13 +74,11 @@ class PostgresTableDataset(AbstractDataset[pd.DataFrame, pd.DataFrame | Iterator
                 db.quote_ident(column)
         for column in self._load_args.get("columns") or []:
             db.quote_ident(column)
-        incremental = self._load_args.get("incremental")
-        if incremental is not None:
-            if not isinstance(incremental, dict) or "column" not in incremental:
-                raise DatasetError(f"{where}: load_args.incremental needs a 'column'")
-            db.quote_ident(incremental["column"])
-        if self._load_args.get("numeric_as", "float") not in ("float", "text"):
-            raise DatasetError(f"{where}: load_args.numeric_as is 'float' or 'text'")
+        unknown = sorted(set(self._load_args) - {"query", "columns", "where", "params", "order_by"})
+        if unknown:
+            raise DatasetError(
+                f"{where}: unknown load_args {unknown}; use query, columns, where, params, order_by"
+            )
 
     # -- Kedro interface -------------------------------------------------------------------------------------
 
@@ -106,10 +89,8 @@ class PostgresTableDataset(AbstractDataset[pd.DataFrame, pd.DataFrame | Iterator
     def _url(self) -> str:
         return db.resolve_url(self._credentials)
 
-    def _load(self) -> pd.DataFrame | Iterator[pd.DataFrame]:
+    def _load(self) -> pd.DataFrame:
         query, params = self._select_sql()
-        if self._load_args.get("chunksize"):
-            return self._load_chunks(query, params, int(self._load_args["chunksize"]))
         with db.connect(self._url) as conn:
             conn.execute("set time zone 'UTC'")
             columns = _describe_query(conn, query, params)
@@ -120,9 +101,7 @@ class PostgresTableDataset(AbstractDataset[pd.DataFrame, pd.DataFrame | Iterator
             ):
                 for block in copy:
                     buffer += block
-        frame = csv_to_frame(bytes(buffer), columns, self._load_args.get("numeric_as", "float"))
-        self._remember_watermark(frame)
-        return frame
+        return csv_to_frame(bytes(buffer), columns)
 
     def _save(self, data: pd.DataFrame) -> None:
         if not isinstance(data, pd.DataFrame):
@@ -155,28 +134,7 @@ class PostgresTableDataset(AbstractDataset[pd.DataFrame, pd.DataFrame | Iterator
             ).fetchone()
         return row is not None
 
-    def confirm(self) -> None:
-        """Store the watermark of the last incremental load.
-
-        Kedro calls this after the node that lists the dataset in `confirms=` succeeds, so a failed node reads
-        the same rows again next time.
-        """
-        if self._pending_watermark is None:
-            return
-        with db.transaction(self._url) as conn:
-            conn.execute(WATERMARK_DDL)
-            conn.execute(
-                "insert into ops.dataset_watermarks (name, column_name, value) values (%s, %s, %s) "
-                "on conflict (name) do update set value = excluded.value, updated_at = now()",
-                (self._watermark_name, self._load_args["incremental"]["column"], self._pending_watermark),
-            )
-        self._pending_watermark = None
-
     # -- reads ------------------------------------------------------------------------------------------------
-
-    @property
-    def _watermark_name(self) -> str:
-        return str(self._load_args["incremental"].get("name") or self._table)
 
     def _select_sql(self) -> tuple[str, dict[str, Any]]:
         params = dict(self._load_args.get("params") or {})
@@ -188,48 +146,11 @@ class PostgresTableDataset(AbstractDataset[pd.DataFrame, pd.DataFrame | Iterator
             select = ", ".join(db.quote_ident(c) for c in columns) if columns else "*"
             sql = f"select {select} from {db.quote_table(self._table)}"
             conditions = [f"({self._load_args['where']})"] if self._load_args.get("where") else []
-        incremental = self._load_args.get("incremental")
-        if incremental:
-            watermark = self._stored_watermark()
-            if watermark is not None:
-                conditions.append(f"{db.quote_ident(incremental['column'])} > %(_watermark)s")
-                params["_watermark"] = watermark
         if conditions:
             sql = f"select * from ({sql}) as _source where {' and '.join(conditions)}"
         if self._load_args.get("order_by"):
             sql += " order by " + ", ".join(db.quote_ident(c) for c in self._load_args["order_by"])
         return sql, params
-
-    def _stored_watermark(self) -> str | None:
-        with db.connect(self._url) as conn:
-            conn.execute(WATERMARK_DDL)
-            row = conn.execute(
-                "select value from ops.dataset_watermarks where name = %s", (self._watermark_name,)
-            ).fetchone()
-        return row[0] if row else None
-
-    def _remember_watermark(self, frame: pd.DataFrame) -> None:
-        incremental = self._load_args.get("incremental")
-        if not incremental or frame.empty:
-            return
-        latest = frame[incremental["column"]].max()
-        if pd.notna(latest):
-            self._pending_watermark = latest.isoformat() if hasattr(latest, "isoformat") else str(latest)
-
-    def _load_chunks(self, query: str, params: dict[str, Any], chunksize: int) -> Iterator[pd.DataFrame]:
-        """One frame of ``chunksize`` rows at a time from a server-side cursor."""
-        numeric_as = self._load_args.get("numeric_as", "float")
-        with db.connect(self._url) as conn:
-            conn.execute("set time zone 'UTC'")
-            if numeric_as == "text":
-                conn.adapters.register_loader("numeric", TextLoader)
-            columns = _describe_query(conn, query, params)
-            with conn.transaction(), conn.cursor(name="sellout_chunks") as cur:
-                cur.execute(query, params)
-                while rows := cur.fetchmany(chunksize):
-                    frame = records_to_frame(rows, columns, numeric_as)
-                    self._remember_watermark(frame)
-                    yield frame
 
     # -- writes -----------------------------------------------------------------------------------------------
 
