@@ -6,12 +6,14 @@ from sellout.config import loader
 from sellout.ops.dry_run import DryRunGuardHooks
 from sellout.ops.hooks import StartupCheckHooks
 from sellout.ops.observability import ObservabilityHooks
+from sellout.ops.run_control import RunControlHooks
 
 # A project's .env (git-ignored) fills in variables that the environment does not set.
 load_dotenv(find_dotenv(usecwd=True), override=False)
 
-# The guard is last: the last registered hook runs first, so it stops a dry run that would run nodes.
-HOOKS = (StartupCheckHooks(), ObservabilityHooks(), DryRunGuardHooks())
+# The last registered hook runs first: the dry-run guard stops a half dry run before anything, then the run lock is
+# taken (it also runs first by tryfirst, and releases last by trylast), then the run records start.
+HOOKS = (StartupCheckHooks(), ObservabilityHooks(), RunControlHooks(), DryRunGuardHooks())
 
 CONFIG_LOADER_CLASS = loader.ProjectConfigLoader
 CONFIG_LOADER_ARGS = loader.CONFIG_LOADER_ARGS

@@ -7,10 +7,11 @@ import logging
 import psycopg
 import pytest
 import tableauserverclient.exponential_backoff as backoff
+from kedro.io import DatasetError
 from support.tableau_fake import FINISH_CANCELLED, FINISH_FAILED, FakeTableauServer
 
 from sellout.datasets import TableauRefreshDataset
-from sellout.datasets.tableau_refresh import load_refreshes, save_refresh
+from sellout.datasets.tableau_refresh import TableauRefreshFailed, load_refreshes, save_refresh
 
 SECRET = "pat-secret-DO-NOT-LOG-node"
 REQUEST = {
@@ -46,13 +47,19 @@ def settings_of(fake: FakeTableauServer, **overrides) -> dict:
 
 
 def refresh(tmp_path, tableau: dict | None, request: dict = REQUEST, db_url: str | None = None) -> dict:
+    """The outcome of saving ``request``; a failed refresh raises after recording it, with the record."""
     dataset = TableauRefreshDataset(
         filepath=str(tmp_path / "status.json"),
         run_id="run-1",
         tableau=tableau,
         credentials={"url": db_url} if db_url else None,
     )
-    dataset.save(request)
+    try:
+        dataset.save(request)
+    except DatasetError as exc:
+        failure = exc.__cause__
+        assert isinstance(failure, TableauRefreshFailed), exc
+        assert failure.record == dataset.load() and "Tableau refresh failed" in str(failure)
     return dataset.load()
 
 

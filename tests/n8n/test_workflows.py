@@ -1,6 +1,6 @@
 """The n8n workflows in airflow/n8n/workflows, imported, published and run by the pinned n8n.
 
-The pipeline's own code talks to them: the Tableau refresh through n8n (``tableau_settings.via: n8n``) against
+The pipeline's own code talks to them: the Tableau refresh through n8n (``tableau.via: n8n``) against
 the fake Tableau server, and the pipeline's events through ``AlertRouter`` to the stakeholder-notification and
 escalation webhooks, which post to a local Slack-like sink and mail through a local SMTP server.
 """
@@ -17,8 +17,10 @@ from support.smtp_sink import SmtpSink
 from support.tableau_fake import FINISH_FAILED, FakeTableauServer
 from support.webhook_sink import WebhookSink
 
-from sellout.ops.alerts import AlertRouter
-from sellout.pipelines.publish.nodes import TableauRefreshFailed, refresh_tableau
+from sellout.datasets import TableauRefreshDataset
+from sellout.datasets.tableau_refresh import TableauRefreshFailed
+from sellout.integrations.alerting import AlertRouter
+from sellout.pipelines.publish.nodes import refresh_tableau
 
 TOKEN_SECRET = "n8n-tableau-pat-DO-NOT-LOG"
 SMTP_PASSWORD = "n8n-smtp-DO-NOT-LOG"
@@ -90,6 +92,13 @@ def settings(stack, **overrides) -> dict:
     }
 
 
+def refresh_through(tmp_path, tableau: dict, write_status: dict) -> dict:
+    """The publish node's request, saved to the Tableau refresh dataset: the outcome it records."""
+    dataset = TableauRefreshDataset(str(tmp_path / "refresh.json"), RUN["run_id"], tableau)
+    dataset.save(refresh_tableau(write_status, None, RUN))
+    return dataset.load()
+
+
 def wait_for(condition, timeout_s: float = 30.0):
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
@@ -101,13 +110,13 @@ def wait_for(condition, timeout_s: float = 30.0):
 
 
 @pytest.mark.n8n
-def test_refresh_through_n8n_is_confirmed(stack):
+def test_refresh_through_n8n_is_confirmed(stack, tmp_path):
     tableau = stack["tableau"]
     tableau.script_refresh("sellout_forecasts", polls=2)
     tableau.fail_next("POST", r"/refresh$", [503])  # transient: the workflow retries
     jobs_before = set(tableau.jobs)
 
-    status = refresh_tableau({"rows": 10, "table": "forecast.forecasts"}, None, RUN, settings(stack))
+    status = refresh_through(tmp_path, settings(stack), {"rows": 10, "table": "forecast.forecasts"})
 
     [job_id] = set(tableau.jobs) - jobs_before
     [item] = status["items"]
@@ -121,13 +130,13 @@ def test_refresh_through_n8n_is_confirmed(stack):
 
 
 @pytest.mark.n8n
-def test_an_already_queued_refresh_is_followed_not_repeated(stack):
+def test_an_already_queued_refresh_is_followed_not_repeated(stack, tmp_path):
     tableau = stack["tableau"]
     queued = tableau.already_queued("Demand Planning", polls=1)
     posts_before = len(tableau.calls("POST", r"/refresh$"))
 
-    status = refresh_tableau(
-        {"rows": 10}, None, RUN, settings(stack, items=[{"type": "workbook", "name": "Demand Planning"}])
+    status = refresh_through(
+        tmp_path, settings(stack, items=[{"type": "workbook", "name": "Demand Planning"}]), {"rows": 10}
     )
     [item] = status["items"]
     assert item["job_id"] == queued.id and item["followed_existing_job"] is True
@@ -136,13 +145,12 @@ def test_an_already_queued_refresh_is_followed_not_repeated(stack):
 
 
 @pytest.mark.n8n
-def test_a_failed_refresh_through_n8n_fails_the_node_with_the_notes(stack):
-
+def test_a_failed_refresh_through_n8n_fails_with_the_notes(stack, tmp_path):
     stack["tableau"].script_refresh(
         "sellout_forecasts", finish_code=FINISH_FAILED, notes="Extract too large."
     )
     with pytest.raises(TableauRefreshFailed, match="Extract too large."):
-        refresh_tableau({"rows": 10}, None, RUN, settings(stack))
+        refresh_through(tmp_path, settings(stack), {"rows": 10})
     stack["tableau"].script_refresh("sellout_forecasts")
 
 

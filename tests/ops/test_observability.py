@@ -185,7 +185,7 @@ def test_whole_run_records_logs_alerts_and_leaks_no_secret(canary_env, tmp_path,
     }
     assert all(n[0] == "succeeded" and n[1] is not None for n in nodes.values())
     [refresh] = [n for n in create_publish_pipeline().nodes if n.name == "refresh_tableau"]
-    assert nodes["refresh_tableau"][4] == refresh.inputs and len(refresh.inputs) >= 5
+    assert nodes["refresh_tableau"][4] == refresh.inputs and len(refresh.inputs) >= 3
     assert nodes["refresh_tableau"][5] == refresh.outputs == ["tableau_refresh_status"]
     write = summary.outputs["forecast_write_status"]
     assert any(n[3] == write["rows"] for n in nodes.values())  # the forecast writer's rows out

@@ -49,3 +49,16 @@ class DbtParams(Strict):
     exclude: list[str] | str | None = None
     full_refresh_on_full_mode: bool = True
     vars: dict[str, object] = {}
+
+
+class RunControlParams(Strict):
+    """How runs share one database (``params:run_control``; ``sellout run --no-wait`` sets ``lock: refuse``)."""
+
+    # A second run waits for the run that holds the database (saying for whom and since when), or refuses.
+    lock: Literal["wait", "refuse"] = "wait"
+    lock_poll_s: Annotated[float, Field(gt=0)] = 5.0
+    # null: wait as long as it takes
+    lock_timeout_s: Annotated[float, Field(gt=0)] | None = None
+    # A run stamps its heartbeat this often; a run still "running" without one for abandoned_after_s is abandoned.
+    heartbeat_s: Annotated[float, Field(gt=0)] = 30.0
+    abandoned_after_s: Annotated[float, Field(ge=0)] = 120.0

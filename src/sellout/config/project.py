@@ -18,7 +18,13 @@ from kedro.config import MissingConfigException
 from sellout.config.airflow import AirflowConfig, validate_airflow_config
 from sellout.config.loader import config_loader, default_env, project_root
 from sellout.config.notifications import Notifications, validate_notifications
-from sellout.config.parameters import DbtParams, IngestionParams, PreprocessingParams, PromotionParams
+from sellout.config.parameters import (
+    DbtParams,
+    IngestionParams,
+    PreprocessingParams,
+    PromotionParams,
+    RunControlParams,
+)
 from sellout.config.schema import ConfigError, Strict
 from sellout.config.secrets import Redactor
 from sellout.config.sources import SourceConfig, validate_sources
@@ -29,6 +35,7 @@ PARAMETER_MODELS: dict[str, type[Strict]] = {
     "preprocessing": PreprocessingParams,
     "promotion": PromotionParams,
     "dbt": DbtParams,
+    "run_control": RunControlParams,
 }
 
 

@@ -74,6 +74,14 @@ RECORD_COLUMNS = (
 )
 
 
+class TableauRefreshFailed(RuntimeError):
+    """At least one Tableau extract refresh did not succeed; ``record`` is the ``tableau_refresh_status``."""
+
+    def __init__(self, message: str, record: dict[str, Any]):
+        super().__init__(message)
+        self.record = record
+
+
 class TableauRefreshDataset(JsonRecordDataset):
     def __init__(
         self,
@@ -97,6 +105,16 @@ class TableauRefreshDataset(JsonRecordDataset):
 
     def _describe(self) -> dict[str, Any]:
         return {"filepath": str(self._filepath), "table": "ops.tableau_refreshes", "run_id": self._run_id}
+
+    def _save(self, request: dict[str, Any]) -> None:
+        super()._save(request)
+        outcome = self._load()
+        if outcome["status"] == "failed":
+            bad = [i for i in outcome["items"] if i["status"] != "succeeded"]
+            raise TableauRefreshFailed(
+                f"Tableau refresh failed for {len(bad)} of {len(outcome['items'])} item(s): {outcome['reason']}",
+                outcome,
+            )
 
     def _act(self, request: dict[str, Any]) -> dict[str, Any]:
         outcome = {**request, "run_id": self._run_id, "items": []}

@@ -21,11 +21,10 @@ other values (models, settings) count nothing.
 
 from __future__ import annotations
 
-import contextlib
 import functools
+import inspect
 import logging
 import os
-import threading
 import time
 from datetime import UTC, datetime
 from typing import Any
@@ -33,21 +32,24 @@ from typing import Any
 import structlog
 from kedro.framework.hooks import hook_impl
 
+from sellout.config.parameters import RunControlParams
 from sellout.config.project import ProjectConfig
-from sellout.config.secrets import Redactor, install_log_filter, redact_url
+from sellout.config.secrets import Redactor, install_log_filter
 from sellout.integrations import db
 from sellout.integrations.alert_events import first_lines
 from sellout.integrations.alerting import AlertRouter
 from sellout.ops import run_records
+from sellout.ops.record_writer import RecordWriter
 from sellout.ops.status import consecutive_failures
 
 logger = logging.getLogger(__name__)
 RUNLOG = "sellout.runlog"
-MAX_WRITE_FAILURES = 3
 ROW_KEYS = ("rows", "rows_loaded", "rows_written")
 DBT_STATUS_DATASETS = {"dbt_run_status": "run", "dbt_test_status": "test"}
-# Exceptions whose class name says "dbt test failed" get their own alert besides run_failed.
+# Exceptions whose class name says "dbt test failed" or "the Tableau refresh failed" get their own alert besides
+# run_failed (the refresh's carries its record).
 DBT_TEST_FAILURE = "DbtTestFailedError"
+REFRESH_FAILURE = "TableauRefreshFailed"
 
 
 def json_logger(redactor: Redactor | None = None):
@@ -111,57 +113,6 @@ def _now() -> datetime:
     return datetime.now(UTC)
 
 
-class _RecordWriter:
-    """One autocommit connection per session, opened lazily; failures are logged and counted, never raised."""
-
-    def __init__(self, url_factory, redactor: Redactor) -> None:
-        self._url_factory = url_factory
-        self._redact = redactor
-        self._conn = None
-        self._url: str | None = None
-        self._failures = 0
-        self._lock = threading.Lock()
-        self.disabled = False
-
-    def __call__(self, what: str, write, *args) -> bool:
-        if self.disabled:
-            return False
-        with self._lock:
-            try:
-                if self._conn is None or self._conn.closed:
-                    self._url = self._url_factory()
-                    self._conn = db.connect(self._url, attempts=2, base_delay=0.2, autocommit=True)
-                    with self._conn.transaction():
-                        run_records.ensure_tables(self._conn)
-                with self._conn.transaction():
-                    write(self._conn, *args)
-                return True
-            except Exception as exc:  # noqa: BLE001 - a run record must never fail the run
-                self._failures += 1
-                message = self._redact(redact_url(f"{type(exc).__name__}: {exc}", self._url))
-                logger.warning("Run record %s not written: %s", what, first_lines(message, lines=2))
-                self.close()
-                if self._failures >= MAX_WRITE_FAILURES:
-                    self.disabled = True
-                    logger.warning(
-                        "Run records disabled for the rest of this session after %d failed writes",
-                        self._failures,
-                    )
-                return False
-
-    def read(self, what: str, query, *args):
-        """Run ``query(conn, *args)`` and return its value; ``None`` when the records cannot be read."""
-        result: list[Any] = []
-        self(what, lambda conn, *a: result.append(query(conn, *a)), *args)
-        return result[0] if result else None
-
-    def close(self) -> None:
-        if self._conn is not None:
-            with contextlib.suppress(Exception):  # closing a broken connection
-                self._conn.close()
-            self._conn = None
-
-
 class ObservabilityHooks:
     def __init__(self) -> None:
         self._reset()
@@ -178,7 +129,12 @@ class ObservabilityHooks:
         self._node_start_time: dict[str, datetime] = {}
         self._node_rows_in: dict[str, int | None] = {}
         self.nodes_done: list[dict[str, Any]] = []
-        self._writer: _RecordWriter | None = None
+        # nodes that returned but whose outputs may still be being saved: succeeded once the next node starts or
+        # the run ends, failed if the run fails first (a generator node saves while it runs)
+        self._saving: dict[str, Any] = {}
+        self._rows_saved: dict[str, int] = {}
+        self._writer: RecordWriter | None = None
+        self._heartbeat_s = 30.0
 
     # ------------------------------------------------------------------------------- context and catalog
     @hook_impl
@@ -191,7 +147,7 @@ class ObservabilityHooks:
         self.log = json_logger(self.redactor)
 
     def _db_url(self) -> str:
-        return db.resolve_url(self._credentials.get("db"))
+        return db.url_without_starting(self._credentials.get("db"))
 
     # ------------------------------------------------------------------------------------ pipeline
     @hook_impl
@@ -201,7 +157,7 @@ class ObservabilityHooks:
         self.run_context = dict(catalog.load("run_context"))
         self.pipeline = ",".join(run_params.get("pipeline_names") or ["__default__"])
         self._started = time.monotonic()
-        self._writer = _RecordWriter(self._db_url, self.redactor)
+        self._writer = RecordWriter(self._db_url, self.redactor)
         # a dry run writes nothing, run records included (not even the tables they would go into)
         self._writer.disabled = bool(self.run_context.get("dry_run"))
         run = {
@@ -213,17 +169,26 @@ class ObservabilityHooks:
             "started_at": _now(),
         }
         self._writer("pipeline_runs start", run_records.start_run, run)
+        if not self._writer.disabled:
+            settings = RunControlParams.of(_load_or_none(catalog, "params:run_control"), "run_control")
+            self._writer.start_heartbeat(self.run_context["run_id"], settings.heartbeat_s)
         self.log.info("run_started", **self._base(), nodes=len(pipeline.nodes))
 
     @hook_impl
     @_guarded
     def after_pipeline_run(self, run_params: dict[str, Any], run_result, pipeline, catalog) -> None:
+        self._outputs_saved()
         self._end_run(None)
 
     @hook_impl
     @_guarded
     def on_pipeline_error(self, error: Exception, run_params: dict[str, Any], pipeline, catalog) -> None:
         message = self._error_text(error)
+        for node in self._saving.values():  # the run failed while these nodes' outputs were being saved
+            self._finish_node(
+                self._node_record(node, run_records.FAILED, error=f"while saving its outputs: {message}")
+            )
+        self._saving.clear()
         repeated = None
         if self._writer is not None:
             self._writer("pipeline_runs end", run_records.end_run, self._run_id, _now(), message)
@@ -238,6 +203,18 @@ class ObservabilityHooks:
             "nodes": [n["node"] for n in self.nodes_done],
             "consecutive_failures": repeated,
         }
+        refresh = cause_named(error, REFRESH_FAILURE)
+        if refresh is not None:
+            self.router.send(
+                "refresh_failed",
+                run_id=self._run_id,
+                summary={
+                    **summary,
+                    "failed_node": "refresh_tableau",
+                    "tableau": getattr(refresh, "record", None),
+                },
+                run_context=self.run_context,
+            )
         if os.environ.get("AIRFLOW_CTX_DAG_RUN_ID"):
             # Under Airflow the task's failure callback sends run_failed (once per DAG run, after retries).
             logger.info("run_failed alert left to Airflow's failure callback")
@@ -247,6 +224,7 @@ class ObservabilityHooks:
     def _end_run(self, error: str | None) -> None:
         if self._writer is None:
             return
+        self._writer.stop_heartbeat()
         self._writer("pipeline_runs end", run_records.end_run, self._run_id, _now(), error)
         totals = self._totals()
         self.log.info(
@@ -273,6 +251,7 @@ class ObservabilityHooks:
     @hook_impl
     @_guarded
     def before_node_run(self, node, catalog, inputs: dict[str, Any], is_async: bool, run_id: str) -> None:
+        self._outputs_saved()
         name = node.name
         self._node_started[name] = time.monotonic()
         self._node_start_time[name] = _now()
@@ -285,8 +264,9 @@ class ObservabilityHooks:
     def after_node_run(
         self, node, catalog, inputs, outputs: dict[str, Any], is_async: bool, run_id: str
     ) -> None:
-        record = self._node_record(node, run_records.SUCCEEDED, rows_out=_sum_rows(outputs))
-        self._finish_node(record)
+        """The node returned; it succeeds once its outputs are saved (Kedro saves them after this hook)."""
+        self._saving[node.name] = node
+        self._rows_saved[node.name] = _sum_rows(outputs) or 0
         for dataset, command in DBT_STATUS_DATASETS.items():
             status = outputs.get(dataset)
             if isinstance(status, dict) and status.get("results") and self._writer is not None:
@@ -294,6 +274,19 @@ class ObservabilityHooks:
                 self._writer(
                     f"dbt_results {command}", run_records.save_dbt_results, self._run_id, command, results
                 )
+
+    @hook_impl
+    @_guarded
+    def after_dataset_saved(self, dataset_name: str, data: Any, node) -> None:
+        if node is not None and node.name in self._saving and inspect.isgeneratorfunction(node.func):
+            self._rows_saved[node.name] += count_rows(data) or 0  # a generator's outputs arrive one by one
+
+    def _outputs_saved(self) -> None:
+        """Every node that returned has had its outputs saved (the next node starts, or the run ended)."""
+        for name, node in list(self._saving.items()):
+            rows = self._rows_saved.pop(name, 0) or None
+            self._finish_node(self._node_record(node, run_records.SUCCEEDED, rows_out=rows))
+        self._saving.clear()
 
     @hook_impl
     @_guarded
@@ -352,3 +345,21 @@ class ObservabilityHooks:
 
     def _error_text(self, error: BaseException) -> str:
         return self.redactor(first_lines(error))
+
+
+def _load_or_none(catalog, name: str) -> Any:
+    try:
+        return catalog.load(name)
+    except Exception:  # noqa: BLE001 - a catalog without the entry (tests, other projects): defaults apply
+        return None
+
+
+def cause_named(error: BaseException | None, class_name: str) -> BaseException | None:
+    """The first exception in ``error``'s chain (itself, its cause, its context) of that class name."""
+    seen = set()
+    while error is not None and id(error) not in seen:
+        if type(error).__name__ == class_name:
+            return error
+        seen.add(id(error))
+        error = error.__cause__ or error.__context__
+    return None

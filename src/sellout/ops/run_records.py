@@ -76,12 +76,15 @@ DDL = (
         primary key (run_id, command, unique_id)
     )
     """,
+    # databases made before runs had a heartbeat get the column once
+    "alter table ops.pipeline_runs add column if not exists heartbeat_at timestamptz",
     "create index if not exists node_runs_started on ops.node_runs (started_at desc)",
     "create index if not exists pipeline_runs_started on ops.pipeline_runs (started_at desc)",
 )
 
-# Statuses a node or a run can have in the records.
-RUNNING, SUCCEEDED, FAILED = "running", "succeeded", "failed"
+# Statuses a node or a run can have in the records. A run (and its running nodes) is ``abandoned`` when it stopped
+# without a word: its process was killed, so it neither ended nor kept its heartbeat.
+RUNNING, SUCCEEDED, FAILED, ABANDONED = "running", "succeeded", "failed", "abandoned"
 
 
 def ensure_tables(conn) -> None:
@@ -96,11 +99,11 @@ def start_run(conn, run: dict[str, Any]) -> None:
     """A session of run ``run_id`` started: insert the run, or mark an existing one running again."""
     conn.execute(
         """
-        insert into ops.pipeline_runs (run_id, pipeline, env, mode, dry_run, status, started_at)
-        values (%(run_id)s, %(pipeline)s, %(env)s, %(mode)s, %(dry_run)s, 'running', %(started_at)s)
+        insert into ops.pipeline_runs (run_id, pipeline, env, mode, dry_run, status, started_at, heartbeat_at)
+        values (%(run_id)s, %(pipeline)s, %(env)s, %(mode)s, %(dry_run)s, 'running', %(started_at)s, now())
         on conflict (run_id) do update set
             pipeline = excluded.pipeline, env = excluded.env, mode = excluded.mode, dry_run = excluded.dry_run,
-            status = 'running', ended_at = null, error = null,
+            status = 'running', ended_at = null, error = null, heartbeat_at = now(),
             started_at = least(ops.pipeline_runs.started_at, excluded.started_at),
             sessions = ops.pipeline_runs.sessions + 1, updated_at = now()
         """,
@@ -132,6 +135,41 @@ def end_run(conn, run_id: str, ended_at: datetime, error: str | None) -> None:
         """,
         {"run_id": run_id, "ended_at": ended_at, "error": error},
     )
+
+
+def heartbeat(conn, run_id: str) -> None:
+    conn.execute(
+        "update ops.pipeline_runs set heartbeat_at = now() where run_id = %s and status = 'running'",
+        (run_id,),
+    )
+
+
+def mark_abandoned(conn, older_than_s: float, active_run_id: str | None = None) -> list[str]:
+    """Runs still ``running`` whose heartbeat is older than ``older_than_s`` and that are not the active run become
+    ``abandoned``, with their running nodes; returns their run ids."""
+    abandoned = [
+        row[0]
+        for row in conn.execute(
+            """
+            update ops.pipeline_runs set status = 'abandoned', updated_at = now(),
+                error = coalesce(error, 'abandoned: the run stopped without ending (killed?); no heartbeat since '
+                                        || to_char(coalesce(heartbeat_at, started_at), 'YYYY-MM-DD HH24:MI:SS TZ'))
+            where status = 'running'
+              and coalesce(heartbeat_at, started_at) < now() - make_interval(secs => %(older)s)
+              and run_id is distinct from %(active)s
+            returning run_id
+            """,
+            {"older": float(older_than_s), "active": active_run_id},
+        ).fetchall()
+    ]
+    if abandoned:
+        conn.execute(
+            "update ops.node_runs set status = 'abandoned', ended_at = coalesce(ended_at, now()), updated_at = now(), "
+            "error = coalesce(error, 'the run was abandoned while this node ran') "
+            "where run_id = any(%s) and status = 'running'",
+            (abandoned,),
+        )
+    return abandoned
 
 
 def start_node(conn, record: dict[str, Any]) -> None:

@@ -6,9 +6,10 @@ The refresh itself happens in the ``tableau_refresh_status`` dataset (it talks t
 - **Quality gate.** ``quality_gate_status["passed"] is False``: the request says ``publish: false``, Tableau is not
   refreshed (it keeps showing the last published forecasts), the outcome is ``blocked`` and a
   ``quality_gate_blocked`` alert goes out. The forecasts are in the database for whoever wants to inspect them.
-- **Outcomes.** ``succeeded`` sends ``refresh_confirmed``; ``failed`` (any item failed, was cancelled, timed out,
-  or sign-in / connection failed) sends ``refresh_failed``, and then the run fails in ``notify_run_end`` with
-  :class:`TableauRefreshFailed`; ``skipped`` (no server configured) sends nothing.
+- **Outcomes.** ``succeeded`` sends ``refresh_confirmed``; ``skipped`` (no server configured) sends nothing;
+  ``failed`` (any item failed, was cancelled or timed out, or sign-in / connection failed) fails the refresh itself
+  (the dataset raises ``TableauRefreshFailed`` once the outcome is recorded) and the observability hooks send
+  ``refresh_failed`` with the record.
 """
 
 from __future__ import annotations
@@ -19,14 +20,6 @@ from typing import Any
 from sellout.datasets.alerts import alert_request
 
 logger = logging.getLogger(__name__)
-
-
-class TableauRefreshFailed(RuntimeError):
-    """At least one Tableau extract refresh did not succeed; ``record`` is the ``tableau_refresh_status``."""
-
-    def __init__(self, message: str, record: dict[str, Any]):
-        super().__init__(message)
-        self.record = record
 
 
 def refresh_tableau(
@@ -60,14 +53,6 @@ def alert_on_refresh(
     if status["status"] == "blocked":
         summary = {"pipeline": "publish", "reason": status["reason"], "details": status.get("quality_gate")}
         return [alert_request("quality_gate_blocked", run_context, summary)]
-    if status["status"] == "failed":
-        summary = {
-            "pipeline": "publish",
-            "error": _failure_message(status),
-            "failed_node": "refresh_tableau",
-            "tableau": status,
-        }
-        return [alert_request("refresh_failed", run_context, summary)]
     if status["status"] == "succeeded":
         logger.info(
             "Tableau refresh confirmed for %d item(s): %s",
@@ -82,19 +67,12 @@ def alert_on_refresh(
 def notify_run_end(
     tableau_refresh_status: dict[str, Any], publish_alerts: dict[str, Any], run_context: dict[str, Any]
 ) -> dict[str, Any]:
-    """``run_succeeded`` with the refresh record; a failed refresh fails the run here, after its alert went out."""
+    """``run_succeeded`` with the refresh record, once the refresh's own alerts went out."""
     del publish_alerts  # an input only so that the refresh's alerts are sent first
     status = tableau_refresh_status or {}
-    if status.get("status") == "failed":
-        raise TableauRefreshFailed(_failure_message(status), status)
     return alert_request(
         "run_succeeded", run_context, {"rows_out": status.get("forecast_rows"), "tableau": status}
     )
-
-
-def _failure_message(status: dict[str, Any]) -> str:
-    bad = [i for i in status.get("items") or [] if i["status"] != "succeeded"]
-    return f"Tableau refresh failed for {len(bad)} of {len(status.get('items') or [])} item(s): {status['reason']}"
 
 
 def _gate_summary(gate: dict[str, Any] | None, run_id: str) -> dict[str, Any] | None:
