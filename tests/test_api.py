@@ -92,7 +92,7 @@ def test_each_stage_runs_alone_and_a_bad_pipeline_name_is_refused(flow_env):
     assert summary.status == "succeeded"
     assert set(summary.outputs) == {"ingestion_status"}
     assert summary.outputs["ingestion_status"]["rows_loaded"] >= flow_env["rows"]
-    with pytest.raises(ValueError, match="Failed to find the pipeline named 'ingest'"):
+    with pytest.raises(ValueError, match="unknown pipeline 'ingest': did you mean 'ingestion'"):
         run_pipeline("ingest", env=flow_env["env"], project_path=PROJECT_ROOT)
     with pytest.raises(ValueError, match="mode must be one of"):
         run_pipeline("ingestion", mode="sometimes", project_path=PROJECT_ROOT)

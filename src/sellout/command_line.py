@@ -1,7 +1,8 @@
 """The ``sellout`` command (also ``python -m sellout``): the embedded database, sample data and runs.
 
 ``kedro run`` remains the way to run pipelines with every Kedro option; ``sellout run`` is the short form with
-the project's own switches (mode, run id, dry run) spelled out.
+the project's own switches (mode, run id, dry run, backfill, lock) spelled out. Both print one clear message when
+a run cannot start or fails (``--verbose`` adds the traceback).
 """
 
 from __future__ import annotations
@@ -9,7 +10,7 @@ from __future__ import annotations
 import json
 import logging
 import sys
-from dataclasses import asdict
+import traceback
 from pathlib import Path
 
 import click
@@ -94,6 +95,11 @@ def sample(landing: Path, weeks: int, seed: int) -> None:
     default=None,
     help="Reload the loaded files of these ISO weeks (2026-W05:2026-W08, or one week) and rebuild from them.",
 )
+@click.option(
+    "--no-wait", is_flag=True, help="Stop at once when another run holds the database (default: wait)."
+)
+@click.option("--json", "as_json", is_flag=True, help="Print the whole run summary as JSON instead of text.")
+@click.option("--verbose", "-v", is_flag=True, help="Show the traceback of a failure.")
 def run(
     pipeline: str,
     mode: str,
@@ -102,9 +108,12 @@ def run(
     summary_path: Path | None,
     dry_run: bool,
     backfill: str | None,
+    no_wait: bool,
+    as_json: bool,
+    verbose: bool,
 ) -> None:
-    """Run a pipeline and print its summary as JSON."""
-    params = {}
+    """Run a pipeline and say what it did (stages, rows in and out, forecasts, refresh, report)."""
+    params: dict = {}
     if backfill:
         start, _, end = backfill.partition(":")
         try:
@@ -112,15 +121,19 @@ def run(
         except ValueError as exc:
             raise click.BadParameter(str(exc), param_hint="--backfill") from None
         params = {"backfill_from": start, "backfill_to": end}
+    if no_wait:
+        params["run_control"] = {"lock": "refuse"}
     logging.basicConfig(level=logging.INFO)
     summary = api.run_pipeline(
         pipeline, mode, env=env, run_id=run_id, dry_run=dry_run, params=params, raise_on_error=False
     )
-    text = json.dumps(asdict(summary), default=str, indent=2)
+    record = json.dumps(summary.as_dict(), default=str, indent=2)
     if summary_path:
-        summary_path.write_text(text + "\n", encoding="utf-8")
-    click.echo(text)
+        summary_path.write_text(record + "\n", encoding="utf-8")
+    click.echo(record if as_json else summary.describe(), err=summary.status != "succeeded" and not as_json)
     if summary.status != "succeeded":
+        if verbose and summary.exception is not None:
+            traceback.print_exception(summary.exception, file=sys.stderr)
         sys.exit(1)
 
 

@@ -73,7 +73,7 @@ def test_sellout_run_dry_run_prints_the_plan_and_writes_nothing(project_env):
     files_before = file_hashes(project_env["data"], project_env["landing"])
     assert any(name.startswith("raw.") for name in tables_before) and files_before
 
-    result = CliRunner().invoke(main, ["run", "--dry-run", "--mode", "full"])
+    result = CliRunner().invoke(main, ["run", "--dry-run", "--mode", "full", "--json"])
 
     assert result.exit_code == 0, result.output[-3000:]
     assert table_checksums(project_env["url"]) == tables_before

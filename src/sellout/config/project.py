@@ -16,6 +16,7 @@ from typing import Any
 from kedro.config import MissingConfigException
 
 from sellout.config.airflow import AirflowConfig, validate_airflow_config
+from sellout.config.environment import missing_variables
 from sellout.config.loader import config_loader, default_env, project_root
 from sellout.config.notifications import Notifications, validate_notifications
 from sellout.config.parameters import (
@@ -102,8 +103,11 @@ class ProjectConfig:
         )
 
     def problems(self) -> list[str]:
-        """Every problem of every group (each validated on its own, so one bad file does not hide another)."""
-        found: list[str] = []
+        """Every problem of every group (each validated on its own, so one bad file does not hide another), and
+        every environment variable the configuration needs but nobody set."""
+        found = missing_variables(self.project_path, self.env)
+        if found:
+            return found  # the groups cannot be resolved without them
         for group in ("sources", "notifications", "airflow"):
             try:
                 getattr(self, group)

@@ -154,7 +154,9 @@ def run_dbt(
     def scrub(text: str | None) -> str | None:
         return None if text is None else redact_url(str(text), db_url)
 
+    # dbt's console lines go to the project's log (logger sellout.dbt), not to standard output
     args = [*command, "--project-dir", str(project_dir), "--profiles-dir", str(project_dir)]
+    args += ["--log-level", "none", "--log-level-file", "info"]
     if target_path is not None:
         args += ["--target-path", str(target_path)]
         log_path = log_path or Path(target_path).parent / "logs"
@@ -167,7 +169,7 @@ def run_dbt(
     started = time.perf_counter()
     with _DBT_LOCK, _patched_env(dbt_env(db_url), remove=(f"{ENV_PREFIX}PASSWORD",)):
         try:
-            outcome = dbtRunner().invoke(args)
+            outcome = dbtRunner(callbacks=[_forward_to_log]).invoke(args)
         except Exception as exc:  # dbtRunner catches most errors itself; this is the last resort
             outcome = None
             invoke_error: str | None = f"{type(exc).__name__}: {exc}"
@@ -199,6 +201,18 @@ def run_dbt(
         "" if result.success else "\n" + result.describe_failures(),
     )
     return result
+
+
+_DBT_LOG = logging.getLogger("sellout.dbt")
+_LEVELS = {"debug": logging.DEBUG, "info": logging.INFO, "warn": logging.WARNING, "error": logging.ERROR}
+
+
+def _forward_to_log(event: Any) -> None:
+    """dbt's console events to the project's log (the level dbt gives them; its debug events are dropped)."""
+    info = event.info
+    level = _LEVELS.get(str(info.level), logging.INFO)
+    if level > logging.DEBUG and info.msg:
+        _DBT_LOG.log(level, "%s", info.msg)
 
 
 def _node_result(node: Any, scrub) -> DbtNodeResult:

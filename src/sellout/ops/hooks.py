@@ -14,7 +14,7 @@ logger = logging.getLogger(__name__)
 
 
 class StartupCheckHooks:
-    @hook_impl
+    @hook_impl(tryfirst=True)
     def after_context_created(self, context) -> None:
         """Sources, notifications, Airflow settings and parameters, all at once: one message lists every problem."""
         problems = ProjectConfig.of_context(context).problems()
