@@ -17,14 +17,31 @@ import click
 
 from sellout import api
 from sellout.config.backfill import backfill_range
+from sellout.config.parameters import RunControlParams
 from sellout.config.project import ProjectConfig
 from sellout.integrations import db as database
 from sellout.integrations import embedded_db
+from sellout.ops.messages import explain, is_expected
 from sellout.ops.status import format_status, load_status
 from sellout.sample_data import generate
 
 
-@click.group()
+class _Commands(click.Group):
+    """Expected problems (configuration, a database that is not there, the run lock) end a command with one
+    message and exit 1, not a traceback."""
+
+    def invoke(self, ctx: click.Context):
+        try:
+            return super().invoke(ctx)
+        except (click.ClickException, click.exceptions.Exit, click.Abort):
+            raise
+        except Exception as exc:
+            if not is_expected(exc):
+                raise
+            raise click.ClickException(explain(exc)) from None
+
+
+@click.group(cls=_Commands)
 def main() -> None:
     """sellout: weekly retailer sell-out files to demand forecasts in Tableau."""
 
@@ -142,10 +159,25 @@ def run(
 @click.option("--run-id", default=None, help="Show this run only.")
 @click.option("--env", "-e", default=None, help="Kedro environment whose database to read (default local).")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON instead of text.")
-def status(runs: int, run_id: str | None, env: str | None, as_json: bool) -> None:
+@click.option(
+    "--abandoned-after",
+    type=float,
+    default=None,
+    metavar="SECONDS",
+    help="A running run without a heartbeat for this long (and no run lock) is abandoned "
+    "(default: run_control.abandoned_after_s).",
+)
+def status(
+    runs: int, run_id: str | None, env: str | None, as_json: bool, abandoned_after: float | None
+) -> None:
     """The last runs, their nodes (status, duration, rows) and the last Tableau refresh confirmations."""
-    url = database.resolve_url(ProjectConfig(env).credentials.get("db"))
-    current = load_status(url, runs=runs, run_id=run_id)
+    project = ProjectConfig(env)
+    url = database.resolve_url(project.credentials.get("db"))
+    if abandoned_after is None:
+        abandoned_after = RunControlParams.of(
+            project.parameters.get("run_control"), "run_control"
+        ).abandoned_after_s
+    current = load_status(url, runs=runs, run_id=run_id, abandoned_after_s=abandoned_after)
     if as_json:
         click.echo(json.dumps(current.as_dict(), default=str, indent=2))
     else:

@@ -6,6 +6,7 @@ from sellout.config import loader
 from sellout.ops.dry_run import DryRunGuardHooks
 from sellout.ops.hooks import StartupCheckHooks
 from sellout.ops.observability import ObservabilityHooks
+from sellout.ops.pause_points import PausePointHooks
 from sellout.ops.run_control import RunControlHooks
 
 # A project's .env (git-ignored) fills in variables that the environment does not set.
@@ -13,7 +14,8 @@ load_dotenv(find_dotenv(usecwd=True), override=False)
 
 # The last registered hook runs first: the dry-run guard stops a half dry run before anything, then the run lock is
 # taken (it also runs first by tryfirst, and releases last by trylast), then the run records start.
-HOOKS = (StartupCheckHooks(), ObservabilityHooks(), RunControlHooks(), DryRunGuardHooks())
+# PausePointHooks are inert unless a fault-injection test sets SELLOUT_PAUSE_AT.
+HOOKS = (PausePointHooks(), StartupCheckHooks(), ObservabilityHooks(), RunControlHooks(), DryRunGuardHooks())
 
 CONFIG_LOADER_CLASS = loader.ProjectConfigLoader
 CONFIG_LOADER_ARGS = loader.CONFIG_LOADER_ARGS

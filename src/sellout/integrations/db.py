@@ -53,24 +53,16 @@ def split_table(qualified: str) -> tuple[str, str]:
 
 
 def resolve_url(credentials: dict | str | None) -> str:
-    """The connection URL from dataset credentials: ``{url: ...}``, a plain string, or the environment."""
+    """The connection URL of dataset credentials: ``{url: ...}``, a plain string, ``SELLOUT_DB_URL``, or the running
+    embedded server's. It never starts the embedded server: a run starts it on its way in (:func:`start_if_embedded`),
+    so that nothing later (a failure path above all) starts a database an operator stopped."""
     if isinstance(credentials, str):
         return credentials
-    if credentials and credentials.get("url"):
-        return credentials["url"]
-    if credentials and credentials.get("con"):
-        return credentials["con"]
+    if credentials and (credentials.get("url") or credentials.get("con")):
+        return credentials.get("url") or credentials["con"]
     env_url = os.environ.get("SELLOUT_DB_URL")
     if env_url:
         return env_url
-    return embedded_db.url()
-
-
-def url_without_starting(credentials: dict | None) -> str:
-    """The URL the ``db`` credentials resolve to, without starting the embedded server (it must be running)."""
-    credentials = credentials or {}
-    if credentials.get("url") or os.environ.get("SELLOUT_DB_URL"):
-        return resolve_url(credentials)
     status = embedded_db.status()
     if not status.running:
         raise ConnectionError(
@@ -78,6 +70,15 @@ def url_without_starting(credentials: dict | None) -> str:
             "(start it with `sellout db start`, or set SELLOUT_DB_URL)"
         )
     return status.url
+
+
+def start_if_embedded(credentials: dict | str | None) -> str:
+    """:func:`resolve_url`, starting the embedded server first when it is the database and it is not running."""
+    if isinstance(credentials, str) or (credentials and (credentials.get("url") or credentials.get("con"))):
+        return resolve_url(credentials)
+    if os.environ.get("SELLOUT_DB_URL"):
+        return os.environ["SELLOUT_DB_URL"]
+    return embedded_db.url()
 
 
 def connect(url: str, *, attempts: int = 4, base_delay: float = 0.5, **kwargs) -> psycopg.Connection:

@@ -239,7 +239,7 @@ def check_config_files(project_path: Path, env: str, loader) -> tuple[str, str]:
 
 
 def check_database(loader) -> tuple[str, str]:
-    url = db.url_without_starting((loader["credentials"] or {}).get("db"))
+    url = db.resolve_url((loader["credentials"] or {}).get("db"))
     with db.connect(url, attempts=2) as conn:
         conn.execute("select 1").fetchone()
     return "ok", f"select 1 on {db.describe(url)}"

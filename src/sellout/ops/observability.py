@@ -147,7 +147,7 @@ class ObservabilityHooks:
         self.log = json_logger(self.redactor)
 
     def _db_url(self) -> str:
-        return db.url_without_starting(self._credentials.get("db"))
+        return db.resolve_url(self._credentials.get("db"))
 
     # ------------------------------------------------------------------------------------ pipeline
     @hook_impl

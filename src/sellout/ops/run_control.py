@@ -37,7 +37,7 @@ class RunControlHooks:
         if run_context["dry_run"]:
             return
         settings = RunControlParams.of(_params(catalog), "run_control")
-        url = db.resolve_url(self._credentials.get("db"))  # the way in may start the embedded server
+        url = db.start_if_embedded(self._credentials.get("db"))  # only the way in starts the embedded server
         lock = RunLock(
             url,
             run_context["run_id"],

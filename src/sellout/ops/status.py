@@ -1,6 +1,8 @@
 """What ``sellout status`` shows: the last runs, their nodes, dbt failures and the last refresh confirmations.
 
-Everything is read from the run-record tables (:mod:`sellout.ops.run_records`); nothing is read from logs.
+Everything is read from the run-record tables (:mod:`sellout.ops.run_records`); nothing is read from logs. A run
+still ``running`` that holds no run lock and whose heartbeat stopped ``abandoned_after_s`` ago was killed: reading
+the status marks it ``abandoned`` (with its running nodes), as the next run would.
 """
 
 from __future__ import annotations
@@ -8,8 +10,10 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from sellout.config.parameters import RunControlParams
 from sellout.integrations import db
 from sellout.ops import run_records
+from sellout.ops.run_lock import active_run
 
 
 @dataclass
@@ -28,11 +32,19 @@ class Status:
         }
 
 
-def load_status(url: str, *, runs: int = 5, run_id: str | None = None, refreshes: int = 10) -> Status:
+def load_status(
+    url: str,
+    *,
+    runs: int = 5,
+    run_id: str | None = None,
+    refreshes: int = 10,
+    abandoned_after_s: float = RunControlParams().abandoned_after_s,
+) -> Status:
     """The last ``runs`` runs (or the one ``run_id``) with their nodes, and the last refresh confirmations."""
-    with db.connect(url) as conn:
+    with db.connect(url, autocommit=True) as conn:
         with conn.transaction():
             run_records.ensure_tables(conn)
+            run_records.mark_abandoned(conn, abandoned_after_s, active_run(conn))
         where, params = ("where run_id = %s", (run_id,)) if run_id else ("", ())
         last_runs = run_records.query(
             conn,

@@ -18,7 +18,7 @@ def check_week_files(project_path: str | Path, env: str, require: str = "all") -
     """``ready`` is true when ``require`` (all / any) of the enabled sources have a new sell-out file."""
     project = ProjectConfig(env, project_path)
     sources = project.sources
-    url = db.url_without_starting(project.credentials.get("db"))
+    url = db.resolve_url(project.credentials.get("db"))
     known: set[tuple[str, str]] = set()
     with db.connect(url, attempts=2) as conn:
         if conn.execute("select to_regclass('ops.ingested_files')").fetchone()[0] is not None:
