@@ -483,3 +483,22 @@ def test_fake_xml_matches_the_real_tableau_bodies():
         {"hasExtracts", "encryptExtracts"},
     )
     _assert_within(_structure(fake.jobs_body({})), real("job_get.xml"), {"title", "subtitle"})
+
+
+def test_an_n8n_answer_that_is_not_a_confirmation_is_named_as_such():
+    with WebhookSink() as sink:
+        sink.reply = b"ok"
+        settings = TableauSettings.from_config(
+            {
+                "server_url": "https://tableau.example.com",
+                "via": "n8n",
+                "n8n_webhook_url": sink.url("/webhook/x"),
+                "retries": 0,
+            }
+        )
+        [confirmation] = refresh_items_via_n8n(settings, [DS], run_id="run-8")
+    assert confirmation["status"] == "failed"
+    assert (
+        "without a refresh confirmation" in confirmation["error"]
+        and "unreachable" not in confirmation["error"]
+    )

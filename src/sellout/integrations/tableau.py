@@ -375,9 +375,19 @@ def _refresh_one_via_n8n(
             )
         if response.status_code >= 300:
             raise RuntimeError(f"n8n answered HTTP {response.status_code}")
-        answer = response.json()
+        try:
+            answer = response.json()
+        except (
+            ValueError
+        ):  # a 2xx that is not the workflow's confirmation (a different workflow, a proxy page)
+            raise RuntimeError(
+                f"n8n answered HTTP {response.status_code} without a refresh confirmation "
+                f"(body {response.text[:60]!r}): is the URL the sellout-tableau-refresh workflow's webhook?"
+            ) from None
         if isinstance(answer, list):
             answer = answer[0] if answer else {}
+        if not isinstance(answer, dict):
+            raise RuntimeError(f"n8n answered {type(answer).__name__} instead of a refresh confirmation")
         for key in record:
             if key in answer:
                 record[key] = answer[key]
