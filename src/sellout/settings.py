@@ -12,10 +12,11 @@ from sellout.ops.run_control import RunControlHooks
 # A project's .env (git-ignored) fills in variables that the environment does not set.
 load_dotenv(find_dotenv(usecwd=True), override=False)
 
-# The last registered hook runs first: the dry-run guard stops a half dry run before anything, then the run lock is
-# taken (it also runs first by tryfirst, and releases last by trylast), then the run records start.
-# PausePointHooks are inert unless a fault-injection test sets SELLOUT_PAUSE_AT.
-HOOKS = (PausePointHooks(), StartupCheckHooks(), ObservabilityHooks(), RunControlHooks(), DryRunGuardHooks())
+# Pluggy calls the last registered hook first (tryfirst ones before the others). Before a run: the dry-run guard
+# stops a half dry run, the start-up checks stop a run whose config or landing folders are wrong, the run lock is
+# taken, then the run records start; after it the lock is released last (trylast). PausePointHooks are inert unless
+# a fault-injection test sets SELLOUT_PAUSE_AT.
+HOOKS = (PausePointHooks(), ObservabilityHooks(), RunControlHooks(), StartupCheckHooks(), DryRunGuardHooks())
 
 CONFIG_LOADER_CLASS = loader.ProjectConfigLoader
 CONFIG_LOADER_ARGS = loader.CONFIG_LOADER_ARGS

@@ -328,7 +328,7 @@ class DryRunGuardHooks:
     """Refuses a half dry run before anything runs. Register it last in settings.HOOKS (pluggy calls the last
     registered first), so that it runs before hooks that write run records."""
 
-    @hook_impl
+    @hook_impl(tryfirst=True)
     def before_pipeline_run(self, run_params: dict[str, Any], pipeline, catalog) -> None:
         run_context = _load_or_none(catalog, "run_context") or {}
         dry_runner = "DryRunner" in str(run_params.get("runner") or "")
