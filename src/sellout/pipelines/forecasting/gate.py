@@ -8,6 +8,7 @@ gate passed; the current run id is left out so that a rerun does not compare wit
 
 from __future__ import annotations
 
+import json
 import math
 from collections.abc import Mapping
 from typing import Any
@@ -114,8 +115,6 @@ def model_run_row(
     model_method: str,
 ) -> pd.DataFrame:
     """This run's row of ``forecast.model_runs``."""
-    import json
-
     overall = overall_wape(backtest_metrics)
     row = {
         "run_id": status["run_id"],

@@ -1,4 +1,9 @@
-"""Forecasting pipeline: train, backtest, forecast, write, quality gate, charts and report."""
+"""Forecasting pipeline: train, backtest, forecast, write, quality gate, charts and report.
+
+Stored results (``stored_*`` in, ``*_to_store`` out) are the same folders read and written by one node (see
+reuse.py); ``backtest_metrics@table`` is the table the backtest writes and ``backtest_metrics@run`` the same
+table read back for this run only.
+"""
 
 from kedro.pipeline import Pipeline, node
 
@@ -17,21 +22,26 @@ def create_pipeline(**kwargs) -> Pipeline:
         [
             node(
                 train_forecast_model,
-                inputs=["model_features", "model_panel", "params:forecasting", "params:features"],
-                outputs="forecast_model",
+                inputs=["feature_set", "stored_forecast_models", "stored_full_fits", "params:forecasting"],
+                outputs=["forecast_model", "forecast_models_to_store", "full_fits_to_store"],
                 name="train_forecast_model",
             ),
             node(
                 backtest_forecast,
-                inputs=["model_panel", "run_context", "params:forecasting", "params:features"],
-                outputs=["backtest_metrics", "backtest_cells", "interval_calibration"],
+                inputs=["feature_set", "stored_backtest_cells", "run_context", "params:forecasting"],
+                outputs=[
+                    "backtest_metrics@table",
+                    "backtest_cells",
+                    "interval_calibration",
+                    "backtest_cells_to_store",
+                ],
                 name="backtest_forecast",
             ),
             node(
                 forecast_next_weeks,
                 inputs=[
                     "forecast_model",
-                    "model_panel",
+                    "feature_set",
                     "promo_plan",
                     "interval_calibration",
                     "run_context",
@@ -49,10 +59,9 @@ def create_pipeline(**kwargs) -> Pipeline:
             node(
                 evaluate_quality_gate,
                 inputs=[
-                    "backtest_metrics",
+                    "backtest_metrics@run",
                     "published_model_runs",
                     "forecast_model",
-                    "model_panel",
                     "run_context",
                     "params:forecasting",
                 ],
@@ -64,7 +73,7 @@ def create_pipeline(**kwargs) -> Pipeline:
                 inputs=[
                     "model_panel",
                     "backtest_cells",
-                    "backtest_metrics",
+                    "backtest_metrics@run",
                     "forecast_frame",
                     "quality_gate_status",
                     "forecast_model",
