@@ -110,7 +110,7 @@ class FeatureParams(Strict):
     @classmethod
     def _lag_one_first(cls, lags: list[int]) -> list[int]:
         if not lags or lags[0] != 1:
-            raise ValueError("lags must start with 1 (lag_1 is what every series' first training week has)")
+            raise ValueError("lags must be weeks starting with 1 (every training week has a lag_1)")
         return lags
 
     @model_validator(mode="after")

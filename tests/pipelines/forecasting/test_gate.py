@@ -2,7 +2,9 @@
 
 import pandas as pd
 import pytest
+from kedro.io import DataCatalog
 
+from sellout.config.loader import config_loader
 from sellout.datasets import PostgresTableDataset
 from sellout.datasets.optional import OptionalPostgresTableDataset
 from sellout.pipelines.forecasting.gate import evaluate, model_run_row
@@ -80,3 +82,36 @@ def test_run_history_round_trip_in_postgres(db_url):
     assert len(history) == 1 and bool(history["gate_passed"].iloc[0]) is True
     second = evaluate(_metrics(model=0.40), history, "r2", "lightgbm", 0.0, 0.02)
     assert second["last_published_wape"] == pytest.approx(0.30) and second["passed"] is False
+
+
+def _catalog(run_id: str) -> DataCatalog:
+    """The project's catalog of run ``run_id`` (its ``${runtime_params:run_id}`` resolved as in a run)."""
+    conf = config_loader("local", runtime_params={"run_id": run_id})
+    return DataCatalog.from_config(conf["catalog"], conf["credentials"])
+
+
+def test_the_gate_and_the_report_read_only_their_own_runs_rows(isolated_project):
+    for run_id, wape in (("r1", 0.25), ("r2", 0.35)):
+        metrics = _metrics(model=wape).assign(run_id=run_id, mase=0.5, n_cells=10, model_version="v")
+        _catalog(run_id).save("backtest_metrics@table", metrics)
+    this_run = _catalog("r2").load("backtest_metrics@run")
+    assert set(this_run["run_id"]) == {"r2"} and len(this_run) == len(_metrics())
+    assert len(_catalog("r2").load("backtest_metrics@table")) == 2 * len(_metrics())
+
+
+def test_the_gate_reads_only_the_last_published_run_before_this_one(isolated_project):
+    catalog = _catalog("r9")
+    assert catalog.load("published_model_runs").empty  # before the first run: no table, no error
+    runs = [
+        ("r1", 0.25, True, "2024-01-01"),
+        ("r2", 0.30, True, "2024-01-02"),
+        ("r3", 0.10, False, "2024-01-03"),
+    ]
+    for run_id, wape, passed, created_at in runs:
+        status = {**evaluate(_metrics(model=wape), None, run_id, "lightgbm", 1.0, 1.0), "passed": passed}
+        row = model_run_row(
+            status, _metrics(), "v", f"{created_at}T00:00:00+00:00", pd.Timestamp(created_at), "lightgbm"
+        )
+        _catalog(run_id).save("model_runs", row)
+    assert _catalog("r9").load("published_model_runs")["run_id"].tolist() == ["r2"]  # r3's gate failed
+    assert _catalog("r2").load("published_model_runs")["run_id"].tolist() == ["r1"]  # a rerun of r2

@@ -25,9 +25,9 @@ from sellout.pipelines.features.wide import WidePanel
 from .target_scale import TargetScale
 
 
-def lgbm_train_params(lightgbm: LightGBMParams) -> tuple[dict[str, Any], int]:
+def lgbm_train_params(lightgbm: LightGBMParams | Mapping[str, Any]) -> tuple[dict[str, Any], int]:
     """``lightgbm.train`` parameters and the number of boosting rounds of ``forecasting.lightgbm``."""
-    p = lightgbm
+    p = LightGBMParams.of(lightgbm, "forecasting.lightgbm")
     params = {
         "objective": p.objective,
         "learning_rate": p.learning_rate,

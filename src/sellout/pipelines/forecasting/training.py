@@ -49,7 +49,9 @@ class TrainingSet:
         self._base_scores = np.full(len(self.y), np.nan)
         self._base_data: lgb.Dataset | None = None
 
-    def model_version(self, lightgbm: LightGBMParams, extra_version: Mapping[str, Any] | None = None) -> str:
+    def model_version(
+        self, lightgbm: LightGBMParams | Mapping[str, Any], extra_version: Mapping[str, Any] | None = None
+    ) -> str:
         params, rounds = lgbm_train_params(lightgbm)
         extra = {
             "features": self.engine.params.model_dump(mode="json"),
@@ -73,7 +75,7 @@ class TrainingSet:
     def fit(
         self,
         until_col: int,
-        lightgbm: LightGBMParams,
+        lightgbm: LightGBMParams | Mapping[str, Any],
         extra_version: Mapping[str, Any] | None = None,
         base: ForecastModel | None = None,
         refresh_rounds: int = 0,
