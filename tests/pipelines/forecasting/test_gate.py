@@ -93,10 +93,10 @@ def _catalog(run_id: str) -> DataCatalog:
 def test_the_gate_and_the_report_read_only_their_own_runs_rows(isolated_project):
     for run_id, wape in (("r1", 0.25), ("r2", 0.35)):
         metrics = _metrics(model=wape).assign(run_id=run_id, mase=0.5, n_cells=10, model_version="v")
-        _catalog(run_id).save("backtest_metrics@table", metrics)
-    this_run = _catalog("r2").load("backtest_metrics@run")
+        _catalog(run_id).save("backtest_metrics", metrics)
+    this_run = _catalog("r2").load("this_run_backtest_metrics")
     assert set(this_run["run_id"]) == {"r2"} and len(this_run) == len(_metrics())
-    assert len(_catalog("r2").load("backtest_metrics@table")) == 2 * len(_metrics())
+    assert len(_catalog("r2").load("backtest_metrics")) == 2 * len(_metrics())
 
 
 def test_the_gate_reads_only_the_last_published_run_before_this_one(isolated_project):

@@ -42,7 +42,8 @@ def outputs():
     features = feature_set(panel, FEATURES)
     model, stored_model, _ = train_forecast_model(features, {}, {}, PARAMS)
     assert list(stored_model.values()) == [model]
-    metrics, cells, calibration, stored_cells = backtest_forecast(features, {}, RUN, PARAMS)
+    metrics, written, cells, calibration, stored_cells = backtest_forecast(features, {}, RUN, PARAMS)
+    assert written == {"run_id": "run-1", "table": "forecast.backtest_metrics", "rows": len(metrics)}
     assert list(stored_cells.values())[0].equals(cells.drop(columns="run_id"))
     forecasts = forecast_next_weeks(model, features, pd.DataFrame(), calibration, RUN, PARAMS)
     return panel, model, metrics, cells, calibration, forecasts, features
@@ -103,7 +104,8 @@ def test_a_planned_promotion_changes_the_forecast(outputs):
 
 def test_gate_and_report(outputs):
     panel, model, metrics, cells, _, forecasts, _ = outputs
-    status, run_row = evaluate_quality_gate(metrics, pd.DataFrame(), model, RUN, PARAMS)
+    written = {"run_id": "run-1", "rows": len(metrics)}
+    status, run_row = evaluate_quality_gate(metrics, written, pd.DataFrame(), model, RUN, PARAMS)
     assert set(status) == {
         "run_id",
         "passed",
@@ -117,13 +119,22 @@ def test_gate_and_report(outputs):
     assert status["passed"] is True and status["last_published_wape"] is None
     assert run_row["run_id"].tolist() == ["run-1"] and bool(run_row["gate_passed"].iloc[0])
     assert run_row["origin_week"].iloc[0] == panel["week_end_date"].max()
-    chart, table, report = build_forecast_report(panel, cells, metrics, forecasts, status, model, RUN)
+    chart, table, report = build_forecast_report(
+        panel, cells, metrics, written, forecasts, status, model, RUN
+    )
     assert isinstance(chart, go.Figure) and isinstance(table, go.Figure)
     assert {t.name for t in chart.data} >= {"actual", "forecast", "backtest lightgbm (h=1)"}
     html = report["run-1"]
     assert (
         html.startswith("<!DOCTYPE html>") and "Quality gate: PASSED" in html and model.model_version in html
     )
+
+
+def test_the_gate_refuses_metrics_that_are_not_what_the_backtest_wrote(outputs):
+    _, model, metrics, *_ = outputs
+    for written in ({"run_id": "run-1", "rows": len(metrics) + 1}, {"run_id": "run-0", "rows": len(metrics)}):
+        with pytest.raises(ValueError, match="read .* rows back"):
+            evaluate_quality_gate(metrics, written, pd.DataFrame(), model, RUN, PARAMS)
 
 
 def test_bad_parameters_are_refused(outputs):
@@ -156,7 +167,8 @@ def test_pipeline_wiring():
     assert {
         "forecasts",
         "forecast_write_status",
-        "backtest_metrics@table",
+        "backtest_metrics",
+        "backtest_write_status",
         "quality_gate_status",
         "model_runs",
         "forecast_models_to_store",

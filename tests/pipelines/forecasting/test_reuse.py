@@ -56,7 +56,7 @@ def test_an_unchanged_panel_reuses_the_backtest_and_the_model(tmp_path, monkeypa
     memo = {name: MemoDataset(tmp_path / name) for name in ("cells", "models", "full_fits")}
 
     def backtest(frame, run):
-        metrics, cells, _, to_store = nodes.backtest_forecast(
+        metrics, _, cells, _, to_store = nodes.backtest_forecast(
             feature_set(frame, FEATURES), memo["cells"].load(), run, PARAMS
         )
         memo["cells"].save(to_store)

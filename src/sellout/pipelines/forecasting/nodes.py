@@ -118,9 +118,10 @@ def backtest_forecast(
     stored_backtest_cells: StoredResults,
     run_context: Mapping[str, Any],
     params: ForecastingParams,
-) -> tuple[pd.DataFrame, pd.DataFrame, dict[str, Any], dict[str, pd.DataFrame]]:
-    """Kedro node: rolling-origin backtest (see backtest.py) -> metrics, cells, interval calibration, and the
-    cells to store under their content key (empty when they were read back).
+) -> tuple[pd.DataFrame, dict[str, Any], pd.DataFrame, dict[str, Any], dict[str, pd.DataFrame]]:
+    """Kedro node: rolling-origin backtest (see backtest.py) -> metrics, what was written (for the gate and the
+    report, which read the metrics back), cells, interval calibration, and the cells to store under their
+    content key (empty when they were read back).
 
     Metrics rows: per method x horizon x category, per method x horizon over all categories (category
     'ALL'), and per method over all horizons (horizon 0) per category and for 'ALL'.
@@ -151,7 +152,8 @@ def backtest_forecast(
     corrected = intervals.correct(model_cells["forecast"], calibration)
     p10, p90 = intervals.apply(corrected, model_cells["horizon"], calibration)
     calibration["backtest_coverage"] = intervals.coverage(model_cells["actual"].to_numpy(), p10, p90)
-    return _typed(metrics, BACKTEST_COLUMNS), cells.assign(run_id=run_id), calibration, to_store
+    status = {"run_id": run_id, "table": "forecast.backtest_metrics", "rows": int(len(metrics))}
+    return _typed(metrics, BACKTEST_COLUMNS), status, cells.assign(run_id=run_id), calibration, to_store
 
 
 def backtest_metrics_table(cells: pd.DataFrame) -> pd.DataFrame:
@@ -232,7 +234,8 @@ def write_forecasts(
 
 
 def evaluate_quality_gate(
-    backtest_metrics: pd.DataFrame,
+    this_run_backtest_metrics: pd.DataFrame,
+    backtest_write_status: Mapping[str, Any],
     published_model_runs: pd.DataFrame,
     forecast_model: ForecastModel,
     run_context: Mapping[str, Any],
@@ -240,10 +243,11 @@ def evaluate_quality_gate(
 ) -> tuple[dict[str, Any], pd.DataFrame]:
     """Kedro node: the gate's decision (``quality_gate_status``) and this run's row of forecast.model_runs.
 
-    ``backtest_metrics``: this run's rows; ``published_model_runs``: the last published run before this one
-    (the catalog's queries select them).
+    ``this_run_backtest_metrics``: this run's rows of the metrics table; ``published_model_runs``: the last
+    published run before this one (the catalog's queries select them).
     """
     p = ForecastingParams.of(params, "forecasting")
+    backtest_metrics = _as_written(this_run_backtest_metrics, backtest_write_status, run_context)
     status = gate.evaluate(
         backtest_metrics,
         published_model_runs,
@@ -269,17 +273,31 @@ def evaluate_quality_gate(
 def build_forecast_report(
     model_panel: pd.DataFrame,
     backtest_cells: pd.DataFrame,
-    backtest_metrics: pd.DataFrame,
+    this_run_backtest_metrics: pd.DataFrame,
+    backtest_write_status: Mapping[str, Any],
     forecast_frame: pd.DataFrame,
     quality_gate_status: Mapping[str, Any],
     forecast_model: ForecastModel,
     run_context: Mapping[str, Any],
 ):
-    """Kedro node: the two plotly charts and the run's HTML report ({run_id: html}); ``backtest_metrics`` are
-    this run's rows."""
+    """Kedro node: the two plotly charts and the run's HTML report ({run_id: html})."""
+    backtest_metrics = _as_written(this_run_backtest_metrics, backtest_write_status, run_context)
     chart = report.forecast_chart(model_panel, backtest_cells, forecast_frame)
     metrics = report.backtest_chart(backtest_metrics)
     html = report.html_report(
         [chart, metrics], quality_gate_status, run_context, forecast_model.model_version
     )
     return chart, metrics, {str(run_context["run_id"]): html}
+
+
+def _as_written(
+    metrics: pd.DataFrame, write_status: Mapping[str, Any], run_context: Mapping[str, Any]
+) -> pd.DataFrame:
+    """This run's metrics as read back; refused unless they are the rows the backtest wrote for this run."""
+    run_id = str(run_context["run_id"])
+    if str(write_status["run_id"]) != run_id or len(metrics) != int(write_status["rows"]):
+        raise ValueError(
+            f"backtest metrics of run {run_id}: read {len(metrics)} rows back, the backtest of run "
+            f"{write_status['run_id']} wrote {write_status['rows']} (do the catalog's run_id and the run's agree?)"
+        )
+    return metrics

@@ -1,8 +1,8 @@
 """Forecasting pipeline: train, backtest, forecast, write, quality gate, charts and report.
 
 Stored results (``stored_*`` in, ``*_to_store`` out) are the same folders read and written by one node (see
-reuse.py); ``backtest_metrics@table`` is the table the backtest writes and ``backtest_metrics@run`` the same
-table read back for this run only.
+reuse.py). The backtest writes ``backtest_metrics`` and says so in ``backtest_write_status``; the gate and the
+report read ``this_run_backtest_metrics`` (the same table, this run's rows) after it.
 """
 
 from kedro.pipeline import Pipeline, node
@@ -30,7 +30,8 @@ def create_pipeline(**kwargs) -> Pipeline:
                 backtest_forecast,
                 inputs=["feature_set", "stored_backtest_cells", "run_context", "params:forecasting"],
                 outputs=[
-                    "backtest_metrics@table",
+                    "backtest_metrics",
+                    "backtest_write_status",
                     "backtest_cells",
                     "interval_calibration",
                     "backtest_cells_to_store",
@@ -59,7 +60,8 @@ def create_pipeline(**kwargs) -> Pipeline:
             node(
                 evaluate_quality_gate,
                 inputs=[
-                    "backtest_metrics@run",
+                    "this_run_backtest_metrics",
+                    "backtest_write_status",
                     "published_model_runs",
                     "forecast_model",
                     "run_context",
@@ -73,7 +75,8 @@ def create_pipeline(**kwargs) -> Pipeline:
                 inputs=[
                     "model_panel",
                     "backtest_cells",
-                    "backtest_metrics@run",
+                    "this_run_backtest_metrics",
+                    "backtest_write_status",
                     "forecast_frame",
                     "quality_gate_status",
                     "forecast_model",
