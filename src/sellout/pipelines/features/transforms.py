@@ -213,11 +213,14 @@ def _hierarchy() -> list[Transform]:
     def four_weeks(aggregate) -> Callable[[FeatureInputs, int], np.ndarray]:
         return lambda i, t: row_mean(aggregate(i, t - 4, t))
 
-    def share(values: Callable[[FeatureInputs], np.ndarray]) -> dict:
-        return {
-            "full": lambda i: group_mean(values(i), i.product),
-            "at": lambda i, t: group_mean(values(i)[:, t : t + 1], i.product)[:, 0],
-        }
+    def product_share(name: str, values: Callable[[FeatureInputs], np.ndarray]) -> Transform:
+        """The share of the product's stores where ``values`` is 1 in week t."""
+        return Transform(
+            name,
+            0,
+            full=lambda i: group_mean(values(i), i.product),
+            at=lambda i, t: group_mean(values(i)[:, t : t + 1], i.product)[:, 0],
+        )
 
     return [
         Transform(
@@ -244,9 +247,9 @@ def _hierarchy() -> list[Transform]:
             full=lambda i: rolling_mean(store_category_units(i), 4),
             at=four_weeks(store_category_units),
         ),
-        Transform("product_feature_share", 0, **share(lambda i: i.flags["feature"])),
-        Transform("product_display_share", 0, **share(lambda i: i.flags["display"])),
-        Transform("product_price_cut_share", 0, **share(lambda i: i.known_price_cut)),
+        product_share("product_feature_share", lambda i: i.flags["feature"]),
+        product_share("product_display_share", lambda i: i.flags["display"]),
+        product_share("product_price_cut_share", lambda i: i.known_price_cut),
     ]
 
 
