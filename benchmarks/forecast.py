@@ -37,10 +37,11 @@ import yaml
 
 from benchmarks.forecast_data import load_dunnhumby_panel
 from benchmarks.shared_data import PROJECT_ROOT, dunnhumby_dir
+from sellout.canonical import PROMO_FLAGS
 from sellout.config.model_parameters import ForecastingParams, LightGBMParams
 from sellout.config.parameters import PromotionParams
 from sellout.pipelines.features.nodes import build_model_features
-from sellout.pipelines.features.wide import EXOG_COLUMNS, WidePanel
+from sellout.pipelines.features.wide import WidePanel
 from sellout.pipelines.forecasting import intervals
 from sellout.pipelines.forecasting.backtest import (
     MODEL_METHOD,
@@ -261,7 +262,7 @@ def _reference_frames(wp: WidePanel, origins: list[int], horizon: int) -> tuple[
         "price": price,
         "base_price": base,
         "discount_depth": np.clip(1.0 - price / np.where(base > 0, base, np.nan), 0.0, None),
-        **{f: wp.exog[f] for f in EXOG_COLUMNS if f not in ("price", "base_price")},
+        **{f: wp.exog[f] for f in PROMO_FLAGS},
     }
     rows, cols = np.nonzero(wp.in_span)
     panel = pd.DataFrame({"unique_id": ids[rows], "ds": wp.weeks[cols], "y": wp.units[rows, cols]})
@@ -281,7 +282,7 @@ def _reference_frames(wp: WidePanel, origins: list[int], horizon: int) -> tuple[
     future["price"] = last_base[f_rows, f_cols]
     future["base_price"] = last_base[f_rows, f_cols]
     future["discount_depth"] = 0.0
-    for flag in ("feature", "display", "tpr_only"):
+    for flag in PROMO_FLAGS:
         future[flag] = 0.0
     panel["price"] = panel.groupby("unique_id")["price"].ffill().fillna(panel["base_price"])
     return panel, future

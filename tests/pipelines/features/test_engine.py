@@ -9,7 +9,6 @@ from support.forecast_panels import promo_panel
 from sellout.config.model_parameters import FeatureParams
 from sellout.config.parameters import PromotionParams
 from sellout.pipelines.features.engine import FeatureEngine, ForecastWindow
-from sellout.pipelines.features.vocabulary import CategoryVocabulary
 from sellout.pipelines.features.wide import to_wide
 
 PARAMS = {"lags": [1, 2, 52], "rolling_windows": [4], "rolling_std_windows": [4], "exclude": []}
@@ -72,15 +71,6 @@ def test_the_promotion_rule_decides_which_weeks_count_as_promoted():
     strict = FeatureEngine.fit(wp, params, PromotionParams(price_cut=0.01)).matrices(wp)
     lenient = FeatureEngine.fit(wp, params, PromotionParams(price_cut=0.10)).matrices(wp)
     assert strict["promo_any"][0, week] == 1.0 and lenient["promo_any"][0, week] == 0.0
-
-
-def test_category_codes_are_stable_and_unseen_values_missing():
-    wp, _ = _matrices(_panel())
-    vocab = CategoryVocabulary.fit(wp.series)
-    other = wp.series.copy()
-    other.loc[0, "segment"] = "NEW"
-    codes = vocab.encode(other)
-    assert np.isnan(codes["segment"][0]) and codes["segment"][1] == vocab.codes["segment"]["MAINSTREAM"]
 
 
 def test_parameters_are_checked():

@@ -16,7 +16,8 @@ def test_the_feature_set_carries_the_panel_and_the_engine_it_was_computed_with()
     feature_set = build_model_features(panel, PARAMS, {"price_cut": 0.2})
     assert feature_set.panel.units.shape == (4, 30) and feature_set.engine.promotion.price_cut == 0.2
     np.testing.assert_array_equal(
-        feature_set.x, feature_set.engine.rows(feature_set.panel, *training_cells(feature_set.panel, 29))
+        feature_set.x,
+        feature_set.engine.model_matrix(feature_set.panel, *training_cells(feature_set.panel, 29)),
     )
     same = build_model_features(panel.copy(), PARAMS, {"price_cut": 0.2})
     assert same.fingerprint == feature_set.fingerprint

@@ -7,7 +7,6 @@ from support.forecast_panels import feature_set, promo_panel
 
 from sellout.config.model_parameters import ForecastingParams
 from sellout.datasets import MemoDataset
-from sellout.pipelines.features.fingerprint import digest
 from sellout.pipelines.forecasting import nodes, reuse
 
 FEATURES = {"lags": [1, 2, 52], "rolling_windows": [4, 13], "rolling_std_windows": [4], "exclude": []}
@@ -16,16 +15,6 @@ PARAMS = {
     "lightgbm": {"n_estimators": 20, "num_leaves": 7, "min_child_samples": 5, "num_threads": 1},
 }
 RUN = {"run_id": "run-1", "mode": "incremental", "dry_run": False, "env": "test", "started_at": "x"}
-
-
-def test_digest_follows_content_types_and_parameters():
-    frame = pd.DataFrame({"a": [1, 2], "b": ["x", "y"]})
-    key = digest(frames={"f": frame}, settings={"p": 1})
-    assert digest(frames={"f": frame.copy()}, settings={"p": 1}) == key
-    assert digest(frames={"f": frame.assign(a=[1, 3])}, settings={"p": 1}) != key
-    assert digest(frames={"f": frame.astype({"a": "float64"})}, settings={"p": 1}) != key
-    assert digest(frames={"f": frame}, settings={"p": 2}) != key
-    assert digest(arrays=[np.zeros(3)]) != digest(arrays=[np.zeros((3, 1))])
 
 
 def test_result_keys_follow_the_feature_set_and_the_parameters():

@@ -56,7 +56,7 @@ class FeatureEngine:
         inputs = self.inputs(panel)
         return {t.name: t.full(inputs) for t in chosen}
 
-    def rows(self, panel: WidePanel, rows: np.ndarray, cols: np.ndarray) -> np.ndarray:
+    def model_matrix(self, panel: WidePanel, rows: np.ndarray, cols: np.ndarray) -> np.ndarray:
         """The model matrix (float32, columns in ``columns`` order) of cells (rows[i], cols[i])."""
         inputs = self.inputs(panel)
         out = np.empty((len(rows), len(self.columns)), dtype="float32")

@@ -72,4 +72,4 @@ def training_cells(panel: WidePanel, until_col: int, train_weeks: int | None = N
 def build_feature_set(panel: WidePanel, engine: FeatureEngine, fingerprint: str) -> FeatureSet:
     """Every training cell of ``panel`` (each series' weeks after its first) with its features."""
     rows, cols = training_cells(panel, len(panel.weeks) - 1)
-    return FeatureSet(panel, engine, rows, cols, engine.rows(panel, rows, cols), fingerprint)
+    return FeatureSet(panel, engine, rows, cols, engine.model_matrix(panel, rows, cols), fingerprint)

@@ -1,4 +1,5 @@
-"""The refit schedule: full fits, cheap refreshes on top of them, in the backtest and in production."""
+"""Fitting on the feature set: full fits, cheap refreshes on top of them (the refit schedule), in the backtest and
+in production."""
 
 import pickle
 
