@@ -2,9 +2,12 @@
 
 import numpy as np
 import pytest
+from kedro.validation.exceptions import ParameterValidationError
+from kedro.validation.parameter_validator import ParameterValidator
 from support.forecast_panels import promo_panel
 
 from sellout.config.model_parameters import FeatureParams
+from sellout.config.parameters import PromotionParams
 from sellout.pipelines.features import create_pipeline
 from sellout.pipelines.features.nodes import build_model_features
 
@@ -33,3 +36,12 @@ def test_bad_parameters_stop_the_node():
 def test_pipeline_wiring():
     (n,) = create_pipeline().nodes
     assert n.inputs == ["model_panel", "params:features", "params:promotion"] and n.outputs == ["feature_set"]
+
+
+def test_kedro_validates_the_parameters_into_their_models_before_a_run():
+    validator = ParameterValidator({"features": create_pipeline()})
+    validated = validator.validate_raw_params({"features": PARAMS, "promotion": {"price_cut": 0.1}})
+    assert validated["features"] == FeatureParams.of(PARAMS)
+    assert validated["promotion"] == PromotionParams(price_cut=0.1)
+    with pytest.raises(ParameterValidationError, match="promotion"):
+        validator.validate_raw_params({"features": PARAMS, "promotion": {"price_cut": "a lot"}})

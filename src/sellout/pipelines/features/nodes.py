@@ -19,7 +19,7 @@ from .wide import to_wide
 
 
 def build_model_features(
-    model_panel: pd.DataFrame, params: FeatureParams, promotion: PromotionParams
+    model_panel: pd.DataFrame, params: FeatureParams, promotion: PromotionParams | None = None
 ) -> FeatureSet:
     """Kedro node: the panel as matrices, the feature engine and the features of every training cell."""
     params = FeatureParams.of(params, "features")
