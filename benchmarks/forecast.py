@@ -7,8 +7,9 @@ LightGBM settings of ``conf/base/parameters_forecasting.yml`` (the same ``num_th
 one run, back to back: seconds per origin = fit + forecast of a scored origin, the project's one-off feature
 build (pivot, features) charged to its scored origins. The project's forecaster follows its own refit schedule
 (``forecasting.refit``: a full fit, then cheap refreshes until it is ``full_every_weeks`` old) exactly as
-production runs it week by week; mlforecast fits in full at every origin. Each origin's line says which it was. Wall seconds are what the issue asks for; CPU seconds are printed beside
-them because on a shared machine the load moves wall time between the two methods' turns.
+production runs it week by week; mlforecast fits in full at every origin. Each origin's line says which it was
+and how much of its CPU time the recursive forecast took. Wall seconds are what the issue asks for; CPU seconds
+are printed beside them because on a shared machine the load moves wall time between the two methods' turns.
 
 The project's forecast is the model's times the level correction, and its P10-P90 interval, both calibrated
 as the pipeline does (intervals.py) on the cells of the latest ``--calibration-origins`` origins (the
