@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from sellout.canonical import PROMO_FLAGS, WEEK
 from sellout.pipelines.preprocessing.nodes import build_model_panel
 
 TRANSACTION_COLUMNS = {
@@ -42,8 +43,8 @@ def load_dunnhumby_panel(directory: Path) -> pd.DataFrame:
         usecols=list(TRANSACTION_COLUMNS),
         dtype={"STORE_NUM": "str", "UPC": "str"},
     ).rename(columns=TRANSACTION_COLUMNS)
-    tx["week_end_date"] = pd.to_datetime(tx["week_end_date"], format="%Y-%m-%d")
-    for flag in ("feature", "display", "tpr_only"):
+    tx[WEEK] = pd.to_datetime(tx[WEEK], format="%Y-%m-%d")
+    for flag in PROMO_FLAGS:
         tx[flag] = tx[flag].fillna(0).astype(bool)
     stores = pd.read_csv(directory / "stores.csv", usecols=list(STORE_COLUMNS), dtype={"STORE_ID": "str"})
     products = pd.read_csv(directory / "products.csv", usecols=list(PRODUCT_COLUMNS), dtype={"UPC": "str"})

@@ -146,21 +146,6 @@ def sellout():
         )
 
     @task(
-        task_id="backtest-forecast",
-        retries=1,
-        retry_delay=timedelta(minutes=5),
-        retry_exponential_backoff=2.0,
-        max_retry_delay=timedelta(minutes=30),
-        execution_timeout=timedelta(minutes=90),
-    )
-    def backtest_forecast():
-        airflow_support.run_kedro_nodes(
-            ["backtest_forecast"],
-            pipeline=PIPELINE_NAME,
-            env=KEDRO_ENV,
-        )
-
-    @task(
         task_id="build-model-features",
         retries=1,
         retry_delay=timedelta(minutes=5),
@@ -171,6 +156,21 @@ def sellout():
     def build_model_features():
         airflow_support.run_kedro_nodes(
             ["build_model_features"],
+            pipeline=PIPELINE_NAME,
+            env=KEDRO_ENV,
+        )
+
+    @task(
+        task_id="backtest-forecast",
+        retries=1,
+        retry_delay=timedelta(minutes=5),
+        retry_exponential_backoff=2.0,
+        max_retry_delay=timedelta(minutes=30),
+        execution_timeout=timedelta(minutes=90),
+    )
+    def backtest_forecast():
+        airflow_support.run_kedro_nodes(
+            ["backtest_forecast"],
             pipeline=PIPELINE_NAME,
             env=KEDRO_ENV,
         )
@@ -269,8 +269,8 @@ def sellout():
         "dbt-run": dbt_run(),
         "dbt-test": dbt_test(),
         "build-model-panel": build_model_panel(),
-        "backtest-forecast": backtest_forecast(),
         "build-model-features": build_model_features(),
+        "backtest-forecast": backtest_forecast(),
         "train-forecast-model": train_forecast_model(),
         "forecast-next-weeks-build-forecast-report-write-forecasts": forecast_next_weeks_build_forecast_report_write_forecasts(),
         "quality-gate": quality_gate(),
@@ -283,15 +283,14 @@ def sellout():
     tasks["summarize-ingestion"] >> tasks["dbt-run"]
     tasks["dbt-run"] >> tasks["dbt-test"]
     tasks["dbt-test"] >> tasks["build-model-panel"]
-    tasks["build-model-panel"] >> tasks["backtest-forecast"]
     tasks["build-model-panel"] >> tasks["build-model-features"]
-    tasks["build-model-panel"] >> tasks["train-forecast-model"]
+    tasks["build-model-features"] >> tasks["backtest-forecast"]
     tasks["build-model-features"] >> tasks["train-forecast-model"]
     tasks["build-model-panel"] >> tasks["forecast-next-weeks-build-forecast-report-write-forecasts"]
+    tasks["build-model-features"] >> tasks["forecast-next-weeks-build-forecast-report-write-forecasts"]
     tasks["backtest-forecast"] >> tasks["forecast-next-weeks-build-forecast-report-write-forecasts"]
     tasks["train-forecast-model"] >> tasks["forecast-next-weeks-build-forecast-report-write-forecasts"]
     tasks["quality-gate"] >> tasks["forecast-next-weeks-build-forecast-report-write-forecasts"]
-    tasks["build-model-panel"] >> tasks["quality-gate"]
     tasks["backtest-forecast"] >> tasks["quality-gate"]
     tasks["train-forecast-model"] >> tasks["quality-gate"]
     tasks["quality-gate"] >> tasks["refresh-tableau"]

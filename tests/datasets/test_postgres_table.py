@@ -283,3 +283,38 @@ def test_unsafe_column_names_are_refused():
 def test_upsert_needs_keys():
     with pytest.raises(DatasetError, match="needs save_args.keys"):
         PostgresTableDataset("a.b", credentials={"url": "postgresql://x"}, save_args={"mode": "upsert"})
+
+
+def test_mark_sets_the_other_tables_rows_of_the_written_partitions_in_the_same_transaction(db_url):
+    runs = PostgresTableDataset(
+        "forecast.model_runs", credentials={"url": db_url}, columns={"run_id": "text", "published": "boolean"}
+    )
+    runs.save(pd.DataFrame({"run_id": ["r1", "r2"], "published": [False, False]}))
+    forecasts = PostgresTableDataset(
+        "forecast.forecasts",
+        credentials={"url": db_url},
+        columns={"run_id": "text", "units": "double precision"},
+        save_args={
+            "mode": "replace_partition",
+            "partition_columns": ["run_id"],
+            "mark": {"table": "forecast.model_runs", "set": {"published": True}},
+        },
+    )
+    forecasts.save(pd.DataFrame({"run_id": ["r2", "r2"], "units": [1.0, 2.0]}))
+    assert runs.load().sort_values("run_id")["published"].tolist() == [False, True]
+    broken = PostgresTableDataset(
+        "forecast.forecasts",
+        credentials={"url": db_url},
+        save_args={
+            "mode": "replace_partition",
+            "partition_columns": ["run_id"],
+            "mark": {"table": "forecast.model_runs", "set": {"nope": True}},
+        },
+    )
+    with pytest.raises(DatasetError):
+        broken.save(pd.DataFrame({"run_id": ["r1"], "units": [3.0]}))
+    assert runs.load().sort_values("run_id")["published"].tolist() == [False, True]  # nothing of r1 changed
+    assert forecasts.load()["run_id"].tolist() == [
+        "r2",
+        "r2",
+    ]  # the failed mark rolled back the forecasts too

@@ -5,6 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from sellout.pipelines.features.nodes import build_model_features
+
 
 def promo_panel(n_weeks: int = 60, stores=("S1", "S2"), products=("P1", "P2"), seed: int = 0) -> pd.DataFrame:
     """Weekly units of stores x products (Wednesdays), promoted weeks (feature, price 1.5 vs 2.0) sell 4x."""
@@ -36,3 +38,8 @@ def promo_panel(n_weeks: int = 60, stores=("S1", "S2"), products=("P1", "P2"), s
                 )
             )
     return pd.concat(frames, ignore_index=True)
+
+
+def feature_set(panel: pd.DataFrame, features: dict | None = None, price_cut: float = 0.05):
+    """The features stage's output for ``panel`` (what the forecasting nodes read)."""
+    return build_model_features(panel, features, {"price_cut": price_cut})

@@ -18,6 +18,7 @@ from kedro.config import MissingConfigException
 from sellout.config.airflow import AirflowConfig, validate_airflow_config
 from sellout.config.environment import missing_variables
 from sellout.config.loader import config_loader, default_env, project_root
+from sellout.config.model_parameters import FeatureParams, ForecastingParams
 from sellout.config.notifications import Notifications, validate_notifications
 from sellout.config.parameters import (
     DbtParams,
@@ -37,6 +38,8 @@ PARAMETER_MODELS: dict[str, type[Strict]] = {
     "promotion": PromotionParams,
     "dbt": DbtParams,
     "run_control": RunControlParams,
+    "features": FeatureParams,
+    "forecasting": ForecastingParams,
 }
 
 

@@ -3,6 +3,7 @@ identity and config, the Tableau refresh, alert delivery, optional sources and t
 
 from sellout.datasets.alerts import AlertDataset
 from sellout.datasets.landing import LandingFilesDataset
+from sellout.datasets.memo import MemoDataset
 from sellout.datasets.optional import OptionalCSVDataset, OptionalPostgresTableDataset
 from sellout.datasets.postgres_table import PostgresTableDataset
 from sellout.datasets.raw_load import RawFileLoadDataset
@@ -15,6 +16,7 @@ __all__ = [
     "AlertDataset",
     "CodeMappingsDataset",
     "LandingFilesDataset",
+    "MemoDataset",
     "OptionalCSVDataset",
     "OptionalPostgresTableDataset",
     "PostgresTableDataset",

@@ -15,6 +15,8 @@ Catalog entry::
         mode: append | replace | upsert | replace_partition
         keys: [run_id, target_week]           # upsert
         partition_columns: [run_id]           # replace_partition
+        mark: {table: forecast.model_runs, set: {published: true}}   # in the same transaction, for every
+                                              # partition written: update that table's rows of the partition
 
 Every save is one transaction: readers see the old rows until it commits, and an error or a killed process
 leaves the table as it was. ``replace`` deletes and reloads inside that transaction (MVCC keeps readers on the
@@ -74,6 +76,20 @@ class PostgresTableDataset(AbstractDataset[pd.DataFrame, pd.DataFrame]):
                 db.quote_ident(column)
         for column in self._load_args.get("columns") or []:
             db.quote_ident(column)
+        mark = self._save_args.get("mark")
+        if mark is not None:
+            if (
+                mode != "replace_partition"
+                or not isinstance(mark, dict)
+                or not mark.get("table")
+                or not mark.get("set")
+            ):
+                raise DatasetError(
+                    f"{where}: save_args.mark is {{table, set}} and goes with mode replace_partition"
+                )
+            db.quote_table(mark["table"])
+            for column in mark["set"]:
+                db.quote_ident(column)
         unknown = sorted(set(self._load_args) - {"query", "columns", "where", "params", "order_by"})
         if unknown:
             raise DatasetError(
@@ -123,6 +139,8 @@ class PostgresTableDataset(AbstractDataset[pd.DataFrame, pd.DataFrame]):
                 copy_frame(conn, self._table, data)
             else:
                 self._upsert(conn, data)
+            if self._save_args.get("mark"):
+                self._mark(conn, data)
         logger.info("Saved %d rows to %s (%s)", len(data), self._table, mode)
 
     def _exists(self) -> bool:
@@ -162,12 +180,27 @@ class PostgresTableDataset(AbstractDataset[pd.DataFrame, pd.DataFrame]):
             column_types.setdefault(name, pg_type)
         ddl = ", ".join(f"{db.quote_ident(name)} {pg_type}" for name, pg_type in column_types.items())
         conn.execute(f"create table if not exists {db.quote_table(self._table)} ({ddl})")
+        for name, pg_type in self._columns.items():  # a table made before a column was declared gets it
+            conn.execute(
+                f"alter table {db.quote_table(self._table)} add column if not exists {db.quote_ident(name)} {pg_type}"
+            )
         if self._save_args["mode"] == "upsert":
             keys = ", ".join(db.quote_ident(k) for k in self._save_args["keys"])
             index = db.quote_ident(f"{db.split_table(self._table)[1]}_upsert_key")
             conn.execute(
                 f"create unique index if not exists {index} on {db.quote_table(self._table)} ({keys})"
             )
+
+    def _mark(self, conn, data: pd.DataFrame) -> None:
+        """``save_args.mark``: set columns of another table's rows of the partitions just written (e.g. a model run
+        is published when its forecasts are), in the save's transaction."""
+        mark = self._save_args["mark"]
+        partition_columns = list(self._save_args["partition_columns"])
+        assignments = ", ".join(f"{db.quote_ident(c)} = %({c})s" for c in mark["set"])
+        match = " and ".join(f"{db.quote_ident(c)} = %(_p_{c})s" for c in partition_columns)
+        for partition in data[partition_columns].drop_duplicates().to_dict("records"):
+            params = {**mark["set"], **{f"_p_{c}": v for c, v in partition.items()}}
+            conn.execute(f"update {db.quote_table(mark['table'])} set {assignments} where {match}", params)
 
     def _delete_partitions(self, conn, data: pd.DataFrame) -> None:
         """Delete every row whose partition key appears in ``data`` (one statement, via a temp table)."""

@@ -1,27 +1,30 @@
 """Feature matrices: no look-ahead, promotions known in advance, hierarchy aggregates, categorical codes."""
 
+import dataclasses
+
 import numpy as np
 import pytest
 from support.forecast_panels import promo_panel
 
-from sellout.pipelines.features.engine import (
-    CategoryVocabulary,
-    feature_columns,
-    feature_matrices,
-    resolve_feature_params,
-)
+from sellout.config.model_parameters import FeatureParams
+from sellout.config.parameters import PromotionParams
+from sellout.pipelines.features.engine import FeatureEngine, ForecastWindow
 from sellout.pipelines.features.wide import to_wide
 
-PARAMS = {"lags": [1, 2, 52], "rolling_windows": [4], "rolling_std_windows": [4]}
+PARAMS = {"lags": [1, 2, 52], "rolling_windows": [4], "rolling_std_windows": [4], "exclude": []}
 
 
 def _panel(n_weeks=60):
     return promo_panel(n_weeks)
 
 
+def _engine(wp, params=PARAMS):
+    return FeatureEngine.fit(wp, FeatureParams.of(params), PromotionParams())
+
+
 def _matrices(panel):
     wp = to_wide(panel)
-    return wp, feature_matrices(wp, wp.units, PARAMS, CategoryVocabulary.fit(wp.series))
+    return wp, _engine(wp).matrices(wp)
 
 
 def test_features_of_a_week_do_not_change_when_its_units_or_later_units_change():
@@ -30,8 +33,8 @@ def test_features_of_a_week_do_not_change_when_its_units_or_later_units_change()
     t = 40
     changed = wp.units.copy()
     changed[:, t:] = 999.0
-    after = feature_matrices(wp, changed, PARAMS, CategoryVocabulary.fit(wp.series))
-    for name in feature_columns(PARAMS):
+    after = _engine(wp).matrices(dataclasses.replace(wp, units=changed))
+    for name in FeatureParams.of(PARAMS).model_columns():
         np.testing.assert_array_equal(before[name][:, t], after[name][:, t], err_msg=name)
 
 
@@ -60,18 +63,61 @@ def test_base_units_ignore_promoted_weeks():
     np.testing.assert_allclose(m["base_units_13"][0, 30], window.mean())
 
 
-def test_category_codes_are_stable_and_unseen_values_missing():
-    wp, _ = _matrices(_panel())
-    vocab = CategoryVocabulary.fit(wp.series)
-    other = wp.series.copy()
-    other.loc[0, "segment"] = "NEW"
-    codes = vocab.encode(other)
-    assert np.isnan(codes["segment"][0]) and codes["segment"][1] == vocab.codes["segment"]["MAINSTREAM"]
+def test_the_promotion_rule_decides_which_weeks_count_as_promoted():
+    wp = to_wide(_panel())
+    week = int(np.flatnonzero(wp.exog["feature"][0] == 0)[0])
+    wp.exog["price"][0, week] = 1.9  # 5% below the base price of 2.0, no flag
+    params = FeatureParams.of(PARAMS)
+    strict = FeatureEngine.fit(wp, params, PromotionParams(price_cut=0.01)).matrices(wp)
+    lenient = FeatureEngine.fit(wp, params, PromotionParams(price_cut=0.10)).matrices(wp)
+    assert strict["promo_any"][0, week] == 1.0 and lenient["promo_any"][0, week] == 0.0
 
 
 def test_parameters_are_checked():
     with pytest.raises(ValueError, match="starting with 1"):
-        resolve_feature_params({"lags": [2, 3]})
+        FeatureParams.of({"lags": [2, 3]})
     with pytest.raises(ValueError, match="unknown feature columns"):
-        feature_columns({"exclude": ["no_such_feature"]})
-    assert "month" not in feature_columns({"exclude": ["month"]})
+        FeatureParams.of({"exclude": ["no_such_feature"]})
+    assert "month" not in FeatureParams.of({"exclude": ["month"]}).model_columns()
+    with pytest.raises(ValueError, match=r"rolling_windows\.0"):
+        FeatureParams.of({"rolling_windows": [1, 4]}, "features")
+
+
+def test_the_engine_computes_exactly_the_columns_the_parameters_name():
+    wp = to_wide(_panel())
+    params = FeatureParams.of(PARAMS)
+    assert list(_engine(wp).matrices(wp, every_feature=True)) == params.all_columns()
+    engine = _engine(wp, {**PARAMS, "exclude": ["month", "lag_2"]})
+    assert (
+        list(engine.matrices(wp))
+        == engine.columns
+        == [c for c in params.all_columns() if c not in ("month", "lag_2")]
+    )
+
+
+def test_a_forecast_keeps_the_history_its_longest_feature_reads():
+    wp = to_wide(_panel(80)).extended(4)
+    origin = 79
+    default = FeatureEngine.fit(wp, FeatureParams(), PromotionParams())
+    window = ForecastWindow(default, wp, origin, 4)
+    assert default.history_weeks == window.history_weeks == 52  # lag_52, roll_mean_52, price_index_52
+    assert window.panel.units.shape[1] == 52 + 4 and window.panel.weeks[-1] == wp.weeks[origin + 4]
+
+    lag_60 = FeatureParams(lags=[1, 2, 60], exclude=["lag_2"])
+    longer = ForecastWindow(FeatureEngine.fit(wp, lag_60, PromotionParams()), wp, origin, 4)
+    assert longer.history_weeks == 60 and longer.panel.units.shape[1] == 64
+
+    yearly = ["lag_52", "roll_mean_52", "promo_lift_52", "price_index_52", "roll_std_13"]
+    short = FeatureParams(lags=[1, 52], rolling_windows=[4, 52], exclude=yearly)
+    assert FeatureEngine.fit(wp, short, PromotionParams()).history_weeks == 13  # base_units_13
+    assert ForecastWindow(default, wp, 30, 4).history_weeks == 31  # the panel's start cuts it short
+
+
+def test_a_forecast_window_leaves_the_panel_alone_and_hides_the_weeks_it_forecasts():
+    wp = to_wide(_panel(60))
+    before = wp.units.copy()
+    window = ForecastWindow(FeatureEngine.fit(wp, FeatureParams.of(PARAMS), PromotionParams()), wp, 55, 4)
+    assert np.isnan(window.inputs.units[:, window.origin + 1 :]).all()
+    window.record(1, np.arange(wp.n_series), np.full(wp.n_series, 7.0))
+    assert (window.inputs.units[:, window.origin + 1] == 7.0).all()
+    np.testing.assert_array_equal(wp.units, before)

@@ -3,11 +3,11 @@
 import numpy as np
 import pandas as pd
 import pytest
-from support.forecast_panels import promo_panel
+from support.forecast_panels import feature_set, promo_panel
 
 from sellout.pipelines.features.wide import to_wide
 from sellout.pipelines.forecasting.backtest import baseline_forecasts, origin_columns, run_backtest, score
-from sellout.pipelines.forecasting.model import TrainingSet
+from sellout.pipelines.forecasting.training import TrainingSet
 
 LGBM = {"n_estimators": 30, "num_leaves": 7, "min_child_samples": 5, "num_threads": 1}
 
@@ -46,21 +46,17 @@ def test_backtest_scores_only_cells_inside_spans_and_horizons_up_to_the_last_wee
     panel = promo_panel(40)
     ended = (panel["store_code"] == "S1") & (panel["product_code"] == "P1")
     panel = panel[~(ended & (panel["week_end_date"] > panel["week_end_date"].iloc[36]))]
-    wp = to_wide(panel)
-    training = TrainingSet.from_panel(
-        wp, {"lags": [1, 2], "rolling_windows": [4], "rolling_std_windows": [4]}
+    features = feature_set(
+        panel, {"lags": [1, 2], "rolling_windows": [4], "rolling_std_windows": [4], "exclude": []}
     )
+    wp = features.panel
     reported = []
-    cells, seconds = run_backtest(
-        wp,
-        training,
-        origin_columns(wp, 3),
-        4,
-        LGBM,
-        on_origin=lambda o, w, c, kind: reported.append((o, w, c)),
+    cells, timings = run_backtest(
+        wp, TrainingSet(features), origin_columns(wp, 3), 4, LGBM, on_origin=reported.append
     )
-    assert len(seconds) == 3
-    assert [o for o, _, _ in reported] == [36, 37, 38] and all(w > 0 and c > 0 for _, w, c in reported)
+    assert reported == timings and len(timings) == 3
+    assert [t.origin for t in timings] == [36, 37, 38]
+    assert all(t.wall_seconds > 0 and t.cpu_seconds >= t.forecast_cpu_seconds > 0 for t in timings)
     lgbm = cells[cells["method"] == "lightgbm"]
     # origins 36, 37, 38 (of 0..39): 3 + 2 + 1 horizons for the 3 live series, S1|P1 ends at week 36.
     assert len(lgbm) == 3 * (3 + 2 + 1)

@@ -2,9 +2,12 @@
 
 import pandas as pd
 import pytest
+from kedro.io import DataCatalog
 
+from sellout.config.loader import config_loader
 from sellout.datasets import PostgresTableDataset
 from sellout.datasets.optional import OptionalPostgresTableDataset
+from sellout.pipelines.forecasting import gate
 from sellout.pipelines.forecasting.gate import evaluate, model_run_row
 
 COLUMNS = {
@@ -19,6 +22,7 @@ COLUMNS = {
     "wape_by_method": "text",
     "gate_passed": "boolean",
     "gate_reason": "text",
+    "published": "boolean",
 }
 
 
@@ -75,8 +79,76 @@ def test_run_history_round_trip_in_postgres(db_url):
         first, _metrics(), "lgbm-x", "2024-01-01T00:00:00+00:00", pd.Timestamp("2023-12-27"), "lightgbm"
     )
     writer.save(row)
-    writer.save(row)  # a rerun replaces its row
+    writer.save(row.assign(published=True))  # a rerun replaces its row; this one's forecasts were committed
     history = reader.load()
     assert len(history) == 1 and bool(history["gate_passed"].iloc[0]) is True
     second = evaluate(_metrics(model=0.40), history, "r2", "lightgbm", 0.0, 0.02)
     assert second["last_published_wape"] == pytest.approx(0.30) and second["passed"] is False
+
+
+def _catalog(run_id: str) -> DataCatalog:
+    """The project's catalog of run ``run_id`` (its ``${runtime_params:run_id}`` resolved as in a run)."""
+    conf = config_loader("local", runtime_params={"run_id": run_id})
+    return DataCatalog.from_config(conf["catalog"], conf["credentials"])
+
+
+def _forecasts(run_id: str) -> pd.DataFrame:
+    return pd.DataFrame(
+        {
+            "run_id": [run_id],
+            "model_version": ["v"],
+            "origin_week": [pd.Timestamp("2024-01-06")],
+            "target_week": [pd.Timestamp("2024-01-13")],
+            "horizon": [1],
+            "store_code": ["S1"],
+            "product_code": ["P1"],
+            "forecast_units": [1.0],
+            "forecast_p10": [0.5],
+            "forecast_p90": [2.0],
+            "created_at": ["2024-01-06T00:00:00+00:00"],
+        }
+    )
+
+
+def test_the_gate_and_the_report_read_only_their_own_runs_rows(isolated_project):
+    for run_id, wape in (("r1", 0.25), ("r2", 0.35)):
+        metrics = _metrics(model=wape).assign(run_id=run_id, mase=0.5, n_cells=10, model_version="v")
+        _catalog(run_id).save("backtest_metrics", metrics)
+    this_run = _catalog("r2").load("this_run_backtest_metrics")
+    assert set(this_run["run_id"]) == {"r2"} and len(this_run) == len(_metrics())
+    assert len(_catalog("r2").load("backtest_metrics")) == 2 * len(_metrics())
+
+
+def test_the_gate_reads_only_the_last_published_run_before_this_one(isolated_project):
+    catalog = _catalog("r9")
+    assert catalog.load("published_model_runs").empty  # before the first run: no table, no error
+    runs = [
+        ("r1", 0.25, True, "2024-01-01", True),
+        ("r2", 0.30, True, "2024-01-02", True),
+        ("r3", 0.10, False, "2024-01-03", True),
+        ("r4", 0.05, True, "2024-01-04", False),  # killed after its gate, before its forecasts were committed
+    ]
+    for run_id, wape, passed, created_at, forecasts_written in runs:
+        status = {**evaluate(_metrics(model=wape), None, run_id, "lightgbm", 1.0, 1.0), "passed": passed}
+        row = model_run_row(
+            status, _metrics(), "v", f"{created_at}T00:00:00+00:00", pd.Timestamp(created_at), "lightgbm"
+        )
+        _catalog(run_id).save("model_runs", row)
+        if forecasts_written:  # the forecasts' own transaction publishes the run
+            _catalog(run_id).save("forecasts", _forecasts(run_id))
+    # r3's gate failed, r4's forecasts were never committed
+    assert _catalog("r9").load("published_model_runs")["run_id"].tolist() == ["r2"]
+    assert _catalog("r2").load("published_model_runs")["run_id"].tolist() == ["r1"]  # a rerun of r2
+
+
+def test_a_run_whose_forecasts_were_never_committed_is_not_the_baseline():
+    runs = pd.DataFrame(
+        {
+            "run_id": ["published", "killed"],
+            "created_at": ["2026-01-05", "2026-01-12"],
+            "model_wape": [0.30, 0.10],
+            "gate_passed": [True, True],
+            "published": [True, False],  # killed after its gate passed, before its forecasts were written
+        }
+    )
+    assert gate.last_published(runs, "now")["run_id"] == "published"

@@ -1,39 +1,26 @@
-"""The global LightGBM model: training cells, recursion on its own forecasts, promotions as known inputs."""
+"""The global LightGBM model: recursion on its own forecasts, promotions as known inputs, one feature engine."""
 
+import dataclasses
 import pickle
 
 import numpy as np
 import pytest
-from support.forecast_panels import promo_panel
+from support.forecast_panels import feature_set, promo_panel
 
-from sellout.pipelines.features.wide import to_wide
-from sellout.pipelines.forecasting.model import (
-    TrainingSet,
-    lgbm_train_params,
-    recursive_forecast,
-    training_cells,
-)
+from sellout.pipelines.features.engine import ForecastWindow
+from sellout.pipelines.forecasting.model import lgbm_train_params, recursive_forecast
 from sellout.pipelines.forecasting.plan import apply_plan
+from sellout.pipelines.forecasting.training import TrainingSet
 
-FEATURES = {"lags": [1, 2, 52], "rolling_windows": [4, 13], "rolling_std_windows": [4]}
+FEATURES = {"lags": [1, 2, 52], "rolling_windows": [4, 13], "rolling_std_windows": [4], "exclude": []}
 LGBM = {"n_estimators": 60, "num_leaves": 15, "min_child_samples": 5, "num_threads": 1, "learning_rate": 0.1}
 
 
 @pytest.fixture(scope="module")
 def fitted():
-    wp = to_wide(promo_panel(70, stores=("S1", "S2", "S3")))
-    training = TrainingSet.from_panel(wp, FEATURES)
-    return wp, training, training.fit(len(wp.weeks) - 1, LGBM)
-
-
-def test_training_cells_respect_origin_history_and_window():
-    wp = to_wide(promo_panel(30))
-    rows, cols = training_cells(wp, until_col=20)
-    assert cols.max() == 20 and cols.min() == 1 and len(rows) == 4 * 20
-    _, cols52 = training_cells(wp, until_col=29, min_history=10)
-    assert cols52.min() == 10
-    _, recent = training_cells(wp, until_col=29, train_weeks=5)
-    assert recent.min() == 25
+    features = feature_set(promo_panel(70, stores=("S1", "S2", "S3")), FEATURES)
+    training = TrainingSet(features)
+    return features.panel, training, training.fit(len(features.panel.weeks) - 1, LGBM)
 
 
 def test_planned_promotion_raises_the_forecast(fitted):
@@ -55,12 +42,39 @@ def test_step_two_sees_step_one_forecast(fitted):
     rows = np.arange(wp.n_series)
     two_steps = recursive_forecast(model, wp, origin, 2, rows)
     # Writing the step-1 forecasts into units and forecasting one step from origin + 1 gives step 2.
-    fed = wp.extended(0)
-    fed.units = wp.units.copy()
-    fed.units[rows, origin + 1] = two_steps[:, 0]
-    one_step = recursive_forecast(model, fed, origin + 1, 1, rows)
+    units = wp.units.copy()
+    units[rows, origin + 1] = two_steps[:, 0]
+    one_step = recursive_forecast(model, dataclasses.replace(wp, units=units), origin + 1, 1, rows)
     np.testing.assert_allclose(two_steps[:, 1], one_step[:, 0])
     assert (two_steps >= 0).all()
+
+
+def test_each_step_computes_what_a_full_recomputation_would(fitted):
+    wp, _, model = fitted
+    origin, horizon = len(wp.weeks) - 5, 4
+    rows = np.array([0, 2, 3, 5])  # a forecast of some series only: the others' future units stay unknown
+    recursive = recursive_forecast(model, wp, origin, horizon, rows)
+    units = wp.units.copy()
+    units[:, origin + 1 :] = np.nan
+    for step in range(1, horizon + 1):
+        t = origin + step
+        matrices = model.engine.matrices(dataclasses.replace(wp, units=units))
+        x = np.column_stack([matrices[c][rows, t] for c in model.features]).astype("float32")
+        np.testing.assert_allclose(recursive[:, step - 1], model.predict_matrix(x), rtol=1e-6)
+        units[rows, t] = model.predict_matrix(x)
+
+
+def test_training_the_backtest_and_the_forecast_see_the_same_features_of_a_cell(fitted):
+    wp, training, model = fitted
+    features = feature_set(promo_panel(70, stores=("S1", "S2", "S3")), FEATURES)
+    assert (
+        TrainingSet(features).x is features.x
+    )  # the backtest's and the final fit's rows: the features stage's
+    for t in (20, len(wp.weeks) - 1):
+        cells = np.flatnonzero(training.cols == t)
+        rows = features.rows[cells]
+        from_the_forecast = ForecastWindow(model.engine, wp, t - 1, 1).features(1, rows)
+        np.testing.assert_allclose(from_the_forecast, training.x[cells], rtol=1e-6)
 
 
 def test_model_is_picklable_and_versioned_by_configuration(fitted):
@@ -73,5 +87,5 @@ def test_model_is_picklable_and_versioned_by_configuration(fitted):
 
 
 def test_unknown_lightgbm_settings_are_refused():
-    with pytest.raises(ValueError, match="unknown keys"):
+    with pytest.raises(ValueError, match=r"lightgbm\.n_trees: unknown key"):
         lgbm_train_params({"n_trees": 10})

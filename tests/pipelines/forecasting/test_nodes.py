@@ -4,9 +4,11 @@ import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
 import pytest
-from support.forecast_panels import promo_panel
+from kedro.validation.exceptions import ParameterValidationError
+from kedro.validation.parameter_validator import ParameterValidator
+from support.forecast_panels import feature_set, promo_panel
 
-from sellout.pipelines.features.nodes import build_model_features
+from sellout.config.model_parameters import ForecastingParams
 from sellout.pipelines.forecasting import create_pipeline, intervals
 from sellout.pipelines.forecasting.nodes import (
     BACKTEST_COLUMNS,
@@ -19,7 +21,7 @@ from sellout.pipelines.forecasting.nodes import (
     write_forecasts,
 )
 
-FEATURES = {"lags": [1, 2, 52], "rolling_windows": [4, 13], "rolling_std_windows": [4]}
+FEATURES = {"lags": [1, 2, 52], "rolling_windows": [4, 13], "rolling_std_windows": [4], "exclude": []}
 PARAMS = {
     "horizon": 6,
     "backtest": {"origins": 3, "horizon": 4},
@@ -37,14 +39,18 @@ RUN = {
 @pytest.fixture(scope="module")
 def outputs():
     panel = promo_panel(64, stores=("S1", "S2", "S3"))
-    model = train_forecast_model(build_model_features(panel, FEATURES), panel, PARAMS, FEATURES)
-    metrics, cells, calibration = backtest_forecast(panel, RUN, PARAMS, FEATURES)
-    forecasts = forecast_next_weeks(model, panel, pd.DataFrame(), calibration, RUN, PARAMS)
-    return panel, model, metrics, cells, calibration, forecasts
+    features = feature_set(panel, FEATURES)
+    model, stored_model, _ = train_forecast_model(features, {}, {}, PARAMS)
+    assert list(stored_model.values()) == [model]
+    metrics, written, cells, calibration, stored_cells = backtest_forecast(features, {}, RUN, PARAMS)
+    assert written == {"run_id": "run-1", "table": "forecast.backtest_metrics", "rows": len(metrics)}
+    assert list(stored_cells.values())[0].equals(cells.drop(columns="run_id"))
+    forecasts = forecast_next_weeks(model, features, pd.DataFrame(), calibration, RUN, PARAMS)
+    return panel, model, metrics, cells, calibration, forecasts, features
 
 
 def test_backtest_metrics_per_method_horizon_and_category(outputs):
-    _, model, metrics, cells, calibration, _ = outputs
+    _, model, metrics, cells, calibration, *_ = outputs
     assert list(metrics.columns) == list(BACKTEST_COLUMNS)
     assert set(metrics["method"]) == {"lightgbm", "naive", "moving_average_4", "seasonal_naive"}
     assert set(metrics["category"]) == {"C1", "C2", "ALL"} and set(metrics["horizon"]) == {0, 1, 2, 3}
@@ -61,14 +67,14 @@ def test_backtest_metrics_per_method_horizon_and_category(outputs):
 
 
 def test_forecasts_are_the_model_times_the_calibrated_level_scale(outputs):
-    panel, model, _, _, calibration, forecasts = outputs
-    doubled = forecast_next_weeks(model, panel, pd.DataFrame(), {**calibration, "scale": 2.0}, RUN, PARAMS)
+    _, model, _, _, calibration, forecasts, features = outputs
+    doubled = forecast_next_weeks(model, features, pd.DataFrame(), {**calibration, "scale": 2.0}, RUN, PARAMS)
     ratio = doubled["forecast_units"] / forecasts["forecast_units"] * calibration["scale"]
     np.testing.assert_allclose(ratio[forecasts["forecast_units"] > 0], 2.0)
 
 
 def test_forecasts_have_every_series_and_horizon_with_ordered_intervals(outputs):
-    _, model, _, _, _, forecasts = outputs
+    _, model, _, _, _, forecasts, _ = outputs
     assert list(forecasts.columns) == list(FORECAST_COLUMNS)
     assert len(forecasts) == 6 * 6 and forecasts.groupby(["store_code", "product_code"]).size().eq(6).all()
     assert (forecasts["forecast_p10"] <= forecasts["forecast_units"]).all()
@@ -80,13 +86,13 @@ def test_forecasts_have_every_series_and_horizon_with_ordered_intervals(outputs)
 
 
 def test_a_planned_promotion_changes_the_forecast(outputs):
-    panel, model, _, _, calibration, plain = outputs
+    _, model, _, _, calibration, plain, features = outputs
     week = plain["target_week"].min()
     plan = pd.DataFrame(
         {"store_code": ["S1"], "product_code": ["P1"], "week_end_date": [week], "feature": [True]}
     )
     plan["price"] = 1.5
-    promoted = forecast_next_weeks(model, panel, plan, calibration, RUN, PARAMS)
+    promoted = forecast_next_weeks(model, features, plan, calibration, RUN, PARAMS)
     key = (promoted["store_code"] == "S1") & (promoted["product_code"] == "P1") & (promoted["horizon"] == 1)
     assert promoted.loc[key, "forecast_units"].iloc[0] > 1.5 * plain.loc[key, "forecast_units"].iloc[0]
     others = ~((promoted["store_code"] == "S1") & (promoted["product_code"] == "P1"))
@@ -97,8 +103,9 @@ def test_a_planned_promotion_changes_the_forecast(outputs):
 
 
 def test_gate_and_report(outputs):
-    panel, model, metrics, cells, _, forecasts = outputs
-    status, run_row = evaluate_quality_gate(metrics, pd.DataFrame(), model, panel, RUN, PARAMS)
+    panel, model, metrics, cells, _, forecasts, _ = outputs
+    written = {"run_id": "run-1", "rows": len(metrics)}
+    status, run_row = evaluate_quality_gate(metrics, written, pd.DataFrame(), model, RUN, PARAMS)
     assert set(status) == {
         "run_id",
         "passed",
@@ -111,7 +118,10 @@ def test_gate_and_report(outputs):
     }
     assert status["passed"] is True and status["last_published_wape"] is None
     assert run_row["run_id"].tolist() == ["run-1"] and bool(run_row["gate_passed"].iloc[0])
-    chart, table, report = build_forecast_report(panel, cells, metrics, forecasts, status, model, RUN)
+    assert run_row["origin_week"].iloc[0] == panel["week_end_date"].max()
+    chart, table, report = build_forecast_report(
+        panel, cells, metrics, written, forecasts, status, model, RUN
+    )
     assert isinstance(chart, go.Figure) and isinstance(table, go.Figure)
     assert {t.name for t in chart.data} >= {"actual", "forecast", "backtest lightgbm (h=1)"}
     html = report["run-1"]
@@ -120,12 +130,27 @@ def test_gate_and_report(outputs):
     )
 
 
+def test_the_gate_refuses_metrics_that_are_not_what_the_backtest_wrote(outputs):
+    _, model, metrics, *_ = outputs
+    for written in ({"run_id": "run-1", "rows": len(metrics) + 1}, {"run_id": "run-0", "rows": len(metrics)}):
+        with pytest.raises(ValueError, match="read .* rows back"):
+            evaluate_quality_gate(metrics, written, pd.DataFrame(), model, RUN, PARAMS)
+
+
 def test_bad_parameters_are_refused(outputs):
-    panel, model, *_ = outputs
+    _, model, *_, features = outputs
     with pytest.raises(ValueError, match="backtest.plan"):
-        backtest_forecast(panel, RUN, {**PARAMS, "backtest": {"plan": "guess"}}, FEATURES)
+        backtest_forecast(features, {}, RUN, {**PARAMS, "backtest": {"plan": "guess"}})
     with pytest.raises(ValueError, match="forecasting.horizon"):
-        forecast_next_weeks(model, panel, None, {}, RUN, {**PARAMS, "horizon": 0})
+        forecast_next_weeks(model, features, None, {}, RUN, {**PARAMS, "horizon": 0})
+
+
+def test_kedro_validates_the_parameters_into_their_model_before_a_run():
+    validator = ParameterValidator({"forecasting": create_pipeline()})
+    validated = validator.validate_raw_params({"forecasting": {"horizon": "6"}, "mode": "full"})
+    assert validated["forecasting"] == ForecastingParams(horizon=6) and validated["mode"] == "full"
+    with pytest.raises(ParameterValidationError, match="horizon"):
+        validator.validate_raw_params({"forecasting": {"horizon": "eight"}})
 
 
 def test_pipeline_wiring():
@@ -143,7 +168,21 @@ def test_pipeline_wiring():
         "forecasts",
         "forecast_write_status",
         "backtest_metrics",
+        "backtest_write_status",
         "quality_gate_status",
         "model_runs",
+        "forecast_models_to_store",
+        "full_fits_to_store",
+        "backtest_cells_to_store",
     } <= set(pipe.all_outputs())
-    assert "published_model_runs" in pipe.inputs()
+    assert {
+        "published_model_runs",
+        "feature_set",
+        "stored_forecast_models",
+        "stored_full_fits",
+    } <= pipe.inputs()
+    # The gate and the report read the metrics back (this run's rows) after the backtest wrote them.
+    order = [n.name for n in pipe.nodes]
+    assert (
+        order.index("backtest_forecast") < order.index("quality_gate") < order.index("build_forecast_report")
+    )

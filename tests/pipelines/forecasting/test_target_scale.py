@@ -4,15 +4,15 @@ import pickle
 
 import numpy as np
 import pytest
-from support.forecast_panels import promo_panel
+from support.forecast_panels import feature_set, promo_panel
 
-from sellout.pipelines.features.wide import to_wide
-from sellout.pipelines.forecasting.model import TrainingSet, recursive_forecast
+from sellout.pipelines.forecasting.model import recursive_forecast
 from sellout.pipelines.forecasting.target_scale import TargetScale
+from sellout.pipelines.forecasting.training import TrainingSet
 
 FEATURES = ["lag_1", "roll_mean_4", "roll_mean_13", "price", "product_units_lag_1"]
 SCALE = {"features": ["roll_mean_4", "roll_mean_13"], "offset": 1.0}
-PANEL_FEATURES = {"lags": [1, 2, 52], "rolling_windows": [4, 13], "rolling_std_windows": [4]}
+PANEL_FEATURES = {"lags": [1, 2, 52], "rolling_windows": [4, 13], "rolling_std_windows": [4], "exclude": []}
 LGBM = {"n_estimators": 60, "num_leaves": 15, "min_child_samples": 5, "num_threads": 1, "learning_rate": 0.1}
 
 
@@ -26,8 +26,8 @@ def test_no_features_means_no_scaling():
     [
         ({"features": ["roll_mean_26"]}, r"\['roll_mean_26'\] are not model features"),
         ({"features": ["price"]}, "must be unit-valued"),
-        ({"features": ["lag_1"], "offset": 0}, "offset must be > 0"),
-        ({"features": ["lag_1"], "floor": 1}, r"unknown keys \['floor'\]"),
+        ({"features": ["lag_1"], "offset": 0}, r"target_scale\.offset: Input should be greater than 0"),
+        ({"features": ["lag_1"], "floor": 1}, r"target_scale\.floor: unknown key"),
     ],
 )
 def test_bad_settings_name_the_key(params, message):
@@ -58,9 +58,10 @@ def test_only_unit_valued_features_are_divided_and_the_input_is_left_alone():
 
 
 def test_scaled_model_forecasts_units_at_each_series_level():
-    wp = to_wide(promo_panel(70, stores=("S1", "S2", "S3")))
-    plain = TrainingSet.from_panel(wp, PANEL_FEATURES)
-    scaled = TrainingSet.from_panel(wp, PANEL_FEATURES, target_scale=SCALE)
+    features = feature_set(promo_panel(70, stores=("S1", "S2", "S3")), PANEL_FEATURES)
+    wp = features.panel
+    plain = TrainingSet(features)
+    scaled = TrainingSet(features, target_scale=SCALE)
     origin = len(wp.weeks) - 3
     rows = np.arange(wp.n_series)
     model = scaled.fit(origin, LGBM)

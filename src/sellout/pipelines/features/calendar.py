@@ -68,11 +68,11 @@ def holiday_code(week_end: pd.DatetimeIndex) -> np.ndarray:
     if len(week_end) == 0:
         return codes
     ends = week_end.normalize()
+    days = ends.to_numpy().astype("datetime64[D]")
     for year in range(ends.min().year - 1, ends.max().year + 2):
         for name, day in holidays(year).items():
-            start = pd.Timestamp(day)
-            hit = (ends >= start) & (ends < start + pd.Timedelta(days=7))
-            codes[np.asarray(hit)] = HOLIDAY_CODES[name]
+            start = np.datetime64(day, "D")
+            codes[(days >= start) & (days < start + 7)] = HOLIDAY_CODES[name]
     return codes
 
 

@@ -1,48 +1,34 @@
-"""Features node: ``model_panel`` -> ``model_features``, the training rows of the forecasting model.
+"""Features node: ``model_panel`` -> ``feature_set``, what the forecasting stage trains, backtests and forecasts on.
 
-The features themselves are computed by ``engine.feature_matrices`` on the panel's (series x week) matrices
-(see engine.py for the list and the no-look-ahead rule); this node lays them out as one row per training cell:
-store_code, product_code, week_end_date, units and every feature column.
+The panel is pivoted to (series x week) matrices once here; the feature engine (engine.py, the features in
+transforms.py) computes the features of every training cell (a series' weeks after its first) and goes with
+them, so that the forecasting stage computes the features of future weeks the same way.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from typing import Any
-
 import pandas as pd
 
-from .engine import (
-    CategoryVocabulary,
-    feature_columns,
-    feature_matrices,
-    gather,
-    resolve_feature_params,
-)
-from .wide import SERIES_KEYS, TARGET, WEEK, to_wide
+from sellout.config.model_parameters import FeatureParams
+from sellout.config.parameters import PromotionParams
 
-KEY_COLUMNS = [*SERIES_KEYS, WEEK, TARGET]
+from .engine import FeatureEngine
+from .feature_set import FeatureSet, build_feature_set
+from .fingerprint import code_digest, digest
+from .wide import to_wide
 
 
-def build_model_features(model_panel: pd.DataFrame, params: Mapping[str, Any] | None) -> pd.DataFrame:
-    """Kedro node: one row per series-week that has a previous week in its span, with all feature columns."""
-    from sellout.pipelines.forecasting.model import training_cells
-
-    p = resolve_feature_params(params)
-    columns = feature_columns(p)
-    if model_panel.empty:
-        return pd.DataFrame({c: pd.Series(dtype="float32") for c in [*KEY_COLUMNS, *columns]})
-    wp = to_wide(model_panel)
-    vocabulary = CategoryVocabulary.fit(wp.series)
-    rows, cols = training_cells(wp, len(wp.weeks) - 1)
-    matrices = feature_matrices(wp, wp.units, p, vocabulary)
-    frame = pd.DataFrame(gather(matrices, columns, rows, cols), columns=columns)
-    keys = pd.DataFrame(
-        {
-            "store_code": wp.series["store_code"].to_numpy()[rows],
-            "product_code": wp.series["product_code"].to_numpy()[rows],
-            WEEK: wp.weeks[cols],
-            TARGET: wp.units[rows, cols],
-        }
+def build_model_features(
+    model_panel: pd.DataFrame, params: FeatureParams, promotion: PromotionParams | None = None
+) -> FeatureSet:
+    """Kedro node: the panel as matrices, the feature engine and the features of every training cell."""
+    params = FeatureParams.of(params, "features")
+    promotion = PromotionParams.of(promotion, "promotion")
+    panel = to_wide(model_panel)
+    engine = FeatureEngine.fit(panel, params, promotion)
+    fingerprint = digest(
+        frames={"model_panel": model_panel},
+        settings={"features": params.model_dump(mode="json"), "promotion": promotion.model_dump(mode="json")},
+        text=[code_digest(__package__)],
     )
-    return pd.concat([keys, frame], axis=1)
+    return build_feature_set(panel, engine, fingerprint)

@@ -1,4 +1,4 @@
-"""Features pipeline: ``model_panel`` -> ``model_features``."""
+"""Features pipeline: ``model_panel`` -> ``feature_set``."""
 
 from kedro.pipeline import Pipeline, node
 
@@ -10,8 +10,8 @@ def create_pipeline(**kwargs) -> Pipeline:
         [
             node(
                 build_model_features,
-                inputs=["model_panel", "params:features"],
-                outputs="model_features",
+                inputs=["model_panel", "params:features", "params:promotion"],
+                outputs="feature_set",
                 name="build_model_features",
             )
         ]

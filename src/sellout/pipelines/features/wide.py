@@ -2,28 +2,31 @@
 
 A series is one (store_code, product_code) pair; ``units`` is NaN outside the series' span (before its first or
 after its last week), so "not yet listed / delisted" and "listed, nothing sold" (0) stay distinct. Matrices
-make each feature one vectorised array operation over all series at once, and make the recursive forecast
-cheap: a step overwrites one column of ``units`` and recomputes the features of the next column.
+make each feature one vectorised array operation over all series at once. The window operations come in two
+forms: over every column (``shift``, ``rolling_mean``, ... for training) and at one column (``column``,
+``window_mean``, ... for the recursive forecast, which computes only the week it forecasts next).
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
 from scipy import sparse
 
-SERIES_KEYS = ["store_code", "product_code"]
-WEEK = "week_end_date"
-TARGET = "units"
-PROMO_FLAGS = ["feature", "display", "tpr_only"]
-PRICE_COLUMNS = ["price", "base_price"]
-EXOG_COLUMNS = [*PRICE_COLUMNS, *PROMO_FLAGS]
-# Series attributes carried into the matrices' row table (categorical unless listed as numeric).
-STORE_ATTRIBUTES = ["segment", "state", "sales_area"]
-PRODUCT_ATTRIBUTES = ["category", "manufacturer", "sub_category"]
-NUMERIC_ATTRIBUTES = ["sales_area"]
+from sellout.canonical import (
+    PRICE_COLUMNS,
+    PRODUCT_ATTRIBUTES,
+    PROMO_FLAGS,
+    SERIES_KEYS,
+    STORE_ATTRIBUTES,
+    UNITS,
+    WEEK,
+)
+
+# The columns of a week that a plan can give in advance (prices and promotions).
+EXOG_COLUMNS = (*PRICE_COLUMNS, *PROMO_FLAGS)
 
 
 @dataclass
@@ -35,6 +38,8 @@ class WidePanel:
     ``units``: float64, NaN outside each series' span and in weeks still to forecast.
     ``exog``: price, base_price (float64) and promo flags (float64 0/1) per cell; NaN where unknown.
     ``in_span``: True from a series' first to its last panel week.
+    ``first``: each series' first week as a column number of this panel (negative in a window that starts
+    after it); computed from ``in_span`` when not given.
     """
 
     series: pd.DataFrame
@@ -42,6 +47,11 @@ class WidePanel:
     units: np.ndarray
     exog: dict[str, np.ndarray]
     in_span: np.ndarray
+    first: np.ndarray = field(default=None)  # type: ignore[assignment]
+
+    def __post_init__(self) -> None:
+        if self.first is None:
+            self.first = np.argmax(self.in_span, axis=1).astype("int64")
 
     @property
     def n_series(self) -> int:
@@ -68,12 +78,25 @@ class WidePanel:
             units=pad(self.units, np.nan),
             exog={k: pad(v, np.nan) for k, v in self.exog.items()},
             in_span=pad(self.in_span, False),
+            first=self.first,
+        )
+
+    def window(self, start: int, stop: int) -> WidePanel:
+        """Columns ``start`` .. ``stop - 1`` (views: a caller that writes ``units`` copies them first)."""
+        start = max(int(start), 0)
+        return WidePanel(
+            series=self.series,
+            weeks=self.weeks[start:stop],
+            units=self.units[:, start:stop],
+            exog={k: v[:, start:stop] for k, v in self.exog.items()},
+            in_span=self.in_span[:, start:stop],
+            first=self.first - start,
         )
 
 
 def to_wide(panel: pd.DataFrame) -> WidePanel:
     """Pivot a long panel (complete weekly grid per series, the ``model_panel`` contract) to matrices."""
-    missing = [c for c in [*SERIES_KEYS, WEEK, TARGET, *EXOG_COLUMNS] if c not in panel.columns]
+    missing = [c for c in [*SERIES_KEYS, WEEK, UNITS, *EXOG_COLUMNS] if c not in panel.columns]
     if missing:
         raise ValueError(f"model panel lacks columns {missing}")
     if panel.empty:
@@ -85,7 +108,7 @@ def to_wide(panel: pd.DataFrame) -> WidePanel:
         raise ValueError("model panel weeks must all fall on the same weekday (7 days apart)")
     weeks = pd.date_range(first, last, freq="7D")
 
-    keys = panel[SERIES_KEYS].astype("str")
+    keys = panel[list(SERIES_KEYS)].astype("str")
     codes, uniques = pd.MultiIndex.from_frame(keys).factorize(sort=True)
     row = np.asarray(codes, dtype="int64")
     col = offsets.to_numpy(dtype="int64")
@@ -101,14 +124,14 @@ def to_wide(panel: pd.DataFrame) -> WidePanel:
     in_span = np.zeros((n_rows, n_cols), dtype=bool)
     in_span[row, col] = True
     exog = {c: matrix(panel[c].astype("float64")) for c in EXOG_COLUMNS}
-    series = pd.DataFrame(list(uniques), columns=SERIES_KEYS)
+    series = pd.DataFrame(list(uniques), columns=list(SERIES_KEYS))
     attributes = [c for c in [*STORE_ATTRIBUTES, *PRODUCT_ATTRIBUTES] if c in panel.columns]
     if attributes:
         first_rows = pd.DataFrame({"row": row}).join(panel[attributes].reset_index(drop=True))
         per_series = first_rows.groupby("row", sort=True).last()
         series = series.join(per_series.reset_index(drop=True))
     return WidePanel(
-        series=series, weeks=weeks, units=matrix(panel[TARGET]), exog=exog, in_span=_fill_span(in_span)
+        series=series, weeks=weeks, units=matrix(panel[UNITS]), exog=exog, in_span=_fill_span(in_span)
     )
 
 
@@ -136,6 +159,45 @@ def rolling_mean(a: np.ndarray, window: int, lag: int = 1, min_periods: int = 1)
 def rolling_std(a: np.ndarray, window: int, lag: int = 1, min_periods: int = 2) -> np.ndarray:
     s, c = _windowed_sums(a, window, lag)
     s2, _ = _windowed_sums(a * a, window, lag)
+    return _std(s, s2, c, min_periods)
+
+
+def column(a: np.ndarray, t: int) -> np.ndarray:
+    """``a[:, t]`` (NaN where t < 0): ``shift(a, k)[:, t]`` is ``column(a, t - k)``."""
+    if t < 0:
+        return np.full(a.shape[0], np.nan)
+    return a[:, t].astype("float64")
+
+
+def window_mean(a: np.ndarray, t: int, window: int) -> np.ndarray:
+    """NaN-aware mean of ``a[:, t-window .. t-1]``: ``rolling_mean(a, window)[:, t]`` for one column t."""
+    return row_mean(_block(a, t, window))
+
+
+def row_mean(block: np.ndarray) -> np.ndarray:
+    """NaN-aware mean of each row of ``block`` (NaN for a row without a value)."""
+    s, c = _column_sums(block)
+    return np.where(c >= 1, s / np.maximum(c, 1), np.nan)
+
+
+def window_std(a: np.ndarray, t: int, window: int, min_periods: int = 2) -> np.ndarray:
+    """``rolling_std(a, window)[:, t]`` for one column t (same formula)."""
+    block = _block(a, t, window)
+    s, c = _column_sums(block)
+    s2, _ = _column_sums(block * block)
+    return _std(s, s2, c, min_periods)
+
+
+def _block(a: np.ndarray, t: int, window: int) -> np.ndarray:
+    return a[:, max(t - window, 0) : max(t, 0)]
+
+
+def _column_sums(block: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    valid = ~np.isnan(block)
+    return np.where(valid, block, 0.0).sum(axis=1), valid.sum(axis=1, dtype="float64")
+
+
+def _std(s: np.ndarray, s2: np.ndarray, c: np.ndarray, min_periods: int) -> np.ndarray:
     mean = s / np.maximum(c, 1)
     var = np.maximum(s2 / np.maximum(c, 1) - mean * mean, 0.0) * c / np.maximum(c - 1, 1)
     return np.where(c >= min_periods, np.sqrt(var), np.nan)

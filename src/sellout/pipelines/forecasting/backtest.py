@@ -16,17 +16,18 @@ are left out of MASE).
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Mapping
-from typing import Any
+from collections.abc import Callable
+from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
 
+from sellout.config.model_parameters import LightGBMParams, RefitParams
 from sellout.pipelines.features.wide import WidePanel
 
-from .model import ForecastModel, TrainingSet, recursive_forecast
+from .model import ForecastModel, recursive_forecast
 from .plan import apply_plan
-from .refit import RefitSchedule
+from .training import TrainingSet
 
 MODEL_METHOD = "lightgbm"
 CELL_COLUMNS = [
@@ -41,6 +42,19 @@ CELL_COLUMNS = [
     "actual",
     "scale",
 ]
+
+
+@dataclass(frozen=True)
+class OriginTiming:
+    """What one backtest origin cost: wall and CPU seconds of its fit + forecast, the forecast's CPU seconds
+    alone, and the kind of fit ("full fit" or "refresh"). CPU seconds of this process move less with the load
+    of a shared machine than wall seconds."""
+
+    origin: int
+    wall_seconds: float
+    cpu_seconds: float
+    forecast_cpu_seconds: float
+    kind: str
 
 
 def origin_columns(wp: WidePanel, n_origins: int) -> list[int]:
@@ -84,27 +98,26 @@ def run_backtest(
     training: TrainingSet,
     origins: list[int],
     horizon: int,
-    lightgbm: Mapping[str, Any],
+    lightgbm: LightGBMParams,
     ma_weeks: int = 4,
-    on_origin: Callable[[int, float, float, str], None] | None = None,
+    on_origin: Callable[[OriginTiming], None] | None = None,
     plan_rule: str | None = None,
-    refit: Mapping[str, Any] | None = None,
-) -> tuple[pd.DataFrame, list[float]]:
-    """Cells of every method at every origin, and the wall seconds of each origin's fit + forecast.
+    refit: RefitParams | None = None,
+) -> tuple[pd.DataFrame, list[OriginTiming]]:
+    """Cells of every method at every origin, and what each origin's fit + forecast cost.
 
-    ``on_origin(origin, wall_seconds, cpu_seconds, kind)`` is called after each origin's fit + forecast (CPU
-    seconds of this process: on a shared machine they move less with the load than wall seconds; kind: "full
-    fit" or "refresh").
+    ``on_origin`` is called with each origin's ``OriginTiming`` as soon as it is known.
 
     The forecast weeks' prices and promotions are the panel's actual ones (a plan known in advance), or, with
     ``plan_rule``, what the plan rule gives (as if no plan had been given).
 
     ``refit`` (``forecasting.refit``) is the production schedule replayed week by week: a full fit, then
-    ``refresh_rounds`` rounds on top of it at each origin until it is ``full_every_weeks`` old.
+    ``refresh_rounds`` rounds on top of it at each origin until it is ``full_every_weeks`` old; None: a full
+    fit at every origin.
     """
     last = len(wp.weeks) - 1
-    frames, seconds = [], []
-    schedule = RefitSchedule.from_params(refit)
+    schedule = refit or RefitParams(full_every_weeks=1, refresh_rounds=0)
+    frames, timings = [], []
     base: ForecastModel | None = None
     base_origin = -1
     for origin in origins:
@@ -116,6 +129,7 @@ def run_backtest(
         else:
             model = base = training.fit(origin, lightgbm)
             base_origin = origin
+        forecast_started = time.process_time()
         future = slice(origin + 1, origin + h_max + 1)
         saved = {k: v[:, future].copy() for k, v in wp.exog.items()}
         if plan_rule:
@@ -125,14 +139,21 @@ def run_backtest(
         finally:
             for k, v in saved.items():
                 wp.exog[k][:, future] = v
-        seconds.append(time.perf_counter() - started)
+        timings.append(
+            OriginTiming(
+                origin,
+                wall_seconds=time.perf_counter() - started,
+                cpu_seconds=time.process_time() - started_cpu,
+                forecast_cpu_seconds=time.process_time() - forecast_started,
+                kind="refresh" if model.refresh is not None else "full fit",
+            )
+        )
         if on_origin:
-            kind = "refresh" if model.refresh is not None else "full fit"
-            on_origin(origin, seconds[-1], time.process_time() - started_cpu, kind)
+            on_origin(timings[-1])
         for name, values in baseline_forecasts(wp, origin, h_max, ma_weeks).items():
             forecasts[name] = values[rows]
         frames.append(_cells(wp, origin, rows, forecasts, mase_scale(wp, origin)[rows]))
-    return pd.concat(frames, ignore_index=True), seconds
+    return pd.concat(frames, ignore_index=True), timings
 
 
 def _cells(wp, origin, rows, forecasts: dict[str, np.ndarray], scale: np.ndarray) -> pd.DataFrame:

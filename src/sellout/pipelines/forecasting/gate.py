@@ -3,11 +3,13 @@
 Fails when the model's backtest WAPE (all horizons, all categories) is worse than the best baseline's by more
 than ``margin``, or worse than the last published model's by more than ``last_published_margin`` (absolute
 WAPE points). "Last published model" = the latest earlier run (by created_at) in ``forecast.model_runs`` whose
+forecasts were committed (``published``, set in the forecasts' own transaction) and
 gate passed; the current run id is left out so that a rerun does not compare with itself.
 """
 
 from __future__ import annotations
 
+import json
 import math
 from collections.abc import Mapping
 from typing import Any
@@ -27,6 +29,7 @@ MODEL_RUN_COLUMNS = {
     "wape_by_method": "str",
     "gate_passed": "bool",
     "gate_reason": "str",
+    "published": "bool",
 }
 
 
@@ -39,10 +42,11 @@ def overall_wape(backtest_metrics: pd.DataFrame) -> pd.DataFrame:
 
 
 def last_published(model_runs: pd.DataFrame | None, run_id: str) -> Mapping[str, Any] | None:
-    """The latest earlier run whose gate passed, or None."""
+    """The latest earlier run whose gate passed and whose forecasts were committed (published), or None."""
     if model_runs is None or model_runs.empty:
         return None
-    passed = model_runs[(model_runs["gate_passed"].astype(bool)) & (model_runs["run_id"] != run_id)]
+    published = model_runs["published"].fillna(False).astype(bool) if "published" in model_runs else True
+    passed = model_runs[model_runs["gate_passed"].astype(bool) & published & (model_runs["run_id"] != run_id)]
     if passed.empty:
         return None
     return passed.sort_values(["created_at", "run_id"]).iloc[-1].to_dict()
@@ -114,8 +118,6 @@ def model_run_row(
     model_method: str,
 ) -> pd.DataFrame:
     """This run's row of ``forecast.model_runs``."""
-    import json
-
     overall = overall_wape(backtest_metrics)
     row = {
         "run_id": status["run_id"],
@@ -131,5 +133,6 @@ def model_run_row(
         ),
         "gate_passed": bool(status["passed"]),
         "gate_reason": status["reason"],
+        "published": False,  # until the forecasts are committed (the forecasts dataset's mark)
     }
     return pd.DataFrame([row]).astype(MODEL_RUN_COLUMNS)

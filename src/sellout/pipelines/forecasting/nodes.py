@@ -1,12 +1,13 @@
 """Forecasting nodes: train, backtest, forecast, quality gate, report.
 
-The model, the backtest protocol, the plan rule and the intervals live in model.py, backtest.py, plan.py and
-intervals.py; these functions adapt them to the Kedro datasets (see their docstrings for the rules).
+Every node reads the features stage's ``feature_set`` (the panel as matrices, the feature engine, the training
+rows); the model, the backtest protocol, the plan rule and the intervals live in model.py / training.py,
+backtest.py, plan.py and intervals.py, and these functions adapt them to the Kedro datasets. The train and
+backtest nodes look their result up in the stored results first (reuse.py) and hand new ones to the catalog.
 """
 
 from __future__ import annotations
 
-import dataclasses
 import logging
 from collections.abc import Mapping
 from typing import Any
@@ -14,37 +15,26 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from sellout.pipelines.features.wide import SERIES_KEYS, WEEK, to_wide
+from sellout.canonical import SERIES_KEYS
+from sellout.config.model_parameters import ForecastingParams
+from sellout.pipelines.features.feature_set import FeatureSet
 
 from . import gate, intervals, report
 from .backtest import MODEL_METHOD, origin_columns, run_backtest, score
-from .memo import Memo, fingerprint
-from .model import (
-    DEFAULT_LGBM,
-    ForecastModel,
-    TrainingSet,
-    has_known_link,
-    lgbm_train_params,
-    recursive_forecast,
-)
+from .model import ForecastModel, recursive_forecast
 from .plan import activate_series, apply_plan
-from .refit import RefitSchedule
+from .reuse import (
+    LastFullFit,
+    StoredResults,
+    full_fit_key,
+    history_digest,
+    result_key,
+    reusable_base,
+    stored,
+)
+from .training import TrainingSet
 
 logger = logging.getLogger(__name__)
-
-DEFAULT_PARAMS: dict[str, Any] = {
-    "horizon": 8,
-    "active_weeks": 4,
-    "train_weeks": None,
-    "target_scale": None,
-    "plan_rule": "last_base_price",
-    "backtest": {"origins": 13, "horizon": 4, "moving_average_weeks": 4, "plan": "actual"},
-    "intervals": {"lower": 0.1, "upper": 0.9},
-    "quality_gate": {"margin": 0.0, "last_published_margin": 0.02},
-    "lightgbm": {},
-    "memo_dir": None,
-    "refit": {},
-}
 
 FORECAST_COLUMNS = {
     "run_id": "str",
@@ -74,155 +64,96 @@ BACKTEST_COLUMNS = {
 }
 
 
-def resolve_forecast_params(params: Mapping[str, Any] | None) -> dict[str, Any]:
-    p = {**DEFAULT_PARAMS, **(params or {})}
-    for block in ("backtest", "intervals", "quality_gate"):
-        p[block] = {**DEFAULT_PARAMS[block], **dict((params or {}).get(block) or {})}
-    p["lightgbm"] = {**DEFAULT_LGBM, **dict(p.get("lightgbm") or {})}
-    for key in ("horizon", "active_weeks"):
-        if int(p[key]) < 1:
-            raise ValueError(f"forecasting.{key} must be >= 1, got {p[key]!r}")
-    for key in ("origins", "horizon", "moving_average_weeks"):
-        if int(p["backtest"][key]) < 1:
-            raise ValueError(f"forecasting.backtest.{key} must be >= 1, got {p['backtest'][key]!r}")
-    schedule = RefitSchedule.from_params(p["refit"])  # refuses bad settings before any fitting
-    objective = lgbm_train_params(p["lightgbm"])[0]["objective"]
-    if schedule.refresh_rounds > 0 and not has_known_link(objective):
-        raise ValueError(
-            f"forecasting.refit.refresh_rounds needs a LightGBM objective whose link is known (tweedie, poisson, "
-            f"gamma or a regression objective), not {objective!r}; set refresh_rounds: 0"
-        )
-    if p["backtest"]["plan"] not in ("actual", "rule"):
-        raise ValueError(
-            f"forecasting.backtest.plan must be 'actual' or 'rule', got {p['backtest']['plan']!r}"
-        )
-    return p
-
-
 def _typed(frame: pd.DataFrame, dtypes: Mapping[str, str]) -> pd.DataFrame:
     return frame[list(dtypes)].astype(dict(dtypes)).reset_index(drop=True)
+
+
+def _version_extra(p: ForecastingParams) -> dict[str, Any]:
+    """Settings besides LightGBM's and the features' that make a model version (model.compute_model_version)."""
+    return {"train_weeks": p.train_weeks, "refit": p.refit.model_dump()}
+
+
+def _training_set(feature_set: FeatureSet, p: ForecastingParams) -> TrainingSet:
+    return TrainingSet(feature_set, p.train_weeks, p.target_scale)
 
 
 # ------------------------------------------------------------------------------------------------- training
 
 
 def train_forecast_model(
-    model_features: pd.DataFrame,
-    model_panel: pd.DataFrame,
-    params: Mapping[str, Any] | None,
-    feature_params: Mapping[str, Any] | None,
-) -> ForecastModel:
-    """Kedro node: the production model, trained on every week of ``model_features``."""
-    p = resolve_forecast_params(params)
-    wp = to_wide(model_panel)
+    feature_set: FeatureSet,
+    stored_forecast_models: StoredResults,
+    stored_full_fits: StoredResults,
+    params: ForecastingParams,
+) -> tuple[ForecastModel, dict[str, ForecastModel], dict[str, LastFullFit]]:
+    """Kedro node: the production model, trained on every week of the feature set.
 
-    schedule = RefitSchedule.from_params(p["refit"])
-    memo = Memo(p["memo_dir"])
-    base_key = fingerprint({}, _memo_params(p, feature_params))
-    extra_version = _version_extra(p)
-
-    def fit() -> ForecastModel:
-        training = TrainingSet.from_frame(
-            model_features, wp, feature_params, p["train_weeks"], target_scale=p["target_scale"]
-        )
-        last = len(wp.weeks) - 1
-        base = _reusable_base(memo.get("forecast_base", base_key), wp, model_panel, schedule)
-        if base is not None:
-            return training.fit(last, p["lightgbm"], extra_version, base, schedule.refresh_rounds)
-        model = training.fit(last, p["lightgbm"], extra_version)
-        if schedule.refresh_rounds > 0:
-            history = _history_fingerprint(model_panel, model.trained_until)
-            memo.put("forecast_base", base_key, {"model": model, "history": history})
-        return model
-
-    key = fingerprint(
-        {"model_features": model_features, "model_panel": model_panel}, _memo_params(p, feature_params)
-    )
-    return memo.get_or_compute("forecast_model", key, fit)
-
-
-def _version_extra(p: Mapping[str, Any]) -> dict[str, Any]:
-    """Settings besides LightGBM's and the features' that make a model version (model.compute_model_version)."""
-    return {
-        "train_weeks": p["train_weeks"],
-        "refit": dataclasses.asdict(RefitSchedule.from_params(p["refit"])),
-    }
-
-
-def _reusable_base(stored, wp, model_panel: pd.DataFrame, schedule: RefitSchedule) -> ForecastModel | None:
-    """The last fully fitted model if the schedule refreshes it now and the history it saw is unchanged."""
-    if not stored:
-        return None
-    base: ForecastModel = stored["model"]
-    weeks_since = int((wp.weeks[-1] - base.trained_until) / pd.Timedelta(weeks=1))
-    if not schedule.refreshes(weeks_since):
-        return None
-    if stored["history"] != _history_fingerprint(model_panel, base.trained_until):
-        logger.info("the weeks up to %s changed since the last full fit: fitting in full", base.trained_until)
-        return None
-    return base
-
-
-def _history_fingerprint(model_panel: pd.DataFrame, until: pd.Timestamp) -> str:
-    return fingerprint({"model_panel": model_panel[pd.to_datetime(model_panel[WEEK]) <= until]}, {})
-
-
-def _memo_params(p: Mapping[str, Any], feature_params: Mapping[str, Any] | None) -> dict[str, Any]:
-    """What a stored result depends on besides the input frames (everything but where it is stored)."""
-    return {"forecasting": {k: v for k, v in p.items() if k != "memo_dir"}, "features": feature_params}
+    Returns the model, the model to store under its content key, and the full fit to store for the refit
+    schedule (both empty when nothing new was fitted).
+    """
+    p = ForecastingParams.of(params, "forecasting")
+    key = result_key("forecast_model", feature_set, p)
+    model = stored(stored_forecast_models, key)
+    if model is not None:
+        return model, {}, {}
+    training = _training_set(feature_set, p)
+    last = len(feature_set.panel.weeks) - 1
+    base_key = full_fit_key(feature_set, p)
+    base = reusable_base(stored(stored_full_fits, base_key), feature_set, p.refit)
+    if base is not None:
+        model = training.fit(last, p.lightgbm, _version_extra(p), base, p.refit.refresh_rounds)
+        return model, {key: model}, {}
+    model = training.fit(last, p.lightgbm, _version_extra(p))
+    full_fits = {}
+    if p.refit.refresh_rounds > 0:
+        full_fits[base_key] = LastFullFit(model, history_digest(feature_set.panel, last))
+    return model, {key: model}, full_fits
 
 
 # ------------------------------------------------------------------------------------------------- backtest
 
 
 def backtest_forecast(
-    model_panel: pd.DataFrame,
+    feature_set: FeatureSet,
+    stored_backtest_cells: StoredResults,
     run_context: Mapping[str, Any],
-    params: Mapping[str, Any] | None,
-    feature_params: Mapping[str, Any] | None,
-) -> tuple[pd.DataFrame, pd.DataFrame, dict[str, Any]]:
-    """Kedro node: rolling-origin backtest (see backtest.py) -> metrics, cells, interval calibration.
+    params: ForecastingParams,
+) -> tuple[pd.DataFrame, dict[str, Any], pd.DataFrame, dict[str, Any], dict[str, pd.DataFrame]]:
+    """Kedro node: rolling-origin backtest (see backtest.py) -> metrics, what was written (for the gate and the
+    report, which read the metrics back), cells, interval calibration, and the cells to store under their
+    content key (empty when they were read back).
 
     Metrics rows: per method x horizon x category, per method x horizon over all categories (category
     'ALL'), and per method over all horizons (horizon 0) per category and for 'ALL'.
     """
-    p = resolve_forecast_params(params)
-    b = p["backtest"]
-    wp = to_wide(model_panel)
-    origins = origin_columns(wp, int(b["origins"]))
-    training = TrainingSet.from_panel(wp, feature_params, p["train_weeks"], target_scale=p["target_scale"])
-    plan_rule = p["plan_rule"] if b["plan"] == "rule" else None
-    key = fingerprint({"model_panel": model_panel}, _memo_params(p, feature_params))
-    cells = Memo(p["memo_dir"]).get_or_compute(
-        "backtest_cells",
-        key,
-        lambda: run_backtest(
-            wp,
-            training,
-            origins,
-            int(b["horizon"]),
-            p["lightgbm"],
-            int(b["moving_average_weeks"]),
-            plan_rule=plan_rule,
-            refit=p["refit"],
-        )[0],
-    )
-    version = training.model_version(p["lightgbm"], _version_extra(p))
+    p = ForecastingParams.of(params, "forecasting")
+    b = p.backtest
+    panel = feature_set.panel
+    origins = origin_columns(panel, b.origins)
+    training = _training_set(feature_set, p)
+    key = result_key("backtest_cells", feature_set, p)
+    cells = stored(stored_backtest_cells, key)
+    to_store = {}
+    if cells is None:
+        plan_rule = p.plan_rule if b.plan == "rule" else None
+        cells, _ = run_backtest(
+            panel, training, origins, b.horizon, p.lightgbm, b.moving_average_weeks, None, plan_rule, p.refit
+        )
+        to_store[key] = cells
+    run_id = str(run_context["run_id"])
     metrics = backtest_metrics_table(cells)
-    metrics["run_id"] = str(run_context["run_id"])
-    metrics["model_version"] = version
-    metrics["first_origin_week"] = wp.weeks[origins[0]]
-    metrics["last_origin_week"] = wp.weeks[origins[-1]]
+    metrics["run_id"] = run_id
+    metrics["model_version"] = training.model_version(p.lightgbm, _version_extra(p))
+    metrics["first_origin_week"] = panel.weeks[origins[0]]
+    metrics["last_origin_week"] = panel.weeks[origins[-1]]
     model_cells = cells[cells["method"] == MODEL_METHOD]
-    calibration = intervals.calibrate(
-        model_cells, float(p["intervals"]["lower"]), float(p["intervals"]["upper"])
-    )
-    calibration["run_id"] = str(run_context["run_id"])
+    calibration = intervals.calibrate(model_cells, p.intervals.lower, p.intervals.upper)
+    calibration["run_id"] = run_id
     corrected = intervals.correct(model_cells["forecast"], calibration)
     p10, p90 = intervals.apply(corrected, model_cells["horizon"], calibration)
     calibration["backtest_coverage"] = intervals.coverage(model_cells["actual"].to_numpy(), p10, p90)
-    cells = cells.assign(run_id=str(run_context["run_id"]))
-    return _typed(metrics, BACKTEST_COLUMNS), cells, calibration
+    status = {"run_id": run_id, "table": "forecast.backtest_metrics", "rows": int(len(metrics))}
+    return _typed(metrics, BACKTEST_COLUMNS), status, cells.assign(run_id=run_id), calibration, to_store
 
 
 def backtest_metrics_table(cells: pd.DataFrame) -> pd.DataFrame:
@@ -242,11 +173,11 @@ def backtest_metrics_table(cells: pd.DataFrame) -> pd.DataFrame:
 
 def forecast_next_weeks(
     forecast_model: ForecastModel,
-    model_panel: pd.DataFrame,
+    feature_set: FeatureSet,
     promo_plan: pd.DataFrame | None,
     interval_calibration: Mapping[str, Any],
     run_context: Mapping[str, Any],
-    params: Mapping[str, Any] | None,
+    params: ForecastingParams,
 ) -> pd.DataFrame:
     """Kedro node: forecasts of the ``horizon`` weeks after the panel's last week for the active series.
 
@@ -254,17 +185,14 @@ def forecast_next_weeks(
     Level correction and intervals: the backtest's calibration (intervals.py); ``forecast_units`` is the
     model's forecast times the calibration's ``scale``.
     """
-    p = resolve_forecast_params(params)
-    if model_panel.empty:
-        return _typed(pd.DataFrame(columns=list(FORECAST_COLUMNS)), FORECAST_COLUMNS)
-    horizon = int(p["horizon"])
-    wp = to_wide(model_panel)
-    origin = len(wp.weeks) - 1
-    wp = wp.extended(horizon)
-    rows = activate_series(wp, origin, int(p["active_weeks"]))
+    p = ForecastingParams.of(params, "forecasting")
+    horizon = p.horizon
+    origin = len(feature_set.panel.weeks) - 1
+    wp = feature_set.panel.extended(horizon)
+    rows = activate_series(wp, origin, p.active_weeks)
     if len(rows) == 0:
         return _typed(pd.DataFrame(columns=list(FORECAST_COLUMNS)), FORECAST_COLUMNS)
-    apply_plan(wp, origin, horizon, rows, promo_plan, p["plan_rule"])
+    apply_plan(wp, origin, horizon, rows, promo_plan, p.plan_rule)
     point = recursive_forecast(forecast_model, wp, origin, horizon, rows)
     h = np.tile(np.arange(1, horizon + 1), len(rows))
     units = intervals.correct(point.reshape(-1), interval_calibration)
@@ -295,7 +223,7 @@ def write_forecasts(
         "run_id": run_context["run_id"],
         "table": "forecast.forecasts",
         "rows": int(len(forecast_frame)),
-        "series": int(forecast_frame[SERIES_KEYS].drop_duplicates().shape[0]),
+        "series": int(forecast_frame[list(SERIES_KEYS)].drop_duplicates().shape[0]),
         "origin_week": str(forecast_frame["origin_week"].max().date()) if len(forecast_frame) else None,
         "model_version": str(forecast_frame["model_version"].iloc[0]) if len(forecast_frame) else None,
     }
@@ -305,37 +233,35 @@ def write_forecasts(
 # ---------------------------------------------------------------------------------------------- quality gate
 
 
-def this_run(table: pd.DataFrame, run_context: Mapping[str, Any]) -> pd.DataFrame:
-    """The rows of this run: a table dataset loads every run's rows."""
-    return table[table["run_id"] == str(run_context["run_id"])]
-
-
 def evaluate_quality_gate(
-    backtest_metrics: pd.DataFrame,
+    this_run_backtest_metrics: pd.DataFrame,
+    backtest_write_status: Mapping[str, Any],
     published_model_runs: pd.DataFrame,
     forecast_model: ForecastModel,
-    model_panel: pd.DataFrame,
     run_context: Mapping[str, Any],
-    params: Mapping[str, Any] | None,
+    params: ForecastingParams,
 ) -> tuple[dict[str, Any], pd.DataFrame]:
-    """Kedro node: the gate's decision (``quality_gate_status``) and this run's row of forecast.model_runs."""
-    backtest_metrics = this_run(backtest_metrics, run_context)
-    p = resolve_forecast_params(params)
-    g = p["quality_gate"]
+    """Kedro node: the gate's decision (``quality_gate_status``) and this run's row of forecast.model_runs.
+
+    ``this_run_backtest_metrics``: this run's rows of the metrics table; ``published_model_runs``: the last
+    published run before this one (the catalog's queries select them).
+    """
+    p = ForecastingParams.of(params, "forecasting")
+    backtest_metrics = _as_written(this_run_backtest_metrics, backtest_write_status, run_context)
     status = gate.evaluate(
         backtest_metrics,
         published_model_runs,
         str(run_context["run_id"]),
         MODEL_METHOD,
-        float(g["margin"]),
-        float(g["last_published_margin"]),
+        p.quality_gate.margin,
+        p.quality_gate.last_published_margin,
     )
     row = gate.model_run_row(
         status,
         backtest_metrics,
         forecast_model.model_version,
         str(run_context["started_at"]),
-        pd.Timestamp(model_panel[WEEK].max()),
+        forecast_model.trained_until,
         MODEL_METHOD,
     )
     return status, row
@@ -347,17 +273,31 @@ def evaluate_quality_gate(
 def build_forecast_report(
     model_panel: pd.DataFrame,
     backtest_cells: pd.DataFrame,
-    backtest_metrics: pd.DataFrame,
+    this_run_backtest_metrics: pd.DataFrame,
+    backtest_write_status: Mapping[str, Any],
     forecast_frame: pd.DataFrame,
     quality_gate_status: Mapping[str, Any],
     forecast_model: ForecastModel,
     run_context: Mapping[str, Any],
 ):
     """Kedro node: the two plotly charts and the run's HTML report ({run_id: html})."""
-    backtest_metrics = this_run(backtest_metrics, run_context)
+    backtest_metrics = _as_written(this_run_backtest_metrics, backtest_write_status, run_context)
     chart = report.forecast_chart(model_panel, backtest_cells, forecast_frame)
     metrics = report.backtest_chart(backtest_metrics)
     html = report.html_report(
         [chart, metrics], quality_gate_status, run_context, forecast_model.model_version
     )
     return chart, metrics, {str(run_context["run_id"]): html}
+
+
+def _as_written(
+    metrics: pd.DataFrame, write_status: Mapping[str, Any], run_context: Mapping[str, Any]
+) -> pd.DataFrame:
+    """This run's metrics as read back; refused unless they are the rows the backtest wrote for this run."""
+    run_id = str(run_context["run_id"])
+    if str(write_status["run_id"]) != run_id or len(metrics) != int(write_status["rows"]):
+        raise ValueError(
+            f"backtest metrics of run {run_id}: read {len(metrics)} rows back, the backtest of run "
+            f"{write_status['run_id']} wrote {write_status['rows']} (do the catalog's run_id and the run's agree?)"
+        )
+    return metrics

@@ -1,4 +1,9 @@
-"""Forecasting pipeline: train, backtest, forecast, write, quality gate, charts and report."""
+"""Forecasting pipeline: train, backtest, forecast, write, quality gate, charts and report.
+
+Stored results (``stored_*`` in, ``*_to_store`` out) are the same folders read and written by one node (see
+reuse.py). The backtest writes ``backtest_metrics`` and says so in ``backtest_write_status``; the gate and the
+report read ``this_run_backtest_metrics`` (the same table, this run's rows) after it.
+"""
 
 from kedro.pipeline import Pipeline, node
 
@@ -17,21 +22,27 @@ def create_pipeline(**kwargs) -> Pipeline:
         [
             node(
                 train_forecast_model,
-                inputs=["model_features", "model_panel", "params:forecasting", "params:features"],
-                outputs="forecast_model",
+                inputs=["feature_set", "stored_forecast_models", "stored_full_fits", "params:forecasting"],
+                outputs=["forecast_model", "forecast_models_to_store", "full_fits_to_store"],
                 name="train_forecast_model",
             ),
             node(
                 backtest_forecast,
-                inputs=["model_panel", "run_context", "params:forecasting", "params:features"],
-                outputs=["backtest_metrics", "backtest_cells", "interval_calibration"],
+                inputs=["feature_set", "stored_backtest_cells", "run_context", "params:forecasting"],
+                outputs=[
+                    "backtest_metrics",
+                    "backtest_write_status",
+                    "backtest_cells",
+                    "interval_calibration",
+                    "backtest_cells_to_store",
+                ],
                 name="backtest_forecast",
             ),
             node(
                 forecast_next_weeks,
                 inputs=[
                     "forecast_model",
-                    "model_panel",
+                    "feature_set",
                     "promo_plan",
                     "interval_calibration",
                     "run_context",
@@ -49,10 +60,10 @@ def create_pipeline(**kwargs) -> Pipeline:
             node(
                 evaluate_quality_gate,
                 inputs=[
-                    "backtest_metrics",
+                    "this_run_backtest_metrics",
+                    "backtest_write_status",
                     "published_model_runs",
                     "forecast_model",
-                    "model_panel",
                     "run_context",
                     "params:forecasting",
                 ],
@@ -64,7 +75,8 @@ def create_pipeline(**kwargs) -> Pipeline:
                 inputs=[
                     "model_panel",
                     "backtest_cells",
-                    "backtest_metrics",
+                    "this_run_backtest_metrics",
+                    "backtest_write_status",
                     "forecast_frame",
                     "quality_gate_status",
                     "forecast_model",

@@ -13,7 +13,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from sellout.pipelines.features.wide import EXOG_COLUMNS, PROMO_FLAGS, SERIES_KEYS, WEEK, WidePanel
+from sellout.canonical import PRICE_COLUMNS, PROMO_FLAGS, SERIES_KEYS, WEEK
+from sellout.pipelines.features.wide import EXOG_COLUMNS, WidePanel
 
 PLAN_RULES = ("last_base_price",)
 PLAN_COLUMNS = [*SERIES_KEYS, WEEK, *EXOG_COLUMNS]
@@ -51,7 +52,7 @@ def apply_plan(
     base = pd.DataFrame(wp.exog["base_price"][:, : origin_col + 1]).ffill(axis=1).to_numpy()[:, -1]
     planned = _planned_values(wp, origin_col, horizon, promo_plan)
     for col in EXOG_COLUMNS:
-        rule_value = base[rows, None] if col in ("price", "base_price") else np.zeros((len(rows), 1))
+        rule_value = base[rows, None] if col in PRICE_COLUMNS else np.zeros((len(rows), 1))
         values = np.broadcast_to(rule_value, (len(rows), horizon)).copy()
         if planned is not None:
             given = planned[col][rows]
@@ -77,8 +78,8 @@ def _planned_values(wp: WidePanel, origin_col: int, horizon: int, promo_plan: pd
     if duplicated.any():
         row = plan.loc[duplicated, [*SERIES_KEYS, WEEK]].iloc[0].to_dict()
         raise ValueError(f"promo_plan has duplicate rows for {row}")
-    index = pd.MultiIndex.from_frame(wp.series[SERIES_KEYS].astype("str"))
-    series_pos = index.get_indexer(pd.MultiIndex.from_frame(plan[SERIES_KEYS]))
+    index = pd.MultiIndex.from_frame(wp.series[list(SERIES_KEYS)].astype("str"))
+    series_pos = index.get_indexer(pd.MultiIndex.from_frame(plan[list(SERIES_KEYS)]))
     step = (plan[WEEK] - wp.weeks[origin_col]) // pd.Timedelta(days=7)
     keep = (series_pos >= 0) & (step >= 1) & (step <= horizon)
     out = {}

@@ -15,6 +15,8 @@ import pandas as pd
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
+from sellout.canonical import UNITS, WEEK
+
 from .gate import ALL
 
 HISTORY_WEEKS = 52
@@ -25,7 +27,7 @@ def forecast_chart(
 ) -> go.Figure:
     fig = go.Figure()
     if not model_panel.empty:
-        actual = model_panel.groupby("week_end_date", sort=True)["units"].sum().tail(HISTORY_WEEKS)
+        actual = model_panel.groupby(WEEK, sort=True)[UNITS].sum().tail(HISTORY_WEEKS)
         fig.add_trace(go.Scatter(x=actual.index, y=actual.to_numpy(), name="actual", line={"color": "black"}))
     one_step = backtest_cells[backtest_cells["horizon"] == 1]
     for method, cells in one_step.groupby("method", sort=True):

@@ -20,7 +20,7 @@ from typing import Any
 
 import numpy as np
 
-UNIT_FEATURE_PREFIXES = ("lag_", "roll_mean_", "roll_std_", "base_units_")
+from sellout.config.model_parameters import UNIT_FEATURE_PREFIXES, TargetScaleParams
 
 
 @dataclass(frozen=True)
@@ -32,32 +32,21 @@ class TargetScale:
 
     @classmethod
     def from_params(
-        cls, params: Mapping[str, Any] | None, model_features: Sequence[str]
+        cls, params: TargetScaleParams | Mapping[str, Any] | None, model_features: Sequence[str]
     ) -> TargetScale | None:
-        """From ``forecasting.target_scale`` ({features: [...], offset: x}); None if it is null or lists none."""
-        if not params or not params.get("features"):
+        """From ``forecasting.target_scale``; None if it is null or lists no feature."""
+        if params is None:
             return None
-        unknown = sorted(set(params) - {"features", "offset"})
-        if unknown:
-            raise ValueError(
-                f"forecasting.target_scale has unknown keys {unknown}; allowed: features, offset"
-            )
-        features = tuple(str(f) for f in params["features"])
-        missing = [f for f in features if f not in model_features]
+        settings = TargetScaleParams.of(params, "forecasting.target_scale")
+        if not settings.features:
+            return None
+        missing = [f for f in settings.features if f not in model_features]
         if missing:
             raise ValueError(
                 f"forecasting.target_scale.features {missing} are not model features (check "
                 "features.rolling_windows / features.lags and features.exclude)"
             )
-        not_units = [f for f in features if not f.startswith(UNIT_FEATURE_PREFIXES)]
-        if not_units:
-            raise ValueError(
-                f"forecasting.target_scale.features must be unit-valued (lags, rolling means), got {not_units}"
-            )
-        offset = float(params.get("offset", 1.0))
-        if not offset > 0.0:
-            raise ValueError(f"forecasting.target_scale.offset must be > 0, got {offset!r}")
-        return cls(features, offset)
+        return cls(tuple(settings.features), settings.offset)
 
     def level(self, x: np.ndarray, model_features: Sequence[str]) -> np.ndarray:
         """Each row's level (>= offset)."""

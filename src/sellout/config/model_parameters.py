@@ -1,0 +1,242 @@
+"""The parameters of the features and the forecasting model (``params:features``, ``params:forecasting``).
+
+Each model's defaults are the only defaults, and ``conf/base/parameters_features.yml`` /
+``parameters_forecasting.yml`` state the same values (a test holds them together). Kedro validates a node's
+``params:features`` / ``params:forecasting`` input into its model when the session starts (the node's type
+hint), so a wrong value stops the run before anything is read or written; nodes call ``Model.of(params)`` so
+that a test may pass a plain dict.
+
+The names of the feature columns are declared here because ``features.exclude`` is checked against them; the
+features stage (``sellout.pipelines.features.transforms``) computes exactly these columns.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+
+from pydantic import ConfigDict, Field, field_validator, model_validator
+
+from sellout.canonical import NUMERIC_ATTRIBUTES, PRODUCT_ATTRIBUTES, SERIES_KEYS, STORE_ATTRIBUTES
+from sellout.config.schema import Strict
+
+# -- feature columns, in the model's column order ---------------------------------------------------------------
+SERIES_STATISTICS = ("base_units_13", "promo_lift_52", "age")
+PRICE_PROMOTION = (
+    "price",
+    "base_price",
+    "price_ratio",
+    "discount_depth",
+    "feature",
+    "display",
+    "tpr_only",
+    "promo_any",
+    "price_index_52",
+    "promo_any_lag_1",
+    "price_ratio_lag_1",
+)
+CALENDAR = ("week_of_year", "month", "holiday", "weeks_to_holiday")
+HIERARCHY = (
+    "product_units_lag_1",
+    "product_units_roll_4",
+    "store_category_units_lag_1",
+    "store_category_units_roll_4",
+    "product_feature_share",
+    "product_display_share",
+    "product_price_cut_share",
+)
+# Series attributes the model sees as categories (column ``<attribute>_cat``) or as numbers.
+CATEGORICAL_ATTRIBUTES = (
+    *SERIES_KEYS,
+    *PRODUCT_ATTRIBUTES,
+    *(a for a in STORE_ATTRIBUTES if a not in NUMERIC_ATTRIBUTES),
+)
+ATTRIBUTE_FEATURES = (*(f"{a}_cat" for a in CATEGORICAL_ATTRIBUTES), *NUMERIC_ATTRIBUTES)
+CATEGORICAL_FEATURES = (*(f"{a}_cat" for a in CATEGORICAL_ATTRIBUTES), "holiday")
+
+# LightGBM objectives whose prediction is exp(raw score), and those whose prediction is the raw score itself: a
+# refresh fits rounds on top of the raw scores of the last full fit, so it needs to know the link.
+LOG_LINK_OBJECTIVES = frozenset({"tweedie", "poisson", "gamma"})
+IDENTITY_LINK_OBJECTIVES = frozenset(
+    {"regression", "regression_l2", "l2", "mse", "regression_l1", "l1", "huber", "fair", "quantile", "mape"}
+)
+
+# Features computed but left out of the model: measured on the dunnhumby backtest, they added training time
+# (LightGBM's cost grows with rows x features) without lowering WAPE.
+MEASURED_EXCLUSIONS = (
+    "state_cat",
+    "sales_area",
+    "sub_category_cat",
+    "month",
+    "lag_3",
+    "lag_4",
+    "promo_lift_52",
+    "category_cat",
+    "roll_std_13",
+    "base_price",
+    "store_category_units_roll_4",
+    "product_units_roll_4",
+    "weeks_to_holiday",
+    "promo_any_lag_1",
+    "price_ratio",
+    "age",
+    "promo_any",
+    "price_ratio_lag_1",
+)
+
+Positive = Annotated[int, Field(ge=1)]
+# Features measured in units of the series (divided by the level when the target is scaled).
+UNIT_FEATURE_PREFIXES = ("lag_", "roll_mean_", "roll_std_", "base_units_")
+
+
+class FeatureParams(Strict):
+    """Lags and rolling windows of weekly units (weeks), and the feature columns left out of the model."""
+
+    # The defaults go through the validators too (sorted, unique), so that they equal the same values from YAML.
+    model_config = ConfigDict(validate_default=True)
+
+    # lag_k at week t = units at t-k of the same series; the smallest lag must be 1.
+    lags: list[Positive] = [1, 2, 3, 4, 52]
+    # roll_mean_w / roll_std_w at week t: mean / standard deviation of units over t-w .. t-1.
+    rolling_windows: list[Annotated[int, Field(ge=2)]] = [4, 8, 13, 26, 52]
+    rolling_std_windows: list[Annotated[int, Field(ge=2)]] = [13]
+    exclude: list[str] = list(MEASURED_EXCLUSIONS)
+
+    @field_validator("lags", "rolling_windows", "rolling_std_windows", "exclude")
+    @classmethod
+    def _sorted_unique(cls, values: list) -> list:
+        return sorted(set(values))
+
+    @field_validator("lags")
+    @classmethod
+    def _lag_one_first(cls, lags: list[int]) -> list[int]:
+        if not lags or lags[0] != 1:
+            raise ValueError("lags must be weeks starting with 1 (every training week has a lag_1)")
+        return lags
+
+    @model_validator(mode="after")
+    def _exclude_known_columns(self) -> FeatureParams:
+        unknown = sorted(set(self.exclude) - set(self.all_columns()))
+        if unknown:
+            raise ValueError(f"exclude names unknown feature columns {unknown}")
+        return self
+
+    def all_columns(self) -> list[str]:
+        """Every feature column these parameters define, in the model's column order."""
+        return [
+            *(f"lag_{k}" for k in self.lags),
+            *(f"roll_mean_{w}" for w in self.rolling_windows),
+            *(f"roll_std_{w}" for w in self.rolling_std_windows),
+            *SERIES_STATISTICS,
+            *PRICE_PROMOTION,
+            *CALENDAR,
+            *HIERARCHY,
+            *ATTRIBUTE_FEATURES,
+        ]
+
+    def model_columns(self) -> list[str]:
+        """The model's input columns: every column but the excluded ones, in a fixed order."""
+        excluded = set(self.exclude)
+        return [c for c in self.all_columns() if c not in excluded]
+
+
+class BacktestParams(Strict):
+    # Rolling origins: the `origins` weeks before the last week (T-n .. T-1).
+    origins: Positive = 13
+    # Horizons 1..`horizon` scored (those on or before the last week).
+    horizon: Positive = 4
+    moving_average_weeks: Positive = 4
+    # Future prices/promotions in the backtest: the actual ones (a plan known in advance) or the plan rule's.
+    plan: Literal["actual", "rule"] = "actual"
+
+
+class IntervalParams(Strict):
+    lower: float = 0.1
+    upper: float = 0.9
+
+    @model_validator(mode="after")
+    def _ordered(self) -> IntervalParams:
+        if not 0.0 < self.lower < 0.5 < self.upper < 1.0:
+            raise ValueError(
+                f"interval quantiles must satisfy 0 < lower < 0.5 < upper < 1, got {self.lower}, {self.upper}"
+            )
+        return self
+
+
+class QualityGateParams(Strict):
+    # Absolute WAPE points the model may be worse than the best baseline / the last published model.
+    margin: Annotated[float, Field(ge=0.0)] = 0.0
+    last_published_margin: Annotated[float, Field(ge=0.0)] = 0.02
+
+
+class LightGBMParams(Strict):
+    """``lightgbm.train`` settings; n_estimators = boosting rounds, min_child_samples = min_data_in_leaf."""
+
+    objective: str = "tweedie"
+    tweedie_variance_power: Annotated[float, Field(ge=1.0, lt=2.0)] = 1.2
+    n_estimators: Positive = 300
+    learning_rate: Annotated[float, Field(gt=0.0)] = 0.05
+    num_leaves: Annotated[int, Field(ge=2)] = 63
+    min_child_samples: Annotated[int, Field(ge=1)] = 20
+    feature_fraction: Annotated[float, Field(gt=0.0, le=1.0)] = 0.8
+    bagging_fraction: Annotated[float, Field(gt=0.0, le=1.0)] = 1.0
+    bagging_freq: Annotated[int, Field(ge=0)] = 0
+    lambda_l2: Annotated[float, Field(ge=0.0)] = 0.0
+    max_bin: Annotated[int, Field(ge=2)] = 255
+    # 0: OpenMP's default (every core); 1 keeps fits reproducible in time on a shared machine.
+    num_threads: Annotated[int, Field(ge=0)] = 1
+    seed: int = 42
+    # Any other lightgbm.train parameter, passed as given.
+    extra: dict[str, Any] = {}
+
+
+class RefitParams(Strict):
+    """When the model is fitted in full and when it is only refreshed (see forecasting/training.py)."""
+
+    full_every_weeks: Positive = 5
+    refresh_rounds: Annotated[int, Field(ge=0)] = 40
+
+    def refreshes(self, weeks_since_full_fit: int) -> bool:
+        """True if a model fully fitted ``weeks_since_full_fit`` weeks ago is refreshed rather than refitted."""
+        return self.refresh_rounds > 0 and 0 < weeks_since_full_fit < self.full_every_weeks
+
+
+class TargetScaleParams(Strict):
+    # Unit-valued model features whose mean (+ offset) is a cell's level (forecasting/target_scale.py).
+    features: list[str] = ["roll_mean_4", "roll_mean_13"]
+    offset: Annotated[float, Field(gt=0.0)] = 1.0
+
+    @field_validator("features")
+    @classmethod
+    def _unit_valued(cls, features: list[str]) -> list[str]:
+        not_units = [f for f in features if not f.startswith(UNIT_FEATURE_PREFIXES)]
+        if not_units:
+            raise ValueError(f"features must be unit-valued (lags, rolling means), got {not_units}")
+        return features
+
+
+class ForecastingParams(Strict):
+    # Weeks ahead to forecast after the panel's last week (the origin).
+    horizon: Positive = 8
+    # A series is forecast if its last panel week is within the last `active_weeks` weeks up to the origin.
+    active_weeks: Positive = 4
+    # Train on the last `train_weeks` weeks before the origin only (null: all history).
+    train_weeks: Positive | None = None
+    # null: the model learns raw units.
+    target_scale: TargetScaleParams | None = TargetScaleParams()
+    plan_rule: Literal["last_base_price"] = "last_base_price"
+    lightgbm: LightGBMParams = LightGBMParams()
+    refit: RefitParams = RefitParams()
+    backtest: BacktestParams = BacktestParams()
+    intervals: IntervalParams = IntervalParams()
+    quality_gate: QualityGateParams = QualityGateParams()
+
+    @model_validator(mode="after")
+    def _refresh_needs_a_known_link(self) -> ForecastingParams:
+        objective = self.lightgbm.objective
+        known = objective in LOG_LINK_OBJECTIVES or objective in IDENTITY_LINK_OBJECTIVES
+        if self.refit.refresh_rounds > 0 and not known:
+            raise ValueError(
+                f"refit.refresh_rounds needs a LightGBM objective whose link is known (tweedie, poisson, "
+                f"gamma or a regression objective), not {objective!r}; set refresh_rounds: 0"
+            )
+        return self

@@ -1,0 +1,75 @@
+"""The features stage's output: the panel as matrices, the feature engine and the training rows it computed.
+
+The forecasting stage reads this one object (catalog entry ``feature_set``): training, the backtest and the
+forecast all take their feature values from it, so the panel is pivoted and the features computed once.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from sellout.canonical import SERIES_KEYS, UNITS, WEEK
+
+from .engine import FeatureEngine
+from .wide import WidePanel
+
+
+@dataclass
+class FeatureSet:
+    """``panel``: the model panel as matrices; ``engine``: what computed the features (and computes them for
+    future weeks); ``rows``, ``cols``: the training cells; ``x``: their features (float32, one row per cell,
+    columns ``engine.columns``); ``fingerprint``: the content key of the panel, the parameters and the code."""
+
+    panel: WidePanel
+    engine: FeatureEngine
+    rows: np.ndarray
+    cols: np.ndarray
+    x: np.ndarray
+    fingerprint: str
+
+    @property
+    def y(self) -> np.ndarray:
+        """Units of the training cells."""
+        return self.panel.units[self.rows, self.cols]
+
+    @property
+    def shape(self) -> tuple[int, int]:
+        return self.x.shape
+
+    def __len__(self) -> int:
+        return len(self.rows)
+
+    def frame(self) -> pd.DataFrame:
+        """The training rows as a table: keys, week, units and every feature column."""
+        keys = pd.DataFrame(
+            {
+                **{key: self.panel.series[key].to_numpy()[self.rows] for key in SERIES_KEYS},
+                WEEK: self.panel.weeks[self.cols],
+                UNITS: self.y,
+            }
+        )
+        return pd.concat([keys, pd.DataFrame(self.x, columns=self.engine.columns)], axis=1)
+
+
+def training_cells(panel: WidePanel, until_col: int, train_weeks: int | None = None, min_history: int = 1):
+    """Cells (row, col) a model trained on data up to column ``until_col`` learns from.
+
+    In the series' span, at or before ``until_col``, with at least ``min_history`` weeks of the series before
+    it (>= 1: lag 1 exists), and within the last ``train_weeks`` weeks if given.
+    """
+    mask = panel.in_span.copy()
+    mask[:, until_col + 1 :] = False
+    mask &= np.arange(mask.shape[1])[None, :] >= panel.first[:, None] + max(int(min_history), 1)
+    if train_weeks:
+        mask[:, : max(until_col + 1 - int(train_weeks), 0)] = False
+    mask &= ~np.isnan(panel.units)
+    return np.nonzero(mask)
+
+
+def build_feature_set(panel: WidePanel, engine: FeatureEngine, fingerprint: str) -> FeatureSet:
+    """Every training cell of ``panel`` (each series' weeks after its first) with its features."""
+    rows, cols = training_cells(panel, len(panel.weeks) - 1)
+    return FeatureSet(panel, engine, rows, cols, engine.model_matrix(panel, rows, cols), fingerprint)

@@ -1,0 +1,53 @@
+"""Content keys: a sha256 that changes when the data, the settings or the code that turns one into the other do.
+
+A later stage reuses an earlier run's result when its key is unchanged (the forecasting stage's stored
+backtests and models); each stage's key folds in the source of its own code, so a code change is a new key.
+"""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+import importlib
+import json
+from collections.abc import Iterable, Mapping
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+
+def digest(
+    *,
+    frames: Mapping[str, pd.DataFrame] | None = None,
+    arrays: Iterable[np.ndarray] = (),
+    settings: Any = None,
+    text: Iterable[str] = (),
+) -> str:
+    """sha256 over frames (values, column names, dtypes), arrays (values, shapes), settings (as JSON) and text."""
+    sha = hashlib.sha256()
+    for name in sorted(frames or {}):
+        frame = frames[name]
+        sha.update(name.encode())
+        sha.update(json.dumps([[str(c), str(t)] for c, t in frame.dtypes.items()]).encode())
+        sha.update(pd.util.hash_pandas_object(frame, index=False).to_numpy().tobytes())
+    for array in arrays:
+        contiguous = np.ascontiguousarray(array)
+        sha.update(f"{contiguous.dtype}{contiguous.shape}".encode())
+        sha.update(contiguous.tobytes())
+    sha.update(json.dumps(settings, sort_keys=True, default=str).encode())
+    for part in text:
+        sha.update(part.encode())
+    return sha.hexdigest()
+
+
+@functools.cache
+def code_digest(package: str) -> str:
+    """sha256 of the source files of ``package`` (read once per process)."""
+    sha = hashlib.sha256()
+    folder = Path(importlib.import_module(package).__file__).parent
+    for source in sorted(folder.glob("*.py")):
+        sha.update(source.name.encode())
+        sha.update(source.read_bytes())
+    return sha.hexdigest()

@@ -1,0 +1,280 @@
+"""Every feature as a small transform: its name, how many weeks back it looks, and its formula twice.
+
+``full(inputs)`` computes the feature at every week column of a panel at once (training, the features stage);
+``at(inputs, t)`` computes it at the one column ``t`` (the recursive forecast: only the week it forecasts next,
+mlforecast's ``updates_only``). The two formulas sit side by side so that a reader can check they agree, and
+tests check it on random panels. ``lookback`` is the number of weeks before ``t`` that ``at`` reads: the
+forecast keeps that many weeks of history and no more (mlforecast's ``keep_last_n``).
+
+The feature of cell (series s, week t) uses units of weeks < t only, and prices/promotions of week t and
+earlier: prices and promotions of a future week are a plan known in advance (see the forecasting pipeline's
+plan rule), units are not.
+
+* lags ``lag_k`` and rolling ``roll_mean_w`` / ``roll_std_w`` of units up to t-1; ``base_units_13``: mean of
+  the last 13 weeks without promotion; ``promo_lift_52``: mean units in promoted weeks / in other weeks over
+  the last 52 weeks; ``age``: weeks since the series' first week (capped at 52);
+* price and promotion of week t: price, base_price, ``price_ratio`` = price / base_price, ``discount_depth``,
+  feature, display, tpr_only, ``promo_any``, ``price_index_52`` = price / mean price of the last 52 weeks;
+  and of week t-1 (``promo_any_lag_1``, ``price_ratio_lag_1``), which explain ``lag_1``;
+* calendar: week_of_year, month, holiday, weeks_to_holiday;
+* hierarchy: the product's mean units over stores at t-1 and over weeks t-4..t-1, the category's units in the
+  store at t-1 and over t-4..t-1, and the product's share of stores with feature / display / a price cut at t;
+* attributes: store, product, category, manufacturer, sub_category, segment, state (categorical codes) and
+  sales_area.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from sellout.canonical import NUMERIC_ATTRIBUTES, PROMO_FLAGS
+from sellout.config.model_parameters import CALENDAR, CATEGORICAL_ATTRIBUTES, FeatureParams
+
+from .calendar import calendar_features
+from .vocabulary import CategoryVocabulary
+from .wide import (
+    WidePanel,
+    column,
+    group_mean,
+    group_sum,
+    rolling_mean,
+    rolling_std,
+    row_mean,
+    shift,
+    window_mean,
+    window_std,
+)
+
+# Age is capped: past a year a series is simply established.
+MAX_AGE = 52
+# A ratio denominator for promo_lift_52: a series that sells nothing outside promotions is not infinitely lifted.
+MIN_BASE_UNITS = 0.5
+
+
+class FeatureInputs:
+    """What the transforms read: a panel's units (which a recursive forecast writes into) and everything that
+    does not change while it does (prices, promotions, calendar, series codes), derived once."""
+
+    def __init__(
+        self, panel: WidePanel, units: np.ndarray, price_cut: float, vocabulary: CategoryVocabulary
+    ) -> None:
+        self.panel, self.units = panel, units
+        self.n_series, self.n_weeks = units.shape
+        self.price, self.base_price = panel.exog["price"], panel.exog["base_price"]
+        self.ratio = self.price / np.where(self.base_price > 0, self.base_price, np.nan)
+        self.flags = {f: panel.exog[f] for f in PROMO_FLAGS}
+        self.price_cut = (self.ratio < 1.0 - price_cut).astype("float64")
+        self.promo = np.maximum.reduce([np.nan_to_num(v) for v in self.flags.values()] + [self.price_cut])
+        self.known_price_cut = np.where(np.isnan(self.ratio), np.nan, self.price_cut)
+        self.calendar = calendar_features(panel.weeks)
+        self.codes = vocabulary.encode(panel.series)
+        self.product = _dense(self.codes["product_code"])
+        self.store_category = _dense(self.codes["store_code"] * 1000.0 + self.codes["category"])
+        self.numeric = {col: _numeric_attribute(panel.series, col) for col in NUMERIC_ATTRIBUTES}
+
+    def units_where(self, promoted: bool, lo: int = 0, hi: int | None = None) -> np.ndarray:
+        """Units of the promoted (or the other) weeks of columns lo .. hi-1, NaN elsewhere."""
+        lo = max(lo, 0)
+        promo = self.promo[:, lo:hi] > 0
+        return np.where(promo if promoted else ~promo, self.units[:, lo:hi], np.nan)
+
+    def per_series(self, values: np.ndarray) -> np.ndarray:
+        """A value per series as a full matrix (a read-only view)."""
+        return np.broadcast_to(values[:, None], (self.n_series, self.n_weeks))
+
+    def per_week(self, values: np.ndarray) -> np.ndarray:
+        return np.broadcast_to(values[None, :], (self.n_series, self.n_weeks))
+
+
+@dataclass(frozen=True)
+class Transform:
+    name: str
+    lookback: int
+    full: Callable[[FeatureInputs], np.ndarray]
+    at: Callable[[FeatureInputs, int], np.ndarray]
+
+
+def transforms(params: FeatureParams) -> list[Transform]:
+    """Every feature of ``params``, in ``params.all_columns()`` order."""
+    return [
+        *(_lag(k) for k in params.lags),
+        *(_rolling_mean(w) for w in params.rolling_windows),
+        *(_rolling_std(w) for w in params.rolling_std_windows),
+        *_series_statistics(),
+        *_price_promotion(),
+        *(_calendar(name) for name in CALENDAR),
+        *_hierarchy(),
+        *_attributes(),
+    ]
+
+
+def _lag(k: int) -> Transform:
+    return Transform(f"lag_{k}", k, full=lambda i: shift(i.units, k), at=lambda i, t: column(i.units, t - k))
+
+
+def _rolling_mean(w: int) -> Transform:
+    return Transform(
+        f"roll_mean_{w}",
+        w,
+        full=lambda i: rolling_mean(i.units, w),
+        at=lambda i, t: window_mean(i.units, t, w),
+    )
+
+
+def _rolling_std(w: int) -> Transform:
+    return Transform(
+        f"roll_std_{w}", w, full=lambda i: rolling_std(i.units, w), at=lambda i, t: window_std(i.units, t, w)
+    )
+
+
+def _series_statistics() -> list[Transform]:
+    def promo_lift_full(i: FeatureInputs) -> np.ndarray:
+        base = rolling_mean(i.units_where(False), 52)
+        return rolling_mean(i.units_where(True), 52) / np.maximum(base, MIN_BASE_UNITS)
+
+    def promo_lift_at(i: FeatureInputs, t: int) -> np.ndarray:
+        promoted, other = row_mean(i.units_where(True, t - 52, t)), row_mean(i.units_where(False, t - 52, t))
+        return promoted / np.maximum(other, MIN_BASE_UNITS)
+
+    def age_full(i: FeatureInputs) -> np.ndarray:
+        return np.minimum(np.arange(i.n_weeks)[None, :] - i.panel.first[:, None], MAX_AGE).astype("float64")
+
+    return [
+        Transform(
+            "base_units_13",
+            13,
+            full=lambda i: rolling_mean(i.units_where(False), 13),
+            at=lambda i, t: row_mean(i.units_where(False, t - 13, t)),
+        ),
+        Transform("promo_lift_52", 52, full=promo_lift_full, at=promo_lift_at),
+        Transform(
+            "age",
+            0,
+            full=age_full,
+            at=lambda i, t: np.minimum(t - i.panel.first, MAX_AGE).astype("float64"),
+        ),
+    ]
+
+
+def _price_promotion() -> list[Transform]:
+    def of_week(name: str, values: Callable[[FeatureInputs], np.ndarray]) -> Transform:
+        return Transform(name, 0, full=values, at=lambda i, t: column(values(i), t))
+
+    return [
+        of_week("price", lambda i: i.price),
+        of_week("base_price", lambda i: i.base_price),
+        of_week("price_ratio", lambda i: i.ratio),
+        Transform(
+            "discount_depth",
+            0,
+            full=lambda i: np.clip(1.0 - i.ratio, 0.0, None),
+            at=lambda i, t: np.clip(1.0 - i.ratio[:, t], 0.0, None),
+        ),
+        *(of_week(flag, lambda i, flag=flag: i.flags[flag]) for flag in PROMO_FLAGS),
+        of_week("promo_any", lambda i: i.promo),
+        Transform(
+            "price_index_52",
+            52,
+            full=lambda i: _ratio(i.price, rolling_mean(i.price, 52)),
+            at=lambda i, t: _ratio(i.price[:, t], window_mean(i.price, t, 52)),
+        ),
+        Transform(
+            "promo_any_lag_1", 1, full=lambda i: shift(i.promo, 1), at=lambda i, t: column(i.promo, t - 1)
+        ),
+        Transform(
+            "price_ratio_lag_1", 1, full=lambda i: shift(i.ratio, 1), at=lambda i, t: column(i.ratio, t - 1)
+        ),
+    ]
+
+
+def _calendar(name: str) -> Transform:
+    return Transform(
+        name,
+        0,
+        full=lambda i: i.per_week(i.calendar[name]),
+        at=lambda i, t: np.full(i.n_series, i.calendar[name][t]),
+    )
+
+
+def _hierarchy() -> list[Transform]:
+    def product_units(i: FeatureInputs, lo: int = 0, hi: int | None = None) -> np.ndarray:
+        return group_mean(i.units[:, max(lo, 0) : hi], i.product)
+
+    def store_category_units(i: FeatureInputs, lo: int = 0, hi: int | None = None) -> np.ndarray:
+        return group_sum(i.units[:, max(lo, 0) : hi], i.store_category)
+
+    def last_week(aggregate) -> Callable[[FeatureInputs, int], np.ndarray]:
+        return lambda i, t: column(aggregate(i, t - 1, t), 0) if t >= 1 else np.full(i.n_series, np.nan)
+
+    def four_weeks(aggregate) -> Callable[[FeatureInputs, int], np.ndarray]:
+        return lambda i, t: row_mean(aggregate(i, t - 4, t))
+
+    def product_share(name: str, values: Callable[[FeatureInputs], np.ndarray]) -> Transform:
+        """The share of the product's stores where ``values`` is 1 in week t."""
+        return Transform(
+            name,
+            0,
+            full=lambda i: group_mean(values(i), i.product),
+            at=lambda i, t: group_mean(values(i)[:, t : t + 1], i.product)[:, 0],
+        )
+
+    return [
+        Transform(
+            "product_units_lag_1",
+            1,
+            full=lambda i: shift(product_units(i), 1),
+            at=last_week(product_units),
+        ),
+        Transform(
+            "product_units_roll_4",
+            4,
+            full=lambda i: rolling_mean(product_units(i), 4),
+            at=four_weeks(product_units),
+        ),
+        Transform(
+            "store_category_units_lag_1",
+            1,
+            full=lambda i: shift(store_category_units(i), 1),
+            at=last_week(store_category_units),
+        ),
+        Transform(
+            "store_category_units_roll_4",
+            4,
+            full=lambda i: rolling_mean(store_category_units(i), 4),
+            at=four_weeks(store_category_units),
+        ),
+        product_share("product_feature_share", lambda i: i.flags["feature"]),
+        product_share("product_display_share", lambda i: i.flags["display"]),
+        product_share("product_price_cut_share", lambda i: i.known_price_cut),
+    ]
+
+
+def _attributes() -> list[Transform]:
+    def per_series(name: str, values: Callable[[FeatureInputs], np.ndarray]) -> Transform:
+        return Transform(name, 0, full=lambda i: i.per_series(values(i)), at=lambda i, t: values(i))
+
+    return [
+        *(per_series(f"{col}_cat", lambda i, col=col: i.codes[col]) for col in CATEGORICAL_ATTRIBUTES),
+        *(per_series(col, lambda i, col=col: i.numeric[col]) for col in NUMERIC_ATTRIBUTES),
+    ]
+
+
+def _ratio(numerator: np.ndarray, denominator: np.ndarray) -> np.ndarray:
+    """numerator / denominator, infinite where the denominator is 0 (as numpy divides, without the warning)."""
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return numerator / denominator
+
+
+def _dense(codes: np.ndarray) -> np.ndarray:
+    """Consecutive group ids 0..n-1 (NaN codes form one group of their own)."""
+    return pd.factorize(pd.Series(codes).fillna(-1.0))[0].astype("int64")
+
+
+def _numeric_attribute(series: pd.DataFrame, col: str) -> np.ndarray:
+    if col not in series.columns:
+        return np.full(len(series), np.nan)
+    return pd.to_numeric(series[col], errors="coerce").to_numpy(dtype="float64", na_value=np.nan)

@@ -1,0 +1,37 @@
+"""The feature set: training cells, the features stage's content key, the panel and engine it carries."""
+
+import numpy as np
+from support.forecast_panels import promo_panel
+
+from sellout.pipelines.features.feature_set import training_cells
+from sellout.pipelines.features.nodes import build_model_features
+from sellout.pipelines.features.wide import to_wide
+
+PARAMS = {"lags": [1, 2, 52], "rolling_windows": [4], "rolling_std_windows": [4], "exclude": []}
+PROMOTION = {"price_cut": 0.05}
+
+
+def test_the_feature_set_carries_the_panel_and_the_engine_it_was_computed_with():
+    panel = promo_panel(30)
+    feature_set = build_model_features(panel, PARAMS, {"price_cut": 0.2})
+    assert feature_set.panel.units.shape == (4, 30) and feature_set.engine.promotion.price_cut == 0.2
+    np.testing.assert_array_equal(
+        feature_set.x,
+        feature_set.engine.model_matrix(feature_set.panel, *training_cells(feature_set.panel, 29)),
+    )
+    same = build_model_features(panel.copy(), PARAMS, {"price_cut": 0.2})
+    assert same.fingerprint == feature_set.fingerprint
+    assert build_model_features(panel, PARAMS, PROMOTION).fingerprint != feature_set.fingerprint
+    changed = panel.copy()
+    changed.loc[0, "units"] += 1
+    assert build_model_features(changed, PARAMS, {"price_cut": 0.2}).fingerprint != feature_set.fingerprint
+
+
+def test_training_cells_respect_origin_history_and_window():
+    wp = to_wide(promo_panel(30))
+    rows, cols = training_cells(wp, until_col=20)
+    assert cols.max() == 20 and cols.min() == 1 and len(rows) == 4 * 20
+    _, cols52 = training_cells(wp, until_col=29, min_history=10)
+    assert cols52.min() == 10
+    _, recent = training_cells(wp, until_col=29, train_weeks=5)
+    assert recent.min() == 25

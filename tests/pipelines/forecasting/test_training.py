@@ -1,0 +1,129 @@
+"""Fitting on the feature set: full fits, cheap refreshes on top of them (the refit schedule), in the backtest and
+in production."""
+
+import pickle
+
+import numpy as np
+import pandas as pd
+import pytest
+from support.forecast_panels import feature_set, promo_panel
+
+from sellout.config.model_parameters import ForecastingParams, RefitParams
+from sellout.datasets import MemoDataset
+from sellout.pipelines.forecasting import nodes
+from sellout.pipelines.forecasting.backtest import run_backtest
+from sellout.pipelines.forecasting.model import recursive_forecast
+from sellout.pipelines.forecasting.training import TrainingSet
+
+FEATURES = {"lags": [1, 2, 52], "rolling_windows": [4, 13], "rolling_std_windows": [4], "exclude": []}
+SCALE = {"features": ["roll_mean_4", "roll_mean_13"]}
+LGBM = {"n_estimators": 60, "num_leaves": 15, "min_child_samples": 5, "num_threads": 1, "learning_rate": 0.1}
+
+
+def test_schedule_settings():
+    assert not RefitParams.of({"full_every_weeks": 1}).refreshes(1)
+    schedule = RefitParams.of({"full_every_weeks": 3, "refresh_rounds": 10})
+    assert [schedule.refreshes(w) for w in range(5)] == [False, True, True, False, False]
+    with pytest.raises(ValueError, match=r"refit\.rounds: unknown key"):
+        RefitParams.of({"rounds": 3}, "forecasting.refit")
+    with pytest.raises(ValueError, match=r"full_every_weeks: Input should be greater than or equal to 1"):
+        RefitParams.of({"full_every_weeks": 0})
+    refresh = {"full_every_weeks": 3, "refresh_rounds": 10}
+    with pytest.raises(ValueError, match="refit.refresh_rounds needs"):
+        ForecastingParams.of({"refit": refresh, "lightgbm": {"objective": "cross_entropy"}})
+    ForecastingParams.of({"refit": {"refresh_rounds": 0}, "lightgbm": {"objective": "cross_entropy"}})
+
+
+@pytest.fixture(scope="module")
+def features():
+    return feature_set(promo_panel(70, stores=("S1", "S2", "S3")), FEATURES)
+
+
+def test_a_refresh_keeps_the_base_trees_and_learns_the_new_weeks(features):
+    panel = features.panel
+    training = TrainingSet(features, target_scale=SCALE)
+    origin = len(panel.weeks) - 3
+    base = training.fit(origin - 3, LGBM)
+    refreshed = training.fit(origin, LGBM, base=base, refresh_rounds=20)
+    assert refreshed.booster is base.booster and refreshed.refresh is not None
+    assert refreshed.base_trained_until == base.trained_until < refreshed.trained_until
+    rows = np.arange(panel.n_series)
+    actual = panel.units[rows, origin + 1 : origin + 3]
+    forecast = recursive_forecast(refreshed, panel, origin, 2, rows)
+    assert not np.allclose(forecast, recursive_forecast(base, panel, origin, 2, rows))
+    assert np.abs(forecast - actual).sum() / actual.sum() < 0.35
+    again = pickle.loads(pickle.dumps(refreshed))
+    np.testing.assert_allclose(recursive_forecast(again, panel, origin, 2, rows), forecast)
+
+
+def test_the_base_scores_come_from_training_not_a_second_prediction(features):
+    training = TrainingSet(features, target_scale=SCALE)
+    until = len(features.panel.weeks) - 6
+    base = training.fit(until, LGBM)
+    keep = training._rows_until(until)
+    scaled, _ = training.target_scale.scale_features(training.x[keep], training.features)
+    remembered = training._base_scores[keep]
+    # LightGBM's own training scores; they match a fresh prediction (to bin-edge rounding on a few rows)
+    assert np.mean(np.isclose(remembered, base.raw_scores(scaled), atol=1e-6)) > 0.95
+
+
+def test_the_backtest_replays_the_schedule(features):
+    panel = features.panel
+    training = TrainingSet(features, target_scale=SCALE)
+    kinds = []
+    origins = list(range(len(panel.weeks) - 6, len(panel.weeks) - 1))
+    run_backtest(
+        panel,
+        training,
+        origins,
+        2,
+        LGBM,
+        on_origin=lambda timing: kinds.append(timing.kind),
+        refit=RefitParams(full_every_weeks=3, refresh_rounds=5),
+    )
+    assert kinds == ["full fit", "refresh", "refresh", "full fit", "refresh"]
+
+
+def train(frame, memo_dir, refit, features=FEATURES):
+    """The train node as the catalog runs it: stored results in, new ones saved to the same folders."""
+    models, full_fits = MemoDataset(memo_dir / "models"), MemoDataset(memo_dir / "full_fits")
+    params = {"lightgbm": LGBM, "target_scale": SCALE, "refit": refit}
+    model, new_models, new_full_fits = nodes.train_forecast_model(
+        feature_set(frame, features), models.load(), full_fits.load(), params
+    )
+    models.save(new_models)
+    full_fits.save(new_full_fits)
+    return model
+
+
+def test_production_refreshes_the_stored_full_fit_until_it_is_old_or_its_history_changed(tmp_path):
+    later = promo_panel(66, stores=("S1", "S2"))
+    weeks = sorted(later["week_end_date"].unique())
+    refit = {"full_every_weeks": 2, "refresh_rounds": 5}
+
+    def until(week):
+        return later[later["week_end_date"] <= week]
+
+    assert train(until(weeks[-3]), tmp_path / "a", refit).refresh is None
+    refreshed = train(until(weeks[-2]), tmp_path / "a", refit)
+    assert refreshed.refresh is not None and refreshed.base_trained_until == weeks[-3]
+
+    assert train(until(weeks[-3]), tmp_path / "b", refit).refresh is None
+    assert train(later, tmp_path / "b", refit).refresh is None  # two weeks old: fitted in full again
+
+    assert train(until(weeks[-3]), tmp_path / "c", refit).refresh is None
+    corrected = until(weeks[-2]).copy()
+    corrected.loc[corrected.index[0], "units"] += 5  # an old week delivered again with other figures
+    assert train(corrected, tmp_path / "c", refit).refresh is None
+
+
+def test_a_new_store_renumbering_the_attribute_codes_means_a_full_fit(tmp_path):
+    panel = promo_panel(66, stores=("S2", "S3"))
+    weeks = sorted(panel["week_end_date"].unique())
+    earlier = panel[panel["week_end_date"] <= weeks[-2]]
+    newcomer = promo_panel(66, stores=("S1",))  # a store sorted before the others opens in the last week
+    with_newcomer = pd.concat([panel, newcomer[newcomer["week_end_date"] == weeks[-1]]], ignore_index=True)
+    refit = {"full_every_weeks": 3, "refresh_rounds": 5}
+    for folder, latest, refreshed in (("as_scheduled", panel, True), ("renumbered", with_newcomer, False)):
+        assert train(earlier, tmp_path / folder, refit).refresh is None
+        assert (train(latest, tmp_path / folder, refit).refresh is not None) is refreshed
