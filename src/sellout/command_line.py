@@ -147,8 +147,9 @@ def run(
     record = json.dumps(summary.as_dict(), default=str, indent=2)
     if summary_path:
         summary_path.write_text(record + "\n", encoding="utf-8")
-    click.echo(record if as_json else summary.describe(), err=summary.status != "succeeded" and not as_json)
-    if summary.status != "succeeded":
+    failed = summary.status not in ("succeeded", "noop")
+    click.echo(record if as_json else summary.describe(), err=failed and not as_json)
+    if summary.status not in ("succeeded", "noop"):
         if verbose and summary.exception is not None:
             traceback.print_exception(summary.exception, file=sys.stderr)
         sys.exit(1)
