@@ -6,7 +6,8 @@ import pytest
 
 from sellout.config.sources import SelloutFileSpec
 from sellout.ingest.landing import LandingFile, file_sha256
-from sellout.ingest.parsing import StructuralError, parse_sellout, read_table
+from sellout.ingest.parsing import parse_sellout
+from sellout.ingest.reading import StructuralError, read_text_table
 
 COLUMNS = {
     "week_end_date": "Woche",
@@ -45,7 +46,7 @@ def test_semicolon_decimal_comma_day_month_year(tmp_path):
     landing = _write(
         tmp_path, HEADER + "07.01.2023;B101;4001;3;5,97;1,99;1\n07.01.2023;Bü2;4002;2;3,00;1,50;0\n"
     )
-    good, rejected = parse_sellout(read_table(landing, GERMAN), GERMAN)
+    good, rejected = parse_sellout(read_text_table(landing.path, GERMAN), GERMAN)
     assert rejected.empty
     assert good["week_end_date"].tolist() == [pd.Timestamp("2023-01-07")] * 2
     assert good["sales_value"].tolist() == [5.97, 3.0]
@@ -65,7 +66,7 @@ def test_bad_rows_are_rejected_with_line_and_reason(tmp_path):
         + "08.01.2023;B101;4004;3;5,97;1,99;0\n"
         + "07.01.2023;;4005;3;5,97;1,99;0\n",
     )
-    good, rejected = parse_sellout(read_table(landing, GERMAN), GERMAN)
+    good, rejected = parse_sellout(read_text_table(landing.path, GERMAN), GERMAN)
     assert good["product_code"].tolist() == ["4001"]
     reasons = dict(zip(rejected["line_no"], rejected["reason"], strict=True))
     assert reasons[3] == "non-numeric units in column 'Menge'"
@@ -78,7 +79,7 @@ def test_bad_rows_are_rejected_with_line_and_reason(tmp_path):
 def test_units_per_case_converts_cases_to_units(tmp_path):
     spec = GERMAN.model_copy(update={"units_per_case": 12.0})
     landing = _write(tmp_path, HEADER + "07.01.2023;B101;4001;2;5,97;1,99;1\n")
-    good, _ = parse_sellout(read_table(landing, spec), spec)
+    good, _ = parse_sellout(read_text_table(landing.path, spec), spec)
     assert good["units"].tolist() == [24.0]
 
 
@@ -94,22 +95,22 @@ def test_structural_problems_raise(tmp_path, content, reason):
     path = tmp_path / "bad.csv"
     path.write_bytes(content)
     with pytest.raises(StructuralError, match=reason.replace("(", r"\(").replace(")", r"\)")):
-        read_table(_landing(path), GERMAN)
+        read_text_table(path, GERMAN)
 
 
 def test_wrong_encoding_is_structural(tmp_path):
     spec = GERMAN.model_copy(update={"csv": GERMAN.csv.model_copy(update={"encoding": "utf-8"})})
     landing = _write(tmp_path, HEADER + "07.01.2023;Bü;4001;3;5,97;1,99;1\n", encoding="latin-1")
     with pytest.raises(StructuralError, match="not valid utf-8"):
-        read_table(landing, spec)
+        read_text_table(landing.path, spec)
 
 
 def test_gzip_files_and_truncated_gzip(tmp_path):
     body = (HEADER + "07.01.2023;B101;4001;3;5,97;1,99;1\n" * 2000).encode("latin-1")
     good_path = tmp_path / "ok.csv.gz"
     good_path.write_bytes(gzip.compress(body))
-    assert len(read_table(_landing(good_path), GERMAN)) == 2000
+    assert len(read_text_table(good_path, GERMAN)) == 2000
     cut_path = tmp_path / "cut.csv.gz"
     cut_path.write_bytes(gzip.compress(body)[:200])
     with pytest.raises(StructuralError, match="damaged or truncated"):
-        read_table(_landing(cut_path), GERMAN)
+        read_text_table(cut_path, GERMAN)
