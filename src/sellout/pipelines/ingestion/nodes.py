@@ -161,7 +161,7 @@ def parse_new_files(
             landing.source,
             landing.file_name,
             parsed.status,
-            len(parsed.rows),
+            parsed.rows_loaded,
             len(parsed.rejected),
             rows_total,
             elapsed,
@@ -243,6 +243,14 @@ def summarize_ingestion(ingested_files: pd.DataFrame, run_context: dict[str, Any
     loaded = this_run[this_run["status"] == "loaded"]
     sellout = ingested_files[(ingested_files["status"] == "loaded") & (ingested_files["kind"] == "sellout")]
     watermark = sellout["last_week"].max() if len(sellout) else None
+    quarantined = this_run[this_run["status"] == "quarantined"]
+    if len(quarantined):
+        logger.warning(
+            "%d file(s) quarantined this run, the other files loaded (moved to the quarantine folder, reasons "
+            "in ops.ingested_files):\n  %s",
+            len(quarantined),
+            "\n  ".join(f"{r.source}/{r.file_name}: {r.reason}" for r in quarantined.itertuples()),
+        )
     return {
         "run_id": run_context["run_id"],
         "mode": run_context["mode"],
@@ -254,6 +262,6 @@ def summarize_ingestion(ingested_files: pd.DataFrame, run_context: dict[str, Any
         "latest_week": str(watermark) if watermark is not None and not pd.isna(watermark) else None,
         "quarantined": [
             {"source": row.source, "file": row.file_name, "reason": row.reason}
-            for row in this_run[this_run["status"] == "quarantined"].itertuples()
+            for row in quarantined.itertuples()
         ],
     }
