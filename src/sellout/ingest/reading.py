@@ -225,7 +225,9 @@ def parse_csv_text(data: bytes, delimiter: str, header_row: int = 0) -> TextTabl
     """Split UTF-8 CSV text into string columns; rows with another field count than the header are BadRows."""
     header = _header_fields(data, delimiter, header_row)
     if header is None:
-        raise StructuralError("file is empty" if not data.strip() else f"no header in line {header_row + 1}")
+        raise StructuralError(
+            "file is empty" if not data.strip() else f"no header in line {header_row + 1} (csv.header_row)"
+        )
     bad: list[tuple[int, int, str]] = []
 
     def set_aside(row) -> str:
@@ -267,7 +269,7 @@ def parse_csv_text(data: bytes, delimiter: str, header_row: int = 0) -> TextTabl
     rows_total = table.num_rows + len(bad)
 
     def line_numbers() -> np.ndarray:
-        lines_of = _record_lines(data, first_record + rows_total - 1)
+        lines_of = _record_lines(data, first_record + rows_total - 1, header_row + 1)
         records = np.arange(first_record, first_record + rows_total, dtype=np.int64)
         if len(bad_records):
             records = records[~np.isin(records, bad_records)]
@@ -276,12 +278,12 @@ def parse_csv_text(data: bytes, delimiter: str, header_row: int = 0) -> TextTabl
     text_table = TextTable(
         columns=header,
         table=table,
-        header_line=int(_record_lines(data, header_row + 1)[header_row]) if header_row else 1,
+        header_line=header_row + 1,
         delimiter=delimiter,
         _line_numbers=line_numbers if _lines_differ_from_records(data, rows_total + header_row + 1) else None,
     )
     if bad:
-        lines_of = _record_lines(data, int(bad_records.max()))
+        lines_of = _record_lines(data, int(bad_records.max()), header_row + 1)
         text_table.bad_rows = [
             BadRow(int(lines_of[number - 1]), fields, text) for number, fields, text in bad
         ]
@@ -289,12 +291,12 @@ def parse_csv_text(data: bytes, delimiter: str, header_row: int = 0) -> TextTabl
 
 
 def _header_fields(data: bytes, delimiter: str, header_row: int) -> list[str] | None:
-    """The header record's fields, trimmed (the same CSV rules as the reader: quotes, blank lines skipped)."""
+    """The fields of the header, line ``header_row + 1`` (``header_row`` lines before it, blank ones included,
+    as the reader skips them), trimmed."""
     text = data[: 1 << 20].decode("utf-8", errors="replace")
-    records = (row for row in csv.reader(io.StringIO(text, newline=""), delimiter=delimiter) if row)
-    for index, row in enumerate(records):
+    for index, row in enumerate(csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)):
         if index == header_row:
-            return [cell.strip().lstrip("\ufeff") for cell in row]
+            return [cell.strip().lstrip("\ufeff") for cell in row] if row else None
     return None
 
 
@@ -305,11 +307,13 @@ def _lines_differ_from_records(data: bytes, records: int) -> bool:
     return lines != records
 
 
-def _record_lines(data: bytes, records: int) -> np.ndarray:
-    """The 1-based physical line each CSV record starts on (the first ``records`` at least).
+def _record_lines(data: bytes, records: int, skipped_lines: int = 0) -> np.ndarray:
+    """The 1-based physical line each CSV record starts on (the first ``records`` at least), as the reader
+    numbers them: the first ``skipped_lines`` lines (the header and what is above it) one record each, then
+    every non-empty line outside quotes.
 
-    A line break ends a record unless it is inside quotes (an odd number of quote characters before it); an
-    empty line is no record. Falls back to "record k is line k" when the count does not come out.
+    A line break ends a record unless it is inside quotes (an odd number of quote characters before it). Falls
+    back to "record k is line k" when the count does not come out.
     """
     buffer = np.frombuffer(data, dtype=np.uint8)
     newline = buffer == 10
@@ -328,6 +332,7 @@ def _record_lines(data: bytes, records: int) -> np.ndarray:
     # a \r before the \n is part of the line break, not content
     has_cr = (content > 0) & (buffer[np.maximum(ends - 1, 0)] == 13)
     keep = (content - has_cr) > 0
+    keep[:skipped_lines] = True
     quotes = np.flatnonzero(buffer == 34)
     if len(quotes):
         keep &= np.searchsorted(quotes, starts) % 2 == 0
