@@ -342,6 +342,8 @@ def parse_sellout(text: TextTable, spec: SelloutFileSpec, rules: RowRules = RowR
 def check_control_characters(cols: Columns, rejections: Rejections) -> None:
     """A mapped cell with a control character (NUL, ...) rejects its row: such text is garbled, and PostgreSQL
     cannot even store a NUL."""
+    if cols.text.control_characters is False:
+        return  # the reader saw none in the whole file
     for field_name in cols.names:
         found = _bool(pc.match_substring_regex(cols.raw(field_name), CONTROL_CHARACTERS))
         if found.any():
@@ -474,7 +476,7 @@ def check_codes(
     spec = cols.spec
     n = cols.text.num_rows
     if key in getattr(spec, "constants", {}):
-        return pa.array(np.full(n, spec.constants[key], dtype=object), type=pa.string())
+        return pa.repeat(pa.scalar(spec.constants[key], pa.string()), n)
     label = cols.label(key)
     values = cols.trimmed(key)
     empty = cols.missing(key)
@@ -605,23 +607,17 @@ def check_duplicates(
     if candidate.sum() < 2:
         return
     date_values = out[DAY] if date_field == DAY else out[WEEK]
-    keys = pd.DataFrame(
-        {
-            "s": _arrow_series(out[STORE]),
-            "p": _arrow_series(out[PRODUCT]),
-            "d": date_values.view(np.int64),
-        }
-    )
     positions = np.flatnonzero(candidate)
-    keyed = keys.iloc[positions]
-    repeated = keyed.duplicated(keep=False).to_numpy()
+    keys = row_keys(out[STORE], out[PRODUCT], date_values)[positions]
+    _, inverse, counts = np.unique(keys, return_inverse=True, return_counts=True)
+    repeated = counts[inverse] > 1
     if not repeated.any():
         return
     lines = cols.text.lines()
     group_positions = positions[repeated]
     compared = [c for c in _COMPARED if c in cols.names and out.get(c) is not None]
     values = {c: _values_at(out[c], group_positions) for c in compared}
-    groups = keyed[repeated].groupby(["s", "p", "d"], sort=False).indices
+    groups = pd.Series(inverse[repeated]).groupby(inverse[repeated], sort=False).indices
     exact: dict[int, str] = {}
     conflict: dict[int, str] = {}
     noun = "day" if date_field == DAY else "week"
@@ -656,6 +652,19 @@ def check_duplicates(
             f"same store, product and {noun} on several lines with different values",
             lambda p: [conflict[int(i)] for i in p],
         )
+
+
+def row_keys(stores: pa.Array, products: pa.Array, dates: np.ndarray) -> np.ndarray:
+    """One int64 per row that is equal for rows with the same store, product and date (codes by their dictionary
+    index, dates by their day)."""
+    store_ids = pc.dictionary_encode(stores).indices.to_numpy(zero_copy_only=False).astype(np.int64)
+    product_dictionary = pc.dictionary_encode(products)
+    product_ids = product_dictionary.indices.to_numpy(zero_copy_only=False).astype(np.int64)
+    days = dates.astype("datetime64[D]").astype(np.int64)
+    days = np.where(np.isnat(dates), 0, days - (days[~np.isnat(dates)].min() if (~np.isnat(dates)).any() else 0))
+    n_days = int(days.max()) + 1 if len(days) else 1
+    n_products = len(product_dictionary.dictionary) or 1
+    return (store_ids * n_products + product_ids) * n_days + days
 
 
 def _str_array(values: pa.Array) -> pd.arrays.ArrowStringArray:
@@ -708,61 +717,70 @@ def _canonical_frame(text: TextTable, out: dict, good: np.ndarray, spec: Sellout
 
 def aggregate_weeks(rows: pd.DataFrame, daily: bool, days_per_week: int) -> pd.DataFrame:
     """One row per store, product and week: measures summed (a return row is added to its week's row), price as
-    the units-weighted mean of the days (plain mean without units), base price the mean, a flag true if any day
-    has it, names the first given. A daily feed's weeks also get the days reported, the closed days, and whether
-    the week is complete (``days_per_week`` days reported)."""
-    keys = [STORE, PRODUCT, WEEK]
-    frame = rows.copy()
-    sale = ~frame[IS_RETURN].to_numpy()
-    units = frame[UNITS].to_numpy()
-    has_units = ~np.isnan(units)
-    weight = np.where(has_units & sale, np.abs(units), 0.0)
-    trading = sale & (frame[OPEN].to_numpy() if daily else True)  # a closed day's price says nothing
+    the units-weighted mean of the trading days (plain mean without units), base price likewise, a flag true if
+    any day has it, names the first given. A daily feed's weeks also get the days reported, the closed days, and
+    whether the week is complete (``days_per_week`` days reported). Vectorised over one key per row."""
+    stores = pa.array(rows[STORE].array._pa_array.combine_chunks())
+    products = pa.array(rows[PRODUCT].array._pa_array.combine_chunks())
+    weeks = rows[WEEK].to_numpy()
+    keys = row_keys(stores, products, weeks)
+    _, first, group = np.unique(keys, return_index=True, return_inverse=True)
+    n = len(first)
+    sale = ~rows[IS_RETURN].to_numpy()
+    trading = sale & (rows[OPEN].to_numpy() if daily else True)  # a closed day's price says nothing
+
+    def total(values: np.ndarray, where: np.ndarray | bool = True) -> tuple[np.ndarray, np.ndarray]:
+        present = ~np.isnan(values) & where
+        sums = np.bincount(group, weights=np.where(present, values, 0.0), minlength=n)
+        return sums, np.bincount(group, weights=present, minlength=n)
+
+    out: dict[str, object] = {}
+    order = np.argsort(first, kind="stable")  # the weeks in the order of their first line
+    take = first[order]
+    out["line_no"] = rows["line_no"].to_numpy()[take]
+    out[STORE] = _str_array(stores.take(pa.array(take)))
+    out[PRODUCT] = _str_array(products.take(pa.array(take)))
+    out[WEEK] = weeks[take]
+    units = rows[UNITS].to_numpy()
+    for column in (UNITS, SALES_VALUE):
+        sums, counts = total(rows[column].to_numpy())
+        out[column] = np.where(counts > 0, sums, np.nan)[order]
+    weight = np.where(~np.isnan(units) & trading, np.abs(units), 0.0)
     for column in PRICE_COLUMNS:
-        price = frame[column].to_numpy()
+        price = rows[column].to_numpy()
         present = ~np.isnan(price) & trading
-        frame[f"_{column}_w"] = np.where(present, price * weight, 0.0)
-        frame[f"_{column}_ww"] = np.where(present, weight, 0.0)
-        frame[f"_{column}_s"] = np.where(present, price, 0.0)
-        frame[f"_{column}_n"] = present.astype(np.int64)
-    if daily:
-        frame["_closed"] = ~frame[OPEN].to_numpy()
-    grouped = frame.groupby(keys, sort=False, observed=True)
-    agg: dict[str, tuple[str, str]] = {
-        "line_no": ("line_no", "min"),
-        UNITS: (UNITS, "sum"),
-        SALES_VALUE: (SALES_VALUE, "sum"),
-        IS_RETURN: (IS_RETURN, "all"),
-        **{flag: (flag, "any") for flag in SELLOUT_FLAGS},
-        **{name: (name, "first") for name in SELLOUT_TEXT_COLUMNS if name in frame},
-    }
-    for column in PRICE_COLUMNS:
-        for suffix in ("w", "ww", "s", "n"):
-            agg[f"_{column}_{suffix}"] = (f"_{column}_{suffix}", "sum")
-    if daily:
-        agg[DAYS_REPORTED] = (DAY, "nunique")
-        agg[DAYS_CLOSED] = ("_closed", "sum")
-    weekly = grouped.agg(**agg)
-    counts = grouped[UNITS].count().to_numpy()
-    values_counts = grouped[SALES_VALUE].count().to_numpy()
-    weekly = weekly.reset_index()
-    weekly[UNITS] = np.where(counts > 0, weekly[UNITS].to_numpy(), np.nan)
-    weekly[SALES_VALUE] = np.where(values_counts > 0, weekly[SALES_VALUE].to_numpy(), np.nan)
-    for column in PRICE_COLUMNS:
-        ww, n = weekly.pop(f"_{column}_ww").to_numpy(), weekly.pop(f"_{column}_n").to_numpy()
-        w, s = weekly.pop(f"_{column}_w").to_numpy(), weekly.pop(f"_{column}_s").to_numpy()
+        weighted = np.bincount(group, weights=np.where(present, price * weight, 0.0), minlength=n)
+        weights = np.bincount(group, weights=np.where(present, weight, 0.0), minlength=n)
+        plain, count = total(price, trading)
         with np.errstate(invalid="ignore", divide="ignore"):
-            weekly[column] = np.where(ww > 0, w / ww, np.where(n > 0, s / np.maximum(n, 1), np.nan))
+            value = np.where(weights > 0, weighted / weights, np.where(count > 0, plain / count, np.nan))
+        out[column] = value[order]
+    for flag in SELLOUT_FLAGS:
+        out[flag] = (np.bincount(group, weights=rows[flag].to_numpy(), minlength=n) > 0)[order]
+    for name in SELLOUT_TEXT_COLUMNS:
+        if name in rows:
+            values = rows[name].array._pa_array.combine_chunks()
+            given = np.flatnonzero(~_bool(pc.is_null(values)))
+            chosen = np.full(n, -1, dtype=np.int64)
+            groups_given, first_given = np.unique(group[given], return_index=True)
+            chosen[groups_given] = given[first_given]
+            picked = values.take(pa.array(np.where(chosen < 0, 0, chosen)))
+            out[name] = _str_array(pc.if_else(pa.array(chosen < 0), pa.scalar(None, pa.string()), picked))
+            out[name] = out[name][order]
+    all_returns = np.bincount(group, weights=sale, minlength=n)[order] == 0
+    out[IS_RETURN] = all_returns | (np.nan_to_num(out[UNITS]) < 0) | (np.nan_to_num(out[SALES_VALUE]) < 0)
     if daily:
-        weekly[DAYS_REPORTED] = weekly[DAYS_REPORTED].astype(np.int16)
-        weekly[DAYS_CLOSED] = weekly[DAYS_CLOSED].astype(np.int16)
-        weekly[IS_COMPLETE_WEEK] = weekly[DAYS_REPORTED].to_numpy() >= days_per_week
-    weekly[IS_RETURN] = (
-        weekly[IS_RETURN].to_numpy()
-        | (np.nan_to_num(weekly[UNITS].to_numpy()) < 0)
-        | (np.nan_to_num(weekly[SALES_VALUE].to_numpy()) < 0)
-    )
-    return weekly.sort_values("line_no", ignore_index=True)
+        days = rows[DAY].to_numpy().astype("datetime64[D]").astype(np.int64)
+        day_keys = group * 8 + (days - weeks.astype("datetime64[D]").astype(np.int64) + 7)  # 1..7 in a week
+        _, where_first = np.unique(day_keys, return_index=True)
+        reported = np.bincount(group[where_first], minlength=n)
+        closed = np.bincount(group[where_first], weights=~rows[OPEN].to_numpy()[where_first], minlength=n)
+        out[DAYS_REPORTED] = reported[order].astype(np.int16)
+        out[DAYS_CLOSED] = closed[order].astype(np.int16)
+        out[IS_COMPLETE_WEEK] = reported[order] >= days_per_week
+    frame = pd.DataFrame(out, copy=False)
+    frame[WEEK] = frame[WEEK].astype("datetime64[ns]")
+    return frame
 
 
 def derive_price(rows: pd.DataFrame, spec: SelloutFileSpec) -> pd.DataFrame:

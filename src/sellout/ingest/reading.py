@@ -67,6 +67,7 @@ class TextTable:
     bad_rows: list[BadRow] = field(default_factory=list)
     header_line: int = 1
     delimiter: str = ","
+    control_characters: bool | None = None  # False: the file has none (the row checks skip looking); None: unknown
     _line_numbers: Callable[[], np.ndarray] | None = None
     _lines: np.ndarray | None = None
 
@@ -280,6 +281,7 @@ def parse_csv_text(data: bytes, delimiter: str, header_row: int = 0) -> TextTabl
         table=table,
         header_line=header_row + 1,
         delimiter=delimiter,
+        control_characters=len(data.translate(None, CONTROL_BYTES)) != len(data),
         _line_numbers=line_numbers if _lines_differ_from_records(data, rows_total + header_row + 1) else None,
     )
     if bad:
