@@ -185,11 +185,11 @@ def to_utf8(data: bytes, encoding: str) -> bytes:
     if not data:
         raise StructuralError("file is empty")
     codec = codecs.lookup(encoding).name
+    if data.startswith(UTF16_BOMS) and not codec.startswith(("utf-16", "utf-32")):
+        raise StructuralError(
+            "the file is UTF-16 (it starts with a UTF-16 byte order mark): set csv.encoding: utf-16"
+        )
     if codec in ("utf-8", "utf-8-sig", "ascii"):
-        if data.startswith(UTF16_BOMS):
-            raise StructuralError(
-                "the file is UTF-16 (it starts with a UTF-16 byte order mark): set csv.encoding: utf-16"
-            )
         data = data.removeprefix(UTF8_BOM)
         _refuse_binary(data)
         return data
