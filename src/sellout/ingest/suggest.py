@@ -504,8 +504,9 @@ def suggest_source(path: Path, name: str | None = None, directory: str | None = 
 
 
 def source_name(path: Path) -> str:
+    """A name for the source from its file's: without dates, week numbers and compression suffixes."""
     stem = path.name.split(".")[0]
-    stem = re.sub(r"[\d_-]*(\d{4}[-_]?\d{2}[-_]?\d{2}|\d{6,8})[\d_-]*", "", stem) or stem
+    stem = re.sub(r"[\s_-]*((kw|wk|week|woche)[\s_-]*)?\d[\d\s_.-]*", "_", stem, flags=re.IGNORECASE)
     return normalise(stem) or "retailer"
 
 
@@ -668,7 +669,7 @@ def profile_column(text: TextTable, index: int, decimal: str, thousands: str | N
 
 
 def _digits_only(uniques: pa.Array) -> bool:
-    return bool(pc.all(pc.match_substring_regex(uniques, r"^[+-]?[\d.,]+$")).as_py())
+    return bool(pc.all(pc.match_substring_regex(uniques, r"^[+-]?\d+([.,]\d+)?$")).as_py())
 
 
 def _true_for(false_token: str) -> str:
