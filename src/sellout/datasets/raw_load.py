@@ -257,6 +257,25 @@ def _with_constants(rows: pd.DataFrame, columns: list[str], **constants: Any) ->
     return pd.DataFrame(data, copy=False)
 
 
+def _without_defaults(rows: pd.DataFrame, defaults: dict[str, object]) -> pd.DataFrame:
+    """``rows`` without the columns whose every value is the table's default for them."""
+    dropped = []
+    for name, default in defaults.items():
+        if name not in rows:
+            continue
+        column = rows[name]
+        if default is None:
+            same = bool(column.isna().all())
+        elif isinstance(default, bool) and column.dtype == bool:
+            values = column.to_numpy()
+            same = not values.any() if default is False else bool(values.all())
+        else:
+            same = bool((column == default).all())
+        if same:
+            dropped.append(name)
+    return rows.drop(columns=dropped) if dropped else rows
+
+
 class FileRefused(Exception):
     """The database refused a file's rows for what they hold (not for its own state): quarantine the file."""
 

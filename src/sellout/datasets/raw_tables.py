@@ -140,6 +140,25 @@ end $$;
 """
 
 
+# What raw.sellout_lines fills in for a column a COPY leaves out: a frame whose every value of a column is that
+# column's default does not send it (less to encode and to parse; a weekly unit feed sends no daily columns).
+SELLOUT_DEFAULTS: dict[str, object] = {
+    **dict.fromkeys(("feature", "display", "tpr_only", "promotion", "is_return"), False),
+    "is_complete_week": True,
+    "measure": "units",
+    **dict.fromkeys(
+        (
+            "sales_value",
+            "price",
+            "base_price",
+            "store_name",
+            "product_description",
+            "days_reported",
+            "days_closed",
+        ),
+        None,
+    ),
+}
 RAW_SELLOUT_COLUMNS = ["file_id", "source", "line_no", *CANONICAL_SELLOUT_COLUMNS, *LINE_COLUMNS]
 STORE_COLUMNS = ["source", "store_code", "store_name", "city", "state", "segment", "sales_area"]
 REJECTED_COLUMNS = ["file_id", "source", "file_name", "line_no", "reason", "raw_values"]
