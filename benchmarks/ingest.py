@@ -69,7 +69,9 @@ def child(url: str, config: Path, quarantine: Path, landing: Path, last_week: st
     new = run_ingestion(url, config, quarantine, "new-week")
     noop = run_ingestion(url, config, quarantine, "no-op")
     rossmann_config = config.with_name("rossmann.yml")
-    rossmann = run_ingestion(url, rossmann_config, quarantine, "rossmann") if rossmann_config.exists() else None
+    rossmann = (
+        run_ingestion(url, rossmann_config, quarantine, "rossmann") if rossmann_config.exists() else None
+    )
     print(json.dumps({"full": full, "new": new, "noop": noop, "rossmann": rossmann}))
 
 
@@ -98,7 +100,8 @@ def main() -> int:
         rossmann_file = source_dir.parent / "rossmann_store_sales" / "train.csv.gz"
         if rossmann_file.exists():
             (work / "rossmann").mkdir()
-            (work / "rossmann" / rossmann_file.name).symlink_to(rossmann_file)  # a quarantine unlinks the link
+            # a link: a quarantine would remove the link, never the shared file
+            (work / "rossmann" / rossmann_file.name).symlink_to(rossmann_file)
             rossmann = base["sources"]["rossmann"]
             rossmann.update({"enabled": True, "directory": str(work / "rossmann")})
             (work / "rossmann.yml").write_text(yaml.safe_dump({"sources": {"rossmann": rossmann}}))
@@ -157,7 +160,9 @@ def main() -> int:
                 "noop_s": round(noop["seconds"], 3),
                 "rossmann_rows": rossmann["rows_loaded"] if rossmann else None,
                 "rossmann_s": round(rossmann["seconds"], 2) if rossmann else None,
-                "rossmann_rows_per_s": round(rossmann["rows_loaded"] / rossmann["seconds"]) if rossmann else None,
+                "rossmann_rows_per_s": round(rossmann["rows_loaded"] / rossmann["seconds"])
+                if rossmann
+                else None,
                 "peak_rss_mb": round(peak_mb, 1),
             }
         )

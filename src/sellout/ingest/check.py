@@ -35,6 +35,7 @@ from sellout.ingest.parsing import (
     weekday_of,
 )
 from sellout.ingest.reading import StructuralError, TextTable, read_text_table
+from sellout.ingest.row_checks import KnownCodes, row_rules
 from sellout.ingest.suggest import DATE_FORMATS
 
 ERROR, WARNING, INFO = "error", "warning", "info"
@@ -97,7 +98,7 @@ def check_source(
         return report
     names = sorted(p for p in folder.iterdir() if p.is_file() and not p.name.startswith("."))
     maps = _code_maps(source, report)
-    known: dict[str, frozenset[str] | None] = {}
+    known = KnownCodes(pd.DataFrame(columns=["source", "kind", "code"]))
     for kind in ("stores", "products"):
         spec = getattr(source, kind)
         if spec is None:
@@ -119,7 +120,7 @@ def check_source(
                 report.files_checked += 1
                 report.rows_checked += result.text.rows_in_file
                 _report_rejections(report, path.name, result, max_rejected_share, spec=None)
-                known[kind] = frozenset(result.rows[master_key(spec)].astype(str))
+                known.replace(source.name, kind, result.rows[master_key(spec)].astype(str))
     spec = source.sellout
     files = [p for p in names if fnmatch.fnmatch(p.name, spec.pattern)]
     if not files:
@@ -130,7 +131,8 @@ def check_source(
             f"{spec.pattern!r} matches no file in {folder}"
             + (f" (it has: {others})" if names else " (empty)"),
         )
-    rules = _rules(source, known, maps, today or pd.Timestamp.now())
+    today = pd.Timestamp(today) if today is not None else pd.Timestamp.now()
+    rules = row_rules(source, known, today, {(source.name, kind): m for kind, m in maps.items()})
     for path in files[-max_files:] if max_files else files:
         result = _read_and_parse(path, spec, report, lambda text: parse_sellout(text, spec, rules))
         if result is None:
@@ -173,23 +175,6 @@ def _code_maps(source: SourceConfig, report: CheckReport) -> dict[str, dict[str,
             report.add(ERROR, f"{kind[:-1]}_codes", str(exc))
             maps[kind] = None
     return maps
-
-
-def _rules(source: SourceConfig, known: dict, maps: dict, today: pd.Timestamp) -> RowRules:
-    today = today.tz_localize(None) if today.tzinfo else today
-    window = source.delivery_window
-    return RowRules(
-        latest_week=(today + pd.Timedelta(days=window.max_future_days)).normalize(),
-        earliest_week=(today - pd.Timedelta(weeks=window.max_age_weeks)).normalize()
-        if window.max_age_weeks
-        else None,
-        store_map=maps.get("stores"),
-        product_map=maps.get("products"),
-        keep_unmapped_stores=bool(source.store_codes and source.store_codes.unmapped == "keep"),
-        keep_unmapped_products=bool(source.product_codes and source.product_codes.unmapped == "keep"),
-        known_stores=known.get("stores") if source.check_master_data else None,
-        known_products=known.get("products") if source.check_master_data else None,
-    )
 
 
 def _read_and_parse(path: Path, spec, report: CheckReport, parse) -> ParseResult | None:

@@ -31,11 +31,16 @@ def load_code_map(mapping: CodeMapping | None, label: str) -> dict[str, str] | N
     if mapping.file:
         path = Path(mapping.file)
         if not path.is_file():
-            raise ConfigError(f"sources.yml: {label}.file: {path} does not exist")
+            raise ConfigError(
+                f"conf/*/sources.yml: {label}.file: {path} does not exist: create it or fix the path"
+            )
         table = pd.read_csv(path, dtype=str, keep_default_na=False)
         missing = [c for c in (mapping.from_column, mapping.to_column) if c not in table.columns]
         if missing:
-            raise ConfigError(f"sources.yml: {label}.file: {path} has no column(s) {missing}")
+            raise ConfigError(
+                f"conf/*/sources.yml: {label}.file: {path} has no column(s) {missing} (it has {list(table.columns)}): "
+                "fix from_column / to_column"
+            )
         codes.update(
             zip(table[mapping.from_column].str.strip(), table[mapping.to_column].str.strip(), strict=True)
         )

@@ -661,7 +661,9 @@ def row_keys(stores: pa.Array, products: pa.Array, dates: np.ndarray) -> np.ndar
     product_dictionary = pc.dictionary_encode(products)
     product_ids = product_dictionary.indices.to_numpy(zero_copy_only=False).astype(np.int64)
     days = dates.astype("datetime64[D]").astype(np.int64)
-    days = np.where(np.isnat(dates), 0, days - (days[~np.isnat(dates)].min() if (~np.isnat(dates)).any() else 0))
+    days = np.where(
+        np.isnat(dates), 0, days - (days[~np.isnat(dates)].min() if (~np.isnat(dates)).any() else 0)
+    )
     n_days = int(days.max()) + 1 if len(days) else 1
     n_products = len(product_dictionary.dictionary) or 1
     return (store_ids * n_products + product_ids) * n_days + days

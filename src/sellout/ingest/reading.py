@@ -67,7 +67,9 @@ class TextTable:
     bad_rows: list[BadRow] = field(default_factory=list)
     header_line: int = 1
     delimiter: str = ","
-    control_characters: bool | None = None  # False: the file has none (the row checks skip looking); None: unknown
+    control_characters: bool | None = (
+        None  # False: the file has none (the row checks skip looking); None: unknown
+    )
     _line_numbers: Callable[[], np.ndarray] | None = None
     _lines: np.ndarray | None = None
 
