@@ -477,6 +477,20 @@ def _write_corpus(root: Path) -> None:
         )
     )
 
+    de_file(
+        "abverkauf_30_nul_in_header.csv", _german(_german_rows(2), header=["Wo\x00che", *GERMAN_HEADER[1:]])
+    )
+    CASES.append(
+        Case(
+            "retailer_de",
+            "abverkauf_30_nul_in_header.csv",
+            0,
+            0,
+            "quarantined",
+            ("required column(s) ['Woche'] not in header ['Wo\\x00che'",),
+        )
+    )
+
     header = "week,store,upc,qty,price,comment,extra"
     body = "".join(
         f'{WEEKS[i % 8].date()},U{i % 3},{1000 + i},{i + 1},2.50,"note, with comma",x\n' for i in range(10)

@@ -205,7 +205,9 @@ def _insert_manifest_row(conn, parsed: ParsedFile) -> int:
             parsed.rows_loaded,
             len(parsed.rejected) if parsed.status == LOADED else parsed.rows_in_file,
             parsed.status,
-            f"same content as {parsed.duplicate_of}" if parsed.duplicate_of else parsed.quarantine_reason,
+            _storable(
+                f"same content as {parsed.duplicate_of}" if parsed.duplicate_of else parsed.quarantine_reason
+            ),
             first_week,
             last_week,
             parsed.run_id,
@@ -305,6 +307,11 @@ def _copy(conn, table: str, frame: pd.DataFrame, rows: pd.DataFrame) -> None:
         raise FileRefused(f"{where}the database refused the rows ({table}): {message}") from exc
     except (pa.ArrowInvalid, pa.ArrowTypeError, DatasetError) as exc:
         raise FileRefused(f"the rows cannot be written ({table}): {str(exc).splitlines()[0]}") from exc
+
+
+def _storable(text: str | None) -> str | None:
+    """A reason PostgreSQL can store: a NUL (from a file's header, say) written as ``\\x00``."""
+    return None if text is None else text.replace("\x00", "\\x00")
 
 
 def _line_of(rows: pd.DataFrame, row: int) -> str:
