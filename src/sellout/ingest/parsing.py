@@ -786,14 +786,15 @@ def aggregate_weeks(rows: pd.DataFrame, daily: bool, days_per_week: int) -> pd.D
 
 
 def derive_price(rows: pd.DataFrame, spec: SelloutFileSpec) -> pd.DataFrame:
-    """No price column: the price is the sales value over the units (``derive_price``; not where units are 0)."""
+    """No price column: the price is the sales value over the units (``derive_price``), where both are positive
+    (no price for a week without units, or one that returns go negative)."""
     if "price" in spec.columns or not spec.derive_price:
         return rows
     if UNITS not in spec.columns or SALES_VALUE not in spec.columns:
         return rows
-    units = rows[UNITS].to_numpy()
+    units, sales = rows[UNITS].to_numpy(), rows[SALES_VALUE].to_numpy()
     with np.errstate(invalid="ignore", divide="ignore"):
-        rows["price"] = np.where(units != 0, rows[SALES_VALUE].to_numpy() / units, np.nan)
+        rows["price"] = np.where((units > 0) & (sales >= 0), sales / units, np.nan)
     return rows
 
 

@@ -347,9 +347,9 @@ class ColumnProfile:
     flag_true: str | None = None  # the "yes" token when the column is a two-valued flag
     date_format: str | None = None
     dates: np.ndarray | None = None
-    date_alternatives: list[str] = field(
-        default_factory=list
-    )  # other formats that read the dates differently
+    # other formats that read the dates differently, and the distinct values the chosen one does not read
+    date_alternatives: list[str] = field(default_factory=list)
+    date_failures: int = 0
     na_tokens: list[str] = field(default_factory=list)  # missing-value marks in a numeric column (e.g. "-")
     bad_values: list[str] = field(default_factory=list)  # the few other non-numbers of a numeric column
 
@@ -476,6 +476,20 @@ def suggest_source(path: Path, name: str | None = None, directory: str | None = 
         unsure["sellout.na_values"] = f"{na_tokens} stand where numbers are expected: read as missing values"
     if returns_column:
         sellout["returns_column"] = returns_column
+    for profile in profiles:
+        key = next((k for k, column in mapping.items() if column == profile.name), None)
+        if key and profile.bad_values:
+            shown = ", ".join(repr(v) for v in profile.bad_values[:3])
+            unsure.setdefault(
+                f"sellout.columns.{key}",
+                f"{len(profile.bad_values)} value(s) of the sample are not numbers ({shown}): their rows are rejected",
+            )
+        if key and profile.date_failures:
+            unsure.setdefault(
+                f"sellout.columns.{key}",
+                f"{profile.date_failures} value(s) of the sample are not dates in {profile.date_format}: their rows "
+                "are rejected",
+            )
     ordered = {key: mapping[key] for key in (*SYNONYMS,) if key in mapping}
     if sellout["frequency"] == "daily" and WEEK in ordered:
         ordered.pop(WEEK)
@@ -648,6 +662,9 @@ def profile_column(text: TextTable, index: int, decimal: str, thousands: str | N
     if not _digits_only(uniques) or _date_like_digits(uniques):
         profile.date_format, profile.dates, profile.date_alternatives = _date_format(filled, uniques)
     if profile.date_format:
+        profile.date_failures = (
+            int(np.isnat(parse_dates(uniques, profile.date_format)).sum()) if not _iso_cells(uniques) else 0
+        )
         return profile
     numbers, bad = parse_numbers(uniques, decimal, thousands)
     tokens = [t for t, b in zip(uniques.to_pylist(), bad, strict=True) if b]
@@ -687,12 +704,16 @@ def _date_like_digits(uniques: pa.Array) -> bool:
     return bool(sample) and all(re.fullmatch(r"(19|20)\d{6}|\d{8}", v) for v in sample)
 
 
+def _iso_cells(uniques: pa.Array) -> bool:
+    """A spreadsheet's date cells, which arrive as ``2026-09-05 00:00:00``."""
+    return all(re.fullmatch(r"\d{4}-\d{2}-\d{2} 00:00:00", v) for v in uniques.slice(0, 50).to_pylist())
+
+
 def _date_format(filled: pa.Array, uniques: pa.Array) -> tuple[str | None, np.ndarray | None, list[str]]:
     """The first format that reads every value of the column (ties: the one whose dates fall on fewest weekdays,
     which a weekly feed's dates do), with the parsed dates."""
     sample = uniques.slice(0, 5000)
-    iso_cells = all(re.fullmatch(r"\d{4}-\d{2}-\d{2} 00:00:00", v) for v in sample.to_pylist()[:50])
-    if iso_cells:
+    if _iso_cells(sample):
         dates = parse_dates(pc.utf8_slice_codeunits(filled, 0, 10), "%Y-%m-%d")
         return ("%Y-%m-%d", dates, []) if not np.isnat(dates).any() else (None, None, [])
     fits = []
