@@ -7,9 +7,9 @@ import hashlib
 from dataclasses import dataclass
 from pathlib import Path
 
+from sellout.canonical import FILE_KINDS  # master data first, so sell-out rows find their codes
 from sellout.config.sources import SourceConfig
 
-FILE_KINDS = ("stores", "products", "sellout")  # master data first, so sell-out rows find their codes
 HASH_CHUNK_BYTES = 1 << 20
 
 

@@ -35,6 +35,7 @@ from sellout.config.schema import ConfigError
 from sellout.config.secrets import redact_url, safe_url
 from sellout.config.tableau import TableauSettings
 from sellout.datasets.tableau_refresh import TableauRefreshDataset
+from sellout.ingest.check import dry_run_check
 from sellout.integrations import db
 from sellout.ops.week_files import check_week_files
 
@@ -203,6 +204,7 @@ def run_checks(project_path: Path, env: str, catalog=None) -> tuple[list[Check],
     attempt("config files", lambda: check_config_files(project_path, env, loader))
     attempt("database", lambda: check_database(loader))
     attempt("landing folders", lambda: _landing(project_path, env, loader, files))
+    attempt("retailer feeds", lambda: dry_run_check(ProjectConfig(env, project_path).sources))
     attempt("tableau", lambda: check_tableau(_tableau_settings(catalog)))
     attempt("webhook urls", lambda: check_webhook_urls(loader))
     return checks, files

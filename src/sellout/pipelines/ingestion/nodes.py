@@ -11,20 +11,20 @@ from typing import Any
 
 import pandas as pd
 
-from sellout.canonical import NUMERIC_SELLOUT_COLUMNS
 from sellout.config.backfill import backfill_dates
 from sellout.config.parameters import IngestionParams
 from sellout.config.sources import SourceConfig
 from sellout.ingest.landing import LandingFile
 from sellout.ingest.parsing import (
     ParsedFile,
+    ParseResult,
     RowRules,
-    StructuralError,
+    RuleFailed,
     master_key,
     parse_master,
     parse_sellout,
-    read_table,
 )
+from sellout.ingest.reading import StructuralError, read_text_table
 from sellout.ingest.row_checks import KnownCodes, row_rules
 
 logger = logging.getLogger(__name__)
@@ -129,13 +129,23 @@ def parse_new_files(
         source = sources[landing.source]
         if item.duplicate_of:
             return ParsedFile(landing=landing, run_id=run_context["run_id"], duplicate_of=item.duplicate_of)
-        rules = row_rules(source, known, run_started, code_maps)
-        parsed = parse_one(
-            landing, source, run_context, max_rejected_share, rules, code_maps, item.replace_existing
-        )
-        if landing.kind != "sellout" and parsed.status == "loaded":
-            known.replace(
-                landing.source, landing.kind, parsed.rows[master_key(getattr(source, landing.kind))]
+        try:
+            rules = row_rules(source, known, run_started, code_maps)
+            parsed = parse_one(
+                landing, source, run_context, max_rejected_share, rules, code_maps, item.replace_existing
+            )
+            if landing.kind != "sellout" and parsed.status == "loaded":
+                known.replace(
+                    landing.source, landing.kind, parsed.rows[master_key(getattr(source, landing.kind))]
+                )
+        except MemoryError:
+            raise
+        except Exception as exc:  # noqa: BLE001 - one file's problem quarantines that file, not the run
+            logger.exception("Unexpected error while reading %s/%s", landing.source, landing.file_name)
+            parsed = ParsedFile(
+                landing=landing,
+                run_id=run_context["run_id"],
+                quarantine_reason=unexpected_error(exc, "while reading and checking the file"),
             )
         return parsed
 
@@ -151,7 +161,7 @@ def parse_new_files(
             landing.source,
             landing.file_name,
             parsed.status,
-            len(parsed.rows),
+            parsed.rows_loaded,
             len(parsed.rejected),
             rows_total,
             elapsed,
@@ -184,28 +194,47 @@ def parse_one(
     code_maps: dict,
     replace_existing: bool = False,
 ) -> ParsedFile:
+    """Read and check one file: its rows and rejected rows, or the reason it is quarantined whole."""
     parsed = ParsedFile(landing=landing, run_id=run_context["run_id"], replace_existing=replace_existing)
     spec = getattr(source, landing.kind)
-    numeric = (
-        tuple(spec.columns[c] for c in NUMERIC_SELLOUT_COLUMNS if c in spec.columns)
-        if landing.kind == "sellout"
-        else ()
-    )
     try:
-        frame = read_table(landing, spec, numeric)
-    except StructuralError as exc:
+        text = read_text_table(landing.path, spec)
+        parsed.rows_in_file = text.rows_in_file
+        if landing.kind == "sellout":
+            result = parse_sellout(text, spec, rules)
+        else:
+            result = parse_master(text, spec, code_maps.get((source.name, landing.kind)))
+    except (StructuralError, RuleFailed) as exc:
         parsed.quarantine_reason = str(exc)
         return parsed
-    parsed.rows_in_file = len(frame)
-    if landing.kind != "sellout":
-        parsed.rows = parse_master(frame, spec, code_maps.get((source.name, landing.kind)))
+    reason = too_many_rejected(result, parsed.rows_in_file, max_rejected_share)
+    if reason:
+        parsed.quarantine_reason = reason
         return parsed
-    parsed.rows, parsed.rejected = parse_sellout(frame, spec, rules)
-    share = len(parsed.rejected) / len(frame)
-    if share > max_rejected_share:
-        reasons = parsed.rejected["reason"].value_counts().head(3).to_dict()
-        parsed.quarantine_reason = f"{len(parsed.rejected)} of {len(frame)} rows rejected ({share:.1%} > {max_rejected_share:.1%}): {reasons}"
+    parsed.rows, parsed.rejected, parsed.rows_accepted = result.rows, result.rejected, result.accepted
     return parsed
+
+
+def too_many_rejected(result: ParseResult, rows_in_file: int, max_rejected_share: float) -> str | None:
+    """The quarantine reason when more than ``max_rejected_share`` of a file's rows are rejected: how many, the
+    commonest reasons and the first rejected lines."""
+    rejected = result.rejected_count
+    share = rejected / rows_in_file if rows_in_file else 0.0
+    if share <= max_rejected_share:
+        return None
+    reasons = "; ".join(f"{n} x {key}" for key, n in list(result.reason_counts().items())[:3])
+    return (
+        f"{rejected} of {rows_in_file} rows rejected ({share:.1%} > {max_rejected_share:.1%}, "
+        f"ingestion.max_rejected_share): {reasons}; first: {' | '.join(result.first_rejected(2))}"
+    )
+
+
+def unexpected_error(exc: BaseException, doing: str) -> str:
+    message = str(exc).splitlines()[0] if str(exc) else ""
+    return (
+        f"unexpected {type(exc).__name__} {doing}{': ' + message if message else ''} "
+        "(the file is quarantined so that the others load; this is a bug, please report it)"
+    )
 
 
 def summarize_ingestion(ingested_files: pd.DataFrame, run_context: dict[str, Any]) -> dict[str, Any]:
@@ -214,6 +243,14 @@ def summarize_ingestion(ingested_files: pd.DataFrame, run_context: dict[str, Any
     loaded = this_run[this_run["status"] == "loaded"]
     sellout = ingested_files[(ingested_files["status"] == "loaded") & (ingested_files["kind"] == "sellout")]
     watermark = sellout["last_week"].max() if len(sellout) else None
+    quarantined = this_run[this_run["status"] == "quarantined"]
+    if len(quarantined):
+        logger.warning(
+            "%d file(s) quarantined this run, the other files loaded (moved to the quarantine folder, reasons "
+            "in ops.ingested_files):\n  %s",
+            len(quarantined),
+            "\n  ".join(f"{r.source}/{r.file_name}: {r.reason}" for r in quarantined.itertuples()),
+        )
     return {
         "run_id": run_context["run_id"],
         "mode": run_context["mode"],
@@ -223,4 +260,8 @@ def summarize_ingestion(ingested_files: pd.DataFrame, run_context: dict[str, Any
         "rows_loaded": int(loaded["rows_loaded"].fillna(0).sum()),
         "rows_rejected": int(this_run["rows_rejected"].fillna(0).sum()),
         "latest_week": str(watermark) if watermark is not None and not pd.isna(watermark) else None,
+        "quarantined": [
+            {"source": row.source, "file": row.file_name, "reason": row.reason}
+            for row in quarantined.itertuples()
+        ],
     }
