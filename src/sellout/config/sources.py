@@ -256,6 +256,9 @@ class SourceConfig(Strict):
     delivery_window: DeliveryWindow = DeliveryWindow()
     # Reject sell-out rows whose store or product is not in this source's master data (when it has master files).
     check_master_data: bool = True
+    # The landing folder is someone else's archive (a shared data set), not a drop folder: a quarantined file is
+    # copied to the quarantine folder and stays where it is; the manifest keeps it from being read again.
+    keep_files: bool = False
 
     def with_directory_under(self, project_path: Path) -> SourceConfig:
         """The same source with its directory and mapping files made absolute (relative to the project root)."""

@@ -157,6 +157,14 @@ class RawFileLoadDataset(AbstractDataset[ParsedFile, pd.DataFrame]):
             f"file: {landing.path}\nsha256: {landing.sha256}\nrun_id: {parsed.run_id}\nreason: {parsed.quarantine_reason}\n",
             encoding="utf-8",
         )
+        if landing.keep_in_place:
+            logger.warning(
+                "Quarantined %s/%s (the file stays in its archive folder): %s",
+                landing.source,
+                landing.file_name,
+                parsed.quarantine_reason,
+            )
+            return
         try:
             landing.path.unlink(missing_ok=True)
         except OSError as exc:  # a read-only landing folder keeps its file; the manifest stops a reload
