@@ -167,9 +167,12 @@ sources = validate_sources(raw, Path("."))
 dataset = RawFileLoadDataset(quarantine_dir=sys.argv[2], credentials={"url": sys.argv[1]})
 codes = RawFileLoadDataset(quarantine_dir=sys.argv[2], credentials={"url": sys.argv[1]}, read="master_codes")
 context = {"run_id": "killed", "mode": "incremental", "started_at": "2026-11-27T07:00:00+00:00"}
-for parsed in parse_new_files(plan_ingestion(scan_sources(sources), dataset.load(), context), sources, codes.load(), code_maps(sources), context, {}):
+plan = plan_ingestion(scan_sources(sources), dataset.load(), context)
+for saved, parsed in enumerate(parse_new_files(plan, sources, codes.load(), code_maps(sources), context, {}), 1):
     dataset.save(parsed)
-    time.sleep(0.05)
+    if saved == 5:  # five files committed: say so, then wait to be killed
+        Path(sys.argv[4]).write_text("5")
+        sys.stdin.read()
 """
 
 
@@ -194,22 +197,20 @@ def test_a_killed_ingestion_rerun_equals_one_clean_run(sources, db_url, pg_serve
             {"sources": {name: source.model_dump(exclude={"name"}) for name, source in sources.items()}}
         )
     )
+    reached = tmp_path / "reached"
     process = subprocess.Popen(
-        [sys.executable, "-c", KILLABLE_INGESTION, db_url, str(tmp_path / "q"), str(config)],
+        [sys.executable, "-c", KILLABLE_INGESTION, db_url, str(tmp_path / "q"), str(config), str(reached)],
+        stdin=subprocess.PIPE,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )
-    with psycopg.connect(db_url, autocommit=True) as conn:
-        for _ in range(600):
-            exists = conn.execute("select to_regclass('ops.ingested_files')").fetchone()[0]
-            if exists and conn.execute("select count(*) from ops.ingested_files").fetchone()[0] >= 5:
-                break
-            time.sleep(0.02)
+    while not reached.exists():  # the script says when five files are in; no timing involved
+        assert process.poll() is None, "the ingestion ended before its fifth file"
+        time.sleep(0.02)
     process.kill()
     process.wait()
     dataset = RawFileLoadDataset(quarantine_dir=str(tmp_path / "q"), credentials={"url": db_url})
-    partial = len(dataset.load())
-    assert 5 <= partial < 16, "the kill should land mid-run"
+    assert len(dataset.load()) == 5  # killed mid-run, after exactly five committed files
     _ingest(sources, dataset, "rerun")
 
     with temporary_database(pg_server["url"], prefix="clean") as clean_url:
