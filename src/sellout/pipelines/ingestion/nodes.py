@@ -38,16 +38,21 @@ class PlannedFile:
 
 
 def plan_ingestion(
-    landing_files: list[LandingFile], ingested_files: pd.DataFrame, run_context: dict[str, Any]
+    landing_files: list[LandingFile],
+    ingested_files: pd.DataFrame,
+    run_context: dict[str, Any],
+    unfinished_reload: pd.DataFrame | None = None,
 ) -> list[PlannedFile]:
     """The files to handle this run: every matching file whose content is not in the manifest yet, and any file
     whose content arrived before under another name (recorded once as a duplicate).
 
     In ``full`` mode every loaded file is loaded again, replacing what its earlier load wrote; a backfill
-    (``run_context["backfill"]``) does the same for the loaded files whose weeks overlap its range.
+    (``run_context["backfill"]``) does the same for the loaded files whose weeks overlap its range. A full reload
+    that was interrupted (``unfinished_reload``: the run, when it did not succeed) is finished: the files it had not
+    reloaded yet, those loaded before it started, are loaded again.
     """
     found = landing_files
-    reloaded = _to_reload(ingested_files, run_context)
+    reloaded = _to_reload(ingested_files, run_context) | _left_by(unfinished_reload, ingested_files)
     done = ingested_files[~reloaded]
     reloaded_keys = set(
         zip(ingested_files["source"][reloaded], ingested_files["sha256"][reloaded], strict=True)
@@ -99,6 +104,22 @@ def _to_reload(ingested_files: pd.DataFrame, run_context: dict[str, Any]) -> pd.
     first = pd.to_datetime(ingested_files["first_week"]).dt.date
     last = pd.to_datetime(ingested_files["last_week"]).dt.date
     return loaded & (first <= window[1]) & (last >= window[0])
+
+
+def _left_by(unfinished_reload: pd.DataFrame | None, ingested_files: pd.DataFrame) -> pd.Series:
+    """The loaded files an interrupted full reload had not reached (loaded before that run started)."""
+    if unfinished_reload is None or unfinished_reload.empty:
+        return pd.Series(False, index=ingested_files.index)
+    started = pd.to_datetime(unfinished_reload["started_at"], utc=True).iloc[0]
+    loaded_at = pd.to_datetime(ingested_files["loaded_at"], utc=True)
+    left = (ingested_files["status"] == "loaded") & (loaded_at < started)
+    if left.any():
+        logger.info(
+            "Run %s's full reload was interrupted: %d file(s) it had not reached are loaded again",
+            unfinished_reload["run_id"].iloc[0],
+            int(left.sum()),
+        )
+    return left
 
 
 def _describe_backfill(backfill: dict[str, str] | None) -> str:
