@@ -6,6 +6,7 @@ import yaml
 
 from sellout.config.project import ProjectConfig
 from sellout.config.sources import ConfigError, validate_sources
+from sellout.config.tableau import TableauSettings
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 
@@ -184,3 +185,17 @@ def test_a_value_only_daily_feed_without_products_is_valid(tmp_path):
     )
     spec = sources["x"].sellout
     assert (spec.measure, spec.date_field, spec.constants) == ("sales_value", "date", {"product_code": "ALL"})
+
+
+def test_a_problem_never_repeats_a_secret_or_a_whole_block():
+    with pytest.raises(ConfigError) as info:
+        TableauSettings.from_config(
+            {"server_url": "https://t.example.com", "token_name": "n", "jwt": "", "timeout_s": "soon"}
+        )
+    text = str(info.value)
+    assert "timeout_s" in text and "(got 'soon')" in text
+    with pytest.raises(ConfigError) as info:
+        TableauSettings.from_config(
+            {"server_url": "https://t.example.com", "token_name": "n", "token_secret": ""}
+        )
+    assert "no credentials" in str(info.value) and "(got {" not in str(info.value)

@@ -30,6 +30,7 @@ from sellout.config.parameters import (
 from sellout.config.schema import ConfigError, Strict
 from sellout.config.secrets import Redactor
 from sellout.config.sources import SourceConfig, validate_sources
+from sellout.config.tableau import TableauSettings
 
 # The parameter blocks validated at start-up, by their key in parameters*.yml.
 PARAMETER_MODELS: dict[str, type[Strict]] = {
@@ -105,6 +106,27 @@ class ProjectConfig:
             self.credentials, self.notifications, {"url": os.environ.get("SELLOUT_DB_URL") or ""}
         )
 
+    def _tableau_problems(self) -> list[str]:
+        """The Tableau settings of every catalog entry that refreshes Tableau (its ``tableau`` block)."""
+        found = []
+        try:
+            catalog = self.group("catalog")
+        except Exception as exc:  # noqa: BLE001 - an unresolved ${...}: the catalog check names it
+            return [f"{self.label('catalog')}: {type(exc).__name__}: {exc}"]
+        for name, entry in catalog.items():
+            if not (isinstance(entry, dict) and str(entry.get("type", "")).endswith("TableauRefreshDataset")):
+                continue
+            settings = dict(entry.get("tableau") or {})
+            key = settings.pop("credentials", None)
+            secrets = self.credentials.get(key, {}) if isinstance(key, str) else dict(key or {})
+            try:
+                TableauSettings.from_config(
+                    {**settings, **{k: v for k, v in secrets.items() if v not in (None, "")}}
+                )
+            except ConfigError as exc:
+                found.extend(f"{self.label('catalog')}: {name}.{line}" for line in exc.problems)
+        return found
+
     def problems(self) -> list[str]:
         """Every problem of every group (each validated on its own, so one bad file does not hide another), and
         every environment variable the configuration needs but nobody set."""
@@ -118,6 +140,7 @@ class ProjectConfig:
                 found.extend(exc.problems)
             except Exception as exc:  # noqa: BLE001 - an unreadable file or an unresolved ${...}
                 found.append(f"{self.label(group)}: {type(exc).__name__}: {exc}")
+        found.extend(self._tableau_problems())
         try:
             parameters = self.parameters
         except Exception as exc:  # noqa: BLE001
