@@ -64,6 +64,11 @@ class ProjectConfig:
         project.loader = context.config_loader
         return project
 
+    @property
+    def conf_path(self) -> Path:
+        """The config folder the loader reads (``conf/`` of the project, or Kedro's ``--conf-source``)."""
+        return Path(self.loader.conf_source).resolve()
+
     def label(self, group: str) -> str:
         """Where a group's files are, for messages: ``conf/{base,<env>}/<group>.yml``."""
         return f"conf/{{base,{self.env}}}/{group}.yml"
@@ -82,7 +87,11 @@ class ProjectConfig:
     @cached_property
     def sources(self) -> dict[str, SourceConfig]:
         raw = self.group("sources")
-        return validate_sources(raw, self.project_path, self.label("sources")) if raw else {}
+        return (
+            validate_sources(raw, self.project_path, self.label("sources"), conf_path=self.conf_path)
+            if raw
+            else {}
+        )
 
     @cached_property
     def notifications(self) -> Notifications:
@@ -130,7 +139,7 @@ class ProjectConfig:
     def problems(self) -> list[str]:
         """Every problem of every group (each validated on its own, so one bad file does not hide another), and
         every environment variable the configuration needs but nobody set."""
-        found = missing_variables(self.project_path, self.env)
+        found = missing_variables(self.conf_path, self.env)
         if found:
             return found  # the groups cannot be resolved without them
         for group in ("sources", "notifications", "airflow"):

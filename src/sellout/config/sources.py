@@ -280,6 +280,7 @@ def validate_sources(
     project_path: Path,
     file_label: str = "conf/*/sources.yml",
     env: str | None = None,
+    conf_path: Path | None = None,
 ) -> dict[str, SourceConfig]:
     """Validate the ``sources:`` mapping; raise ConfigError with one line per problem.
 
@@ -287,7 +288,8 @@ def validate_sources(
     found by reading the environment's files; ``env`` defaults to the one in ``file_label``
     ``conf/{base,<env>}/...``), the key, what is wrong and how to fix it.
     """
-    origins = SourceFiles(project_path, env if env is not None else _env_of(file_label), file_label)
+    conf = Path(conf_path) if conf_path is not None else Path(project_path) / "conf"
+    origins = SourceFiles(conf, env if env is not None else _env_of(file_label), file_label)
     if not isinstance(raw, dict) or "sources" not in raw:
         raise ConfigError(
             f"{file_label}: top-level key 'sources' is missing (the file starts with 'sources:')"
@@ -324,10 +326,10 @@ class SourceFiles:
     """The sources*.yml files of ``conf/base`` and ``conf/<env>`` as written (before merging), to say which file
     a key comes from: the environment's file when it sets the key, else base."""
 
-    def __init__(self, project_path: Path, env: str | None, fallback: str) -> None:
+    def __init__(self, conf: Path, env: str | None, fallback: str) -> None:
         self.fallback = fallback
         self.files: list[tuple[str, Any]] = []
-        conf = Path(project_path) / "conf"
+        conf = Path(conf)
         for folder in ("base", *([env] if env and env != "base" else [])):
             paths = sorted(
                 {*(conf / folder).glob("sources*.y*ml"), *(conf / folder).glob("sources*/**/*.y*ml")}
@@ -337,7 +339,7 @@ class SourceFiles:
                     content = yaml.safe_load(path.read_text(encoding="utf-8"))
                 except (OSError, yaml.YAMLError):
                     continue
-                self.files.append((str(path.relative_to(project_path)), content))
+                self.files.append((str(path.relative_to(conf.parent)), content))
 
     def label_of(self, key: tuple[Any, ...]) -> str:
         """The file that defines the longest prefix of ``key`` (a later file, the environment's, wins a tie)."""

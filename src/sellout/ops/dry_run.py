@@ -216,13 +216,13 @@ def _error_text(exc: Exception) -> str:
 
 def check_config_files(project_path: Path, env: str, loader) -> tuple[str, str]:
     """Every YAML file parses; every config group resolves; every group matches its schema."""
-    conf_root = project_path / "conf"
+    conf_root = Path(loader.conf_source)
     files = sorted(p for folder in ("base", env) for p in (conf_root / folder).rglob("*.y*ml") if p.is_file())
     for path in files:
         try:
             yaml.safe_load(path.read_text(encoding="utf-8"))
         except yaml.YAMLError as exc:
-            raise ValueError(f"{path.relative_to(project_path)}: not valid YAML: {exc}") from None
+            raise ValueError(f"{path.relative_to(conf_root.parent)}: not valid YAML: {exc}") from None
     loaded = []
     for group in CONFIG_GROUPS:
         try:

@@ -57,9 +57,9 @@ def fingerprint(project: ProjectConfig, pipeline: str, conn) -> str:
     digest.update(pipeline.encode())
     digest.update(code_digest(project.project_path).encode())
     for folder in (project.loader.base_env, project.env):
-        for path in sorted((project.project_path / "conf" / folder).rglob("*")):
+        for path in sorted((project.conf_path / folder).rglob("*")):
             if path.is_file():
-                digest.update(str(path.relative_to(project.project_path)).encode())
+                digest.update(str(path.relative_to(project.conf_path)).encode())
                 digest.update(path.read_bytes())
     parameters = {k: v for k, v in project.parameters.items() if k not in IGNORED_PARAMETERS}
     digest.update(json.dumps(parameters, sort_keys=True, default=str).encode())
