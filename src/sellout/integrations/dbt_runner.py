@@ -144,8 +144,11 @@ def run_dbt(
     vars: dict[str, Any] | None = None,
     target_path: Path | None = None,
     log_path: Path | None = None,
+    env: dict[str, str] | None = None,
 ) -> DbtResult:
     """Run one dbt command (e.g. ``["run", "--select", "marts"]``) in-process; never raises for dbt failures.
+
+    ``env``: environment variables for this invocation only (what models and macros read with ``env_var``).
 
     ``target_path`` defaults to ``<project_dir>/target`` and ``log_path`` to ``<target_path>/../logs`` when a
     target path is given, else ``<project_dir>/logs``. Connection settings come only from ``db_url``. The
@@ -170,7 +173,7 @@ def run_dbt(
 
     logger.info("dbt %s (project %s, database %s)", " ".join(command), project_dir, db.describe(db_url))
     started = time.perf_counter()
-    with _DBT_LOCK, _patched_env(dbt_env(db_url), remove=(f"{ENV_PREFIX}PASSWORD",)):
+    with _DBT_LOCK, _patched_env({**dbt_env(db_url), **(env or {})}, remove=(f"{ENV_PREFIX}PASSWORD", *_SCOPED)):
         try:
             outcome = dbtRunner(callbacks=[_forward_to_log]).invoke(args)
         except Exception as exc:  # dbtRunner catches most errors itself; this is the last resort
@@ -206,6 +209,8 @@ def run_dbt(
     return result
 
 
+# Variables one invocation may set: unset for every other, so that a test run by hand sees every row.
+_SCOPED = ("SELLOUT_DBT_RUN_ID", "SELLOUT_DBT_TESTS_RUN_ID")
 _DBT_LOG = logging.getLogger("sellout.dbt")
 _LEVELS = {"debug": logging.DEBUG, "info": logging.INFO, "warn": logging.WARNING, "error": logging.ERROR}
 
