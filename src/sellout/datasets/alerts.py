@@ -31,9 +31,10 @@ class AlertDataset(JsonRecordDataset):
         env: str = "local",
         project_path: str | None = None,
         router: AlertRouter | None = None,
+        metadata: dict[str, Any] | None = None,
     ) -> None:
         """``router``: the routes to use instead of the environment's ``notifications.yml`` (tools, tests)."""
-        super().__init__(filepath)
+        super().__init__(filepath, metadata)
         self._run_id = str(run_id)
         self._env, self._project_path = env, project_path
         self._router = router

@@ -68,8 +68,13 @@ class RawFileLoadDataset(AbstractDataset[ParsedFile, pd.DataFrame]):
     (``read: master_codes``: source, kind, code)."""
 
     def __init__(
-        self, quarantine_dir: str, credentials: dict[str, Any] | str | None = None, read: str = "manifest"
+        self,
+        quarantine_dir: str,
+        credentials: dict[str, Any] | str | None = None,
+        read: str = "manifest",
+        metadata: dict[str, Any] | None = None,
     ) -> None:
+        self.metadata = metadata
         if read not in ("manifest", "master_codes"):
             raise DatasetError(f"RawFileLoadDataset: read is 'manifest' or 'master_codes', got {read!r}")
         self._quarantine_dir = Path(quarantine_dir)

@@ -34,7 +34,9 @@ class RunContextDataset(_ReadOnly):
         env: str = "local",
         backfill_from: str | None = None,
         backfill_to: str | None = None,
+        metadata: dict[str, Any] | None = None,
     ) -> None:
+        self.metadata = metadata
         params = {
             "mode": mode,
             "dry_run": dry_run,
@@ -53,8 +55,9 @@ class RunContextDataset(_ReadOnly):
 class SourcesDataset(_ReadOnly):
     """The retailer feeds of ``conf/base/sources.yml`` + ``conf/<env>/sources.yml``, validated."""
 
-    def __init__(self, env: str, project_path: str) -> None:
+    def __init__(self, env: str, project_path: str, metadata: dict[str, Any] | None = None) -> None:
         self._env, self._project_path = env, project_path
+        self.metadata = metadata
 
     def _describe(self) -> dict[str, Any]:
         return {"env": self._env, "file": f"conf/{{base,{self._env}}}/sources.yml"}

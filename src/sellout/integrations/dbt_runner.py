@@ -173,7 +173,10 @@ def run_dbt(
 
     logger.info("dbt %s (project %s, database %s)", " ".join(command), project_dir, db.describe(db_url))
     started = time.perf_counter()
-    with _DBT_LOCK, _patched_env({**dbt_env(db_url), **(env or {})}, remove=(f"{ENV_PREFIX}PASSWORD", *_SCOPED)):
+    with (
+        _DBT_LOCK,
+        _patched_env({**dbt_env(db_url), **(env or {})}, remove=(f"{ENV_PREFIX}PASSWORD", *_SCOPED)),
+    ):
         try:
             outcome = dbtRunner(callbacks=[_forward_to_log]).invoke(args)
         except Exception as exc:  # dbtRunner catches most errors itself; this is the last resort

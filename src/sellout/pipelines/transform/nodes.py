@@ -101,7 +101,9 @@ def dbt_run(
         ", dry run" if dry_run else "",
         (ingestion_status or {}).get("files_loaded", 0),
     )
-    result = run_dbt(command, url, vars=_vars(params), env={"SELLOUT_DBT_RUN_ID": str(run_context.get("run_id"))})
+    result = run_dbt(
+        command, url, vars=_vars(params), env={"SELLOUT_DBT_RUN_ID": str(run_context.get("run_id"))}
+    )
     status = _status(
         result,
         run_context,
@@ -146,7 +148,11 @@ def dbt_test(
     url = db.resolve_url(dbt_target)
     command = ["test", *_selection_args(params)]
     # an incremental run tests the fact rows it built; a full run (rebuilt everything) tests every row
-    scope = {} if dbt_run_status.get("full_refresh") else {"SELLOUT_DBT_TESTS_RUN_ID": str(run_context.get("run_id"))}
+    scope = (
+        {}
+        if dbt_run_status.get("full_refresh")
+        else {"SELLOUT_DBT_TESTS_RUN_ID": str(run_context.get("run_id"))}
+    )
     result = run_dbt(command, url, vars=_vars(params), env=scope)
     status = _status(result, run_context, "tests", skipped=False)
     if not result.success:
