@@ -24,7 +24,7 @@ import pandas as pd
 import yaml
 
 from benchmarks.shared_data import dunnhumby_dir
-from sellout.config.sources import validate_sources
+from sellout.config.source_validation import validate_sources
 from sellout.datasets import RawFileLoadDataset
 from sellout.datasets.run_config import code_maps
 from sellout.ingest.landing import scan_sources

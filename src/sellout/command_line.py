@@ -22,7 +22,7 @@ from sellout.config.backfill import backfill_range
 from sellout.config.parameters import RunControlParams
 from sellout.config.project import ProjectConfig
 from sellout.config.schema import ConfigError
-from sellout.config.sources import validate_sources
+from sellout.config.source_validation import validate_sources
 from sellout.ingest.check import check_source
 from sellout.ingest.reading import StructuralError
 from sellout.ingest.suggest import suggest_source

@@ -5,7 +5,8 @@ import pytest
 import yaml
 
 from sellout.config.project import ProjectConfig
-from sellout.config.sources import ConfigError, validate_sources
+from sellout.config.schema import ConfigError
+from sellout.config.source_validation import validate_sources
 from sellout.config.tableau import TableauSettings
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]

@@ -8,7 +8,7 @@ import pandas as pd
 import pytest
 
 from sellout.config.schema import ConfigError
-from sellout.config.sources import validate_sources
+from sellout.config.source_validation import validate_sources
 from sellout.ingest.check import ERROR, INFO, WARNING, check_source, dry_run_check
 
 TODAY = pd.Timestamp("2026-11-27")

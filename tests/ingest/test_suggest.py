@@ -12,7 +12,7 @@ import pytest
 import yaml
 from conftest import SHARED_DIR
 
-from sellout.config.sources import validate_sources
+from sellout.config.source_validation import validate_sources
 from sellout.datasets.raw_load import MANIFEST_COLUMNS
 from sellout.ingest.landing import scan_sources
 from sellout.ingest.suggest import file_pattern, normalise, suggest_source

@@ -29,7 +29,8 @@ from sellout.config.parameters import (
 )
 from sellout.config.schema import ConfigError, Strict
 from sellout.config.secrets import Redactor
-from sellout.config.sources import SourceConfig, validate_sources
+from sellout.config.source_validation import validate_sources
+from sellout.config.sources import SourceConfig
 from sellout.config.tableau import TableauSettings
 
 # The parameter blocks validated at start-up, by their key in parameters*.yml.

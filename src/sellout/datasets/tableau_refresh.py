@@ -28,8 +28,8 @@ from sellout.integrations.tableau import (
     empty_record,
     item_key,
     refresh_items,
-    refresh_items_via_n8n,
 )
+from sellout.integrations.tableau_n8n import refresh_items_via_n8n
 
 logger = logging.getLogger(__name__)
 

@@ -11,7 +11,7 @@ import yaml
 from kedro.io import DatasetError
 from support.databases import temporary_database
 
-from sellout.config.sources import validate_sources
+from sellout.config.source_validation import validate_sources
 from sellout.datasets import RawFileLoadDataset, raw_load
 from sellout.datasets.run_config import code_maps
 from sellout.ingest import parsing
@@ -157,7 +157,7 @@ import sys, time, yaml
 from pathlib import Path
 from kedro.io import DatasetError
 
-from sellout.config.sources import validate_sources
+from sellout.config.source_validation import validate_sources
 from sellout.datasets import RawFileLoadDataset, raw_load
 from sellout.datasets.run_config import code_maps
 from sellout.ingest.landing import scan_sources

@@ -16,7 +16,7 @@ import pytest
 import yaml
 from support.databases import temporary_database
 
-from sellout.config.sources import validate_sources
+from sellout.config.source_validation import validate_sources
 from sellout.datasets import RawFileLoadDataset
 from sellout.datasets.run_config import code_maps
 from sellout.ingest.landing import scan_sources
