@@ -17,7 +17,7 @@ $(UV):
 	$(TOOLS)/bin/pip install --quiet uv==0.13.8
 
 $(VENV)/.installed: pyproject.toml uv.lock | $(UV)
-	$(UV) sync --frozen --extra dev --python $(PYTHON)
+	$(UV) sync --frozen --all-extras --python $(PYTHON)
 	touch $@
 
 install: $(VENV)/.installed  ## create .venv from the lock file
