@@ -118,7 +118,7 @@ class LocalStack:
         self.api_url = f"http://127.0.0.1:{self.api_port}"
         self._secrets = {
             "AIRFLOW__CORE__FERNET_KEY": Fernet.generate_key().decode(),
-            "AIRFLOW__API_AUTH__JWT_SECRET": secrets.token_urlsafe(32),
+            "AIRFLOW__API_AUTH__JWT_SECRET": secrets.token_urlsafe(64),  # HS512 wants 64 bytes or more
             "AIRFLOW__API__SECRET_KEY": secrets.token_urlsafe(32),
         }
         if self.executor == "celery":

@@ -5,6 +5,7 @@ from dotenv import find_dotenv, load_dotenv
 from sellout.config import loader
 from sellout.ops.dry_run import DryRunGuardHooks
 from sellout.ops.hooks import StartupCheckHooks
+from sellout.ops.lineage import LineageHooks
 from sellout.ops.observability import ObservabilityHooks
 from sellout.ops.pause_points import PausePointHooks
 from sellout.ops.run_control import RunControlHooks
@@ -16,6 +17,7 @@ load_dotenv(find_dotenv(usecwd=True), override=False)
 # taken (it also runs first by tryfirst, and releases last by trylast), then the run records start.
 # PausePointHooks are inert unless a fault-injection test sets SELLOUT_PAUSE_AT.
 HOOKS = (PausePointHooks(), StartupCheckHooks(), ObservabilityHooks(), RunControlHooks(), DryRunGuardHooks())
+HOOKS = (LineageHooks(), *HOOKS)  # OpenLineage events (conf/base/lineage.yml): runs last, only observes
 
 CONFIG_LOADER_CLASS = loader.ProjectConfigLoader
 CONFIG_LOADER_ARGS = loader.CONFIG_LOADER_ARGS

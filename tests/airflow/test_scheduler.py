@@ -11,10 +11,12 @@ from __future__ import annotations
 
 import importlib.util
 import json
+import os
 import shutil
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from datetime import datetime
 from pathlib import Path
@@ -88,6 +90,36 @@ def _connections(tableau: FakeTableauServer, sink: WebhookSink) -> dict[str, str
     }
 
 
+class PeakMemory(threading.Thread):
+    """The peak resident memory of each service's process group (what a container's limit would have to hold:
+    the scheduler's includes the tasks it runs on the LocalExecutor). A measurement for the runbook only."""
+
+    PAGE = os.sysconf("SC_PAGE_SIZE")
+
+    def __init__(self, stack) -> None:
+        super().__init__(daemon=True)
+        self.groups = {name: process.pid for name, process in stack.processes.items()}
+        self.peak = dict.fromkeys(self.groups, 0)
+        self.done = threading.Event()
+
+    def run(self) -> None:
+        while not self.done.wait(0.5):
+            totals = dict.fromkeys(self.groups, 0)
+            for entry in Path("/proc").iterdir():
+                try:
+                    stat = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+                    pgid, rss = int(stat[2]), int(stat[21]) * self.PAGE
+                except (OSError, ValueError, IndexError):
+                    continue
+                for name, group in self.groups.items():
+                    if pgid == group:
+                        totals[name] += rss
+            self.peak = {name: max(self.peak[name], totals[name]) for name in self.groups}
+
+    def describe(self) -> str:
+        return ", ".join(f"{name} {value / 2**20:.0f} MiB" for name, value in self.peak.items())
+
+
 def _task_log(stack, ti: dict) -> str:
     folder = (
         stack.logs
@@ -116,6 +148,8 @@ def test_the_scheduler_runs_the_dag_for_a_week(executor, week_files, stack_home,
             # The latest week that is due (Monday 07:00 -> Monday 07:00, Europe/Berlin): the run the scheduler
             # would otherwise create by itself when the DAG is unpaused.
             week = local_stack.latest_week()
+            memory = PeakMemory(stack)
+            memory.start()
             triggered = time.monotonic()
             run = stack.trigger(week)
             start, end = local_stack.week_interval(week)
@@ -126,6 +160,7 @@ def test_the_scheduler_runs_the_dag_for_a_week(executor, week_files, stack_home,
 
             finished = stack.wait_for_run(run_id, RUN_TIMEOUT_S)
             run_s = time.monotonic() - triggered
+            memory.done.set()
             tis = stack.task_instances(run_id)
             states = {ti["task_id"]: ti["state"] for ti in tis}
             failed = [ti for ti in tis if ti["state"] != "success"]
