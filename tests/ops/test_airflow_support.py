@@ -378,7 +378,9 @@ def test_a_serialized_deadline_alert_is_understood_where_airflow_3_3_hands_one_o
     (serialized,) = scheduler_dag.deadline
     assert isinstance(serialized, dict)  # what Airflow 3.3.2 passes on; the real scheduler passes an id
 
-    assert support.accept_serialized_deadline_alerts() is True  # applied when the DAG file imported the module
+    assert (
+        support.accept_serialized_deadline_alerts() is True
+    )  # applied when the DAG file imported the module
     alert = DeadlineAlertRecord.get_by_id(serialized)
     assert alert.id is None  # transient: never looked up, never added to a session
     assert alert.name == "forecast-published"
