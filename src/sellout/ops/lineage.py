@@ -301,7 +301,8 @@ def dbt_target_path() -> Path:
 
 
 def _guarded(method):
-    """A lineage problem is logged, never raised into the run."""
+    """A lineage problem is logged, never raised into the run; after one, the run emits no more events (a lineage
+    server that is down costs the run one attempt and its retries, not one per event)."""
 
     @functools.wraps(method)
     def wrapper(self, *args, **kwargs):
@@ -310,7 +311,13 @@ def _guarded(method):
         try:
             return method(self, *args, **kwargs)
         except Exception as exc:  # noqa: BLE001 - lineage must never fail a run
-            logger.warning("OpenLineage: %s failed (%s: %s)", method.__name__, type(exc).__name__, exc)
+            logger.warning(
+                "OpenLineage: %s failed (%s: %s); no more lineage events for this run",
+                method.__name__,
+                type(exc).__name__,
+                exc,
+            )
+            self.active = False
             return None
 
     return wrapper
@@ -409,7 +416,7 @@ class LineageHooks:
             db_url = None
         self.names = DatasetNames(db_url, self.namespace, self._landing)
         run_id = pipeline_run_id(self.namespace, str(self.run_context["run_id"]))
-        self.parent = parent_run.ParentRunFacet.create(run_id, self.namespace, self._pipeline_job())
+        self.parent = self._parent_facet(run_id, self._pipeline_job())
         self._emit(RunState.START, run_id, self._pipeline_job(), job_type="PIPELINE")
 
     def _reset_run(self) -> None:
@@ -514,9 +521,7 @@ class LineageHooks:
     # -- dbt ------------------------------------------------------------------------------------------------------
 
     def _emit_dbt_models(self, node) -> None:
-        parent = parent_run.ParentRunFacet.create(
-            self.node_runs[node.name], self.namespace, f"kedro.{node.name}"
-        )
+        parent = self._parent_facet(self.node_runs[node.name], f"kedro.{node.name}")
         for model in dbt_model_runs(dbt_target_path(), since=self.node_started.get(node.name)):
             run_id = str(generate_new_uuid())
             job = f"dbt.{model['name']}"
@@ -548,6 +553,20 @@ class LineageHooks:
         )
 
     # -- events ---------------------------------------------------------------------------------------------------
+
+    def _parent_facet(self, run_id: str, job_name: str):
+        """The parent run; the root of every hierarchy is the pipeline run."""
+        root_run, root_job = (
+            (self.parent.run.runId, self.parent.job.name) if self.parent else (run_id, job_name)
+        )
+        return parent_run.ParentRunFacet(
+            run=parent_run.Run(runId=run_id),
+            job=parent_run.Job(namespace=self.namespace, name=job_name),
+            root=parent_run.Root(
+                run=parent_run.RootRun(runId=root_run),
+                job=parent_run.RootJob(namespace=self.namespace, name=root_job),
+            ),
+        )
 
     def _pipeline_job(self) -> str:
         return f"kedro.{self.pipeline}"
