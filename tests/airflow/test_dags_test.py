@@ -22,7 +22,9 @@ BIN = Path(sys.executable).parent
 UPSTREAM_OF_DBT_TEST = {
     "wait-for-week-files",
     "plan-ingestion-load-new-files",
+    "plan-ingestion-parse-new-files",
     "summarize-ingestion",
+    "dbt-source-freshness",
     "dbt-run",
 }
 

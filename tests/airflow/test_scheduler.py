@@ -190,11 +190,22 @@ def test_the_scheduler_runs_the_dag_for_a_week(executor, week_files, stack_home,
             "select run_id, count(*) from forecast.forecasts group by run_id"
         ).fetchall()
         manifest_runs = {r[0] for r in conn.execute("select distinct run_id from ops.ingested_files")}
+        freshness = dict(
+            conn.execute(
+                "select unique_id, status from ops.dbt_results where run_id = %s and command = 'source freshness'",
+                (run_id,),
+            ).fetchall()
+        )
     assert [(r[0], r[1]) for r in pipeline_runs] == [(run_id, "succeeded")], pipeline_runs
-    assert pipeline_runs[0][2] == len(dag_tasks) - 1  # one Kedro session per task but the sensor
+    # one Kedro session per task but the sensor and the freshness check
+    assert pipeline_runs[0][2] == len(dag_tasks - {"wait-for-week-files", "dbt-source-freshness"})
     assert set(node_runs.values()) == {"succeeded"} and len(node_runs) >= 16, node_runs
     assert len(forecast_runs) == 1 and forecast_runs[0][0] == run_id and forecast_runs[0][1] > 0
     assert manifest_runs == {run_id}
+    assert freshness == {
+        "source.sellout.raw.sellout_lines": "pass",
+        "source.sellout.ops.ingested_files": "pass",
+    }
 
     refresh = json.loads(
         (Path(week_files["SELLOUT_DATA_DIR"]) / "08_reporting" / "tableau_refresh_status.json").read_text()

@@ -18,7 +18,12 @@ from airflow.dag_processing.dagbag import DagBag
 from airflow.models.dagrun import DagRun
 from airflow.models.deadline_alert import DeadlineAlert as DeadlineAlertRecord
 from airflow.sdk import Connection
-from airflow.sdk.exceptions import AirflowSensorTimeout, AirflowTaskTerminated, AirflowTaskTimeout
+from airflow.sdk.exceptions import (
+    AirflowFailException,
+    AirflowSensorTimeout,
+    AirflowTaskTerminated,
+    AirflowTaskTimeout,
+)
 from airflow.serialization.definitions.deadline import SerializedReferenceModels
 from airflow.serialization.serialized_objects import DagSerialization
 from support.run_process import SAFETY_TIMEOUT_S
@@ -393,3 +398,32 @@ def test_the_airflow_bug_is_still_there_so_the_work_around_is_still_needed():
     """When this fails, Airflow fixed `DagRun.update_state` (apache/airflow#73430): drop the work-around."""
     source = inspect.getsource(DagRun.update_state)
     assert "DeadlineAlertModel.get_by_id(alert_id, session=session) for alert_id in dag.deadline" in source
+
+
+# -- dbt source freshness before the models ---------------------------------------------------------------------
+
+
+def test_a_stale_sellout_source_stops_a_weekly_run_but_not_a_full_one(landing_env, db_url, monkeypatch):
+    _mark_loaded(db_url, landing_env, "grocer_a")
+    with psycopg.connect(db_url) as conn:  # the last load was three weeks ago
+        conn.execute("update ops.ingested_files set loaded_at = now() - interval '21 days'")
+    context = {"run_id": "scheduled__2026-03-02", "params": {"mode": "incremental"}}
+    monkeypatch.setattr(support, "get_current_context", lambda: context)
+
+    with pytest.raises(AirflowFailException, match="Stale sources .*raw.sellout_lines"):
+        support.check_source_freshness(env="local")
+    context["params"] = {"mode": "full"}
+    outcome = support.check_source_freshness(env="local")
+    assert sorted(outcome["stale"]) == ["ops.ingested_files", "raw.sellout_lines"]
+
+    with psycopg.connect(db_url) as conn:
+        recorded = conn.execute(
+            "select unique_id, status from ops.dbt_results where run_id = %s and command = 'source freshness'",
+            (context["run_id"],),
+        ).fetchall()
+    assert dict(recorded) == {
+        "source.sellout.raw.sellout_lines": "error",
+        "source.sellout.ops.ingested_files": "error",
+    }
+    context["params"] = {"dry_run": True}
+    assert support.check_source_freshness(env="local") == {"checked": False, "reason": "dry run"}

@@ -6,6 +6,8 @@
   (``AIRFLOW_CONN_*`` variables or the UI) become the environment variables the project's config reads.
 - :class:`WeekFilesSensor` / :class:`WeekFilesTrigger`: the data-availability check; it waits, deferred in the
   triggerer, until every enabled source has a new sell-out file in its landing folder.
+- :func:`check_source_freshness`: ``dbt source freshness`` between the ingestion and ``dbt run`` (the freshness
+  declared in dbt/models/staging/__sources.yml), its results recorded in ``ops.dbt_results``.
 - :func:`on_dag_success`, :func:`on_dag_failure` and :func:`forecast_late`: hand run events to the notifier
   (``sellout.ops.alerts.send_alert``).
 - :func:`accept_serialized_deadline_alerts`: the work-around for an Airflow 3.3 bug that makes
@@ -25,7 +27,12 @@ from typing import Any
 
 from airflow.models.deadline_alert import DeadlineAlert as DeadlineAlertRecord
 from airflow.sdk import BaseSensorOperator, Connection, get_current_context
-from airflow.sdk.exceptions import AirflowSensorTimeout, AirflowTaskTerminated, AirflowTaskTimeout
+from airflow.sdk.exceptions import (
+    AirflowFailException,
+    AirflowSensorTimeout,
+    AirflowTaskTerminated,
+    AirflowTaskTimeout,
+)
 from airflow.serialization.definitions.deadline import DeadlineAlertFields
 from airflow.serialization.enums import Encoding
 from airflow.triggers.base import BaseTrigger, TriggerEvent
@@ -35,7 +42,10 @@ from kedro.runner import SequentialRunner
 
 from sellout.config.backfill import backfill_range
 from sellout.config.loader import project_root
-from sellout.ops import alerts
+from sellout.config.project import ProjectConfig
+from sellout.integrations import db
+from sellout.integrations.dbt_runner import run_dbt
+from sellout.ops import alerts, run_records
 from sellout.ops.dry_run import DryRunner
 from sellout.ops.week_files import check_week_files
 
@@ -45,6 +55,9 @@ PACKAGE = "sellout"
 # The task whose failure means "the week's files did not come" and the one that means "a dbt test failed".
 SENSOR_TASK_ID = "wait-for-week-files"
 DBT_TEST_TASK_ID = "dbt-test"
+FRESHNESS_TASK_ID = "dbt-source-freshness"  # a task of the template, not a Kedro node
+FRESHNESS_COMMAND = "source freshness"
+STALE = frozenset({"error", "runtime error"})
 RUN_END_TASK_ID = "notify-run-end"  # the publish pipeline's notify_run_end node
 
 
@@ -142,6 +155,48 @@ def run_kedro_nodes(node_names: list[str], *, pipeline: str = "__default__", env
     runner = DryRunner() if params["dry_run"] else SequentialRunner()
     with KedroSession.create(project_path=project_root(), env=env, runtime_params=params) as session:
         session.run(pipeline_names=[pipeline], node_names=node_names, runner=runner)
+
+
+def check_source_freshness(*, env: str = "local") -> dict[str, Any]:
+    """``dbt source freshness`` of this DAG run, after the ingestion and before ``dbt run``.
+
+    Each source's result (pass / warn / error) goes to ``ops.dbt_results`` (command ``source freshness``) with the
+    run's id. A stale source (``error_after`` passed: no sell-out file loaded for two weeks) fails the task -- and
+    with it the run, ``data_late`` -- in a plain incremental run; a full, backfill or no-wait run only logs it (it
+    reloads what is there on purpose), and a dry run does not check.
+    """
+    context = get_current_context()
+    params = runtime_params(context["run_id"], context["params"])
+    if params["dry_run"]:
+        logger.info("Dry run: dbt source freshness not checked")
+        return {"checked": False, "reason": "dry run"}
+    export_connections()
+    url = db.resolve_url(ProjectConfig(env, project_root()).credentials.get("db"))
+    result = run_dbt(["source", "freshness"], url)
+    results = [
+        {
+            "unique_id": r.unique_id,
+            "status": r.status,
+            "execution_time": r.execution_time,
+            "message": r.message,
+        }
+        for r in result.results
+    ]
+    with db.connect(url, attempts=2) as conn:
+        run_records.ensure_tables(conn)
+        run_records.save_dbt_results(conn, params["run_id"], FRESHNESS_COMMAND, results)
+    for item in results:
+        logger.info("Freshness of %s: %s", item["unique_id"].removeprefix("source."), item["status"])
+    stale = [item["unique_id"].removeprefix("source.sellout.") for item in results if item["status"] in STALE]
+    if result.error and not results:
+        raise AirflowFailException(f"dbt source freshness could not run: {result.error}")
+    if stale:
+        reason = wait_reason(context["params"])
+        message = f"Stale sources (no load within their error_after): {', '.join(stale)}"
+        if reason is None:
+            raise AirflowFailException(message)
+        logger.warning("%s; not stopping the run: %s", message, reason)
+    return {"checked": True, "stale": stale, "results": {r["unique_id"]: r["status"] for r in results}}
 
 
 # -- the data-availability check ------------------------------------------------------------------------------
@@ -318,10 +373,15 @@ def _run_summary(context: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def on_dag_failure(context: Mapping[str, Any]) -> None:
-    """DAG failure callback: ``data_late`` (sensor), ``dbt_test_failed`` (dbt test) or ``run_failed``."""
+    """DAG failure callback: ``data_late`` (sensor, stale sources), ``dbt_test_failed`` (dbt test) or
+    ``run_failed``."""
     summary = _run_summary(context)
     task_id = summary.get("task_id")
-    kind = {SENSOR_TASK_ID: "data_late", DBT_TEST_TASK_ID: "dbt_test_failed"}.get(task_id, "run_failed")
+    kind = {
+        SENSOR_TASK_ID: "data_late",
+        FRESHNESS_TASK_ID: "data_late",
+        DBT_TEST_TASK_ID: "dbt_test_failed",
+    }.get(task_id, "run_failed")
     summary["status"] = "failed"
     summary["error"] = (
         f"task {task_id} failed ({summary.get('reason')})" if task_id else summary.get("reason")
