@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import importlib.util
 import json
-import os
 import shutil
 import subprocess
 import sys
@@ -26,6 +25,8 @@ import pytest
 from conftest import OUTSIDE_SYSTEM_VARIABLES
 from support.tableau_fake import FakeTableauServer
 from support.webhook_sink import WebhookSink
+
+from sellout.ops import lineage
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 BIN = Path(sys.executable).parent
@@ -91,10 +92,9 @@ def _connections(tableau: FakeTableauServer, sink: WebhookSink) -> dict[str, str
 
 
 class PeakMemory(threading.Thread):
-    """The peak resident memory of each service's process group (what a container's limit would have to hold:
-    the scheduler's includes the tasks it runs on the LocalExecutor). A measurement for the runbook only."""
-
-    PAGE = os.sysconf("SC_PAGE_SIZE")
+    """The peak memory of each service's process group, as a container's limit counts it: the proportional set size
+    (PSS, shared pages split among the processes that share them) of all its processes; the scheduler's includes the
+    tasks it runs on the LocalExecutor. A measurement for the runbook, never a condition of the test."""
 
     def __init__(self, stack) -> None:
         super().__init__(daemon=True)
@@ -105,15 +105,19 @@ class PeakMemory(threading.Thread):
     def run(self) -> None:
         while not self.done.wait(0.5):
             totals = dict.fromkeys(self.groups, 0)
+            by_group = {pgid: name for name, pgid in self.groups.items()}
             for entry in Path("/proc").iterdir():
                 try:
-                    stat = (entry / "stat").read_text().rsplit(")", 1)[1].split()
-                    pgid, rss = int(stat[2]), int(stat[21]) * self.PAGE
+                    pgid = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[2])
+                    if pgid not in by_group:
+                        continue
+                    rollup = (entry / "smaps_rollup").read_text()
                 except (OSError, ValueError, IndexError):
                     continue
-                for name, group in self.groups.items():
-                    if pgid == group:
-                        totals[name] += rss
+                pss = next(
+                    (int(line.split()[1]) for line in rollup.splitlines() if line.startswith("Pss:")), 0
+                )
+                totals[by_group[pgid]] += pss * 1024
             self.peak = {name: max(self.peak[name], totals[name]) for name in self.groups}
 
     def describe(self) -> str:
@@ -215,6 +219,24 @@ def test_the_scheduler_runs_the_dag_for_a_week(executor, week_files, stack_home,
     run_end = [event for event in events if event.get("event") == "run_succeeded"]
     assert len(run_end) == 1 and run_end[0]["run_id"] == run_id, events
 
+    # Lineage: every task's Kedro session reported under the one pipeline run of this DAG run, naming its task.
+    events = [
+        json.loads(line)
+        for line in (Path(week_files["SELLOUT_DATA_DIR"]) / "09_lineage" / "openlineage.jsonl")
+        .read_text()
+        .splitlines()
+    ]
+    node_events = [
+        e for e in events if e["eventType"] == "COMPLETE" and e["job"]["name"] in _kedro_jobs(node_runs)
+    ]
+    assert {e["job"]["name"] for e in node_events} == _kedro_jobs(node_runs)
+    assert {e["run"]["facets"]["parent"]["run"]["runId"] for e in node_events} == {
+        lineage.pipeline_run_id("sellout", run_id)
+    }
+    airflow_tasks = {e["run"]["facets"]["sellout"]["airflow"]["task_id"] for e in node_events}
+    assert airflow_tasks == dag_tasks - {"wait-for-week-files", "dbt-source-freshness"}
+    assert any(e["job"]["name"] == "dbt.fct_sellout_weekly" for e in events)
+
     if executor == "celery":
         # Scale-out, exercised: every task went through the broker, and both workers ran tasks.
         assert sum(hosts.values()) == len(dag_tasks), hosts
@@ -227,7 +249,12 @@ def test_the_scheduler_runs_the_dag_for_a_week(executor, week_files, stack_home,
         + ", ".join(f"{ti['task_id']}={ti['state']}" for ti in order)
         + f"; executor {sorted(executors)}"
         + (f"; tasks per worker {hosts}" if hosts else "")
+        + f"; peak memory per service: {memory.describe()}"
     )
+
+
+def _kedro_jobs(node_runs: dict[str, str]) -> set[str]:
+    return {f"kedro.{node}" for node in node_runs}
 
 
 def _celery_task_counts(stack) -> dict[str, int]:
