@@ -84,6 +84,36 @@ def db_url() -> None:
     click.echo(embedded_db.url())
 
 
+@main.command(
+    context_settings={"ignore_unknown_options": True, "allow_interspersed_args": False},
+    add_help_option=False,
+)
+@click.option("--env", "-e", "kedro_env", default=None, help="Kedro environment whose database to use.")
+@click.argument("dbt_args", nargs=-1, type=click.UNPROCESSED)
+def dbt(kedro_env: str | None, dbt_args: tuple[str, ...]) -> None:
+    """Run dbt with the project's database: `sellout dbt debug`, `sellout dbt source freshness` ...
+
+    The connection is the pipeline's (SELLOUT_DB_URL, conf/<env>/credentials.yml, else the embedded server, started
+    if needed), handed to dbt/profiles.yml as its SELLOUT_DBT_* variables (the password as a DBT_ENV_SECRET_*
+    variable, which dbt keeps out of its logs). Everything after `dbt` (and an optional --env) goes to dbt as it is;
+    `sellout dbt --help` is dbt's help. Exits with dbt's exit code.
+    """
+    args = list(dbt_args)
+    project = ProjectConfig(kedro_env)
+    url = database.start_if_embedded(project.credentials.get("db"))
+    if args and not args[0].startswith("-"):  # a dbt command: point it at the project's dbt folder
+        project_dir = str(dbt_project_dir())
+        for flag in ("--project-dir", "--profiles-dir"):
+            if flag not in args:
+                args += [flag, project_dir]
+    environment = {k: v for k, v in os.environ.items() if not k.startswith(ENV_PREFIX)}
+    environment.update(dbt_env(url))
+    program = Path(sys.executable).parent / "dbt"
+    done = subprocess.run([str(program if program.exists() else shutil.which("dbt") or "dbt"), *args],
+                          env=environment, check=False)  # fmt: skip
+    sys.exit(done.returncode)
+
+
 @main.command()
 @click.option(
     "--landing", type=click.Path(path_type=Path), default=Path("data/01_landing"), show_default=True
@@ -186,36 +216,6 @@ def status(
         click.echo(json.dumps(current.as_dict(), default=str, indent=2))
     else:
         click.echo(format_status(current))
-
-
-@main.command(
-    context_settings={"ignore_unknown_options": True, "allow_interspersed_args": False},
-    add_help_option=False,
-)
-@click.option("--env", "-e", "kedro_env", default=None, help="Kedro environment whose database to use.")
-@click.argument("dbt_args", nargs=-1, type=click.UNPROCESSED)
-def dbt(kedro_env: str | None, dbt_args: tuple[str, ...]) -> None:
-    """Run dbt with the project's database: `sellout dbt debug`, `sellout dbt source freshness` ...
-
-    The connection is the pipeline's (SELLOUT_DB_URL, conf/<env>/credentials.yml, else the embedded server, started
-    if needed), handed to dbt/profiles.yml as its SELLOUT_DBT_* variables (the password as a DBT_ENV_SECRET_*
-    variable, which dbt keeps out of its logs). Everything after `dbt` (and an optional --env) goes to dbt as it is;
-    `sellout dbt --help` is dbt's help. Exits with dbt's exit code.
-    """
-    args = list(dbt_args)
-    project = ProjectConfig(kedro_env)
-    url = database.start_if_embedded(project.credentials.get("db"))
-    if args and not args[0].startswith("-"):  # a dbt command: point it at the project's dbt folder
-        project_dir = str(dbt_project_dir())
-        for flag in ("--project-dir", "--profiles-dir"):
-            if flag not in args:
-                args += [flag, project_dir]
-    environment = {k: v for k, v in os.environ.items() if not k.startswith(ENV_PREFIX)}
-    environment.update(dbt_env(url))
-    program = Path(sys.executable).parent / "dbt"
-    done = subprocess.run([str(program if program.exists() else shutil.which("dbt") or "dbt"), *args],
-                          env=environment, check=False)  # fmt: skip
-    sys.exit(done.returncode)
 
 
 if __name__ == "__main__":
