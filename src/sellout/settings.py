@@ -17,8 +17,9 @@ load_dotenv(find_dotenv(usecwd=True), override=False)
 # taken (it also runs first by tryfirst, and releases last by trylast), then the run records start.
 # PausePointHooks are inert unless a fault-injection test sets SELLOUT_PAUSE_AT.
 HOOKS = (PausePointHooks(), StartupCheckHooks(), ObservabilityHooks(), RunControlHooks(), DryRunGuardHooks())
-HOOKS = (LineageHooks(), *HOOKS)  # OpenLineage events (conf/base/lineage.yml): runs last, only observes
 
 CONFIG_LOADER_CLASS = loader.ProjectConfigLoader
 CONFIG_LOADER_ARGS = loader.CONFIG_LOADER_ARGS
 SESSION_STORE_CLASS = loader.RunIdSessionStore
+
+HOOKS = (LineageHooks(), *HOOKS)  # OpenLineage events (conf/base/lineage.yml): runs last, only observes
