@@ -92,33 +92,40 @@ def _connections(tableau: FakeTableauServer, sink: WebhookSink) -> dict[str, str
 
 
 class PeakMemory(threading.Thread):
-    """The peak memory of each service's process group, as a container's limit counts it: the proportional set size
-    (PSS, shared pages split among the processes that share them) of all its processes; the scheduler's includes the
-    tasks it runs on the LocalExecutor. A measurement for the runbook, never a condition of the test."""
+    """The peak memory of each service with everything it started, as a container's limit counts it: the
+    proportional set size (PSS, shared pages split among the processes that share them) of the service's process
+    and its descendants -- the scheduler's and the Celery workers' include the task processes they supervise (which
+    run in process groups of their own). A measurement for the runbook, never a condition of the test."""
 
     def __init__(self, stack) -> None:
         super().__init__(daemon=True)
-        self.groups = {name: process.pid for name, process in stack.processes.items()}
-        self.peak = dict.fromkeys(self.groups, 0)
+        self.roots = {process.pid: name for name, process in stack.processes.items()}
+        self.peak = dict.fromkeys(self.roots.values(), 0)
         self.done = threading.Event()
 
     def run(self) -> None:
         while not self.done.wait(0.5):
-            totals = dict.fromkeys(self.groups, 0)
-            by_group = {pgid: name for name, pgid in self.groups.items()}
+            parents, pss = {}, {}
             for entry in Path("/proc").iterdir():
+                if not entry.name.isdigit():
+                    continue
                 try:
-                    pgid = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[2])
-                    if pgid not in by_group:
-                        continue
+                    parents[int(entry.name)] = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
                     rollup = (entry / "smaps_rollup").read_text()
                 except (OSError, ValueError, IndexError):
                     continue
-                pss = next(
-                    (int(line.split()[1]) for line in rollup.splitlines() if line.startswith("Pss:")), 0
+                pss[int(entry.name)] = next(
+                    (int(line.split()[1]) * 1024 for line in rollup.splitlines() if line.startswith("Pss:")),
+                    0,
                 )
-                totals[by_group[pgid]] += pss * 1024
-            self.peak = {name: max(self.peak[name], totals[name]) for name in self.groups}
+            totals = dict.fromkeys(self.roots.values(), 0)
+            for pid, size in pss.items():
+                ancestor, hops = pid, 0
+                while ancestor not in self.roots and ancestor in parents and hops < 64:
+                    ancestor, hops = parents[ancestor], hops + 1
+                if ancestor in self.roots:
+                    totals[self.roots[ancestor]] += size
+            self.peak = {name: max(self.peak[name], totals[name]) for name in self.peak}
 
     def describe(self) -> str:
         return ", ".join(f"{name} {value / 2**20:.0f} MiB" for name, value in self.peak.items())
