@@ -73,7 +73,7 @@ def test_kedro_jupyter_lab_starts_with_a_kernel_that_loads_the_project(activated
                 lines.append(message["content"]["text"])
 
         reply = client.execute_interactive(
-            "print('KERNEL', type(catalog).__name__, context.env, 'sellout_weekly' in catalog)",
+            "print('KERNEL', type(catalog).__name__, context.project_path.name, 'sellout_weekly' in catalog)",
             output_hook=collect,
             timeout=300,
         )
@@ -81,4 +81,7 @@ def test_kedro_jupyter_lab_starts_with_a_kernel_that_loads_the_project(activated
         client.stop_channels()
         manager.shutdown_kernel(now=True)
     assert reply["content"]["status"] == "ok", reply["content"]
-    assert any(line.startswith("KERNEL ") and line.rstrip().endswith("local True") for line in lines), lines
+    expected = f"{PROJECT_ROOT.name} True"
+    assert any(
+        line.startswith("KERNEL DataCatalog") and line.rstrip().endswith(expected) for line in lines
+    ), lines

@@ -129,7 +129,6 @@ def client_config(settings: Mapping[str, Any], project_path: str | Path) -> dict
         path = Path(str(transport["log_file_path"]))
         if not path.is_absolute():
             path = Path(project_path) / path
-        path.parent.mkdir(parents=True, exist_ok=True)
         transport = {"append": True, **transport, "log_file_path": str(path)}
     return {"transport": transport}
 
@@ -364,6 +363,7 @@ class LineageHooks:
         self.enabled = False
         self.active = False
         self.client: Any = None
+        self._folder: Path | None = None
         self._warned = False
         self._reset()
 
@@ -395,6 +395,11 @@ class LineageHooks:
             self._db_credentials = project.credentials.get("db")
             self._landing = [source.directory for source in project.sources.values() if source.enabled]
             config = client_config(settings, context.project_path)
+            transport = (config or {}).get("transport") or {}
+            # made by the first run that emits (a dry run writes nothing, not even this folder)
+            self._folder = (
+                Path(transport["log_file_path"]).parent if transport.get("type") == "file" else None
+            )
             self.client = OpenLineageClient(config=config) if config else OpenLineageClient()
             self.enabled = True
         except Exception as exc:  # noqa: BLE001 - lineage must never stop a run
@@ -409,6 +414,8 @@ class LineageHooks:
             self.active = False
             return
         self.active = True
+        if self._folder is not None:
+            self._folder.mkdir(parents=True, exist_ok=True)
         self.pipeline = ",".join(run_params.get("pipeline_names") or ["__default__"])
         try:
             db_url = db.resolve_url(self._db_credentials)
