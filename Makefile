@@ -103,8 +103,8 @@ airflow-down:  ## stop what airflow-up started
 airflow-status: install  ## the local stack's services, their health, the UI's address
 	$(BIN)/python airflow/local_stack.py status
 
-airflow-run: install  ## trigger the DAG on the local stack for the latest week (WEEK=2026-W09 for another), wait, print the states
-	$(BIN)/python airflow/local_stack.py trigger $(if $(WEEK),--week $(WEEK))
+airflow-run: install  ## trigger the DAG on the local stack for the latest week (WEEK=2026-W09, CONF='{"mode": "full"}'), wait, print the states
+	$(BIN)/python airflow/local_stack.py trigger $(if $(WEEK),--week $(WEEK)) $(if $(CONF),--conf '$(CONF)')
 
 test-airflow: install  ## the real scheduler runs the DAG: LocalExecutor, then CeleryExecutor with Redis and 2 workers
 	@command -v redis-server >/dev/null || { echo "test-airflow needs redis-server (Debian: apt-get update && apt-get install -y redis-server)"; exit 1; }

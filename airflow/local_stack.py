@@ -109,6 +109,7 @@ class LocalStack:
         self.logs = self.home / "logs"
         self.state_file = self.home / "stack.json"
         self._token: str | None = None
+        self.business_db_started = False
 
     # -- configuration -------------------------------------------------------------------------------------
 
@@ -177,6 +178,7 @@ class LocalStack:
         self._configure()
         started = time.monotonic()
         try:
+            self._start_business_db()
             self._start_metadata_db()
             self._run("db", "migrate")
             if self.executor == "celery":
@@ -199,6 +201,17 @@ class LocalStack:
             raise
         self.started_in_s = round(time.monotonic() - started, 1)
         return self
+
+    def _start_business_db(self) -> None:
+        """The tasks' database: SELLOUT_DB_URL when set, else the project's embedded server, which a run would start
+        on its way in; the sensor only reads, so the stack starts it (and stops it again if it started it)."""
+        self.business_db_started = False
+        if self.env().get("SELLOUT_DB_URL"):
+            return
+        pgdata = self.env().get("SELLOUT_PGDATA") or None
+        if not embedded_db.status(pgdata).running:
+            embedded_db.start(pgdata)
+            self.business_db_started = True
 
     def _start_metadata_db(self) -> None:
         admin_url = embedded_db.start(self.pgdata)  # the server's `sellout` database; Airflow gets its own
@@ -304,6 +317,10 @@ class LocalStack:
         self.processes.clear()
         with contextlib.suppress(Exception):
             embedded_db.stop(self.pgdata)
+        state = json.loads(self.state_file.read_text()) if self.state_file.exists() else {}
+        if getattr(self, "business_db_started", False) or state.get("business_db_started"):
+            with contextlib.suppress(Exception):
+                embedded_db.stop(state.get("business_pgdata") or os.environ.get("SELLOUT_PGDATA") or None)
         self.state_file.unlink(missing_ok=True)
         (self.home / "env.sh").unlink(missing_ok=True)
 
@@ -319,6 +336,8 @@ class LocalStack:
             "api_url": self.api_url,
             "pids": {name: process.pid for name, process in self.processes.items()},
             "pgdata": str(self.pgdata),
+            "business_db_started": self.business_db_started,
+            "business_pgdata": os.environ.get("SELLOUT_PGDATA"),
         }
         self.state_file.write_text(json.dumps(state, indent=2), encoding="utf-8")
         script = self.home / "env.sh"
@@ -365,7 +384,13 @@ class LocalStack:
             "conf": dict(conf or {}),
             "note": f"week {week}, triggered by airflow/local_stack.py",
         }
-        run = self.api("POST", f"/api/v2/dags/{DAG_ID}/dagRuns", json=body).json()
+        answer = self.api("POST", f"/api/v2/dags/{DAG_ID}/dagRuns", ok=(200, 409), json=body)
+        if answer.status_code == 409:
+            raise StackError(
+                f"week {week} has a run already (its logical date {end.isoformat()} is taken): clear that run in "
+                "the UI to run it again, or trigger another week (make airflow-run WEEK=...)"
+            )
+        run = answer.json()
         self.api("PATCH", f"/api/v2/dags/{DAG_ID}", json={"is_paused": False})
         return run
 
@@ -554,4 +579,8 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    try:
+        sys.exit(main())
+    except StackError as exc:  # one message, not a traceback; the services' logs say more
+        print(f"local_stack: {exc}", file=sys.stderr)
+        sys.exit(1)
