@@ -98,3 +98,12 @@ def test_dbt_from_its_own_folder_finds_the_embedded_server(pg_server, tmp_path):
     )
     assert done.returncode == 0, (done.stdout + done.stderr)[-3000:]
     assert "All checks passed!" in done.stdout
+
+
+def test_sellout_dbt_help_is_dbts_and_starts_no_database(tmp_path):
+    env = {k: v for k, v in os.environ.items() if not k.startswith("SELLOUT_DB")}
+    env.update(SELLOUT_PGDATA=str(tmp_path / "pg"), KEDRO_DISABLE_TELEMETRY="1")
+    done = _sellout_dbt(env, "--help", cwd=tmp_path)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert "Usage: dbt [OPTIONS] [COMMAND]" in done.stdout
+    assert not (tmp_path / "pg").exists()

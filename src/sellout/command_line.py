@@ -99,15 +99,16 @@ def dbt(kedro_env: str | None, dbt_args: tuple[str, ...]) -> None:
     `sellout dbt --help` is dbt's help. Exits with dbt's exit code.
     """
     args = list(dbt_args)
-    project = ProjectConfig(kedro_env)
-    url = database.start_if_embedded(project.credentials.get("db"))
-    if args and not args[0].startswith("-"):  # a dbt command: point it at the project's dbt folder
+    environment = {k: v for k, v in os.environ.items() if not k.startswith(ENV_PREFIX)}
+    if args and not args[0].startswith(
+        "-"
+    ):  # a dbt command (not --help, --version): the project's dbt and database
         project_dir = str(dbt_project_dir())
         for flag in ("--project-dir", "--profiles-dir"):
             if flag not in args:
                 args += [flag, project_dir]
-    environment = {k: v for k, v in os.environ.items() if not k.startswith(ENV_PREFIX)}
-    environment.update(dbt_env(url))
+        project = ProjectConfig(kedro_env)
+        environment.update(dbt_env(database.start_if_embedded(project.credentials.get("db"))))
     program = Path(sys.executable).parent / "dbt"
     done = subprocess.run([str(program if program.exists() else shutil.which("dbt") or "dbt"), *args],
                           env=environment, check=False)  # fmt: skip
