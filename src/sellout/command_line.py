@@ -9,6 +9,9 @@ from __future__ import annotations
 
 import json
 import logging
+import os
+import shutil
+import subprocess
 import sys
 import time
 import traceback
@@ -28,6 +31,7 @@ from sellout.ingest.reading import StructuralError
 from sellout.ingest.suggest import suggest_source
 from sellout.integrations import db as database
 from sellout.integrations import embedded_db
+from sellout.integrations.dbt_runner import ENV_PREFIX, dbt_env, dbt_project_dir
 from sellout.ops.messages import explain, is_expected
 from sellout.ops.status import format_status, load_status
 from sellout.sample_data import generate
@@ -85,6 +89,37 @@ def db_status() -> None:
 def db_url() -> None:
     """Print the connection URL (starting the server when needed): psql "$(sellout db url)"."""
     click.echo(embedded_db.url())
+
+
+@main.command(
+    context_settings={"ignore_unknown_options": True, "allow_interspersed_args": False},
+    add_help_option=False,
+)
+@click.option("--env", "-e", "kedro_env", default=None, help="Kedro environment whose database to use.")
+@click.argument("dbt_args", nargs=-1, type=click.UNPROCESSED)
+def dbt(kedro_env: str | None, dbt_args: tuple[str, ...]) -> None:
+    """Run dbt with the project's database: `sellout dbt debug`, `sellout dbt source freshness` ...
+
+    The connection is the pipeline's (SELLOUT_DB_URL, conf/<env>/credentials.yml, else the embedded server, started
+    if needed), handed to dbt/profiles.yml as its SELLOUT_DBT_* variables (the password as a DBT_ENV_SECRET_*
+    variable, which dbt keeps out of its logs). Everything after `dbt` (and an optional --env) goes to dbt as it is;
+    `sellout dbt --help` is dbt's help. Exits with dbt's exit code.
+    """
+    args = list(dbt_args)
+    environment = {k: v for k, v in os.environ.items() if not k.startswith(ENV_PREFIX)}
+    if args and not args[0].startswith(
+        "-"
+    ):  # a dbt command (not --help, --version): the project's dbt and database
+        project_dir = str(dbt_project_dir())
+        for flag in ("--project-dir", "--profiles-dir"):
+            if flag not in args:
+                args += [flag, project_dir]
+        project = ProjectConfig(kedro_env)
+        environment.update(dbt_env(database.start_if_embedded(project.credentials.get("db"))))
+    program = Path(sys.executable).parent / "dbt"
+    done = subprocess.run([str(program if program.exists() else shutil.which("dbt") or "dbt"), *args],
+                          env=environment, check=False)  # fmt: skip
+    sys.exit(done.returncode)
 
 
 @main.command()
