@@ -47,6 +47,7 @@ from sellout.integrations import db
 from sellout.integrations.dbt_runner import run_dbt
 from sellout.ops import alerts, run_records
 from sellout.ops.dry_run import DryRunner
+from sellout.ops.no_op import NothingNew
 from sellout.ops.week_files import check_week_files
 
 logger = logging.getLogger(__name__)
@@ -154,7 +155,10 @@ def run_kedro_nodes(node_names: list[str], *, pipeline: str = "__default__", env
     configure_project(PACKAGE)
     runner = DryRunner() if params["dry_run"] else SequentialRunner()
     with KedroSession.create(project_path=project_root(), env=env, runtime_params=params) as session:
-        session.run(pipeline_names=[pipeline], node_names=node_names, runner=runner)
+        try:
+            session.run(pipeline_names=[pipeline], node_names=node_names, runner=runner)
+        except NothingNew as nothing:  # the task had nothing to do: it succeeds, and says so
+            logger.info("%s", nothing)
 
 
 def check_source_freshness(*, env: str = "local") -> dict[str, Any]:
