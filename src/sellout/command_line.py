@@ -31,7 +31,7 @@ from sellout.ingest.reading import StructuralError
 from sellout.ingest.suggest import suggest_source
 from sellout.integrations import db as database
 from sellout.integrations import embedded_db
-from sellout.integrations.dbt_runner import ENV_PREFIX, dbt_env, dbt_project_dir
+from sellout.integrations.dbt_runner import CANONICAL_VARS, ENV_PREFIX, dbt_env, dbt_project_dir
 from sellout.ops.messages import explain, is_expected
 from sellout.ops.status import format_status, load_status
 from sellout.sample_data import generate
@@ -114,12 +114,23 @@ def dbt(kedro_env: str | None, dbt_args: tuple[str, ...]) -> None:
         for flag in ("--project-dir", "--profiles-dir"):
             if flag not in args:
                 args += [flag, project_dir]
+        args = _with_canonical_vars(args)
         project = ProjectConfig(kedro_env)
         environment.update(dbt_env(database.start_if_embedded(project.credentials.get("db"))))
     program = Path(sys.executable).parent / "dbt"
     done = subprocess.run([str(program if program.exists() else shutil.which("dbt") or "dbt"), *args],
                           env=environment, check=False)  # fmt: skip
     sys.exit(done.returncode)
+
+
+def _with_canonical_vars(args: list[str]) -> list[str]:
+    """The vars the models need (manifest statuses, measures) added to the user's own `--vars`, as the pipeline does."""
+    given: dict = {}
+    if "--vars" in args:
+        at = args.index("--vars")
+        given = yaml.safe_load(args[at + 1]) if at + 1 < len(args) else {}
+        args = args[:at] + args[at + 2 :]
+    return [*args, "--vars", json.dumps({**(given or {}), **CANONICAL_VARS}, default=str)]
 
 
 @main.command()
