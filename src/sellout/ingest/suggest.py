@@ -37,7 +37,7 @@ from sellout.canonical import (
     WEEK,
 )
 from sellout.config.sources import DEFAULT_NA_VALUES, WEEKDAYS, FileSpec
-from sellout.ingest.parsing import parse_dates, parse_numbers, weekday_of
+from sellout.ingest.conversions import parse_dates, parse_numbers, weekday_of
 from sellout.ingest.reading import (
     UTF8_BOM,
     UTF16_BOMS,
