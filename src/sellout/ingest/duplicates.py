@@ -11,22 +11,19 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from sellout.canonical import (
-    DAY,
-    NUMERIC_SELLOUT_COLUMNS,
-    OPEN,
-    PRODUCT,
-    SELLOUT_FLAGS,
-    SELLOUT_TEXT_COLUMNS,
-    STORE,
-    WEEK,
-)
+from sellout import canonical
+from sellout.canonical import DAY, PRODUCT, STORE, WEEK
 from sellout.ingest.columns import Columns
 from sellout.ingest.conversions import pandas_text
 from sellout.ingest.rejections import Rejections
 
 # what a conflict between two rows with one key is about, by canonical column (the file's name is shown)
-_COMPARED = (*NUMERIC_SELLOUT_COLUMNS, *SELLOUT_FLAGS, *SELLOUT_TEXT_COLUMNS, OPEN)
+_COMPARED = (
+    *canonical.NUMERIC_SELLOUT_COLUMNS,
+    *canonical.SELLOUT_FLAGS,
+    *canonical.SELLOUT_TEXT_COLUMNS,
+    canonical.OPEN,
+)
 
 
 def row_keys(stores: pa.Array, products: pa.Array, dates: np.ndarray) -> np.ndarray:
