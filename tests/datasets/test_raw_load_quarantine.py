@@ -6,7 +6,7 @@ import pytest
 
 from sellout.datasets import RawFileLoadDataset
 from sellout.ingest.landing import LandingFile, file_sha256
-from sellout.ingest.parsing import ParsedFile
+from sellout.ingest.results import ParsedFile
 
 
 @pytest.mark.parametrize("keep", [False, True])

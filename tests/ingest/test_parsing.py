@@ -11,6 +11,8 @@ from sellout.ingest import parsing
 from sellout.ingest.landing import LandingFile, file_sha256
 from sellout.ingest.parsing import parse_sellout
 from sellout.ingest.reading import StructuralError, read_text_table
+from sellout.ingest.rejections import RuleFailed
+from sellout.ingest.row_checks import RowRules
 
 COLUMNS = {
     "week_end_date": "Woche",
@@ -125,7 +127,7 @@ def test_gzip_files_and_truncated_gzip(tmp_path):
 def _parse(tmp_path, text: str, spec=GERMAN, rules=None):
     path = tmp_path / "f.csv"
     path.write_bytes(text.encode("latin-1"))
-    return parse_sellout(read_text_table(path, spec), spec, rules or parsing.RowRules())
+    return parse_sellout(read_text_table(path, spec), spec, rules or RowRules())
 
 
 def test_exact_duplicates_keep_one_row_and_conflicts_reject_all_naming_the_columns(tmp_path):
@@ -266,5 +268,5 @@ def test_an_exception_inside_a_rule_names_the_rule(tmp_path, monkeypatch):
         raise ZeroDivisionError("division by zero")
 
     monkeypatch.setattr(parsing, "check_weekday", broken)
-    with pytest.raises(parsing.RuleFailed, match="rule 'week ending weekday' failed on this file"):
+    with pytest.raises(RuleFailed, match="rule 'week ending weekday' failed on this file"):
         _parse(tmp_path, HEADER + "07.01.2023;B1;4001;3;5,97;1,99;1\n")

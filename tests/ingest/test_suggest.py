@@ -14,8 +14,9 @@ from conftest import SHARED_DIR
 
 from sellout.config.source_validation import validate_sources
 from sellout.datasets.raw_load import MANIFEST_COLUMNS
+from sellout.ingest.header_synonyms import normalise
 from sellout.ingest.landing import scan_sources
-from sellout.ingest.suggest import file_pattern, normalise, suggest_source
+from sellout.ingest.suggest import file_pattern, suggest_source
 from sellout.pipelines.ingestion.nodes import parse_new_files, plan_ingestion
 from sellout.sample_data import generate
 

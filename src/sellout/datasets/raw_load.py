@@ -28,7 +28,7 @@ from sellout.canonical import DUPLICATE, LOADED, MANIFEST_STATUSES
 from sellout.datasets import raw_tables
 from sellout.datasets.copy_codec import NulCharacterError
 from sellout.datasets.copy_in import copy_frame
-from sellout.ingest.parsing import ParsedFile
+from sellout.ingest.results import ParsedFile
 from sellout.integrations import db
 
 logger = logging.getLogger(__name__)

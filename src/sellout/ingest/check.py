@@ -23,20 +23,14 @@ from sellout.canonical import NUMERIC_SELLOUT_COLUMNS, STORE
 from sellout.config.schema import ConfigError
 from sellout.config.sources import WEEKDAYS, SelloutFileSpec, SourceConfig
 from sellout.ingest.code_maps import load_code_map
-from sellout.ingest.parsing import (
-    ParseResult,
-    RowRules,
-    RuleFailed,
-    master_key,
-    parse_dates,
-    parse_master,
-    parse_numbers,
-    parse_sellout,
-    weekday_of,
-)
+from sellout.ingest.column_profiles import DATE_FORMATS
+from sellout.ingest.conversions import parse_dates, parse_numbers, weekday_of
+from sellout.ingest.master_files import master_key, parse_master
+from sellout.ingest.parsing import parse_sellout
 from sellout.ingest.reading import StructuralError, TextTable, read_text_table
-from sellout.ingest.row_checks import KnownCodes, row_rules
-from sellout.ingest.suggest import DATE_FORMATS
+from sellout.ingest.rejections import RuleFailed
+from sellout.ingest.results import ParseResult
+from sellout.ingest.row_checks import KnownCodes, RowRules, row_rules
 
 ERROR, WARNING, INFO = "error", "warning", "info"
 MOST = 0.5  # a reason that rejects more than this share of a file's rows is diagnosed

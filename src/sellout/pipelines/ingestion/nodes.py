@@ -15,17 +15,12 @@ from sellout.config.backfill import backfill_dates
 from sellout.config.parameters import IngestionParams
 from sellout.config.sources import SourceConfig
 from sellout.ingest.landing import LandingFile
-from sellout.ingest.parsing import (
-    ParsedFile,
-    ParseResult,
-    RowRules,
-    RuleFailed,
-    master_key,
-    parse_master,
-    parse_sellout,
-)
+from sellout.ingest.master_files import master_key, parse_master
+from sellout.ingest.parsing import parse_sellout
 from sellout.ingest.reading import StructuralError, read_text_table
-from sellout.ingest.row_checks import KnownCodes, row_rules
+from sellout.ingest.rejections import RuleFailed
+from sellout.ingest.results import ParsedFile, ParseResult
+from sellout.ingest.row_checks import KnownCodes, RowRules, row_rules
 
 logger = logging.getLogger(__name__)
 
