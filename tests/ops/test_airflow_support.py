@@ -194,7 +194,7 @@ def test_the_trigger_fires_when_the_file_lands_and_times_out_otherwise(landing_e
     assert event["status"] == "ready"
     assert event["check"]["new_files"]["grocer_b"] == ["abverkauf_20230128.csv"]
     classpath, kwargs = support.WeekFilesTrigger(**timeout.serialize()[1]).serialize()
-    assert classpath == "sellout.ops.airflow_support.WeekFilesTrigger"
+    assert classpath == "sellout.ops.week_files_sensor.WeekFilesTrigger"
     assert kwargs == timeout.serialize()[1]
 
 

@@ -19,23 +19,15 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
-import sys
-import time
-from collections.abc import AsyncIterator, Mapping
-from datetime import UTC, datetime, timedelta
+from collections.abc import Mapping
+from datetime import UTC, datetime
 from typing import Any
 
 from airflow.models.deadline_alert import DeadlineAlert as DeadlineAlertRecord
-from airflow.sdk import BaseSensorOperator, Connection, get_current_context
-from airflow.sdk.exceptions import (
-    AirflowFailException,
-    AirflowSensorTimeout,
-    AirflowTaskTerminated,
-    AirflowTaskTimeout,
-)
+from airflow.sdk import get_current_context
+from airflow.sdk.exceptions import AirflowFailException
 from airflow.serialization.definitions.deadline import DeadlineAlertFields
 from airflow.serialization.enums import Encoding
-from airflow.triggers.base import BaseTrigger, TriggerEvent
 from kedro.framework.project import configure_project
 from kedro.framework.session import KedroSession
 from kedro.runner import SequentialRunner
@@ -46,9 +38,28 @@ from sellout.config.project import ProjectConfig
 from sellout.integrations import db
 from sellout.integrations.dbt_runner import run_dbt
 from sellout.ops import alerts, run_records
+from sellout.ops.airflow_connections import export_connections
 from sellout.ops.dry_run import DryRunner
 from sellout.ops.no_op import NothingNew
 from sellout.ops.week_files import check_week_files
+from sellout.ops.week_files_sensor import WeekFilesSensor, WeekFilesTrigger, wait_reason
+
+# The DAG file reaches everything through this module, the sensor and its check too.
+__all__ = [
+    "WeekFilesSensor",
+    "WeekFilesTrigger",
+    "accept_serialized_deadline_alerts",
+    "check_source_freshness",
+    "check_week_files",
+    "export_connections",
+    "forecast_late",
+    "kedro_env",
+    "on_dag_failure",
+    "on_dag_success",
+    "run_kedro_nodes",
+    "runtime_params",
+    "wait_reason",
+]
 
 logger = logging.getLogger(__name__)
 
@@ -80,68 +91,6 @@ def runtime_params(run_id: str, params: Mapping[str, Any]) -> dict[str, Any]:
     if backfill:
         result["backfill_from"], result["backfill_to"] = backfill
     return result
-
-
-# -- Airflow connections -> the project's environment variables -----------------------------------------------
-
-DB_CONN_ID = "sellout_db"
-TABLEAU_CONN_ID = "sellout_tableau"
-ALERTS_CONN_ID = "sellout_alerts"
-
-
-def export_connections(get_connection=None) -> list[str]:
-    """Set the project's variables from Airflow connections; a variable already set is left alone.
-
-    ``sellout_db`` (postgres): ``SELLOUT_DB_URL`` and ``SUPABASE_DB_URL``. ``sellout_tableau`` (http): host =
-    server URL, login/password = token name/secret, extra ``site`` and ``jwt``. ``sellout_alerts`` (http):
-    extra ``webhook_url`` (else the host). Returns the names of the variables set (never their values).
-    """
-    get_connection = get_connection or _airflow_connection
-    exported: list[str] = []
-
-    def put(name: str, value: Any) -> None:
-        if value and not os.environ.get(name):
-            os.environ[name] = str(value)
-            exported.append(name)
-
-    conn = get_connection(DB_CONN_ID)
-    if conn is not None:
-        url = conn.get_uri()
-        url = "postgresql://" + url.split("://", 1)[1] if "://" in url else url
-        put("SELLOUT_DB_URL", url)
-        put("SUPABASE_DB_URL", url)
-    conn = get_connection(TABLEAU_CONN_ID)
-    if conn is not None:
-        extra = conn.extra_dejson or {}
-        put("TABLEAU_SERVER_URL", _http_url(conn))
-        put("TABLEAU_SITE", extra.get("site"))
-        put("TABLEAU_TOKEN_NAME", conn.login)
-        put("TABLEAU_TOKEN_SECRET", conn.password)
-        put("TABLEAU_JWT", extra.get("jwt"))
-    conn = get_connection(ALERTS_CONN_ID)
-    if conn is not None:
-        extra = conn.extra_dejson or {}
-        put("NOTIFY_WEBHOOK_URL", extra.get("webhook_url") or _http_url(conn))
-    if exported:
-        logger.info("Configuration from Airflow connections: %s", ", ".join(sorted(exported)))
-    return exported
-
-
-def _http_url(conn) -> str | None:
-    if not conn.host:
-        return None
-    if "://" in conn.host:
-        return conn.host
-    scheme = conn.schema or "https"
-    port = f":{conn.port}" if conn.port else ""
-    return f"{scheme}://{conn.host}{port}"
-
-
-def _airflow_connection(conn_id: str):
-    try:
-        return Connection.get(conn_id)
-    except Exception:  # noqa: BLE001 - an undefined connection means "configured some other way"
-        return None
 
 
 # -- tasks ----------------------------------------------------------------------------------------------------
@@ -201,144 +150,6 @@ def check_source_freshness(*, env: str = "local") -> dict[str, Any]:
             raise AirflowFailException(message)
         logger.warning("%s; not stopping the run: %s", message, reason)
     return {"checked": True, "stale": stale, "results": {r["unique_id"]: r["status"] for r in results}}
-
-
-# -- the data-availability check ------------------------------------------------------------------------------
-
-
-def wait_reason(params: Mapping[str, Any]) -> str | None:
-    """Why this run does not wait for the week's files (``None``: it waits)."""
-    if params.get("dry_run"):
-        return "dry run"
-    if str(params.get("mode") or "incremental") == "full":
-        return "full mode reloads the files already there"
-    if backfill_range(params):
-        return "backfill of weeks already delivered"
-    if params.get("wait_for_files") is False:
-        return "wait_for_files is off"
-    return None
-
-
-class WeekFilesTrigger(BaseTrigger):
-    """Polls :func:`check_week_files` in the triggerer until the files are there or ``end_at`` passes."""
-
-    def __init__(
-        self, project_path: str, env: str, require: str, poke_interval_s: float, end_at: float, **kwargs
-    ) -> None:
-        super().__init__(**kwargs)
-        self.project_path = project_path
-        self.env = env
-        self.require = require
-        self.poke_interval_s = poke_interval_s
-        self.end_at = end_at
-
-    def serialize(self) -> tuple[str, dict[str, Any]]:
-        return (
-            f"{__name__}.WeekFilesTrigger",
-            {
-                "project_path": self.project_path,
-                "env": self.env,
-                "require": self.require,
-                "poke_interval_s": self.poke_interval_s,
-                "end_at": self.end_at,
-            },
-        )
-
-    async def run(self) -> AsyncIterator[TriggerEvent]:
-        try:  # the triggerer reads the same Airflow connections as the workers
-            await asyncio.to_thread(export_connections)
-        except Exception as exc:  # noqa: BLE001 - the variables may be set directly
-            self.log.warning("Airflow connections not read: %s", type(exc).__name__)
-        while True:
-            try:
-                status = await asyncio.to_thread(check_week_files, self.project_path, self.env, self.require)
-            except Exception as exc:  # noqa: BLE001 - a NAS share or database that blinks is retried
-                status = {"ready": False, "error": f"{type(exc).__name__}: {exc}"}
-            if status["ready"]:
-                yield TriggerEvent({"status": "ready", "check": status})
-                return
-            if time.time() + self.poke_interval_s > self.end_at:
-                yield TriggerEvent({"status": "timeout", "check": status})
-                return
-            self.log.info(
-                "Waiting for the week's files: %s", status.get("waiting_for") or status.get("error")
-            )
-            await asyncio.sleep(self.poke_interval_s)
-
-
-class WeekFilesSensor(BaseSensorOperator):
-    """Waits (deferred, no worker slot held) until the week's sell-out files are in the landing folders.
-
-    Does not wait in dry runs, full-mode runs, backfills or when the ``wait_for_files`` param is off. On timeout
-    it fails without retry; the DAG's failure callback then sends ``data_late``.
-    """
-
-    def __init__(self, *, kedro_env: str, require: str = "all", deferrable: bool = True, **kwargs) -> None:
-        super().__init__(**kwargs)
-        self.kedro_env = kedro_env
-        self.require = require
-        self.deferrable = deferrable
-
-    def _project_path(self) -> str:
-        return str(project_root())
-
-    def on_kill(self) -> None:
-        """Stop waiting when the task is terminated.
-
-        Airflow's task runner answers SIGTERM only by calling ``on_kill`` (``task_runner._on_term``) and carries
-        on: a sensor that does nothing here keeps poking (or, under ``airflow dags test``, keeps its trigger
-        running in-process) until it is killed. Raising :class:`AirflowTaskTerminated` from here ends the wait
-        at once, wherever it is (a sleep between pokes, the trigger's ``asyncio.sleep``); the task runner records
-        the try as failed. On an execution timeout Airflow calls ``on_kill`` too and then raises its own
-        :class:`AirflowTaskTimeout`, which is left to it.
-        """
-        if isinstance(sys.exc_info()[1], AirflowTaskTimeout):
-            return
-        self.log.warning("Stopped waiting for the week's files: the task was terminated (SIGTERM)")
-        raise AirflowTaskTerminated(f"{self.task_id} was terminated while waiting for the week's files")
-
-    def poke(self, context) -> bool:
-        status = check_week_files(self._project_path(), self.kedro_env, self.require)
-        self.log.info("Week's files: %s", status)
-        return status["ready"]
-
-    def execute(self, context) -> dict[str, Any]:
-        reason = wait_reason(context["params"])
-        if reason:
-            self.log.info("Not waiting for the week's files: %s", reason)
-            return {"waited": False, "reason": reason}
-        export_connections()
-        status = check_week_files(self._project_path(), self.kedro_env, self.require)
-        if status["ready"]:
-            self.log.info("The week's files are there: %s", status["new_files"])
-            return {"waited": False, "check": status}
-        if not self.deferrable:
-            super().execute(context)
-            return {"waited": True}
-        self.log.info("Waiting for the week's files from %s (deferred)", status["waiting_for"])
-        self.defer(
-            trigger=WeekFilesTrigger(
-                project_path=self._project_path(),
-                env=self.kedro_env,
-                require=self.require,
-                poke_interval_s=float(self.poke_interval),
-                end_at=time.time() + float(self.timeout),
-            ),
-            method_name="execute_complete",
-            # The trigger ends itself at end_at; this is the safety net if the triggerer was down.
-            timeout=timedelta(seconds=float(self.timeout) + 2 * float(self.poke_interval)),
-        )
-        return {}  # pragma: no cover - defer() raises
-
-    def execute_complete(self, context, event: dict[str, Any] | None = None) -> dict[str, Any]:
-        event = event or {}
-        if event.get("status") != "ready":
-            check = event.get("check") or {}
-            raise AirflowSensorTimeout(
-                f"The week's files did not arrive within {timedelta(seconds=float(self.timeout))}: "
-                f"no new sell-out file from {check.get('waiting_for') or check.get('error')}"
-            )
-        return {"waited": True, "check": event["check"]}
 
 
 # -- notifications --------------------------------------------------------------------------------------------
