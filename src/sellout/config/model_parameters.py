@@ -29,12 +29,19 @@ PRICE_PROMOTION = (
     "feature",
     "display",
     "tpr_only",
+    "promotion",
     "promo_any",
     "price_index_52",
     "promo_any_lag_1",
     "price_ratio_lag_1",
 )
+# What a series' own promotion history says about the next deal: weeks since its last promoted week and the
+# share of promoted weeks in the last 52.
+PROMOTION_HISTORY = ("weeks_since_promo", "promo_frequency_52")
 CALENDAR = ("week_of_year", "month", "holiday", "weeks_to_holiday")
+# Known-in-advance calendar inputs of the store-week where the feed has them (a daily feed's closed days,
+# public holidays).
+CALENDAR_INPUTS = ("days_closed", "holiday_days")
 HIERARCHY = (
     "product_units_lag_1",
     "product_units_roll_4",
@@ -43,6 +50,8 @@ HIERARCHY = (
     "product_feature_share",
     "product_display_share",
     "product_price_cut_share",
+    # the share of the store's category promoted in the week: a deal next door takes sales (cannibalisation)
+    "store_category_promo_share",
 )
 # Series attributes the model sees as categories (column ``<attribute>_cat``) or as numbers.
 CATEGORICAL_ATTRIBUTES = (
@@ -60,9 +69,23 @@ IDENTITY_LINK_OBJECTIVES = frozenset(
     {"regression", "regression_l2", "l2", "mse", "regression_l1", "l1", "huber", "fair", "quantile", "mape"}
 )
 
-# Features computed but left out of the model: measured on the dunnhumby backtest, they added training time
-# (LightGBM's cost grows with rows x features) without lowering WAPE.
-MEASURED_EXCLUSIONS = (
+# Groups of feature columns a candidate configuration may leave out (forecasting.selection); the lags and
+# rolling means of the series' own history are never left out.
+FEATURE_GROUPS = {
+    "promotion": (*PRICE_PROMOTION, *PROMOTION_HISTORY, "promo_lift_52", "base_units_13"),
+    "calendar": (*CALENDAR, *CALENDAR_INPUTS),
+    "hierarchy": HIERARCHY,
+    "attributes": ATTRIBUTE_FEATURES,
+}
+
+# Features computed but left out of the model by default. Most repeat what another model feature says: lag_3
+# and lag_4 (roll_mean_4), month (week_of_year), price_ratio and price_ratio_lag_1 (discount_depth), promo_any
+# and promo_any_lag_1 (the flags and the promotion history), base_price (price), weeks_to_holiday (holiday),
+# the store's state and the product's category and sub-category (the store and product codes identify them),
+# the 4-week hierarchy means (their last week). The others are second-order statistics of the lags and rolling
+# means (roll_std_13, promo_lift_52, age) or a store's size (sales_area, absent from most feeds). LightGBM's
+# cost grows with rows x features, so each one left out is training time saved.
+DEFAULT_EXCLUSIONS = (
     "state_cat",
     "sales_area",
     "sub_category_cat",
@@ -99,7 +122,11 @@ class FeatureParams(Strict):
     # roll_mean_w / roll_std_w at week t: mean / standard deviation of units over t-w .. t-1.
     rolling_windows: list[Annotated[int, Field(ge=2)]] = [4, 8, 13, 26, 52]
     rolling_std_windows: list[Annotated[int, Field(ge=2)]] = [13]
-    exclude: list[str] = list(MEASURED_EXCLUSIONS)
+    exclude: list[str] = list(DEFAULT_EXCLUSIONS)
+    # What lags, rolling means and aggregates read in a store's outage weeks (no data, not zero sales):
+    # "carry" = the series' last value before the outage (a store back from an outage sells at its level
+    # before it), "skip" = nothing (a lag is missing, a rolling mean averages the weeks that have data).
+    across_outages: Literal["carry", "skip"] = "carry"
 
     @field_validator("lags", "rolling_windows", "rolling_std_windows", "exclude")
     @classmethod
@@ -128,7 +155,9 @@ class FeatureParams(Strict):
             *(f"roll_std_{w}" for w in self.rolling_std_windows),
             *SERIES_STATISTICS,
             *PRICE_PROMOTION,
+            *PROMOTION_HISTORY,
             *CALENDAR,
+            *CALENDAR_INPUTS,
             *HIERARCHY,
             *ATTRIBUTE_FEATURES,
         ]
