@@ -174,8 +174,6 @@ class BacktestParams(Strict):
     # Horizons 1..`horizon` scored (those on or before the last week).
     horizon: Positive = 4
     moving_average_weeks: Positive = 4
-    # Future prices/promotions in the backtest: the actual ones (a plan known in advance) or the plan rule's.
-    plan: Literal["actual", "rule"] = "actual"
 
 
 class IntervalParams(Strict):
@@ -243,6 +241,58 @@ class TargetScaleParams(Strict):
         return features
 
 
+# Where the prices, promotions and calendar inputs of the weeks being forecast come from, in production and so
+# in the backtest: "rule" = no plan is delivered: the plan rule (no promotion); "plan" = the source delivers a
+# promo plan: its rows, the rule where it has none; "actual_is_plan" = a plan is always delivered and is what
+# then happens: the backtest takes the actual weeks' values as the plan, production the plan.
+KnownInputs = Literal["rule", "plan", "actual_is_plan"]
+Objective = Literal["tweedie", "poisson", "regression", "regression_l1", "huber"]
+
+
+class CandidateParams(Strict):
+    """A candidate configuration: the base settings (``forecasting.lightgbm``, ``target_scale``) with changes."""
+
+    name: Annotated[str, Field(min_length=1)]
+    objective: Objective | None = None
+    # false: the model learns the raw target (no level scaling); null: the base setting.
+    scale_target: bool | None = None
+    # Feature groups (model_parameters.FEATURE_GROUPS) left out.
+    drop_groups: list[Literal["promotion", "calendar", "hierarchy", "attributes"]] = []
+
+
+DEFAULT_CANDIDATES = (
+    CandidateParams(name="scaled_tweedie"),
+    CandidateParams(name="raw_tweedie", scale_target=False),
+    CandidateParams(name="scaled_l1", objective="regression_l1"),
+    CandidateParams(name="own_history", drop_groups=["hierarchy", "attributes"]),
+)
+
+
+class SelectionParams(Strict):
+    """The choice of a configuration per source, at full-fit time, on a validation window that ends before
+    the backtest's first origin (forecasting/selection.py)."""
+
+    # The first candidate is the default: another one is chosen only if its validation WAPE is lower by more
+    # than `min_gain` (relative). An empty list or a single candidate: no choice, the base settings.
+    candidates: list[CandidateParams] = list(DEFAULT_CANDIDATES)
+    min_gain: Annotated[float, Field(ge=0.0, lt=1.0)] = 0.02
+    # Validation: each candidate is fitted once, `validation_origins` weeks before the backtest's horizon ends
+    # ahead of its first origin, and forecasts from each of those origins (horizons 1..backtest.horizon).
+    validation_origins: Positive = 4
+    # Series per source the candidates are fitted and validated on (an even sample of the series; null: all).
+    max_series: Positive | None = 1000
+    # A source with fewer training rows before the validation window keeps the default.
+    min_training_rows: Positive = 2000
+
+    @field_validator("candidates")
+    @classmethod
+    def _unique_names(cls, candidates: list[CandidateParams]) -> list[CandidateParams]:
+        names = [c.name for c in candidates]
+        if len(set(names)) != len(names):
+            raise ValueError(f"candidate names must be unique, got {names}")
+        return candidates
+
+
 class ForecastingParams(Strict):
     # Weeks ahead to forecast after the panel's last week (the origin).
     horizon: Positive = 8
@@ -253,11 +303,19 @@ class ForecastingParams(Strict):
     # null: the model learns raw units.
     target_scale: TargetScaleParams | None = TargetScaleParams()
     plan_rule: Literal["last_base_price"] = "last_base_price"
+    known_inputs: KnownInputs = "rule"
+    # Sources whose known inputs come from elsewhere than `known_inputs` says.
+    known_inputs_by_source: dict[str, KnownInputs] = {}
+    selection: SelectionParams = SelectionParams()
     lightgbm: LightGBMParams = LightGBMParams()
     refit: RefitParams = RefitParams()
     backtest: BacktestParams = BacktestParams()
     intervals: IntervalParams = IntervalParams()
     quality_gate: QualityGateParams = QualityGateParams()
+
+    def known_inputs_of(self, source: str) -> str:
+        """Where the forecast weeks' prices and promotions of ``source`` come from."""
+        return self.known_inputs_by_source.get(source, self.known_inputs)
 
     @model_validator(mode="after")
     def _refresh_needs_a_known_link(self) -> ForecastingParams:

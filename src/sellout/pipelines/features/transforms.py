@@ -66,6 +66,14 @@ MIN_BASE_UNITS = 0.5
 PROMO_HISTORY_WEEKS = 52
 
 
+def promoted(exog: dict[str, np.ndarray], price_cut: float) -> np.ndarray:
+    """True where a week is promoted: a promotion flag, or a price at least ``price_cut`` below base price."""
+    base = exog["base_price"]
+    with np.errstate(divide="ignore", invalid="ignore"):
+        cut = exog["price"] / np.where(base > 0, base, np.nan) < 1.0 - price_cut
+    return np.logical_or.reduce([np.nan_to_num(exog[f]) > 0 for f in FLAGS] + [cut])
+
+
 class FeatureInputs:
     """What the transforms read: a panel's units (which a recursive forecast writes into) and everything that
     does not change while it does (prices, promotions, calendar, series codes), derived once."""

@@ -90,3 +90,19 @@ def coverage(actual: np.ndarray, p10: np.ndarray, p90: np.ndarray) -> float:
     """Share of actuals inside [p10, p90]."""
     a = np.asarray(actual, dtype="float64")
     return float(np.mean((a >= p10) & (a <= p90))) if len(a) else float("nan")
+
+
+def calibrate_sources(cells: pd.DataFrame, lower: float = 0.1, upper: float = 0.9) -> dict[str, Any]:
+    """The calibration of all ``cells`` with, under ``by_source``, each source's own (its measure, its level)."""
+    calibration = calibrate(cells, lower, upper)
+    if "source" in cells.columns and cells["source"].nunique() > 1:
+        calibration["by_source"] = {
+            str(source): calibrate(rows, lower, upper) for source, rows in cells.groupby("source", sort=True)
+        }
+    return calibration
+
+
+def for_source(calibration: Mapping[str, Any] | None, source: str) -> Mapping[str, Any]:
+    """The calibration of ``source`` (its own where the calibration has one, else the overall one)."""
+    calibration = calibration or {}
+    return calibration.get("by_source", {}).get(source, calibration)
