@@ -63,8 +63,9 @@ bench-ingest: install  ## dunnhumby as 156 weekly files, then one new week, then
 	cd benchmarks/mlforecast && UV_PROJECT_ENVIRONMENT=$(abspath .venv-mlforecast) $(abspath $(UV)) sync --frozen --python $(PYTHON)
 	touch $@
 
-bench-forecast: install .venv-mlforecast/.installed  ## the project's forecaster vs mlforecast on the whole dunnhumby set; last line JSON
-	$(BIN)/python -m benchmarks.forecast
+DATA ?= dunnhumby
+bench-forecast: install .venv-mlforecast/.installed  ## the project's forecaster vs mlforecast on one data set (DATA=dunnhumby|rossmann); last line JSON
+	$(BIN)/python -m benchmarks.forecast --data $(DATA)
 
 N8N_DIR := airflow/n8n
 $(N8N_DIR)/node_modules/.installed: $(N8N_DIR)/package.json $(N8N_DIR)/package-lock.json

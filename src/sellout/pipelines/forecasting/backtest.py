@@ -175,13 +175,13 @@ def _cells(
     series = wp.series.iloc[rows[r_idx]]
     common = {
         "origin_week": wp.weeks[origin],
-        "target_week": wp.weeks[targets[h_idx]],
+        "target_week": wp.weeks[targets[h_idx]].to_numpy(),
         "horizon": (h_idx + 1).astype("int64"),
         "store_code": series["store_code"].to_numpy(),
         "product_code": series["product_code"].to_numpy(),
         "source": wp.sources[rows[r_idx]],
         "measure": wp.measures[rows[r_idx]],
-        "category": series["category"].to_numpy() if "category" in series else "",
+        "category": series["category"].to_numpy() if "category" in series else np.full(len(r_idx), ""),
         "promoted": is_promoted[rows[r_idx], targets[h_idx]],
         "actual": actual[r_idx, h_idx],
         "scale": scale[r_idx],

@@ -53,6 +53,8 @@ def _overall_rows(backtest_metrics: pd.DataFrame) -> pd.DataFrame:
 def measures(backtest_metrics: pd.DataFrame) -> list[str]:
     """The measures of the run, the main one (the most cells) first."""
     rows = _overall_rows(backtest_metrics)
+    if "n_cells" not in rows.columns:
+        rows = rows.assign(n_cells=1)
     cells = rows.groupby("measure")["n_cells"].max().sort_values(ascending=False, kind="stable")
     return [str(m) for m in cells.index]
 

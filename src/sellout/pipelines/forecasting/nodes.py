@@ -92,9 +92,11 @@ def choose_model_settings(
     params: ForecastingParams,
 ) -> dict[str, dict[str, Any]]:
     """Kedro node: the settings of each source's model (``model_settings``): chosen on a validation window
-    before the backtest's when the model is fitted in full, those of the last full fit when it is refreshed."""
+    before the backtest's when the model is fitted in full, those of the last full fit when it is refreshed
+    (or when this panel is the one it was fitted on: a rerun)."""
     p = ForecastingParams.of(params, "forecasting")
-    last = reusable_base(stored(stored_full_fits, full_fit_key(feature_set, p)), feature_set, p.refit)
+    last = stored(stored_full_fits, full_fit_key(feature_set, p))
+    last = reusable_base(last, feature_set, p.refit, same_week=True)
     if last is not None and last.settings:
         return last.settings
     chosen = choose_settings(feature_set, p, promo_plan)

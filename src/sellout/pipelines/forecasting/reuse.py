@@ -88,14 +88,17 @@ def history_digest(panel: WidePanel, until_col: int) -> str:
 
 
 def reusable_base(
-    last: LastFullFit | None, feature_set: FeatureSet, refit: RefitParams
+    last: LastFullFit | None, feature_set: FeatureSet, refit: RefitParams, same_week: bool = False
 ) -> LastFullFit | None:
-    """The last full fit if the schedule refreshes it now and the history it saw is unchanged."""
+    """The last full fit if the schedule refreshes it now (or, with ``same_week``, it was fitted on this very
+    panel: a rerun) and the history it saw is unchanged."""
     if last is None or not isinstance(last.model, ModelSet):
         return None
     base, panel = last.model, feature_set.panel
     weeks_since = int((panel.weeks[-1] - base.trained_until) / pd.Timedelta(weeks=1))
-    if not refit.refreshes(weeks_since) or base.trained_until not in panel.weeks:
+    if not (refit.refreshes(weeks_since) or (same_week and weeks_since == 0)):
+        return None
+    if base.trained_until not in panel.weeks:
         return None
     if last.history != history_digest(panel, panel.week_index(base.trained_until)):
         logger.info("the weeks up to %s changed since the last full fit: fitting in full", base.trained_until)
