@@ -14,8 +14,8 @@ from sellout.pipelines.forecasting.nodes import (
     BACKTEST_COLUMNS,
     FORECAST_COLUMNS,
     backtest_forecast,
-    choose_model_settings,
     build_forecast_report,
+    choose_model_settings,
     evaluate_quality_gate,
     forecast_next_weeks,
     train_forecast_model,
@@ -80,7 +80,9 @@ def test_backtest_metrics_per_method_horizon_and_category(outputs):
     assert (metrics["run_id"] == "run-1").all() and (metrics["model_version"] == model.model_version).all()
     assert 0.0 <= calibration["backtest_coverage"] <= 1.0 and calibration["quantiles"]
     assert calibration["scale"] == pytest.approx(
-        intervals.level_scale(lgbm["actual"].to_numpy(), lgbm["forecast"].to_numpy())
+        intervals.origin_level_scale(
+            lgbm["actual"].to_numpy(), lgbm["forecast"].to_numpy(), lgbm["origin_week"].to_numpy()
+        )
     )
 
 
