@@ -69,9 +69,9 @@ def test_a_bias_every_origin_shows_is_corrected_one_that_flips_is_left_alone():
     origins = np.repeat(np.arange(6), 50)
     forecast = np.full(len(origins), 100.0)
     steady = np.full(len(origins), 110.0)  # every origin 10% under
-    assert intervals.origin_level_scale(steady * np.linspace(0.99, 1.01, len(origins)), forecast, origins) == (
-        pytest.approx(1.1, rel=0.01)
-    )
+    assert intervals.origin_level_scale(
+        steady * np.linspace(0.99, 1.01, len(origins)), forecast, origins
+    ) == (pytest.approx(1.1, rel=0.01))
     flipping = np.where(origins % 2 == 0, 112.0, 89.0)  # +12%, -11%: no steady bias
     assert abs(intervals.origin_level_scale(flipping, forecast, origins) - 1.0) < 0.01
     # free of the measure's scale: sales value in euros gives the same factor as units
