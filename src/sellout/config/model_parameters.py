@@ -35,9 +35,10 @@ PRICE_PROMOTION = (
     "promo_any_lag_1",
     "price_ratio_lag_1",
 )
-# What a series' own promotion history says about the next deal: weeks since its last promoted week and the
-# share of promoted weeks in the last 52.
-PROMOTION_HISTORY = ("weeks_since_promo", "promo_frequency_52")
+# What a series' own promotion history says about the next deal: weeks since its last promoted week, the
+# share of promoted weeks in the last 52, its mean units in the promoted weeks of the last 26, and that of the
+# recent weeks in the same state as the forecast week (promoted: promo_units_26, not: base_units_13).
+PROMOTION_HISTORY = ("weeks_since_promo", "promo_frequency_52", "promo_units_26", "same_state_units")
 CALENDAR = ("week_of_year", "month", "holiday", "weeks_to_holiday")
 # Known-in-advance calendar inputs of the store-week where the feed has them (a daily feed's closed days,
 # public holidays).
@@ -108,7 +109,7 @@ DEFAULT_EXCLUSIONS = (
 
 Positive = Annotated[int, Field(ge=1)]
 # Features measured in units of the series (divided by the level when the target is scaled).
-UNIT_FEATURE_PREFIXES = ("lag_", "roll_mean_", "roll_std_", "base_units_")
+UNIT_FEATURE_PREFIXES = ("lag_", "roll_mean_", "roll_std_", "base_units_", "promo_units_", "same_state_units")
 
 
 class FeatureParams(Strict):

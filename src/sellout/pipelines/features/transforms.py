@@ -21,7 +21,9 @@ no plan, production knows nothing of a future week's deals, and the forecaster l
   ``price_index_52`` = price / mean price of the last 52 weeks; and of week t-1 (``promo_any_lag_1``,
   ``price_ratio_lag_1``), which explain ``lag_1``;
 * promotion history: ``weeks_since_promo`` (weeks since the last promoted week before t, 52 if none in the
-  last 52) and ``promo_frequency_52`` (share of promoted weeks among the last 52);
+  last 52), ``promo_frequency_52`` (share of promoted weeks among the last 52), ``promo_units_26`` (mean units
+  of the promoted weeks among the last 26) and ``same_state_units`` (the level of the recent weeks in week t's
+  own state: promo_units_26 if t is promoted, base_units_13 if not; it reads week t's plan);
 * calendar: week_of_year, month, holiday, weeks_to_holiday; and the store-week's known inputs where the feed
   has them: days_closed, holiday_days;
 * hierarchy: the product's mean units over stores at t-1 and over weeks t-4..t-1, the category's units in the
@@ -62,8 +64,10 @@ from .wide import (
 MAX_AGE = 52
 # A ratio denominator for promo_lift_52: a series that sells nothing outside promotions is not infinitely lifted.
 MIN_BASE_UNITS = 0.5
-# How far back the promotion history looks (weeks).
+# How far back the promotion history looks (weeks); promoted weeks are rarer than regular ones, so their
+# recent level takes a longer window than the regular level.
 PROMO_HISTORY_WEEKS = 52
+PROMO_UNITS_WEEKS, BASE_UNITS_WEEKS = 26, 13
 
 
 def promoted(exog: dict[str, np.ndarray], price_cut: float) -> np.ndarray:
@@ -175,9 +179,9 @@ def _series_statistics() -> list[Transform]:
     return [
         Transform(
             "base_units_13",
-            13,
-            full=lambda i: rolling_mean(i.units_where(False), 13),
-            at=lambda i, t: row_mean(i.units_where(False, t - 13, t)),
+            BASE_UNITS_WEEKS,
+            full=lambda i: rolling_mean(i.units_where(False), BASE_UNITS_WEEKS),
+            at=lambda i, t: row_mean(i.units_where(False, t - BASE_UNITS_WEEKS, t)),
         ),
         Transform("promo_lift_52", 52, full=promo_lift_full, at=promo_lift_at),
         Transform(
@@ -245,6 +249,18 @@ def _promotion_history() -> list[Transform]:
         from_end = np.argmax(block[:, ::-1], axis=1) + 1
         return np.where(block.any(axis=1), from_end, weeks).astype("float64")
 
+    def promo_units_at(i: FeatureInputs, t: int) -> np.ndarray:
+        return row_mean(i.units_where(True, t - PROMO_UNITS_WEEKS, t))
+
+    def same_state_full(i: FeatureInputs) -> np.ndarray:
+        promoted = rolling_mean(i.units_where(True), PROMO_UNITS_WEEKS)
+        regular = rolling_mean(i.units_where(False), BASE_UNITS_WEEKS)
+        return np.where(i.promo > 0, promoted, regular)
+
+    def same_state_at(i: FeatureInputs, t: int) -> np.ndarray:
+        regular = row_mean(i.units_where(False, t - BASE_UNITS_WEEKS, t))
+        return np.where(i.promo[:, t] > 0, promo_units_at(i, t), regular)
+
     return [
         Transform("weeks_since_promo", weeks, full=weeks_since_full, at=weeks_since_at),
         Transform(
@@ -252,6 +268,19 @@ def _promotion_history() -> list[Transform]:
             weeks,
             full=lambda i: rolling_mean(i.known_promo, weeks),
             at=lambda i, t: window_mean(i.known_promo, t, weeks),
+        ),
+        Transform(
+            "promo_units_26",
+            PROMO_UNITS_WEEKS,
+            full=lambda i: rolling_mean(i.units_where(True), PROMO_UNITS_WEEKS),
+            at=promo_units_at,
+        ),
+        Transform(
+            "same_state_units",
+            max(PROMO_UNITS_WEEKS, BASE_UNITS_WEEKS),
+            full=same_state_full,
+            at=same_state_at,
+            reads_plan=True,
         ),
     ]
 
