@@ -1,8 +1,11 @@
-"""`make bench-ingest`: the whole dunnhumby history as 156 weekly files, then one new week, then a no-op rerun.
+"""`make bench-ingest`: the whole dunnhumby history as 156 weekly files, then one new week, then a no-op rerun;
+then the Rossmann daily store sales (one file of 1,017,209 days, summed into weeks at ingest).
 
 The parent splits the real file into weekly files in a temp landing folder; a child process runs the ingestion
 (plan, read, validate, load: the ingestion pipeline's nodes and datasets) three times against a throw-away embedded
-PostgreSQL, and its peak memory is read from wait4. The last line is JSON.
+PostgreSQL, then once for Rossmann (its entry from conf/base/sources.yml, the file linked into the temp folder),
+and its peak memory is read from wait4. The last line is JSON; without ../shared's Rossmann folder its figures
+are null.
 """
 
 from __future__ import annotations
@@ -21,7 +24,7 @@ import pandas as pd
 import yaml
 
 from benchmarks.shared_data import dunnhumby_dir
-from sellout.config.sources import validate_sources
+from sellout.config.source_validation import validate_sources
 from sellout.datasets import RawFileLoadDataset
 from sellout.datasets.run_config import code_maps
 from sellout.ingest.landing import scan_sources
@@ -65,7 +68,11 @@ def child(url: str, config: Path, quarantine: Path, landing: Path, last_week: st
     last.assign(WEEK_END_DATE=new_week).to_csv(landing / f"transactions_{new_week}.csv", index=False)
     new = run_ingestion(url, config, quarantine, "new-week")
     noop = run_ingestion(url, config, quarantine, "no-op")
-    print(json.dumps({"full": full, "new": new, "noop": noop}))
+    rossmann_config = config.with_name("rossmann.yml")
+    rossmann = (
+        run_ingestion(url, rossmann_config, quarantine, "rossmann") if rossmann_config.exists() else None
+    )
+    print(json.dumps({"full": full, "new": new, "noop": noop, "rossmann": rossmann}))
 
 
 def main() -> int:
@@ -90,6 +97,14 @@ def main() -> int:
         config = work / "sources.yml"
         config.write_text(yaml.safe_dump({"sources": {"dunnhumby": dunnhumby}}))
         print(f"landing: {len(weeks)} weekly files from {weeks[0]} to {weeks[-1]}")
+        rossmann_file = source_dir.parent / "rossmann_store_sales" / "train.csv.gz"
+        if rossmann_file.exists():
+            (work / "rossmann").mkdir()
+            # a link: a quarantine would remove the link, never the shared file
+            (work / "rossmann" / rossmann_file.name).symlink_to(rossmann_file)
+            rossmann = base["sources"]["rossmann"]
+            rossmann.update({"enabled": True, "directory": str(work / "rossmann")})
+            (work / "rossmann.yml").write_text(yaml.safe_dump({"sources": {"rossmann": rossmann}}))
 
         url = embedded_db.start(work / "pg")
         process = subprocess.Popen(
@@ -117,7 +132,7 @@ def main() -> int:
         embedded_db.stop(work / "pg")
         shutil.rmtree(work, ignore_errors=True)
 
-    full, new, noop = result["full"], result["new"], result["noop"]
+    full, new, noop, rossmann = result["full"], result["new"], result["noop"], result["rossmann"]
     peak_mb = usage.ru_maxrss / 1024
     print(
         f"full history: {full['files_loaded']} files, {full['rows_loaded']:,} rows in {full['seconds']:.2f} s "
@@ -127,6 +142,11 @@ def main() -> int:
     print(
         f"no-op rerun:  {noop['files_loaded']} files in {noop['seconds']:.2f} s; peak memory {peak_mb:.0f} MB"
     )
+    if rossmann:
+        print(
+            f"rossmann:     {rossmann['rows_loaded']:,} daily rows in {rossmann['seconds']:.2f} s "
+            f"({rossmann['rows_loaded'] / rossmann['seconds']:,.0f} rows/s), {rossmann['rows_rejected']} rejected"
+        )
     print(
         json.dumps(
             {
@@ -138,6 +158,11 @@ def main() -> int:
                 "new_week_s": round(new["seconds"], 2),
                 "noop_files": noop["files_loaded"],
                 "noop_s": round(noop["seconds"], 3),
+                "rossmann_rows": rossmann["rows_loaded"] if rossmann else None,
+                "rossmann_s": round(rossmann["seconds"], 2) if rossmann else None,
+                "rossmann_rows_per_s": round(rossmann["rows_loaded"] / rossmann["seconds"])
+                if rossmann
+                else None,
                 "peak_rss_mb": round(peak_mb, 1),
             }
         )

@@ -79,12 +79,13 @@ def test_whole_flow_then_incremental_run_loads_nothing_twice(flow_env, db_url):
 
     manifest_before = _scalar(db_url, "select count(*) from ops.ingested_files")
     second = run_pipeline("__default__", mode="incremental", env=flow_env["env"], project_path=PROJECT_ROOT)
-    assert second.status == "succeeded"
-    assert second.run_id != first.run_id
-    assert second.outputs["ingestion_status"]["files_loaded"] == 0
+    # nothing new: a no-op that keeps the first run's forecasts and loads nothing twice
+    assert second.status == "noop" and f"since run {first.run_id}" in second.note
+    assert second.run_id != first.run_id and second.outputs == {}
     assert _scalar(db_url, "select count(*) from raw.sellout_lines") == flow_env["rows"]
     assert _scalar(db_url, "select count(*) from ops.ingested_files") == manifest_before
-    assert _scalar(db_url, "select count(distinct run_id) from forecast.forecasts") == 2
+    assert _scalar(db_url, "select count(distinct run_id) from forecast.forecasts") == 1
+    assert _scalar(db_url, f"select status from ops.pipeline_runs where run_id = '{second.run_id}'") == "noop"
 
 
 def test_each_stage_runs_alone_and_a_bad_pipeline_name_is_refused(flow_env):

@@ -33,6 +33,15 @@ def test_kedro_viz_build_shows_every_stage(tmp_path):
         "write_forecasts",
         "refresh_tableau",
     } <= tasks
+    stages = {"ingestion", "transform", "preprocessing", "features", "forecasting", "publish"}
+    assert stages <= {tag["id"] for tag in graph["tags"]}  # each stage is a tag kedro-viz filters by
+    by_name = {node["name"]: node for node in graph["nodes"] if node["type"] == "task"}
+    assert (
+        "ingestion" in by_name["plan_ingestion"]["tags"] and "publish" in by_name["refresh_tableau"]["tags"]
+    )
+    assert {"raw", "intermediate", "primary", "reporting"} <= set(graph["layers"])  # the catalog's layers
+    datasets = {node["name"]: node for node in graph["nodes"] if node["type"] == "data"}
+    assert datasets["landing_files"]["layer"] == "raw" and datasets["sellout_weekly"]["layer"] == "primary"
     pipelines = {pipeline["id"] for pipeline in graph["pipelines"]}
     assert {"ingestion", "transform", "preprocessing", "features", "forecasting", "publish"} <= pipelines
     assert (tmp_path / "build" / "index.html").exists()

@@ -3,8 +3,9 @@
 change the template or conf/base/airflow.yml and regenerate; a test fails when this file is stale.
 
 wait-for-week-files -> one task per group of Kedro nodes (nodes linked only through in-memory data stay together),
-in the order the data needs. Each task runs its nodes in its own KedroSession with Airflow's run id, so every task
-of one DAG run writes the same run id. What runs at run time lives in sellout.ops.airflow_support.
+in the order the data needs, with dbt-source-freshness (`dbt source freshness`, dbt/models/staging/__sources.yml)
+right before the group that runs dbt. Each task runs its nodes in its own KedroSession with Airflow's run id, so
+every task of one DAG run writes the same run id. What runs at run time lives in sellout.ops.airflow_support.
 """
 
 from __future__ import annotations
@@ -71,6 +72,16 @@ def sellout():
         retry_delay=timedelta(minutes=5),
         execution_timeout=timedelta(minutes=330),
     )
+
+    # The sources' freshness before the models: a stale sell-out source stops a plain weekly run (data_late).
+    @task(
+        task_id="dbt-source-freshness",
+        retries=0,
+        retry_delay=timedelta(minutes=2),
+        execution_timeout=timedelta(minutes=30),
+    )
+    def dbt_source_freshness():
+        return airflow_support.check_source_freshness(env=KEDRO_ENV)
 
     @task(
         task_id="plan-ingestion-parse-new-files",
@@ -310,9 +321,11 @@ def sellout():
         "alert-on-refresh": alert_on_refresh(),
         "notify-run-end": notify_run_end(),
     }
+    freshness = dbt_source_freshness()
+    freshness >> tasks["dbt-run"]
     wait_for_week_files >> tasks["plan-ingestion-parse-new-files"]
     tasks["plan-ingestion-parse-new-files"] >> tasks["summarize-ingestion"]
-    tasks["summarize-ingestion"] >> tasks["dbt-run"]
+    tasks["summarize-ingestion"] >> freshness
     tasks["dbt-run"] >> tasks["dbt-test"]
     tasks["dbt-test"] >> tasks["build-model-panel"]
     tasks["build-model-panel"] >> tasks["build-model-features"]

@@ -26,6 +26,7 @@ from sellout.config.loader import project_root
 from sellout.config.run import RUN_MODES
 from sellout.ops.dry_run import DryRunner
 from sellout.ops.messages import check_pipeline, explain
+from sellout.ops.no_op import NothingNew
 from sellout.ops.run_summary import describe
 
 STATUS_DATASETS = (
@@ -49,6 +50,8 @@ class RunSummary:
     duration_s: float
     outputs: dict[str, Any] = field(default_factory=dict)
     error: str | None = None
+    # what a person should know besides the status (a no-op run says since when nothing is new)
+    note: str | None = None
     # the exception behind ``error`` (for --verbose); not part of the JSON
     exception: BaseException | None = field(default=None, repr=False, compare=False)
 
@@ -105,6 +108,8 @@ def run_pipeline(
             finally:
                 summary.outputs = _outputs(catalog, runner, summary.run_id)
         summary.status = "succeeded"
+    except NothingNew as nothing:
+        summary.status, summary.note = "noop", str(nothing)
     except Exception as exc:  # noqa: BLE001 - reported in the summary, re-raised below when asked
         summary.error, summary.exception = explain(exc, summary.run_id), exc
         if raise_on_error:

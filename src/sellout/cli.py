@@ -12,6 +12,7 @@ from kedro.framework.cli.project import run as kedro_run
 from kedro.framework.project import pipelines
 
 from sellout.ops.messages import check_pipeline, explain
+from sellout.ops.no_op import NothingNew
 
 logger = logging.getLogger(__name__)
 
@@ -27,6 +28,9 @@ def _run(verbose: bool, **kwargs: Any) -> Any:
             if name:
                 check_pipeline(name, pipelines.keys())
         return kedro_run.callback(**kwargs)
+    except NothingNew as nothing:
+        click.echo(str(nothing))
+        return None
     except Exception as exc:  # noqa: BLE001 - every failure ends with its message; the traceback on request
         logger.debug("kedro run failed", exc_info=True)
         if verbose:

@@ -9,18 +9,29 @@ from __future__ import annotations
 
 import json
 import logging
+import os
+import shutil
+import subprocess
 import sys
+import time
 import traceback
 from pathlib import Path
 
 import click
+import yaml
 
 from sellout import api
 from sellout.config.backfill import backfill_range
 from sellout.config.parameters import RunControlParams
 from sellout.config.project import ProjectConfig
+from sellout.config.schema import ConfigError
+from sellout.config.source_validation import validate_sources
+from sellout.ingest.check import check_source
+from sellout.ingest.reading import StructuralError
+from sellout.ingest.suggest import suggest_source
 from sellout.integrations import db as database
 from sellout.integrations import embedded_db
+from sellout.integrations.dbt_runner import CANONICAL_VARS, ENV_PREFIX, dbt_env, dbt_project_dir
 from sellout.ops.messages import explain, is_expected
 from sellout.ops.status import format_status, load_status
 from sellout.sample_data import generate
@@ -78,6 +89,48 @@ def db_status() -> None:
 def db_url() -> None:
     """Print the connection URL (starting the server when needed): psql "$(sellout db url)"."""
     click.echo(embedded_db.url())
+
+
+@main.command(
+    context_settings={"ignore_unknown_options": True, "allow_interspersed_args": False},
+    add_help_option=False,
+)
+@click.option("--env", "-e", "kedro_env", default=None, help="Kedro environment whose database to use.")
+@click.argument("dbt_args", nargs=-1, type=click.UNPROCESSED)
+def dbt(kedro_env: str | None, dbt_args: tuple[str, ...]) -> None:
+    """Run dbt with the project's database: `sellout dbt debug`, `sellout dbt source freshness` ...
+
+    The connection is the pipeline's (SELLOUT_DB_URL, conf/<env>/credentials.yml, else the embedded server, started
+    if needed), handed to dbt/profiles.yml as its SELLOUT_DBT_* variables (the password as a DBT_ENV_SECRET_*
+    variable, which dbt keeps out of its logs). Everything after `dbt` (and an optional --env) goes to dbt as it is;
+    `sellout dbt --help` is dbt's help. Exits with dbt's exit code.
+    """
+    args = list(dbt_args)
+    environment = {k: v for k, v in os.environ.items() if not k.startswith(ENV_PREFIX)}
+    if args and not args[0].startswith(
+        "-"
+    ):  # a dbt command (not --help, --version): the project's dbt and database
+        project_dir = str(dbt_project_dir())
+        for flag in ("--project-dir", "--profiles-dir"):
+            if flag not in args:
+                args += [flag, project_dir]
+        args = _with_canonical_vars(args)
+        project = ProjectConfig(kedro_env)
+        environment.update(dbt_env(database.start_if_embedded(project.credentials.get("db"))))
+    program = Path(sys.executable).parent / "dbt"
+    done = subprocess.run([str(program if program.exists() else shutil.which("dbt") or "dbt"), *args],
+                          env=environment, check=False)  # fmt: skip
+    sys.exit(done.returncode)
+
+
+def _with_canonical_vars(args: list[str]) -> list[str]:
+    """The vars the models need (manifest statuses, measures) added to the user's own `--vars`, as the pipeline does."""
+    given: dict = {}
+    if "--vars" in args:
+        at = args.index("--vars")
+        given = yaml.safe_load(args[at + 1]) if at + 1 < len(args) else {}
+        args = args[:at] + args[at + 2 :]
+    return [*args, "--vars", json.dumps({**(given or {}), **CANONICAL_VARS}, default=str)]
 
 
 @main.command()
@@ -147,8 +200,9 @@ def run(
     record = json.dumps(summary.as_dict(), default=str, indent=2)
     if summary_path:
         summary_path.write_text(record + "\n", encoding="utf-8")
-    click.echo(record if as_json else summary.describe(), err=summary.status != "succeeded" and not as_json)
-    if summary.status != "succeeded":
+    failed = summary.status not in ("succeeded", "noop")
+    click.echo(record if as_json else summary.describe(), err=failed and not as_json)
+    if summary.status not in ("succeeded", "noop"):
         if verbose and summary.exception is not None:
             traceback.print_exception(summary.exception, file=sys.stderr)
         sys.exit(1)
@@ -182,6 +236,69 @@ def status(
         click.echo(json.dumps(current.as_dict(), default=str, indent=2))
     else:
         click.echo(format_status(current))
+
+
+@main.group()
+def sources() -> None:
+    """Onboard a retailer feed: suggest a sources.yml entry for a file, check an entry against its files."""
+
+
+@sources.command("suggest")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--name", default=None, help="The source's name (default: from the file's name).")
+@click.option("--directory", default=None, help="The landing folder the entry names (default: the file's).")
+def sources_suggest(file: Path, name: str | None, directory: str | None) -> None:
+    """Read a sample of FILE and print a ready sources.yml entry; '# unsure:' marks what to check."""
+    started = time.perf_counter()
+    try:
+        suggestion = suggest_source(file, name=name, directory=directory)
+    except StructuralError as exc:
+        raise click.ClickException(f"{file}: {exc}") from None
+    click.echo(suggestion.render(), nl=False)
+    click.echo(f"# suggested in {time.perf_counter() - started:.2f} s", err=True)
+
+
+@sources.command("check")
+@click.argument("name")
+@click.option(
+    "--env", "-e", default=None, help="Kedro environment whose sources.yml to read (default local)."
+)
+@click.option(
+    "--config",
+    "config_file",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    default=None,
+    help="Read the entry from this YAML file (e.g. what suggest printed) instead of the project's sources.yml.",
+)
+@click.option(
+    "--files",
+    "max_files",
+    type=int,
+    default=3,
+    show_default=True,
+    help="Newest sell-out files to read (0: all).",
+)
+def sources_check(name: str, env: str | None, config_file: Path | None, max_files: int) -> None:
+    """Check source NAME's entry against the files in its landing folder; writes nothing, exit 1 on an error."""
+    project = ProjectConfig(env)
+    try:
+        if config_file is not None:
+            raw = yaml.safe_load(config_file.read_text(encoding="utf-8"))
+            configured = validate_sources(raw, project.project_path, str(config_file))
+        else:
+            configured = project.sources
+    except ConfigError as exc:
+        raise click.ClickException(str(exc)) from None
+    if name not in configured:
+        where = config_file or project.label("sources")
+        raise click.ClickException(
+            f"no source {name!r} in {where} (sources: {', '.join(configured) or 'none'})"
+        )
+    share = (project.parameters.get("ingestion") or {}).get("max_rejected_share", 0.05)
+    report = check_source(configured[name], max_files=max_files or None, max_rejected_share=share)
+    click.echo(report.render())
+    if not report.ok:
+        sys.exit(1)
 
 
 if __name__ == "__main__":

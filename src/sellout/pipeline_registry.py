@@ -10,13 +10,15 @@ STAGES = ("ingestion", "transform", "preprocessing", "features", "forecasting", 
 
 
 def register_pipelines() -> dict[str, Pipeline]:
-    pipelines = {
-        "ingestion": ingestion.create_pipeline(),
-        "transform": transform.create_pipeline(),
-        "preprocessing": preprocessing.create_pipeline(),
-        "features": features.create_pipeline(),
-        "forecasting": forecasting.create_pipeline(),
-        "publish": publish.create_pipeline(),
+    """Every node is tagged with its stage, so that kedro-viz (and ``kedro run --tags``) shows and selects it."""
+    modules = {
+        "ingestion": ingestion,
+        "transform": transform,
+        "preprocessing": preprocessing,
+        "features": features,
+        "forecasting": forecasting,
+        "publish": publish,
     }
+    pipelines = {stage: module.create_pipeline().tag(stage) for stage, module in modules.items()}
     pipelines["__default__"] = sum(pipelines.values(), Pipeline([]))
     return pipelines

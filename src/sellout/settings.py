@@ -5,6 +5,7 @@ from dotenv import find_dotenv, load_dotenv
 from sellout.config import loader
 from sellout.ops.dry_run import DryRunGuardHooks
 from sellout.ops.hooks import StartupCheckHooks
+from sellout.ops.lineage import LineageHooks
 from sellout.ops.observability import ObservabilityHooks
 from sellout.ops.pause_points import PausePointHooks
 from sellout.ops.run_control import RunControlHooks
@@ -21,3 +22,5 @@ HOOKS = (PausePointHooks(), ObservabilityHooks(), RunControlHooks(), StartupChec
 CONFIG_LOADER_CLASS = loader.ProjectConfigLoader
 CONFIG_LOADER_ARGS = loader.CONFIG_LOADER_ARGS
 SESSION_STORE_CLASS = loader.RunIdSessionStore
+
+HOOKS = (LineageHooks(), *HOOKS)  # OpenLineage events (conf/base/lineage.yml): runs last, only observes

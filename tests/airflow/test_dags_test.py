@@ -18,13 +18,13 @@ from sellout.datasets import raw_tables
 from sellout.sample_data import generate
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
-# Only a workaround for an Airflow 3.3.2 `dags test` bug (see its docstring); the project is not on this path.
-SHIM = Path(__file__).resolve().parent / "dags_test_shim"
 BIN = Path(sys.executable).parent
 UPSTREAM_OF_DBT_TEST = {
     "wait-for-week-files",
     "plan-ingestion-load-new-files",
+    "plan-ingestion-parse-new-files",
     "summarize-ingestion",
+    "dbt-source-freshness",
     "dbt-run",
 }
 
@@ -46,9 +46,9 @@ def _airflow_env(tmp_path: Path, db_url: str, **extra: str) -> dict[str, str]:
         "DBT_LOG_PATH": str(tmp_path / "dbt" / "logs"),
         **extra,
     }
-    for name in (*OUTSIDE_SYSTEM_VARIABLES, "SELLOUT_PROJECT_ROOT"):
+    # Plain `airflow dags test`, as an operator runs it: nothing on PYTHONPATH, no project root given.
+    for name in (*OUTSIDE_SYSTEM_VARIABLES, "SELLOUT_PROJECT_ROOT", "PYTHONPATH"):
         env.pop(name, None)
-    env["PYTHONPATH"] = str(SHIM)
     return env
 
 

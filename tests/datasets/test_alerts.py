@@ -6,7 +6,7 @@ import pytest
 from support.webhook_sink import WebhookSink, closed_port_url
 
 from sellout.datasets import AlertDataset
-from sellout.datasets.alerts import alert_request
+from sellout.integrations.alert_events import alert_request
 from sellout.integrations.alerting import AlertRouter
 
 RUN = {

@@ -19,8 +19,8 @@ from sellout.integrations.tableau import (
     TableauSettings,
     item_key,
     refresh_items,
-    refresh_items_via_n8n,
 )
+from sellout.integrations.tableau_n8n import refresh_items_via_n8n
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 SECRET = "pat-secret-DO-NOT-LOG-7f3a9c"

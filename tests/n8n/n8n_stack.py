@@ -36,33 +36,35 @@ def workflow_ids() -> list[str]:
     return [json.loads(p.read_text())["id"] for p in sorted(WORKFLOWS.glob("*.json"))]
 
 
-class N8n:
-    """One n8n instance: its own user folder (SQLite database), ports and environment."""
+# What the container runtime provides and the compose file cannot: the volume n8n keeps its data in, and the
+# addresses a container has to itself (its own port, its task runner's broker), here free ports on 127.0.0.1.
+CONTAINER_SETTINGS = (
+    "N8N_USER_FOLDER",
+    "N8N_LISTEN_ADDRESS",
+    "N8N_PORT",
+    "N8N_RUNNERS_BROKER_PORT",
+    "N8N_RUNNERS_BROKER_LISTEN_ADDRESS",
+)
 
-    def __init__(self, home: Path, env: dict[str, str]) -> None:
+
+class N8n:
+    """One n8n instance with ``environment`` (the n8n service's environment of airflow/docker-compose.yml, see
+    tests/n8n/compose_env.py) and nothing else of n8n's settings but :data:`CONTAINER_SETTINGS`."""
+
+    def __init__(self, home: Path, environment: dict[str, str]) -> None:
         self.home = home
         self.port = free_port()
-        self.env = {
-            **{k: v for k, v in os.environ.items() if not k.startswith(("N8N_", "DB_"))},
+        self.container = {
             "N8N_USER_FOLDER": str(home),
-            "N8N_HOST": "127.0.0.1",
             "N8N_LISTEN_ADDRESS": "127.0.0.1",
             "N8N_PORT": str(self.port),
             "N8N_RUNNERS_BROKER_PORT": str(free_port()),
             "N8N_RUNNERS_BROKER_LISTEN_ADDRESS": "127.0.0.1",
-            # no outbound traffic: diagnostics, version checks, templates, personalization, license renewal off
-            "N8N_DIAGNOSTICS_ENABLED": "false",
-            "N8N_VERSION_NOTIFICATIONS_ENABLED": "false",
-            "N8N_TEMPLATES_ENABLED": "false",
-            "N8N_PERSONALIZATION_ENABLED": "false",
-            "N8N_LICENSE_AUTO_RENEW_ENABLED": "false",
-            "N8N_SECURE_COOKIE": "false",
-            "N8N_ENFORCE_SETTINGS_FILE_PERMISSIONS": "false",
-            # the workflows read their addresses and the Tableau token from the environment
-            "N8N_BLOCK_ENV_ACCESS_IN_NODE": "false",
-            "N8N_RUNNERS_TASK_TIMEOUT": "120",
-            **env,
         }
+        assert set(self.container) == set(CONTAINER_SETTINGS)
+        # The host's own variables (PATH, HOME ...) but none of n8n's: those come from the compose file only.
+        host = {k: v for k, v in os.environ.items() if not k.startswith(("N8N_", "DB_"))}
+        self.env = {**host, **environment, **self.container}
         self.process: subprocess.Popen | None = None
         self.log = home / "n8n.log"
 

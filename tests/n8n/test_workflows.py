@@ -1,4 +1,6 @@
-"""The n8n workflows in airflow/n8n/workflows, imported, published and run by the pinned n8n.
+"""The n8n workflows in airflow/n8n/workflows, imported, published and run by the pinned n8n, with exactly the
+environment the NAS stack gives the n8n container: the n8n service's ``environment:`` of airflow/docker-compose.yml,
+interpolated from an airflow/.env made as the runbook says (airflow/.env.example, blanks filled in).
 
 The pipeline's own code talks to them: the Tableau refresh through n8n (``tableau.via: n8n``) against
 the fake Tableau server, and the pipeline's events through ``AlertRouter`` to the stakeholder-notification and
@@ -8,11 +10,14 @@ escalation webhooks, which post to a local Slack-like sink and mail through a lo
 from __future__ import annotations
 
 import json
+import secrets
 import time
 from pathlib import Path
 
 import pytest
-from n8n.n8n_stack import WORKFLOWS, N8n, deploy
+from kedro.io.core import DatasetError
+from n8n.compose_env import read_env_file, service_environment
+from n8n.n8n_stack import CONTAINER_SETTINGS, PROJECT_ROOT, WORKFLOWS, N8n, deploy
 from support.smtp_sink import SmtpSink
 from support.tableau_fake import FINISH_FAILED, FakeTableauServer
 from support.webhook_sink import WebhookSink
@@ -25,6 +30,15 @@ from sellout.pipelines.publish.nodes import refresh_tableau
 TOKEN_SECRET = "n8n-tableau-pat-DO-NOT-LOG"
 SMTP_PASSWORD = "n8n-smtp-DO-NOT-LOG"
 RUN = {"run_id": "2026-W48", "mode": "incremental", "dry_run": False, "env": "test", "started_at": None}
+COMPOSE = PROJECT_ROOT / "airflow" / "docker-compose.yml"
+ENV_EXAMPLE = PROJECT_ROOT / "airflow" / ".env.example"
+
+
+def nas_n8n_environment(values: dict[str, str]) -> dict[str, str]:
+    """The n8n container's environment on the NAS: airflow/.env.example with ``values`` filled in, interpolated
+    into the n8n service of airflow/docker-compose.yml as docker compose does."""
+    dotenv = {**read_env_file(ENV_EXAMPLE), **values}
+    return service_environment(COMPOSE, "n8n", dotenv)
 
 
 def test_workflow_files_have_what_import_and_publish_need():
@@ -57,9 +71,11 @@ def stack(tmp_path_factory):
     ):
         tableau.add_item("datasource", "sellout_forecasts")
         tableau.add_item("workbook", "Demand Planning")
-        n8n = N8n(
-            home,
+        environment = nas_n8n_environment(
             {
+                "N8N_ENCRYPTION_KEY": secrets.token_urlsafe(24),
+                "TABLEAU_SERVER_URL": tableau.url,
+                "TABLEAU_SITE": "Sellout",
                 "TABLEAU_TOKEN_NAME": "sellout-n8n",
                 "TABLEAU_TOKEN_SECRET": TOKEN_SECRET,
                 "STAKEHOLDER_SLACK_WEBHOOK_URL": slack.url("/stakeholders/T0KEN"),
@@ -68,8 +84,13 @@ def stack(tmp_path_factory):
                 "ONCALL_SLACK_WEBHOOK_URL": slack.url("/oncall/T0KEN"),
                 "ONCALL_EMAIL_TO": "oncall@example.com",
                 "ALERT_EMAIL_FROM": "sellout@example.com",
-            },
+            }
         )
+        n8n = N8n(home, environment)
+        # Every setting is the compose file's, but what only a container runtime provides.
+        not_from_compose = {k for k, v in n8n.env.items() if k.startswith("N8N_") and environment.get(k) != v}
+        assert not_from_compose <= set(CONTAINER_SETTINGS), not_from_compose
+        assert all(n8n.env[k] == v for k, v in environment.items() if k not in CONTAINER_SETTINGS)
         started = time.monotonic()
         try:
             deploy(n8n, {"user": "n8n", "password": SMTP_PASSWORD, "host": smtp.host, "port": smtp.port})
@@ -149,8 +170,10 @@ def test_a_failed_refresh_through_n8n_fails_with_the_notes(stack, tmp_path):
     stack["tableau"].script_refresh(
         "sellout_forecasts", finish_code=FINISH_FAILED, notes="Extract too large."
     )
-    with pytest.raises(TableauRefreshFailed, match="Extract too large."):
+    # Kedro's save wraps the dataset's error: the node fails with the refresh's own failure as the cause.
+    with pytest.raises(DatasetError, match="Extract too large.") as failure:
         refresh_through(tmp_path, settings(stack), {"rows": 10})
+    assert isinstance(failure.value.__cause__, TableauRefreshFailed)
     stack["tableau"].script_refresh("sellout_forecasts")
 
 

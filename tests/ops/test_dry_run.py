@@ -69,6 +69,7 @@ def test_sellout_run_dry_run_prints_the_plan_and_writes_nothing(project_env):
         "config files": "ok",
         "database": "ok",
         "landing folders": "ok",
+        "retailer feeds": "ok",
         "tableau": "skipped",
         "webhook urls": "skipped",
     }

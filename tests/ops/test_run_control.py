@@ -159,3 +159,27 @@ def test_a_bad_parameter_fails_before_any_table_or_file_changes(project):
     assert "Traceback" not in output
     assert table_checksums(project["url"]) == tables
     assert file_hashes(project["data"], project["landing"]) == files
+
+
+def test_an_interrupted_full_reload_is_finished_by_the_next_incremental_run(project, clean_run):
+    first = RunProcess([*INGEST, "--run-id", "first"], project["work"])
+    assert first.finish() == 0, first.output()[-3000:]
+    full = RunProcess(
+        [*INGEST, "--run-id", "full", "--mode", "full"],
+        project["work"],
+        pause_at="after_saved:raw_file_loads:2",
+    )
+    full.wait_until_paused()
+    full.kill()
+    wait_until_lock_free(project["url"])
+    with psycopg.connect(project["url"]) as conn:
+        by_run = dict(conn.execute("select run_id, count(*) from ops.ingested_files group by 1").fetchall())
+    assert by_run["full"] == 2 and by_run["first"] > 0  # two files reloaded, the others not yet
+
+    resume = RunProcess([*INGEST, "--run-id", "resume"], project["work"])
+    assert resume.finish() == 0, resume.output()[-3000:]
+    assert "full reload was interrupted" in resume.output()
+    with psycopg.connect(project["url"]) as conn:
+        by_run = dict(conn.execute("select run_id, count(*) from ops.ingested_files group by 1").fetchall())
+    assert set(by_run) == {"full", "resume"} and by_run["full"] == 2  # every file reloaded once, none twice
+    assert _loaded(project["url"]) == clean_run(project["landing"])

@@ -2,12 +2,63 @@
     Weekly sell-out, one row per (store_code, product_code, week_end_date): the deduplicated lines of
     stg_sellout_lines (latest delivery wins). Two sources delivering the same store/product/week is not
     expected; the grain test on this model fails if it happens rather than silently adding them up.
+
+    `measure` says what the source counts ('units', or 'sales_value' for a value-only feed): forecast that
+    column. A week without a delivered base price gets the highest price of the series' non-promoted weeks among
+    the last `base_price_weeks` weeks (var, this week included), flagged by `base_price_derived`.
+    `is_complete_week` is false for a daily feed's week with fewer days reported than it has.
+
+    Incremental: a run rebuilds only the (source, week)s that a file loaded since the last build touched (a file
+    with a file_id above the highest one in this table), reading the base_price_weeks before them for the derived
+    base price, and replaces those weeks whole (delete+insert on source and week). `--full-refresh` (the run's
+    full mode) rebuilds everything.
 -#}
+{{
+    config(
+        materialized='incremental',
+        unique_key=['source', 'week_end_date'],
+        incremental_strategy='delete+insert',
+        on_schema_change='append_new_columns',
+    )
+}}
+{#- a table built before it had file_id (an earlier version of this model) is rebuilt whole, once -#}
+{%- set since_last_build = is_incremental()
+    and 'file_id' in (adapter.get_columns_in_relation(this) | map(attribute='name') | list) -%}
 with
+
+{% if since_last_build %}
+touched as (
+
+    select distinct lines.source, lines.week_end_date
+    from {{ source('raw', 'sellout_lines') }} as lines
+    inner join {{ source('ops', 'ingested_files') }} as files
+        on files.file_id = lines.file_id and files.status = 'loaded'
+    where lines.file_id > (select coalesce(max(file_id), 0) from {{ this }})
+
+),
+{% endif %}
 
 lines as (
 
     select * from {{ ref('stg_sellout_lines') }}
+    {% if since_last_build %}
+    where source in (select source from touched)
+      and week_end_date >= (select min(week_end_date) from touched)
+          - interval '{{ var("base_price_weeks") - 1 }} weeks'
+    {% endif %}
+
+),
+
+recent_regular_price as (
+
+    select
+        *,
+        max(case when not (feature or display or tpr_only or promotion) then price end) over (
+            partition by source, store_code, product_code
+            order by week_end_date
+            range between interval '{{ var("base_price_weeks") - 1 }} weeks' preceding and current row
+        ) as regular_price
+    from lines
 
 ),
 
@@ -18,15 +69,27 @@ final as (
         store_code,
         product_code,
         source,
+        file_id,
+        cast('{{ env_var("SELLOUT_DBT_RUN_ID", "") }}' as text) as built_by_run,
+        measure,
         units,
         sales_value,
         price,
-        base_price,
+        coalesce(base_price, regular_price) as base_price,
+        (base_price is null and regular_price is not null) as base_price_derived,
         feature,
         display,
-        tpr_only
-    from lines
+        tpr_only,
+        promotion,
+        is_return,
+        days_reported,
+        days_closed,
+        is_complete_week
+    from recent_regular_price
 
 )
 
 select * from final
+{% if since_last_build %}
+where (source, week_end_date) in (select source, week_end_date from touched)
+{% endif %}

@@ -30,7 +30,12 @@ renamed as (
         cast(trim(source.store_code) as text) as store_code,
         cast(trim(source.product_code) as text) as product_code,
 
+        ---------- text the feed carries beside its codes
+        nullif(trim(source.store_name), '') as store_name,
+        nullif(trim(source.product_description), '') as product_description,
+
         ---------- numerics
+        cast(source.measure as text) as measure,
         cast(source.units as numeric(18, 3)) as units,
         cast(source.sales_value as numeric(18, 4)) as sales_value,
         cast(source.price as numeric(18, 4)) as price,
@@ -40,6 +45,13 @@ renamed as (
         coalesce(source.feature, false) as feature,
         coalesce(source.display, false) as display,
         coalesce(source.tpr_only, false) as tpr_only,
+        coalesce(source.promotion, false) as promotion,
+        coalesce(source.is_return, false) as is_return,
+
+        ---------- weeks of daily feeds
+        cast(source.days_reported as integer) as days_reported,
+        cast(source.days_closed as integer) as days_closed,
+        coalesce(source.is_complete_week, true) as is_complete_week,
 
         ---------- dates
         cast(source.week_end_date as date) as week_end_date
@@ -70,6 +82,9 @@ latest as (
         line_no,
         store_code,
         product_code,
+        store_name,
+        product_description,
+        measure,
         units,
         sales_value,
         price,
@@ -77,6 +92,11 @@ latest as (
         feature,
         display,
         tpr_only,
+        promotion,
+        is_return,
+        days_reported,
+        days_closed,
+        is_complete_week,
         week_end_date
     from ranked
     where file_id = latest_file_id and delivery_rank = 1

@@ -18,15 +18,15 @@ _REQUIRED = re.compile(r"\$\{oc\.env:\s*([A-Za-z_][A-Za-z0-9_]*)\s*\}")
 GROUPS = ("catalog", "credentials", "parameters", "sources", "notifications", "airflow", "globals")
 
 
-def missing_variables(project_path: Path, env: str, base_env: str = "base") -> list[str]:
+def missing_variables(conf_path: Path, env: str, base_env: str = "base") -> list[str]:
     """One problem per needed variable that is not set: ``conf/prod/credentials.yml: db.url needs ...``."""
     needed: dict[tuple[str, str], tuple[str, str]] = {}  # (group, key) -> (file label, variable)
     for folder in (base_env, env):
-        for path in sorted((project_path / "conf" / folder).rglob("*.y*ml")):
+        for path in sorted((conf_path / folder).rglob("*.y*ml")):
             group = next((g for g in GROUPS if path.name.startswith(g) or g in path.parts[-2:-1]), None)
             if group is None:
                 continue
-            label = str(path.relative_to(project_path))
+            label = str(path.relative_to(conf_path.parent))
             try:
                 content = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
             except yaml.YAMLError:

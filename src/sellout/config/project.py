@@ -29,7 +29,9 @@ from sellout.config.parameters import (
 )
 from sellout.config.schema import ConfigError, Strict
 from sellout.config.secrets import Redactor
-from sellout.config.sources import SourceConfig, validate_sources
+from sellout.config.source_validation import validate_sources
+from sellout.config.sources import SourceConfig
+from sellout.config.tableau import TableauSettings
 
 # The parameter blocks validated at start-up, by their key in parameters*.yml.
 PARAMETER_MODELS: dict[str, type[Strict]] = {
@@ -63,6 +65,11 @@ class ProjectConfig:
         project.loader = context.config_loader
         return project
 
+    @property
+    def conf_path(self) -> Path:
+        """The config folder the loader reads (``conf/`` of the project, or Kedro's ``--conf-source``)."""
+        return Path(self.loader.conf_source).resolve()
+
     def label(self, group: str) -> str:
         """Where a group's files are, for messages: ``conf/{base,<env>}/<group>.yml``."""
         return f"conf/{{base,{self.env}}}/{group}.yml"
@@ -81,7 +88,11 @@ class ProjectConfig:
     @cached_property
     def sources(self) -> dict[str, SourceConfig]:
         raw = self.group("sources")
-        return validate_sources(raw, self.project_path, self.label("sources")) if raw else {}
+        return (
+            validate_sources(raw, self.project_path, self.label("sources"), conf_path=self.conf_path)
+            if raw
+            else {}
+        )
 
     @cached_property
     def notifications(self) -> Notifications:
@@ -105,10 +116,31 @@ class ProjectConfig:
             self.credentials, self.notifications, {"url": os.environ.get("SELLOUT_DB_URL") or ""}
         )
 
+    def _tableau_problems(self) -> list[str]:
+        """The Tableau settings of every catalog entry that refreshes Tableau (its ``tableau`` block)."""
+        found = []
+        try:
+            catalog = self.group("catalog")
+        except Exception as exc:  # noqa: BLE001 - an unresolved ${...}: the catalog check names it
+            return [f"{self.label('catalog')}: {type(exc).__name__}: {exc}"]
+        for name, entry in catalog.items():
+            if not (isinstance(entry, dict) and str(entry.get("type", "")).endswith("TableauRefreshDataset")):
+                continue
+            settings = dict(entry.get("tableau") or {})
+            key = settings.pop("credentials", None)
+            secrets = self.credentials.get(key, {}) if isinstance(key, str) else dict(key or {})
+            try:
+                TableauSettings.from_config(
+                    {**settings, **{k: v for k, v in secrets.items() if v not in (None, "")}}
+                )
+            except ConfigError as exc:
+                found.extend(f"{self.label('catalog')}: {name}.{line}" for line in exc.problems)
+        return found
+
     def problems(self) -> list[str]:
         """Every problem of every group (each validated on its own, so one bad file does not hide another), and
         every environment variable the configuration needs but nobody set."""
-        found = missing_variables(self.project_path, self.env)
+        found = missing_variables(self.conf_path, self.env)
         if found:
             return found  # the groups cannot be resolved without them
         for group in ("sources", "notifications", "airflow"):
@@ -118,6 +150,7 @@ class ProjectConfig:
                 found.extend(exc.problems)
             except Exception as exc:  # noqa: BLE001 - an unreadable file or an unresolved ${...}
                 found.append(f"{self.label(group)}: {type(exc).__name__}: {exc}")
+        found.extend(self._tableau_problems())
         try:
             parameters = self.parameters
         except Exception as exc:  # noqa: BLE001

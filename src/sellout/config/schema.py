@@ -42,10 +42,22 @@ def problems(exc: ValidationError, prefix: str, file_label: str | None = None) -
         key = ".".join(str(part) for part in (prefix, *error["loc"]) if part != "")
         where = f"{file_label}: " if file_label else ""
         got = ""
-        if error["type"] not in ("missing", "extra_forbidden") and "input" in error:
+        if _shows_value(error):
             got = f" (got {error['input']!r})"
         lines.append(f"{where}{key}: {_message(error)}{got}")
     return lines
+
+
+_SECRET_PARTS = ("secret", "password", "token", "jwt", "key", "url")
+
+
+def _shows_value(error: dict[str, Any]) -> bool:
+    """A plain value of a key that is not a secret (nor a URL, which may carry one) is worth repeating."""
+    if error["type"] in ("missing", "extra_forbidden") or "input" not in error or not error["loc"]:
+        return False
+    if isinstance(error["input"], dict | list | tuple):
+        return False
+    return not any(part in str(error["loc"][-1]).lower() for part in _SECRET_PARTS)
 
 
 def _message(error: dict[str, Any]) -> str:

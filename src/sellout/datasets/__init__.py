@@ -1,29 +1,34 @@
 """Kedro datasets: the project's PostgreSQL (Supabase) tables, raw file loads, the landing folders, the run's
-identity and config, the Tableau refresh, alert delivery, optional sources and the Supabase REST API."""
+identity and config, the Tableau refresh, alert delivery, stored results, optional sources and the Supabase REST API.
 
-from sellout.datasets.alerts import AlertDataset
-from sellout.datasets.landing import LandingFilesDataset
-from sellout.datasets.memo import MemoDataset
-from sellout.datasets.optional import OptionalCSVDataset, OptionalPostgresTableDataset
-from sellout.datasets.postgres_table import PostgresTableDataset
-from sellout.datasets.raw_load import RawFileLoadDataset
-from sellout.datasets.run_config import CodeMappingsDataset, RunContextDataset, SourcesDataset
-from sellout.datasets.settings_dataset import SettingsDataset
-from sellout.datasets.supabase_rest import SupabaseTableDataset
-from sellout.datasets.tableau_refresh import TableauRefreshDataset
+Each class is imported when it is first asked for (``sellout.datasets.TableauRefreshDataset`` in a catalog entry
+imports only its own module), so that a catalog without the Tableau or Supabase entries never loads those clients.
+"""
 
-__all__ = [
-    "AlertDataset",
-    "CodeMappingsDataset",
-    "LandingFilesDataset",
-    "MemoDataset",
-    "OptionalCSVDataset",
-    "OptionalPostgresTableDataset",
-    "PostgresTableDataset",
-    "RawFileLoadDataset",
-    "RunContextDataset",
-    "SettingsDataset",
-    "SourcesDataset",
-    "SupabaseTableDataset",
-    "TableauRefreshDataset",
-]
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+_MODULES = {
+    "AlertDataset": "alerts",
+    "CodeMappingsDataset": "run_config",
+    "LandingFilesDataset": "landing",
+    "MemoDataset": "memo",
+    "OptionalCSVDataset": "optional",
+    "OptionalPostgresTableDataset": "optional",
+    "PostgresTableDataset": "postgres_table",
+    "RawFileLoadDataset": "raw_load",
+    "RunContextDataset": "run_config",
+    "SettingsDataset": "settings_dataset",
+    "SourcesDataset": "run_config",
+    "SupabaseTableDataset": "supabase_rest",
+    "TableauRefreshDataset": "tableau_refresh",
+}
+__all__ = list(_MODULES)  # noqa: PLE0605 - the same names as _MODULES, kept in one place
+
+
+def __getattr__(name: str) -> Any:
+    if name not in _MODULES:
+        raise AttributeError(f"module 'sellout.datasets' has no attribute {name!r}")
+    return getattr(importlib.import_module(f"sellout.datasets.{_MODULES[name]}"), name)

@@ -1,6 +1,7 @@
 """Alert delivery as a dataset: saving alert requests sends them; loading gives what was delivered where.
 
-A node that wants to tell people something returns alert requests (:func:`alert_request`); the catalog entry
+A node that wants to tell people something returns alert requests
+(:func:`sellout.integrations.alert_events.alert_request`); the catalog entry
 (``catalog_publish.yml``) sends each one through the alert router of ``notifications.yml`` for the run's
 environment, and writes ``{"run_id", "sent", "alerts": [{"kind", "channels": {name: delivered}}]}`` as JSON to
 ``filepath``. Delivery never fails the run: a channel that is down is logged and recorded as not delivered.
@@ -30,9 +31,10 @@ class AlertDataset(JsonRecordDataset):
         env: str = "local",
         project_path: str | None = None,
         router: AlertRouter | None = None,
+        metadata: dict[str, Any] | None = None,
     ) -> None:
         """``router``: the routes to use instead of the environment's ``notifications.yml`` (tools, tests)."""
-        super().__init__(filepath)
+        super().__init__(filepath, metadata)
         self._run_id = str(run_id)
         self._env, self._project_path = env, project_path
         self._router = router

@@ -31,8 +31,9 @@ def write_bytes(path: Path, content: bytes) -> None:
 class JsonRecordDataset(AbstractDataset[Any, dict]):
     """Saving does the subclass's work (:meth:`_act`) and writes its record to ``filepath``; loading reads it."""
 
-    def __init__(self, filepath: str) -> None:
+    def __init__(self, filepath: str, metadata: dict[str, Any] | None = None) -> None:
         self._filepath = Path(filepath)
+        self.metadata = metadata
 
     def _exists(self) -> bool:
         return self._filepath.is_file()

@@ -131,6 +131,15 @@ def csv_to_frame(data: bytes, columns: list[tuple[str, str]]) -> pd.DataFrame:
     return frame
 
 
+class NulCharacterError(DatasetError):
+    """A text value holds U+0000, which PostgreSQL text cannot store: ``column`` and ``row`` (0-based, in the
+    frame being written) say where, so that the caller can name the line of the file it came from."""
+
+    def __init__(self, column: str, row: int) -> None:
+        self.column, self.row = column, row
+        super().__init__(f"column {column!r}, row {row}: text contains a NUL character (U+0000)")
+
+
 def _refuse_nul_characters(table: pa.Table, first_row: int) -> None:
     """PostgreSQL text cannot hold U+0000: say where it is instead of failing somewhere inside COPY."""
     for name, column in zip(table.column_names, table.columns, strict=True):
@@ -139,6 +148,4 @@ def _refuse_nul_characters(table: pa.Table, first_row: int) -> None:
         has_nul = pa.compute.match_substring(column, "\x00")
         if pa.compute.any(has_nul).as_py():
             row = pa.compute.index(has_nul, True).as_py()
-            raise DatasetError(
-                f"column {name!r}, row {first_row + row}: text contains a NUL character (U+0000)"
-            )
+            raise NulCharacterError(name, first_row + row)

@@ -15,8 +15,9 @@ from sellout.ingest.landing import LandingFile, scan_sources
 
 
 class LandingFilesDataset(_ReadOnly):
-    def __init__(self, env: str, project_path: str) -> None:
+    def __init__(self, env: str, project_path: str, metadata: dict[str, Any] | None = None) -> None:
         self._env, self._project_path = env, project_path
+        self.metadata = metadata
 
     def _describe(self) -> dict[str, Any]:
         return {"env": self._env, "folders": "sources.<name>.directory of sources.yml"}

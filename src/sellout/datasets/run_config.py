@@ -8,18 +8,16 @@
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
-import pandas as pd
 from kedro.io import AbstractDataset, DatasetError
 
 from sellout.config.project import ProjectConfig
 from sellout.config.run import build_run_context
-from sellout.config.schema import ConfigError
-from sellout.config.sources import CodeMapping, SourceConfig
+from sellout.config.sources import SourceConfig
+from sellout.ingest.code_maps import CodeMaps, code_maps, load_code_map
 
-CodeMaps = dict[tuple[str, str], dict[str, str] | None]
+__all__ = ["CodeMappingsDataset", "RunContextDataset", "SourcesDataset", "code_maps", "load_code_map"]
 
 
 class _ReadOnly(AbstractDataset[None, Any]):
@@ -36,7 +34,9 @@ class RunContextDataset(_ReadOnly):
         env: str = "local",
         backfill_from: str | None = None,
         backfill_to: str | None = None,
+        metadata: dict[str, Any] | None = None,
     ) -> None:
+        self.metadata = metadata
         params = {
             "mode": mode,
             "dry_run": dry_run,
@@ -55,8 +55,9 @@ class RunContextDataset(_ReadOnly):
 class SourcesDataset(_ReadOnly):
     """The retailer feeds of ``conf/base/sources.yml`` + ``conf/<env>/sources.yml``, validated."""
 
-    def __init__(self, env: str, project_path: str) -> None:
+    def __init__(self, env: str, project_path: str, metadata: dict[str, Any] | None = None) -> None:
         self._env, self._project_path = env, project_path
+        self.metadata = metadata
 
     def _describe(self) -> dict[str, Any]:
         return {"env": self._env, "file": f"conf/{{base,{self._env}}}/sources.yml"}
@@ -73,34 +74,3 @@ class CodeMappingsDataset(SourcesDataset):
 
     def _load(self) -> CodeMaps:
         return code_maps(super()._load())
-
-
-def code_maps(sources: dict[str, SourceConfig]) -> CodeMaps:
-    """Every source's store and product code mappings."""
-    return {
-        (name, kind): load_code_map(
-            getattr(source, f"{kind[:-1]}_codes"), f"sources.{name}.{kind[:-1]}_codes"
-        )
-        for name, source in sources.items()
-        for kind in ("stores", "products")
-    }
-
-
-def load_code_map(mapping: CodeMapping | None, label: str) -> dict[str, str] | None:
-    """Retailer code -> company code, from the mapping's file and inline values (inline wins)."""
-    if mapping is None:
-        return None
-    codes: dict[str, str] = {}
-    if mapping.file:
-        path = Path(mapping.file)
-        if not path.is_file():
-            raise ConfigError(f"sources.yml: {label}.file: {path} does not exist")
-        table = pd.read_csv(path, dtype=str, keep_default_na=False)
-        missing = [c for c in (mapping.from_column, mapping.to_column) if c not in table.columns]
-        if missing:
-            raise ConfigError(f"sources.yml: {label}.file: {path} has no column(s) {missing}")
-        codes.update(
-            zip(table[mapping.from_column].str.strip(), table[mapping.to_column].str.strip(), strict=True)
-        )
-    codes.update({str(k): str(v) for k, v in mapping.values.items()})
-    return codes

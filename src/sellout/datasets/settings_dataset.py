@@ -18,7 +18,9 @@ class SettingsDataset(AbstractDataset[None, dict]):
         settings: dict[str, Any] | None = None,
         credentials: dict[str, Any] | None = None,
         database: bool = False,
+        metadata: dict[str, Any] | None = None,
     ) -> None:
+        self.metadata = metadata
         self._settings = dict(settings or {})
         self._credentials = dict(credentials or {})
         self._database = database

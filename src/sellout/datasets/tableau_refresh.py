@@ -28,8 +28,8 @@ from sellout.integrations.tableau import (
     empty_record,
     item_key,
     refresh_items,
-    refresh_items_via_n8n,
 )
+from sellout.integrations.tableau_n8n import refresh_items_via_n8n
 
 logger = logging.getLogger(__name__)
 
@@ -89,10 +89,11 @@ class TableauRefreshDataset(JsonRecordDataset):
         run_id: str,
         tableau: dict[str, Any] | None = None,
         credentials: dict[str, Any] | None = None,
+        metadata: dict[str, Any] | None = None,
     ) -> None:
         """``tableau``: the settings (``TableauSettings``) with their own ``credentials``; ``credentials``: the
         database that holds ``ops.tableau_refreshes`` (``None``: no records are kept)."""
-        super().__init__(filepath)
+        super().__init__(filepath, metadata)
         self._run_id = str(run_id)
         tableau = dict(tableau or {})
         secrets = dict(tableau.pop("credentials", None) or {})

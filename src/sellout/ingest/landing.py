@@ -7,9 +7,9 @@ import hashlib
 from dataclasses import dataclass
 from pathlib import Path
 
+from sellout.canonical import FILE_KINDS  # master data first, so sell-out rows find their codes
 from sellout.config.sources import SourceConfig
 
-FILE_KINDS = ("stores", "products", "sellout")  # master data first, so sell-out rows find their codes
 HASH_CHUNK_BYTES = 1 << 20
 
 
@@ -20,6 +20,8 @@ class LandingFile:
     path: Path
     size_bytes: int
     sha256: str
+    # the folder is an archive, not a drop folder: a quarantined file is copied, never moved (sources.<name>.keep_files)
+    keep_in_place: bool = False
 
     @property
     def file_name(self) -> str:
@@ -49,6 +51,7 @@ def scan_sources(sources: dict[str, SourceConfig]) -> list[LandingFile]:
                             path=path,
                             size_bytes=path.stat().st_size,
                             sha256=file_sha256(path),
+                            keep_in_place=source.keep_files,
                         )
                     )
     return found

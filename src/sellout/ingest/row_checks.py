@@ -2,10 +2,26 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import pandas as pd
 
 from sellout.config.sources import SourceConfig
-from sellout.ingest.parsing import RowRules
+
+
+@dataclass(frozen=True)
+class RowRules:
+    """What a sell-out row must satisfy beyond its own columns: the delivery window, code mappings and the
+    master data its codes must appear in (None = not checked)."""
+
+    earliest_week: pd.Timestamp | None = None
+    latest_week: pd.Timestamp | None = None
+    store_map: dict[str, str] | None = None
+    product_map: dict[str, str] | None = None
+    keep_unmapped_stores: bool = False
+    keep_unmapped_products: bool = False
+    known_stores: frozenset[str] | None = None
+    known_products: frozenset[str] | None = None
 
 
 class KnownCodes:

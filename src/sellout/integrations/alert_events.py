@@ -22,6 +22,13 @@ _STATUS_BY_KIND = {
 _PASSED_THROUGH = ("failed_node", "nodes", "consecutive_failures", "reason", "tableau", "details")
 
 
+def alert_request(
+    kind: str, run_context: dict[str, Any], summary: dict[str, Any] | None = None
+) -> dict[str, Any]:
+    """What a node hands to an alert dataset: the event kind, the run and what to say about it."""
+    return {"kind": kind, "run_context": dict(run_context), "summary": dict(summary or {})}
+
+
 def build_run_event(
     kind: str, run_context: dict[str, Any] | None, summary: dict[str, Any] | None
 ) -> dict[str, Any]:

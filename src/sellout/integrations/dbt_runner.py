@@ -20,6 +20,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from sellout.canonical import MANIFEST_STATUSES, MEASURES
 from sellout.config.loader import project_root
 from sellout.config.secrets import redact_url
 from sellout.integrations import db
@@ -27,6 +28,8 @@ from sellout.integrations import db
 logger = logging.getLogger(__name__)
 
 PROJECT_DIR_ENV = "SELLOUT_DBT_PROJECT_DIR"
+# Lists the dbt project's tests share with the Python side: passed on every invocation, so that they are one list.
+CANONICAL_VARS: dict[str, Any] = {"manifest_statuses": list(MANIFEST_STATUSES), "measures": list(MEASURES)}
 PASSWORD_ENV = "DBT_ENV_SECRET_SELLOUT_DBT_PASSWORD"
 ENV_PREFIX = "SELLOUT_DBT_"
 FAILED_STATUSES = frozenset({"error", "fail", "runtime error"})
@@ -141,11 +144,15 @@ def run_dbt(
     vars: dict[str, Any] | None = None,
     target_path: Path | None = None,
     log_path: Path | None = None,
+    env: dict[str, str] | None = None,
 ) -> DbtResult:
     """Run one dbt command (e.g. ``["run", "--select", "marts"]``) in-process; never raises for dbt failures.
 
+    ``env``: environment variables for this invocation only (what models and macros read with ``env_var``).
+
     ``target_path`` defaults to ``<project_dir>/target`` and ``log_path`` to ``<target_path>/../logs`` when a
-    target path is given, else ``<project_dir>/logs``. Connection settings come only from ``db_url``.
+    target path is given, else ``<project_dir>/logs``. Connection settings come only from ``db_url``. The
+    ``CANONICAL_VARS`` (manifest statuses, measures) are always passed; ``vars`` may not change them.
     """
     from dbt.cli.main import dbtRunner  # noqa: PLC0415 - dbt takes seconds to import; only the dbt nodes need it
 
@@ -162,12 +169,14 @@ def run_dbt(
         log_path = log_path or Path(target_path).parent / "logs"
     if log_path is not None:
         args += ["--log-path", str(log_path)]
-    if vars:
-        args += ["--vars", json.dumps(vars, default=str)]
+    args += ["--vars", json.dumps({**(vars or {}), **CANONICAL_VARS}, default=str)]
 
     logger.info("dbt %s (project %s, database %s)", " ".join(command), project_dir, db.describe(db_url))
     started = time.perf_counter()
-    with _DBT_LOCK, _patched_env(dbt_env(db_url), remove=(f"{ENV_PREFIX}PASSWORD",)):
+    with (
+        _DBT_LOCK,
+        _patched_env({**dbt_env(db_url), **(env or {})}, remove=(f"{ENV_PREFIX}PASSWORD", *_SCOPED)),
+    ):
         try:
             outcome = dbtRunner(callbacks=[_forward_to_log]).invoke(args)
         except Exception as exc:  # dbtRunner catches most errors itself; this is the last resort
@@ -203,6 +212,8 @@ def run_dbt(
     return result
 
 
+# Variables one invocation may set: unset for every other, so that a test run by hand sees every row.
+_SCOPED = ("SELLOUT_DBT_RUN_ID", "SELLOUT_DBT_TESTS_RUN_ID")
 _DBT_LOG = logging.getLogger("sellout.dbt")
 _LEVELS = {"debug": logging.DEBUG, "info": logging.INFO, "warn": logging.WARNING, "error": logging.ERROR}
 

@@ -52,7 +52,7 @@ logger = logging.getLogger(__name__)
 
 STATUSES = ("succeeded", "failed", "cancelled", "timeout")
 # A job recorded in an earlier attempt of this run that is still worth following.
-_FOLLOWABLE = {"started", "running", "timeout"}
+FOLLOWABLE = {"started", "running", "timeout"}
 # How many of the newest refresh_extracts jobs to inspect when following an already queued refresh.
 MAX_JOBS_SCANNED = 200
 _OPEN_JOB_STATUSES = {"pending", "inprogress", "in progress", "queued"}
@@ -99,7 +99,7 @@ def refresh_items(
         earlier = known.get(item_key(item))
         if earlier and earlier.get("status") == "succeeded":
             logger.info(
-                "Tableau: %s already confirmed in this run (job %s)", _label(item), earlier.get("job_id")
+                "Tableau: %s already confirmed in this run (job %s)", item_label(item), earlier.get("job_id")
             )
             confirmed[item_key(item)] = {**empty_record(item), **earlier, "reused": True}
     todo = [item for item in items if item_key(item) not in confirmed]
@@ -142,7 +142,7 @@ def _refresh_all(
     except Exception as exc:  # noqa: BLE001 - re-raised as a clear, secret-free error
         raise TableauRefreshError(
             f"Tableau sign-in to {server_host} (site {settings.site or 'default'!r}) with {settings.auth_label} "
-            f"failed: {Redactor.from_config(settings).redact(_describe(exc))}"
+            f"failed: {Redactor.from_config(settings).redact(describe_error(exc))}"
         ) from None
     logger.info(
         "Signed in to Tableau %s (site %r, REST API %s) with %s",
@@ -160,7 +160,7 @@ def _refresh_all(
             logger.warning(
                 "Tableau sign-out from %s failed: %s",
                 server_host,
-                Redactor.from_config(settings).redact(_describe(exc)),
+                Redactor.from_config(settings).redact(describe_error(exc)),
             )
 
 
@@ -180,7 +180,7 @@ def empty_record(item: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def _label(item: dict[str, Any]) -> str:
+def item_label(item: dict[str, Any]) -> str:
     return f"{item['type']} {item.get('name') or item.get('id')!r}"
 
 
@@ -192,12 +192,12 @@ def _refresh_one(
     on_started: OnStarted | None,
 ) -> dict[str, Any]:
     record = empty_record(item)
-    label = _label(item)
+    label = item_label(item)
     try:
         resolved = _resolve(server, item)
         record["item_id"], record["item_name"] = resolved.id, resolved.name
         job = None
-        if earlier and earlier.get("job_id") and earlier.get("status") in _FOLLOWABLE:
+        if earlier and earlier.get("job_id") and earlier.get("status") in FOLLOWABLE:
             job = _job_if_open(server, earlier["job_id"])
             if job is not None:
                 logger.info("Tableau: following job %s started by an earlier attempt for %s", job.id, label)
@@ -238,7 +238,7 @@ def _refresh_one(
         )
     except Exception as exc:  # noqa: BLE001 - recorded per item; the caller decides whether the run fails
         record["status"] = "failed"
-        record["error"] = _describe(exc)
+        record["error"] = describe_error(exc)
     if record["error"]:
         record["error"] = Redactor.from_config(settings).redact(record["error"])
     log = logger.info if record["status"] == "succeeded" else logger.error
@@ -279,7 +279,7 @@ def _job_if_open(server: TSC.Server, job_id: str):
         return server.jobs.get_by_id(job_id)
     except Exception as exc:  # noqa: BLE001 - an unknown job means: start a new refresh
         logger.warning(
-            "Tableau: earlier job %s not found (%s); starting a new refresh", job_id, _describe(exc)
+            "Tableau: earlier job %s not found (%s); starting a new refresh", job_id, describe_error(exc)
         )
         return None
 
@@ -313,7 +313,7 @@ def _notes(job: Any) -> str:
     return "; ".join(n.strip() for n in notes)[:1000] or "no notes"
 
 
-def _describe(exc: BaseException) -> str:
+def describe_error(exc: BaseException) -> str:
     """A one-line description of an error; for HTTP-level errors only the class (their text holds URLs)."""
     if isinstance(exc, XMLError):  # ServerResponseError, FailedSignInError
         return f"{exc.code} {exc.summary}: {exc.detail}"
@@ -325,85 +325,3 @@ def _describe(exc: BaseException) -> str:
 
 def _iso(value: datetime | None) -> str | None:
     return value.isoformat() if value is not None else None
-
-
-def refresh_items_via_n8n(
-    settings: TableauSettings,
-    items: list[dict[str, Any]],
-    *,
-    run_id: str,
-    known: dict[str, dict[str, Any]] | None = None,
-) -> list[dict[str, Any]]:
-    """Refresh through n8n's ``sellout-tableau-refresh`` workflow: one POST per item, answered with the same
-    confirmation as :func:`refresh_items` once the job finished (n8n signs in, follows a queued refresh on
-    409093, waits with backoff and signs out). Items confirmed earlier in this run are not sent again; a job
-    recorded earlier is passed as ``follow_job_id``.
-    """
-    items = normalize_items(items)
-    known = known or {}
-    results = []
-    for item in items:
-        earlier = known.get(item_key(item)) or {}
-        if earlier.get("status") == "succeeded":
-            results.append({**empty_record(item), **earlier, "reused": True})
-            continue
-        follow = earlier.get("job_id") if earlier.get("status") in _FOLLOWABLE else None
-        results.append(_refresh_one_via_n8n(settings, item, run_id, follow))
-    return results
-
-
-def _refresh_one_via_n8n(
-    settings: TableauSettings, item: dict[str, Any], run_id: str, follow_job_id: str | None
-) -> dict[str, Any]:
-    record = empty_record(item)
-    payload = {
-        "run_id": run_id,
-        "item": item,
-        "server_url": settings.server_url,
-        "site": settings.site,
-        "timeout_s": settings.timeout_s,
-        "follow_job_id": follow_job_id,
-    }
-    target = host(settings.n8n_webhook_url.get_secret_value() if settings.n8n_webhook_url else "")
-    try:
-        with http_session(settings) as session:
-            # The workflow answers when the job has finished: wait a little longer than the job timeout.
-            response = session.post(
-                settings.n8n_webhook_url.get_secret_value(),
-                json=payload,
-                timeout=(10, settings.timeout_s + 60),
-            )
-        if response.status_code >= 300:
-            raise RuntimeError(f"n8n answered HTTP {response.status_code}")
-        try:
-            answer = response.json()
-        except (
-            ValueError
-        ):  # a 2xx that is not the workflow's confirmation (a different workflow, a proxy page)
-            raise RuntimeError(
-                f"n8n answered HTTP {response.status_code} without a refresh confirmation "
-                f"(body {response.text[:60]!r}): is the URL the sellout-tableau-refresh workflow's webhook?"
-            ) from None
-        if isinstance(answer, list):
-            answer = answer[0] if answer else {}
-        if not isinstance(answer, dict):
-            raise RuntimeError(f"n8n answered {type(answer).__name__} instead of a refresh confirmation")
-        for key in record:
-            if key in answer:
-                record[key] = answer[key]
-        if record["status"] not in STATUSES:
-            raise RuntimeError(f"n8n answered an unknown status {record['status']!r}")
-    except Exception as exc:  # noqa: BLE001 - recorded per item like a direct refresh
-        record["status"] = "failed"
-        record["error"] = f"Tableau refresh through n8n ({target}) failed: {_describe(exc)}"
-    if record["error"]:
-        record["error"] = Redactor.from_config(settings).redact(str(record["error"]))
-    log = logger.info if record["status"] == "succeeded" else logger.error
-    log(
-        "Tableau refresh of %s through n8n %s: %s (job %s)",
-        _label(item),
-        target,
-        record["status"],
-        record["job_id"],
-    )
-    return record

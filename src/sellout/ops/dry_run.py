@@ -35,6 +35,7 @@ from sellout.config.schema import ConfigError
 from sellout.config.secrets import redact_url, safe_url
 from sellout.config.tableau import TableauSettings
 from sellout.datasets.tableau_refresh import TableauRefreshDataset
+from sellout.ingest.check import dry_run_check
 from sellout.integrations import db
 from sellout.ops.week_files import check_week_files
 
@@ -203,6 +204,7 @@ def run_checks(project_path: Path, env: str, catalog=None) -> tuple[list[Check],
     attempt("config files", lambda: check_config_files(project_path, env, loader))
     attempt("database", lambda: check_database(loader))
     attempt("landing folders", lambda: _landing(project_path, env, loader, files))
+    attempt("retailer feeds", lambda: dry_run_check(ProjectConfig(env, project_path).sources))
     attempt("tableau", lambda: check_tableau(_tableau_settings(catalog)))
     attempt("webhook urls", lambda: check_webhook_urls(loader))
     return checks, files
@@ -214,13 +216,13 @@ def _error_text(exc: Exception) -> str:
 
 def check_config_files(project_path: Path, env: str, loader) -> tuple[str, str]:
     """Every YAML file parses; every config group resolves; every group matches its schema."""
-    conf_root = project_path / "conf"
+    conf_root = Path(loader.conf_source)
     files = sorted(p for folder in ("base", env) for p in (conf_root / folder).rglob("*.y*ml") if p.is_file())
     for path in files:
         try:
             yaml.safe_load(path.read_text(encoding="utf-8"))
         except yaml.YAMLError as exc:
-            raise ValueError(f"{path.relative_to(project_path)}: not valid YAML: {exc}") from None
+            raise ValueError(f"{path.relative_to(conf_root.parent)}: not valid YAML: {exc}") from None
     loaded = []
     for group in CONFIG_GROUPS:
         try:

@@ -17,10 +17,11 @@ from omegaconf.errors import InterpolationResolutionError
 
 from sellout.config.schema import ConfigError
 from sellout.integrations.alert_events import first_lines
-from sellout.ops.dry_run import DryRunFailed
 from sellout.ops.run_lock import RunLockHeld
 
-EXPECTED = (ConfigError, RunLockHeld, DryRunFailed, ParameterValidationError, InterpolationResolutionError)
+EXPECTED = (ConfigError, RunLockHeld, ParameterValidationError, InterpolationResolutionError)
+# By name, so that printing a message does not import the dry run (and all it checks) into every command.
+EXPECTED_BY_NAME = ("DryRunFailed",)
 
 
 class UnknownPipeline(ValueError):
@@ -45,7 +46,11 @@ def innermost(error: BaseException) -> BaseException:
 
 def is_expected(error: BaseException) -> bool:
     error = innermost(error)
-    return isinstance(error, (*EXPECTED, UnknownPipeline)) or _is_database_missing(error)
+    return (
+        isinstance(error, (*EXPECTED, UnknownPipeline))
+        or type(error).__name__ in EXPECTED_BY_NAME
+        or _is_database_missing(error)
+    )
 
 
 def explain(error: BaseException, run_id: str | None = None) -> str:
@@ -60,7 +65,9 @@ def explain(error: BaseException, run_id: str | None = None) -> str:
         )
     if isinstance(cause, InterpolationResolutionError):
         return f"The configuration refers to something that is not set: {first_lines(str(cause), lines=2)}"
-    if isinstance(cause, RunLockHeld | UnknownPipeline | DryRunFailed) or _is_database_missing(cause):
+    if isinstance(cause, RunLockHeld | UnknownPipeline) or type(cause).__name__ in EXPECTED_BY_NAME:
+        return str(cause)
+    if _is_database_missing(cause):
         return str(cause)
     where = f"; see `sellout status --run-id {run_id}`" if run_id else ""
     return f"Run {run_id or ''} failed: {first_lines(cause, lines=3)}{where}".replace("Run  ", "Run ")

@@ -78,6 +78,8 @@ DDL = (
     """,
     # databases made before runs had a heartbeat get the column once
     "alter table ops.pipeline_runs add column if not exists heartbeat_at timestamptz",
+    # what the run's result depended on (sellout.ops.no_op): a run that finds the same has nothing to do
+    "alter table ops.pipeline_runs add column if not exists fingerprint text",
     "create index if not exists node_runs_started on ops.node_runs (started_at desc)",
     "create index if not exists pipeline_runs_started on ops.pipeline_runs (started_at desc)",
 )
@@ -85,6 +87,8 @@ DDL = (
 # Statuses a node or a run can have in the records. A run (and its running nodes) is ``abandoned`` when it stopped
 # without a word: its process was killed, so it neither ended nor kept its heartbeat.
 RUNNING, SUCCEEDED, FAILED, ABANDONED = "running", "succeeded", "failed", "abandoned"
+# A run that found nothing new since the last one (sellout.ops.no_op) ran nothing.
+NO_OP = "noop"
 
 
 def ensure_tables(conn) -> None:

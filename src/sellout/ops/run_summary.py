@@ -11,6 +11,8 @@ from typing import Any
 def describe(summary: dict[str, Any]) -> str:
     outputs = summary.get("outputs") or {}
     what = f"(pipeline {summary['pipeline']}, mode {summary['mode']}, env {summary['env']})"
+    if summary["status"] == "noop":
+        return f"Run {summary['run_id']} {what}: {summary.get('note')}"
     if summary["status"] == "failed" and not outputs:
         head = f"Run {summary['run_id']} did not start {what}"
     else:

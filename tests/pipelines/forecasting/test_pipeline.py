@@ -32,10 +32,10 @@ def test_a_rerun_with_nothing_new_reuses_the_backtest_and_the_model(isolated_pro
     # The panel's promotions are random: only a plan tells them, and this source always delivers one.
     params = {"forecasting": {"known_inputs": "actual_is_plan"}}
 
-    def stages(run_id: str):
+    def stages(run_id: str, extra: dict | None = None):
         for stage in ("features", "forecasting"):
             summary = run_pipeline(
-                stage, mode="incremental", run_id=run_id, params=params, project_path=PROJECT_ROOT
+                stage, mode="incremental", run_id=run_id, params={**params, **(extra or {})}, project_path=PROJECT_ROOT
             )
             assert summary.status == "succeeded", summary.error
         return summary
@@ -52,7 +52,8 @@ def test_a_rerun_with_nothing_new_reuses_the_backtest_and_the_model(isolated_pro
 
     monkeypatch.setattr(nodes, "run_backtest", no_fitting)
     monkeypatch.setattr(training.TrainingSet, "fit", no_fitting)
-    second = stages("run-2")
+    # a setting that no model input depends on: the run is not a no-op, its nodes run and reuse the stored results
+    second = stages("run-2", extra={"run_control": {"lock_poll_s": 1.0}})
     assert _stored(data) == stored
     assert (
         second.outputs["forecast_write_status"]["model_version"]

@@ -8,12 +8,15 @@ from pathlib import Path
 import psycopg
 import pytest
 import yaml
+from kedro.io import DatasetError
 from support.databases import temporary_database
 
-from sellout.config.sources import validate_sources
-from sellout.datasets import RawFileLoadDataset
+from sellout.config.source_validation import validate_sources
+from sellout.datasets import RawFileLoadDataset, raw_load
 from sellout.datasets.run_config import code_maps
+from sellout.ingest import parsing
 from sellout.ingest.landing import scan_sources
+from sellout.pipelines.ingestion import nodes
 from sellout.pipelines.ingestion.nodes import parse_new_files, plan_ingestion, summarize_ingestion
 from sellout.sample_data import generate
 
@@ -145,15 +148,17 @@ def test_rejected_rows_are_kept_and_counted(sources, db_url, tmp_path, landing):
             "select rows_loaded, rows_in_file, rows_rejected from ops.ingested_files where file_name = %s",
             (path.name,),
         ).fetchone()
-    assert rejected == [(path.name, 6, "non-numeric units in column 'units_sold'")]
+    assert rejected == [(path.name, 6, "line 6, column 'units_sold': 'lots' is not a number")]
     assert loaded + n_rejected == in_file == len(lines) - 1
 
 
 KILLABLE_INGESTION = """
 import sys, time, yaml
 from pathlib import Path
-from sellout.config.sources import validate_sources
-from sellout.datasets import RawFileLoadDataset
+from kedro.io import DatasetError
+
+from sellout.config.source_validation import validate_sources
+from sellout.datasets import RawFileLoadDataset, raw_load
 from sellout.datasets.run_config import code_maps
 from sellout.ingest.landing import scan_sources
 from sellout.pipelines.ingestion.nodes import parse_new_files, plan_ingestion
@@ -162,9 +167,12 @@ sources = validate_sources(raw, Path("."))
 dataset = RawFileLoadDataset(quarantine_dir=sys.argv[2], credentials={"url": sys.argv[1]})
 codes = RawFileLoadDataset(quarantine_dir=sys.argv[2], credentials={"url": sys.argv[1]}, read="master_codes")
 context = {"run_id": "killed", "mode": "incremental", "started_at": "2026-11-27T07:00:00+00:00"}
-for parsed in parse_new_files(plan_ingestion(scan_sources(sources), dataset.load(), context), sources, codes.load(), code_maps(sources), context, {}):
+plan = plan_ingestion(scan_sources(sources), dataset.load(), context)
+for saved, parsed in enumerate(parse_new_files(plan, sources, codes.load(), code_maps(sources), context, {}), 1):
     dataset.save(parsed)
-    time.sleep(0.05)
+    if saved == 5:  # five files committed: say so, then wait to be killed
+        Path(sys.argv[4]).write_text("5")
+        sys.stdin.read()
 """
 
 
@@ -189,22 +197,20 @@ def test_a_killed_ingestion_rerun_equals_one_clean_run(sources, db_url, pg_serve
             {"sources": {name: source.model_dump(exclude={"name"}) for name, source in sources.items()}}
         )
     )
+    reached = tmp_path / "reached"
     process = subprocess.Popen(
-        [sys.executable, "-c", KILLABLE_INGESTION, db_url, str(tmp_path / "q"), str(config)],
+        [sys.executable, "-c", KILLABLE_INGESTION, db_url, str(tmp_path / "q"), str(config), str(reached)],
+        stdin=subprocess.PIPE,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )
-    with psycopg.connect(db_url, autocommit=True) as conn:
-        for _ in range(600):
-            exists = conn.execute("select to_regclass('ops.ingested_files')").fetchone()[0]
-            if exists and conn.execute("select count(*) from ops.ingested_files").fetchone()[0] >= 5:
-                break
-            time.sleep(0.02)
+    while not reached.exists():  # the script says when five files are in; no timing involved
+        assert process.poll() is None, "the ingestion ended before its fifth file"
+        time.sleep(0.02)
     process.kill()
     process.wait()
     dataset = RawFileLoadDataset(quarantine_dir=str(tmp_path / "q"), credentials={"url": db_url})
-    partial = len(dataset.load())
-    assert 5 <= partial < 16, "the kill should land mid-run"
+    assert len(dataset.load()) == 5  # killed mid-run, after exactly five committed files
     _ingest(sources, dataset, "rerun")
 
     with temporary_database(pg_server["url"], prefix="clean") as clean_url:
@@ -212,3 +218,64 @@ def test_a_killed_ingestion_rerun_equals_one_clean_run(sources, db_url, pg_serve
         _ingest(sources, clean, "clean")
         clean.release()
         assert _tables(db_url) == _tables(clean_url)
+
+
+def test_an_exception_inside_a_rule_quarantines_that_file_and_the_others_load(
+    sources, db_url, tmp_path, landing, monkeypatch
+):
+    original = parsing.check_delivery_window
+
+    def fails_on_one_file(cols, *args, **kwargs):
+        if _current["file"] == "abverkauf_20230114.csv":  # parse_one runs the files one after another
+            raise KeyError("boom")
+        return original(cols, *args, **kwargs)
+
+    _current = {"file": ""}
+    real_parse_one = nodes.parse_one
+
+    def parse_one(landing_file, *args, **kwargs):
+        _current["file"] = landing_file.file_name
+        return real_parse_one(landing_file, *args, **kwargs)
+
+    monkeypatch.setattr(parsing, "check_delivery_window", fails_on_one_file)
+    monkeypatch.setattr(nodes, "parse_one", parse_one)
+    dataset = RawFileLoadDataset(quarantine_dir=str(tmp_path / "quarantine"), credentials={"url": db_url})
+    status = _ingest(sources, dataset, "run-1")
+    assert status["files_quarantined"] == 1 and status["files_loaded"] == 15
+    (quarantined,) = status["quarantined"]
+    assert quarantined["file"] == "abverkauf_20230114.csv"
+    assert "rule 'delivery window' failed on this file (KeyError: 'boom')" in quarantined["reason"]
+    assert (tmp_path / "quarantine" / "grocer_b" / "abverkauf_20230114.csv").exists()
+
+
+def test_an_unexpected_error_while_reading_quarantines_the_file(sources, db_url, tmp_path, monkeypatch):
+    real = nodes.read_text_table
+
+    def read(path, spec, *args, **kwargs):
+        if path.name == "sellout_2023-01-21.csv":
+            raise RecursionError("deep")
+        return real(path, spec, *args, **kwargs)
+
+    monkeypatch.setattr(nodes, "read_text_table", read)
+    dataset = RawFileLoadDataset(quarantine_dir=str(tmp_path / "quarantine"), credentials={"url": db_url})
+    status = _ingest(sources, dataset, "run-1")
+    assert status["files_loaded"] == 15
+    assert (
+        "unexpected RecursionError while reading and checking the file: deep"
+        in status["quarantined"][0]["reason"]
+    )
+
+
+def test_a_database_outage_stops_the_run(sources, db_url, tmp_path, monkeypatch):
+    def outage(*args, **kwargs):
+        raise psycopg.OperationalError("server closed the connection unexpectedly")
+
+    monkeypatch.setattr(raw_load, "copy_frame", outage)
+    dataset = RawFileLoadDataset(quarantine_dir=str(tmp_path / "quarantine"), credentials={"url": db_url})
+    with pytest.raises(DatasetError, match="server closed the connection"):
+        _ingest(sources, dataset, "run-1")
+    assert not (tmp_path / "quarantine").exists()
+    with psycopg.connect(db_url) as conn:
+        assert (
+            conn.execute("select count(*) from ops.ingested_files where kind = 'sellout'").fetchone()[0] == 0
+        )

@@ -36,13 +36,15 @@ class FakeDbt:
 
     def __init__(self, results: list[DbtNodeResult] | None = None, success: bool = True):
         self.calls: list[tuple[list[str], str, dict]] = []
+        self.envs: list[dict] = []
         self.results = (
             results if results is not None else [DbtNodeResult("model.sellout.x", "success", 0.5, 3)]
         )
         self.success = success
 
-    def __call__(self, command, db_url, project_dir=None, *, vars=None, target_path=None):
+    def __call__(self, command, db_url, project_dir=None, *, vars=None, target_path=None, env=None):
         self.calls.append((command, db_url, vars))
+        self.envs.append(env or {})
         return DbtResult(command, self.success, self.results, 1.25)
 
 
@@ -70,7 +72,8 @@ def test_incremental_run_status(fake_dbt):
     command, url, dbt_vars = fake_dbt.calls[0]
     assert command == ["run"]
     assert url == "postgresql://u:pw@h/d"
-    assert dbt_vars == {"run_id": "r1", "mode": "incremental"}
+    assert dbt_vars == {}  # the run's id is not a dbt var (a changed var makes dbt parse everything again)
+    assert fake_dbt.envs[0] == {"SELLOUT_DBT_RUN_ID": "r1"}
     assert status["success"] is True
     assert status["run_id"] == "r1"
     assert status["models"] == 1
@@ -108,6 +111,7 @@ def test_full_mode_refreshes_and_selection_is_passed(fake_dbt):
     ]
     assert status["full_refresh"] is True
     dbt_test(status, context("full"), {"url": "postgresql://h/d"}, params)
+    assert fake_dbt.envs[1] == {}  # a full run tests every row
     assert fake_dbt.calls[1][0] == [
         "test",
         "--select",

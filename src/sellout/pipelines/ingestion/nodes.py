@@ -11,21 +11,16 @@ from typing import Any
 
 import pandas as pd
 
-from sellout.canonical import NUMERIC_SELLOUT_COLUMNS
 from sellout.config.backfill import backfill_dates
 from sellout.config.parameters import IngestionParams
 from sellout.config.sources import SourceConfig
 from sellout.ingest.landing import LandingFile
-from sellout.ingest.parsing import (
-    ParsedFile,
-    RowRules,
-    StructuralError,
-    master_key,
-    parse_master,
-    parse_sellout,
-    read_table,
-)
-from sellout.ingest.row_checks import KnownCodes, row_rules
+from sellout.ingest.master_files import master_key, parse_master
+from sellout.ingest.parsing import parse_sellout
+from sellout.ingest.reading import StructuralError, read_text_table
+from sellout.ingest.rejections import RuleFailed
+from sellout.ingest.results import ParsedFile, ParseResult
+from sellout.ingest.row_checks import KnownCodes, RowRules, row_rules
 
 logger = logging.getLogger(__name__)
 
@@ -38,16 +33,21 @@ class PlannedFile:
 
 
 def plan_ingestion(
-    landing_files: list[LandingFile], ingested_files: pd.DataFrame, run_context: dict[str, Any]
+    landing_files: list[LandingFile],
+    ingested_files: pd.DataFrame,
+    run_context: dict[str, Any],
+    unfinished_reload: pd.DataFrame | None = None,
 ) -> list[PlannedFile]:
     """The files to handle this run: every matching file whose content is not in the manifest yet, and any file
     whose content arrived before under another name (recorded once as a duplicate).
 
     In ``full`` mode every loaded file is loaded again, replacing what its earlier load wrote; a backfill
-    (``run_context["backfill"]``) does the same for the loaded files whose weeks overlap its range.
+    (``run_context["backfill"]``) does the same for the loaded files whose weeks overlap its range. A full reload
+    that was interrupted (``unfinished_reload``: the run, when it did not succeed) is finished: the files it had not
+    reloaded yet, those loaded before it started, are loaded again.
     """
     found = landing_files
-    reloaded = _to_reload(ingested_files, run_context)
+    reloaded = _to_reload(ingested_files, run_context) | _left_by(unfinished_reload, ingested_files)
     done = ingested_files[~reloaded]
     reloaded_keys = set(
         zip(ingested_files["source"][reloaded], ingested_files["sha256"][reloaded], strict=True)
@@ -101,6 +101,22 @@ def _to_reload(ingested_files: pd.DataFrame, run_context: dict[str, Any]) -> pd.
     return loaded & (first <= window[1]) & (last >= window[0])
 
 
+def _left_by(unfinished_reload: pd.DataFrame | None, ingested_files: pd.DataFrame) -> pd.Series:
+    """The loaded files an interrupted full reload had not reached (loaded before that run started)."""
+    if unfinished_reload is None or unfinished_reload.empty:
+        return pd.Series(False, index=ingested_files.index)
+    started = pd.to_datetime(unfinished_reload["started_at"], utc=True).iloc[0]
+    loaded_at = pd.to_datetime(ingested_files["loaded_at"], utc=True)
+    left = (ingested_files["status"] == "loaded") & (loaded_at < started)
+    if left.any():
+        logger.info(
+            "Run %s's full reload was interrupted: %d file(s) it had not reached are loaded again",
+            unfinished_reload["run_id"].iloc[0],
+            int(left.sum()),
+        )
+    return left
+
+
 def _describe_backfill(backfill: dict[str, str] | None) -> str:
     return f", backfill {backfill['from']}..{backfill['to']}" if backfill else ""
 
@@ -129,13 +145,23 @@ def parse_new_files(
         source = sources[landing.source]
         if item.duplicate_of:
             return ParsedFile(landing=landing, run_id=run_context["run_id"], duplicate_of=item.duplicate_of)
-        rules = row_rules(source, known, run_started, code_maps)
-        parsed = parse_one(
-            landing, source, run_context, max_rejected_share, rules, code_maps, item.replace_existing
-        )
-        if landing.kind != "sellout" and parsed.status == "loaded":
-            known.replace(
-                landing.source, landing.kind, parsed.rows[master_key(getattr(source, landing.kind))]
+        try:
+            rules = row_rules(source, known, run_started, code_maps)
+            parsed = parse_one(
+                landing, source, run_context, max_rejected_share, rules, code_maps, item.replace_existing
+            )
+            if landing.kind != "sellout" and parsed.status == "loaded":
+                known.replace(
+                    landing.source, landing.kind, parsed.rows[master_key(getattr(source, landing.kind))]
+                )
+        except MemoryError:
+            raise
+        except Exception as exc:  # noqa: BLE001 - one file's problem quarantines that file, not the run
+            logger.exception("Unexpected error while reading %s/%s", landing.source, landing.file_name)
+            parsed = ParsedFile(
+                landing=landing,
+                run_id=run_context["run_id"],
+                quarantine_reason=unexpected_error(exc, "while reading and checking the file"),
             )
         return parsed
 
@@ -151,7 +177,7 @@ def parse_new_files(
             landing.source,
             landing.file_name,
             parsed.status,
-            len(parsed.rows),
+            parsed.rows_loaded,
             len(parsed.rejected),
             rows_total,
             elapsed,
@@ -184,28 +210,47 @@ def parse_one(
     code_maps: dict,
     replace_existing: bool = False,
 ) -> ParsedFile:
+    """Read and check one file: its rows and rejected rows, or the reason it is quarantined whole."""
     parsed = ParsedFile(landing=landing, run_id=run_context["run_id"], replace_existing=replace_existing)
     spec = getattr(source, landing.kind)
-    numeric = (
-        tuple(spec.columns[c] for c in NUMERIC_SELLOUT_COLUMNS if c in spec.columns)
-        if landing.kind == "sellout"
-        else ()
-    )
     try:
-        frame = read_table(landing, spec, numeric)
-    except StructuralError as exc:
+        text = read_text_table(landing.path, spec)
+        parsed.rows_in_file = text.rows_in_file
+        if landing.kind == "sellout":
+            result = parse_sellout(text, spec, rules)
+        else:
+            result = parse_master(text, spec, code_maps.get((source.name, landing.kind)))
+    except (StructuralError, RuleFailed) as exc:
         parsed.quarantine_reason = str(exc)
         return parsed
-    parsed.rows_in_file = len(frame)
-    if landing.kind != "sellout":
-        parsed.rows = parse_master(frame, spec, code_maps.get((source.name, landing.kind)))
+    reason = too_many_rejected(result, parsed.rows_in_file, max_rejected_share)
+    if reason:
+        parsed.quarantine_reason = reason
         return parsed
-    parsed.rows, parsed.rejected = parse_sellout(frame, spec, rules)
-    share = len(parsed.rejected) / len(frame)
-    if share > max_rejected_share:
-        reasons = parsed.rejected["reason"].value_counts().head(3).to_dict()
-        parsed.quarantine_reason = f"{len(parsed.rejected)} of {len(frame)} rows rejected ({share:.1%} > {max_rejected_share:.1%}): {reasons}"
+    parsed.rows, parsed.rejected, parsed.rows_accepted = result.rows, result.rejected, result.accepted
     return parsed
+
+
+def too_many_rejected(result: ParseResult, rows_in_file: int, max_rejected_share: float) -> str | None:
+    """The quarantine reason when more than ``max_rejected_share`` of a file's rows are rejected: how many, the
+    commonest reasons and the first rejected lines."""
+    rejected = result.rejected_count
+    share = rejected / rows_in_file if rows_in_file else 0.0
+    if share <= max_rejected_share:
+        return None
+    reasons = "; ".join(f"{n} x {key}" for key, n in list(result.reason_counts().items())[:3])
+    return (
+        f"{rejected} of {rows_in_file} rows rejected ({share:.1%} > {max_rejected_share:.1%}, "
+        f"ingestion.max_rejected_share): {reasons}; first: {' | '.join(result.first_rejected(2))}"
+    )
+
+
+def unexpected_error(exc: BaseException, doing: str) -> str:
+    message = str(exc).splitlines()[0] if str(exc) else ""
+    return (
+        f"unexpected {type(exc).__name__} {doing}{': ' + message if message else ''} "
+        "(the file is quarantined so that the others load; this is a bug, please report it)"
+    )
 
 
 def summarize_ingestion(ingested_files: pd.DataFrame, run_context: dict[str, Any]) -> dict[str, Any]:
@@ -214,6 +259,14 @@ def summarize_ingestion(ingested_files: pd.DataFrame, run_context: dict[str, Any
     loaded = this_run[this_run["status"] == "loaded"]
     sellout = ingested_files[(ingested_files["status"] == "loaded") & (ingested_files["kind"] == "sellout")]
     watermark = sellout["last_week"].max() if len(sellout) else None
+    quarantined = this_run[this_run["status"] == "quarantined"]
+    if len(quarantined):
+        logger.warning(
+            "%d file(s) quarantined this run, the other files loaded (moved to the quarantine folder, reasons "
+            "in ops.ingested_files):\n  %s",
+            len(quarantined),
+            "\n  ".join(f"{r.source}/{r.file_name}: {r.reason}" for r in quarantined.itertuples()),
+        )
     return {
         "run_id": run_context["run_id"],
         "mode": run_context["mode"],
@@ -223,4 +276,8 @@ def summarize_ingestion(ingested_files: pd.DataFrame, run_context: dict[str, Any
         "rows_loaded": int(loaded["rows_loaded"].fillna(0).sum()),
         "rows_rejected": int(this_run["rows_rejected"].fillna(0).sum()),
         "latest_week": str(watermark) if watermark is not None and not pd.isna(watermark) else None,
+        "quarantined": [
+            {"source": row.source, "file": row.file_name, "reason": row.reason}
+            for row in quarantined.itertuples()
+        ],
     }

@@ -8,7 +8,7 @@ def create_pipeline(**kwargs) -> Pipeline:
         [
             node(
                 plan_ingestion,
-                inputs=["landing_files", "ingested_files", "run_context"],
+                inputs=["landing_files", "ingested_files", "run_context", "unfinished_reload"],
                 outputs="ingestion_plan",
                 name="plan_ingestion",
             ),

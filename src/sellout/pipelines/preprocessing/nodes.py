@@ -112,6 +112,7 @@ def build_model_panel(
         The panel with columns ``PANEL_COLUMNS``, sorted by store_code, product_code, week_end_date.
     """
     check_dbt_tests(dbt_test_status)
+    sellout_weekly = sellout_weekly[sellout_weekly.reindex(columns=["is_complete_week"]).ne(False).all(1)]
     p = PreprocessingParams.of(params, "preprocessing")
 
     weekly = _join_attributes(sellout_weekly, store_attributes, "store_code", list(STORE_ATTRIBUTES))

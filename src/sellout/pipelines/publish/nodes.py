@@ -17,7 +17,7 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from sellout.datasets.alerts import alert_request
+from sellout.integrations.alert_events import alert_request
 
 logger = logging.getLogger(__name__)
 

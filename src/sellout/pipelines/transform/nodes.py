@@ -6,7 +6,8 @@
 - ``exclude``: list of dbt selectors to leave out;
 - ``full_refresh_on_full_mode``: pass ``--full-refresh`` to ``dbt run`` when the run mode is ``full``
   (default true);
-- ``vars``: extra dbt vars (``run_id`` and ``mode`` are always passed).
+- ``vars``: extra dbt vars (the run's id reaches dbt as ``SELLOUT_DBT_RUN_ID``, not as a var: a changed var makes
+  dbt parse the whole project again).
 
 ``dbt_target`` is ``{"url": ...}`` (resolved by ``db.resolve_url``, which also accepts a plain URL or
 falls back to ``SELLOUT_DB_URL`` / the embedded server). In a dry run, ``dbt_run`` only compiles the project
@@ -45,12 +46,9 @@ def _selection_args(params: DbtParams) -> list[str]:
     return args
 
 
-def _vars(run_context: dict[str, Any], params: DbtParams) -> dict[str, Any]:
-    return {
-        **params.vars,
-        "run_id": run_context.get("run_id"),
-        "mode": run_context.get("mode"),
-    }
+def _vars(params: DbtParams) -> dict[str, Any]:
+    # The run's id and mode are not dbt vars: a var that changes makes dbt parse the whole project again.
+    return dict(params.vars)
 
 
 def _status(result: DbtResult, run_context: dict[str, Any], count_key: str, **extra: Any) -> dict[str, Any]:
@@ -103,7 +101,9 @@ def dbt_run(
         ", dry run" if dry_run else "",
         (ingestion_status or {}).get("files_loaded", 0),
     )
-    result = run_dbt(command, url, vars=_vars(run_context, params))
+    result = run_dbt(
+        command, url, vars=_vars(params), env={"SELLOUT_DBT_RUN_ID": str(run_context.get("run_id"))}
+    )
     status = _status(
         result,
         run_context,
@@ -147,7 +147,13 @@ def dbt_test(
 
     url = db.resolve_url(dbt_target)
     command = ["test", *_selection_args(params)]
-    result = run_dbt(command, url, vars=_vars(run_context, params))
+    # an incremental run tests the fact rows it built; a full run (rebuilt everything) tests every row
+    scope = (
+        {}
+        if dbt_run_status.get("full_refresh")
+        else {"SELLOUT_DBT_TESTS_RUN_ID": str(run_context.get("run_id"))}
+    )
+    result = run_dbt(command, url, vars=_vars(params), env=scope)
     status = _status(result, run_context, "tests", skipped=False)
     if not result.success:
         failing = result.failed

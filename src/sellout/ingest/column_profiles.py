@@ -1,0 +1,138 @@
+"""What a sample says about each column of a file (:class:`ColumnProfile`): how many cells are filled and
+distinct, whether they are numbers (integers, negative, with missing-value marks), dates (in which format) or a
+two-valued flag (and its "yes" spelling)."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from sellout.config.sources import DEFAULT_NA_VALUES
+from sellout.ingest.conversions import parse_dates, parse_numbers, weekday_of
+from sellout.ingest.reading import TextTable
+
+DATE_FORMATS = (
+    "%Y-%m-%d",
+    "%d.%m.%Y",
+    "%d/%m/%Y",
+    "%m/%d/%Y",
+    "%d-%m-%Y",
+    "%Y/%m/%d",
+    "%Y.%m.%d",
+    "%d.%m.%y",
+    "%d/%m/%y",
+    "%m/%d/%y",
+    "%Y%m%d",
+    "%d%m%Y",
+)
+TRUE_TOKENS = ("1", "y", "yes", "j", "ja", "x", "true", "t", "wahr")
+FALSE_TOKENS = ("0", "n", "no", "nein", "false", "f", "falsch", "")
+# Spellings of "no value" seen in numeric columns of exports, beyond DEFAULT_NA_VALUES (compared in lower case).
+NA_LIKE = frozenset(
+    {"-", "--", ".", "?", "k.a.", "k. a.", "n.a.", "n/a", "na", "#nv", "#n/a", "nv", "null", "none"}
+)
+
+
+@dataclass
+class ColumnProfile:
+    """What the sample says about one column."""
+
+    name: str
+    values: pa.Array  # trimmed text
+    filled: int = 0
+    distinct: int = 0
+    numeric: bool = False
+    integers: bool = False
+    negative: bool = False
+    flag_true: str | None = None  # the "yes" token when the column is a two-valued flag
+    date_format: str | None = None
+    dates: np.ndarray | None = None
+    # other formats that read the dates differently, and the distinct values the chosen one does not read
+    date_alternatives: list[str] = field(default_factory=list)
+    date_failures: int = 0
+    na_tokens: list[str] = field(default_factory=list)  # missing-value marks in a numeric column (e.g. "-")
+    bad_values: list[str] = field(default_factory=list)  # the few other non-numbers of a numeric column
+
+
+def profile_column(text: TextTable, index: int, decimal: str, thousands: str | None) -> ColumnProfile:
+    values = pc.utf8_trim_whitespace(text.table.column(index).combine_chunks())
+    profile = ColumnProfile(name=text.columns[index], values=values)
+    missing = pc.is_in(values, value_set=pa.array(list(DEFAULT_NA_VALUES)))
+    filled = pc.filter(values, pc.invert(missing))
+    profile.filled = len(filled)
+    uniques = pc.unique(filled)
+    profile.distinct = len(uniques)
+    if not profile.filled:
+        return profile
+    if not _digits_only(uniques) or _date_like_digits(uniques):
+        profile.date_format, profile.dates, profile.date_alternatives = _date_format(filled, uniques)
+    if profile.date_format:
+        profile.date_failures = (
+            int(np.isnat(parse_dates(uniques, profile.date_format)).sum()) if not _iso_cells(uniques) else 0
+        )
+        return profile
+    numbers, bad = parse_numbers(uniques, decimal, thousands)
+    tokens = [t for t, b in zip(uniques.to_pylist(), bad, strict=True) if b]
+    others = [t for t in tokens if t.lower() not in NA_LIKE]
+    if (~bad).any() and len(others) <= max(1, profile.distinct // 100):
+        good = numbers[~bad]
+        profile.numeric = True
+        profile.na_tokens = [t for t in tokens if t.lower() in NA_LIKE]
+        profile.bad_values = others
+        profile.integers = bool(np.all(good == np.round(good)))
+        profile.negative = bool(np.any(good < 0))
+    lowered = {str(v).lower() for v in uniques.to_pylist()}
+    if len(lowered) <= 2 and lowered <= set(TRUE_TOKENS) | set(FALSE_TOKENS):
+        trues = [v for v in uniques.to_pylist() if v.lower() in TRUE_TOKENS]
+        falses = [v for v in uniques.to_pylist() if v.lower() in FALSE_TOKENS]
+        if trues and (falses or len(lowered) == 1) or (falses and not trues):
+            profile.flag_true = trues[0] if trues else _true_for(falses[0])
+    return profile
+
+
+def _digits_only(uniques: pa.Array) -> bool:
+    return bool(pc.all(pc.match_substring_regex(uniques, r"^[+-]?\d+([.,]\d+)?$")).as_py())
+
+
+def _true_for(false_token: str) -> str:
+    pairs = {"0": "1", "n": "y", "no": "yes", "nein": "ja", "false": "true", "f": "t", "": "X"}
+    token = pairs.get(false_token.lower(), "1")
+    return token.upper() if false_token.isupper() else token
+
+
+def _date_like_digits(uniques: pa.Array) -> bool:
+    sample = uniques.to_pylist()[:200]
+    return bool(sample) and all(re.fullmatch(r"(19|20)\d{6}|\d{8}", v) for v in sample)
+
+
+def _iso_cells(uniques: pa.Array) -> bool:
+    """A spreadsheet's date cells, which arrive as ``2026-09-05 00:00:00``."""
+    return all(re.fullmatch(r"\d{4}-\d{2}-\d{2} 00:00:00", v) for v in uniques.slice(0, 50).to_pylist())
+
+
+def _date_format(filled: pa.Array, uniques: pa.Array) -> tuple[str | None, np.ndarray | None, list[str]]:
+    """The first format that reads every value of the column (ties: the one whose dates fall on fewest weekdays,
+    which a weekly feed's dates do), with the parsed dates."""
+    sample = uniques.slice(0, 5000)
+    if _iso_cells(sample):
+        dates = parse_dates(pc.utf8_slice_codeunits(filled, 0, 10), "%Y-%m-%d")
+        return ("%Y-%m-%d", dates, []) if not np.isnat(dates).any() else (None, None, [])
+    fits = []
+    for date_format in DATE_FORMATS:
+        parsed = parse_dates(sample, date_format)
+        failed = int(np.isnat(parsed).sum())
+        if len(parsed) and failed <= len(parsed) // 50:  # a bad date or two does not hide the format
+            parsed = parsed[~np.isnat(parsed)]
+            years = parsed.astype("datetime64[Y]").astype(int) + 1970
+            if years.min() < 1980 or years.max() > 2100:
+                continue
+            fits.append((len(set(weekday_of(parsed).tolist())), DATE_FORMATS.index(date_format), date_format))
+    if not fits:
+        return None, None, []
+    best = min(fits)
+    alternatives = [f for n, _, f in sorted(fits) if n == best[0] and f != best[2]]
+    return best[2], parse_dates(filled, best[2]), alternatives

@@ -1,0 +1,53 @@
+"""A run with nothing new records a no-op and runs nothing; a new file, a changed parameter or --mode full runs."""
+
+from __future__ import annotations
+
+import psycopg
+import pytest
+
+from sellout.api import run_pipeline
+from sellout.sample_data import generate
+
+
+@pytest.fixture
+def project(isolated_project):
+    generate(isolated_project["landing"], weeks=6)
+    first = run_pipeline("ingestion", run_id="first")
+    assert first.status == "succeeded"
+    return isolated_project
+
+
+def _runs(url: str) -> dict[str, tuple[str, int]]:
+    with psycopg.connect(url) as conn:
+        rows = conn.execute(
+            "select r.run_id, r.status, count(n.node) from ops.pipeline_runs r "
+            "left join ops.node_runs n using (run_id) group by 1, 2"
+        ).fetchall()
+    return {run_id: (status, nodes) for run_id, status, nodes in rows}
+
+
+def test_a_rerun_with_nothing_new_is_a_no_op_that_runs_no_node(project):
+    again = run_pipeline("ingestion", run_id="again")
+    assert again.status == "noop" and again.error is None
+    assert "Nothing new since run first" in again.note and "forecasts of run first stay" in again.note
+    assert "Nothing new since run first" in again.describe()
+    assert _runs(project["url"])["again"] == ("noop", 0)
+    third = run_pipeline("ingestion", run_id="third")  # still nothing new: still the first run's forecasts
+    assert third.status == "noop" and "since run first" in third.note
+
+
+@pytest.mark.parametrize(
+    ("change", "kwargs"),
+    [
+        ("a new file", {}),
+        ("a parameter", {"params": {"ingestion": {"max_rejected_share": 0.06}}}),
+        ("full mode", {"mode": "full"}),
+        ("a backfill", {"params": {"backfill_from": "2020-W01"}}),
+    ],
+)
+def test_anything_new_runs(project, change, kwargs):
+    if change == "a new file":
+        generate(project["landing"], weeks=7)
+    run = run_pipeline("ingestion", run_id="second", **kwargs)
+    assert run.status == "succeeded", change
+    assert _runs(project["url"])["second"][1] > 0

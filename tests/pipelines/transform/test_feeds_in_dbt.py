@@ -1,0 +1,156 @@
+"""Feeds nobody here wrote, through the real ingestion and the real dbt: every dbt test holds.
+
+A source with no master files (its stores and products come from the sell-out codes, names from the feed), a
+daily value-only source without products, a duplicate delivery (same bytes, another name) and a quarantined file
+sit side by side in one database; ``dbt run`` and ``dbt test`` then pass.
+"""
+
+from __future__ import annotations
+
+import shutil
+import tempfile
+from pathlib import Path
+
+import pandas as pd
+import pytest
+import yaml
+from support.databases import temporary_database
+
+from sellout.config.source_validation import validate_sources
+from sellout.datasets import RawFileLoadDataset
+from sellout.datasets.run_config import code_maps
+from sellout.ingest.landing import scan_sources
+from sellout.integrations import db
+from sellout.pipelines.ingestion.nodes import parse_new_files, plan_ingestion, summarize_ingestion
+from sellout.pipelines.transform.nodes import dbt_run, dbt_test
+
+SOURCES = """
+sources:
+  neu:
+    directory: {root}/neu
+    sellout:
+      pattern: "abverkauf_*"
+      csv: {{delimiter: ";", decimal: ","}}
+      date_format: "%d.%m.%Y"
+      week_ending_weekday: saturday
+      true_values: ["1"]
+      columns: {{week_end_date: Woche, store_code: Filiale, store_name: Filialname, product_code: Artikel,
+                 product_description: Bezeichnung, units: Menge, sales_value: Umsatz, tpr_only: Aktion}}
+  tage:
+    directory: {root}/tage
+    sellout:
+      pattern: "tage_*"
+      frequency: daily
+      week_ending_weekday: sunday
+      columns: {{date: Date, store_code: Store, sales_value: Sales, open: Open, promotion: Promo}}
+      constants: {{product_code: ALL}}
+"""
+CONTEXT = {"run_id": "r1", "mode": "incremental", "started_at": "2026-11-27T07:00:00+00:00", "dry_run": False}
+
+
+def _write_files(root: Path) -> None:
+    (root / "neu").mkdir()
+    (root / "tage").mkdir()
+    weeks = pd.date_range("2026-08-01", periods=16, freq="7D")  # Saturdays
+    for index, week in enumerate(weeks):
+        lines = ["Woche;Filiale;Filialname;Artikel;Bezeichnung;Menge;Umsatz;Aktion"]
+        for store in ("F1", "F2"):
+            for product in ("A1", "A2", "A3"):
+                promoted = (index + int(product[1])) % 5 == 0
+                units = 10 + index % 3 + (5 if promoted else 0)
+                sales = f"{units * (1.5 if promoted else 2.0):.2f}".replace(".", ",")
+                lines.append(
+                    f"{week.strftime('%d.%m.%Y')};{store};Filiale {store};{product};Artikel {product};{units};"
+                    f"{sales};{int(promoted)}"
+                )
+        (root / "neu" / f"abverkauf_{week.date()}.csv").write_text("\n".join(lines) + "\n", encoding="utf-8")
+    first = root / "neu" / f"abverkauf_{weeks[0].date()}.csv"
+    shutil.copy(first, root / "neu" / "abverkauf_copy_of_the_first.csv")  # recorded as a duplicate
+    (root / "neu" / "abverkauf_broken.csv").write_text("nothing;like;the;header\n1;2;3;4\n", encoding="utf-8")
+    days = pd.date_range(
+        "2026-08-03", "2026-09-02", freq="D"
+    )  # Monday ... a Wednesday: the last week is partial
+    rows = ["Store,Date,Sales,Open,Promo"]
+    for store in (1, 2, 3):
+        for day in days:
+            closed = day.day_of_week == 6
+            rows.append(
+                f"{store},{day.date()},{0 if closed else 1000 + store * 10 + day.day},{int(not closed)},0"
+            )
+    (root / "tage" / "tage_2026-08.csv").write_text("\n".join(rows) + "\n", encoding="utf-8")
+
+
+@pytest.fixture(scope="module")
+def built(pg_server):
+    root = Path(tempfile.mkdtemp(prefix="feeds", dir="/tmp"))
+    _write_files(root)
+    with (
+        temporary_database(pg_server["url"], prefix="feeds") as url,
+        pytest.MonkeyPatch.context() as patch,
+    ):
+        patch.setenv("DBT_TARGET_PATH", str(root / "dbt" / "target"))
+        patch.setenv("DBT_LOG_PATH", str(root / "dbt" / "logs"))
+        sources = validate_sources(yaml.safe_load(SOURCES.format(root=root)), root)
+        dataset = RawFileLoadDataset(quarantine_dir=str(root / "quarantine"), credentials={"url": url})
+        codes = RawFileLoadDataset(quarantine_dir="unused", credentials={"url": url}, read="master_codes")
+        plan = plan_ingestion(scan_sources(sources), dataset.load(), CONTEXT)
+        for parsed in parse_new_files(plan, sources, codes.load(), code_maps(sources), CONTEXT, {}):
+            dataset.save(parsed)
+        ingestion = summarize_ingestion(dataset.load(), CONTEXT)
+        dataset.release()
+        run_status = dbt_run(ingestion, CONTEXT, {"url": url}, {})
+        test_status = dbt_test(run_status, CONTEXT, {"url": url}, {})
+        with db.connect(url) as conn:
+            tables = {
+                name: pd.read_sql(f"select * from {name}", conn)  # noqa: S608 - fixed names
+                for name in (
+                    "marts.fct_sellout_weekly",
+                    "marts.dim_store",
+                    "marts.dim_product",
+                    "ops.ingested_files",
+                )
+            }
+        yield {"ingestion": ingestion, "test": test_status, **tables}
+    shutil.rmtree(root, ignore_errors=True)
+
+
+@pytest.mark.integration
+def test_every_dbt_test_holds_after_a_duplicate_a_quarantine_and_feeds_without_master_files(built):
+    assert set(built["ops.ingested_files"]["status"]) == {"loaded", "quarantined", "duplicate"}
+    assert built["ingestion"]["files_duplicate"] == 1 and built["ingestion"]["files_quarantined"] == 1
+    assert built["test"]["success"] and built["test"]["failures"] == 0
+    names = {r["unique_id"].split(".")[2] for r in built["test"]["results"]}
+    assert any(n.startswith("source_accepted_values_ops_ingested_files_status") for n in names)
+    assert any(n.startswith("relationships_fct_sellout_weekly_store_code") for n in names)
+
+
+@pytest.mark.integration
+def test_the_dimensions_come_from_the_feeds_codes_and_names(built):
+    stores = built["marts.dim_store"].set_index("store_code")
+    assert {"F1", "F2", "1", "2", "3"} <= set(stores.index)
+    assert stores.loc["F1", "store_name"] == "Filiale F1" and not stores.loc["F1", "has_master_data"]
+    products = built["marts.dim_product"].set_index("product_code")
+    assert products.loc["A2", "description"] == "Artikel A2"
+    assert "ALL" in products.index
+
+
+@pytest.mark.integration
+def test_the_mart_says_what_each_source_measures_and_which_weeks_are_complete(built):
+    fct = built["marts.fct_sellout_weekly"]
+    by_source = fct.groupby("source")["measure"].unique().map(list).to_dict()
+    assert by_source == {"neu": ["units"], "tage": ["sales_value"]}
+    daily = fct[fct["source"] == "tage"]
+    daily = daily.set_index(["store_code", daily["week_end_date"].astype(str)])
+    assert daily["units"].isna().all()
+    assert daily.loc[("1", "2026-08-09"), ["days_reported", "days_closed", "is_complete_week"]].tolist() == [
+        7,
+        1,
+        True,
+    ]
+    assert not daily.loc[("1", "2026-09-06"), "is_complete_week"]  # Monday to Wednesday only
+    weekly = fct[fct["source"] == "neu"]
+    assert weekly["is_complete_week"].all() and weekly["days_reported"].isna().all()
+    # no base price in the feed: the highest non-promoted price of recent weeks, flagged as derived
+    assert weekly["base_price_derived"].all()
+    assert (weekly["base_price"].astype(float) == 2.0).all()
+    assert (weekly["price"].astype(float).round(2).isin([1.5, 2.0])).all()  # sales value over units
