@@ -35,7 +35,11 @@ def test_a_rerun_with_nothing_new_reuses_the_backtest_and_the_model(isolated_pro
     def stages(run_id: str, extra: dict | None = None):
         for stage in ("features", "forecasting"):
             summary = run_pipeline(
-                stage, mode="incremental", run_id=run_id, params={**params, **(extra or {})}, project_path=PROJECT_ROOT
+                stage,
+                mode="incremental",
+                run_id=run_id,
+                params={**params, **(extra or {})},
+                project_path=PROJECT_ROOT,
             )
             assert summary.status == "succeeded", summary.error
         return summary
