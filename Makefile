@@ -64,8 +64,9 @@ bench-ingest: install  ## dunnhumby as 156 weekly files, then one new week, then
 	cd benchmarks/mlforecast && UV_PROJECT_ENVIRONMENT=$(abspath .venv-mlforecast) $(abspath $(UV)) sync --frozen --python $(PYTHON)
 	touch $@
 
-bench-forecast: install .venv-mlforecast/.installed  ## the project's forecaster vs mlforecast on the whole dunnhumby set; last line JSON
-	$(BIN)/python -m benchmarks.forecast
+DATA ?= dunnhumby
+bench-forecast: install .venv-mlforecast/.installed  ## the project's forecaster vs mlforecast on one data set (DATA=dunnhumby|rossmann); last line JSON
+	$(BIN)/python -m benchmarks.forecast --data $(DATA)
 
 N8N_DIR := airflow/n8n
 # n8n's node_modules (2.3 GB, `npm ci` takes 3 to 13 minutes) are installed once per lock file into a cache outside

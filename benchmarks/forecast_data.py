@@ -1,16 +1,31 @@
-"""The issue's benchmark panel: units per store x UPC x week of the whole dunnhumby set, read from the files.
+"""The benchmark panels, read straight from the files in ``../shared`` (``$SELLOUT_SHARED_DIR``).
 
-Same columns as the pipeline's ``sellout_weekly`` (the dbt mart) joined with store and product attributes, then
-the preprocessing pipeline's ``build_model_panel`` (a week with no row inside a series' span = 0 units). Every
-series is kept (``min_weeks_history: 1``): the issue's protocol scores the whole set.
+Each data set becomes what the pipeline's ``sellout_weekly`` (the dbt mart) would hold for it, then the
+preprocessing pipeline's ``build_model_panel`` (a week with no row inside a series' span = 0 units, a store-week
+without any row between the store's deliveries = an outage). Every series is kept (``min_weeks_history: 1``):
+the issue's protocol scores the whole set.
+
+* ``dunnhumby``: units per store x UPC x week (weeks ending Wednesday), prices, base prices and the feature,
+  display and TPR flags, store and product attributes.
+* ``rossmann``: a daily, value-only feed: sales value per store (one series per store, product ``ALL``) and
+  week ending Sunday; a week with fewer than 7 days reported (open or closed) is incomplete and left out; the
+  week is promoted if any of its days is (``promotion``); the days the store was closed (``days_closed``) and
+  the public holidays in it (``holiday_days``) are the week's known calendar inputs. No master data: the
+  pipeline has none for it either.
 """
 
 from __future__ import annotations
 
+import os
+import sys
+from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
+from benchmarks.shared_data import PROJECT_ROOT
 from sellout.canonical import PROMO_FLAGS, WEEK
 from sellout.pipelines.preprocessing.nodes import build_model_panel
 
@@ -34,6 +49,7 @@ PRODUCT_COLUMNS = {
     "CATEGORY": "category",
     "SUB_CATEGORY": "sub_category",
 }
+ALL_PREPROCESSED = {"min_weeks_history": 1}
 
 
 def load_dunnhumby_panel(directory: Path) -> pd.DataFrame:
@@ -51,4 +67,67 @@ def load_dunnhumby_panel(directory: Path) -> pd.DataFrame:
     stores = stores.rename(columns=STORE_COLUMNS).drop_duplicates("store_code")
     products = products.rename(columns=PRODUCT_COLUMNS).drop_duplicates("product_code")
     weekly = tx.merge(products, on="product_code", how="left").merge(stores, on="store_code", how="left")
-    return build_model_panel(weekly, {"success": True}, {"min_weeks_history": 1})
+    weekly["source"] = "dunnhumby"
+    return build_model_panel(weekly, {"success": True}, ALL_PREPROCESSED)
+
+
+def rossmann_weekly(directory: Path) -> pd.DataFrame:
+    """Rossmann's daily rows summed into weeks ending Sunday, as the mart holds a daily value-only source."""
+    daily = pd.read_csv(
+        directory / "train.csv.gz",
+        usecols=["Store", "Date", "Sales", "Open", "Promo", "StateHoliday"],
+        dtype={"Store": "str", "StateHoliday": "str"},
+    )
+    day = pd.to_datetime(daily["Date"], format="%Y-%m-%d")
+    daily[WEEK] = day + pd.to_timedelta(6 - day.dt.day_of_week, unit="D")
+    daily["closed"] = daily["Open"].eq(0)
+    daily["holiday"] = daily["StateHoliday"].fillna("0").ne("0")
+    weekly = (
+        daily.groupby(["Store", WEEK], sort=True)
+        .agg(
+            sales_value=("Sales", "sum"),
+            days_reported=("Sales", "size"),
+            days_closed=("closed", "sum"),
+            promotion=("Promo", "max"),
+            holiday_days=("holiday", "sum"),
+        )
+        .reset_index()
+        .rename(columns={"Store": "store_code"})
+    )
+    weekly["product_code"] = "ALL"
+    weekly["source"] = "rossmann"
+    weekly["measure"] = "sales_value"
+    weekly["units"] = np.nan
+    weekly["promotion"] = weekly["promotion"].astype(bool)
+    weekly["is_complete_week"] = weekly["days_reported"] == 7
+    for col in ("days_closed", "holiday_days", "sales_value"):
+        weekly[col] = weekly[col].astype("float64")
+    return weekly
+
+
+def load_rossmann_panel(directory: Path) -> pd.DataFrame:
+    """The model panel of Rossmann's weekly sales value per store."""
+    return build_model_panel(rossmann_weekly(directory), {"success": True}, ALL_PREPROCESSED)
+
+
+@dataclass(frozen=True)
+class DataSet:
+    folder: str
+    marker: str
+    load: Callable[[Path], pd.DataFrame]
+
+
+DATA_SETS = {
+    "dunnhumby": DataSet("dunnhumby_breakfast_at_the_frat", "transactions.csv.gz", load_dunnhumby_panel),
+    "rossmann": DataSet("rossmann_store_sales", "train.csv.gz", load_rossmann_panel),
+}
+
+
+def data_dir(name: str) -> Path | None:
+    """The folder of data set ``name``, or None after saying on stderr where it looked."""
+    shared = Path(os.environ.get("SELLOUT_SHARED_DIR") or PROJECT_ROOT.parent / "shared").resolve()
+    folder = shared / "data" / DATA_SETS[name].folder
+    if not (folder / DATA_SETS[name].marker).exists():
+        print(f"bench-forecast needs the {name} files in {folder} (set SELLOUT_SHARED_DIR)", file=sys.stderr)
+        return None
+    return folder

@@ -172,6 +172,36 @@ def sellout():
         )
 
     @task(
+        task_id="summarize-model-panel",
+        retries=1,
+        retry_delay=timedelta(minutes=5),
+        retry_exponential_backoff=2.0,
+        max_retry_delay=timedelta(minutes=30),
+        execution_timeout=timedelta(minutes=90),
+    )
+    def summarize_model_panel():
+        airflow_support.run_kedro_nodes(
+            ["summarize_model_panel"],
+            pipeline=PIPELINE_NAME,
+            env=KEDRO_ENV,
+        )
+
+    @task(
+        task_id="choose-model-settings",
+        retries=1,
+        retry_delay=timedelta(minutes=5),
+        retry_exponential_backoff=2.0,
+        max_retry_delay=timedelta(minutes=30),
+        execution_timeout=timedelta(minutes=90),
+    )
+    def choose_model_settings():
+        airflow_support.run_kedro_nodes(
+            ["choose_model_settings"],
+            pipeline=PIPELINE_NAME,
+            env=KEDRO_ENV,
+        )
+
+    @task(
         task_id="backtest-forecast",
         retries=1,
         retry_delay=timedelta(minutes=5),
@@ -281,6 +311,8 @@ def sellout():
         "dbt-test": dbt_test(),
         "build-model-panel": build_model_panel(),
         "build-model-features": build_model_features(),
+        "summarize-model-panel": summarize_model_panel(),
+        "choose-model-settings": choose_model_settings(),
         "backtest-forecast": backtest_forecast(),
         "train-forecast-model": train_forecast_model(),
         "forecast-next-weeks-build-forecast-report-write-forecasts": forecast_next_weeks_build_forecast_report_write_forecasts(),
@@ -297,13 +329,19 @@ def sellout():
     tasks["dbt-run"] >> tasks["dbt-test"]
     tasks["dbt-test"] >> tasks["build-model-panel"]
     tasks["build-model-panel"] >> tasks["build-model-features"]
+    tasks["build-model-panel"] >> tasks["summarize-model-panel"]
+    tasks["build-model-features"] >> tasks["choose-model-settings"]
     tasks["build-model-features"] >> tasks["backtest-forecast"]
+    tasks["choose-model-settings"] >> tasks["backtest-forecast"]
     tasks["build-model-features"] >> tasks["train-forecast-model"]
+    tasks["choose-model-settings"] >> tasks["train-forecast-model"]
     tasks["build-model-panel"] >> tasks["forecast-next-weeks-build-forecast-report-write-forecasts"]
     tasks["build-model-features"] >> tasks["forecast-next-weeks-build-forecast-report-write-forecasts"]
+    tasks["summarize-model-panel"] >> tasks["forecast-next-weeks-build-forecast-report-write-forecasts"]
     tasks["backtest-forecast"] >> tasks["forecast-next-weeks-build-forecast-report-write-forecasts"]
     tasks["train-forecast-model"] >> tasks["forecast-next-weeks-build-forecast-report-write-forecasts"]
     tasks["quality-gate"] >> tasks["forecast-next-weeks-build-forecast-report-write-forecasts"]
+    tasks["choose-model-settings"] >> tasks["quality-gate"]
     tasks["backtest-forecast"] >> tasks["quality-gate"]
     tasks["train-forecast-model"] >> tasks["quality-gate"]
     tasks["quality-gate"] >> tasks["refresh-tableau"]

@@ -2,11 +2,13 @@
 
     python run_reference.py WORKDIR
 
-WORKDIR holds ``panel.parquet`` (unique_id, ds, y and the known-in-advance columns, every week of the scored
-horizon present for every series), ``future.parquet`` (the same columns without y for weeks after a series'
-span, so each forecast has its plan) and ``config.json`` (origins, horizon, lags, rolling windows, exogenous
-columns, LightGBM parameters). Writes ``predictions.parquet`` (unique_id, ds, origin, horizon, forecast) and
-``timings.json`` (wall and CPU seconds of fit + predict per origin).
+WORKDIR holds ``panel.parquet`` (unique_id, ds, y, weight and the known-in-advance columns, every week of a
+series' span present), ``future.parquet`` (origin, unique_id, ds and the known-in-advance columns of each
+origin's forecast weeks: what the project's forecaster saw there) and ``config.json`` (origins, horizons,
+lags, rolling windows, exogenous columns, LightGBM parameters). Rows with weight 0 (a store's outage weeks:
+their y only carries the last value so that lags exist) are not learnt from. Writes ``predictions.parquet``
+(unique_id, ds, origin, horizon, forecast) and ``timings.json`` (wall and CPU seconds of fit + predict per
+origin, peak RSS).
 """
 
 from __future__ import annotations
@@ -40,9 +42,6 @@ def main(workdir: Path) -> None:
     panel = pd.read_parquet(workdir / "panel.parquet")
     future = pd.read_parquet(workdir / "future.parquet")
     exog = list(config["exogenous"])
-    plan = pd.concat(
-        [panel[["unique_id", "ds", *exog]], future[["unique_id", "ds", *exog]]], ignore_index=True
-    )
     lgbm_kwargs = dict(config["lightgbm"])
     rounds = int(lgbm_kwargs.pop("n_estimators"))
     predictions, timings, cpu = [], [], []
@@ -59,10 +58,9 @@ def main(workdir: Path) -> None:
             date_features=[week_of_year, month],
             num_threads=1,
         )
-        model.fit(train, static_features=[])
+        model.fit(train, static_features=[], weight_col="weight")
         ids = sorted(train.loc[train["ds"] == origin, "unique_id"].unique())
-        steps = pd.date_range(origin + pd.Timedelta(weeks=1), periods=horizon, freq=config["freq"])
-        x_df = plan[plan["unique_id"].isin(ids) & plan["ds"].isin(steps)]
+        x_df = future.loc[future["origin"] == origin, ["unique_id", "ds", *exog]]
         forecast = model.predict(h=horizon, X_df=x_df, ids=ids)
         timings.append(time.perf_counter() - started)
         cpu.append(time.process_time() - started_cpu)

@@ -5,7 +5,9 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from sellout.config.model_parameters import ForecastingParams
 from sellout.pipelines.features.nodes import build_model_features
+from sellout.pipelines.forecasting.segments import SourceTrainings
 
 
 def promo_panel(n_weeks: int = 60, stores=("S1", "S2"), products=("P1", "P2"), seed: int = 0) -> pd.DataFrame:
@@ -43,3 +45,17 @@ def promo_panel(n_weeks: int = 60, stores=("S1", "S2"), products=("P1", "P2"), s
 def feature_set(panel: pd.DataFrame, features: dict | None = None, price_cut: float = 0.05):
     """The features stage's output for ``panel`` (what the forecasting nodes read)."""
     return build_model_features(panel, features, {"price_cut": price_cut})
+
+
+def source_trainings(features, params: dict | None = None, settings: dict | None = None):
+    """Each source's training set with the default settings (or ``settings``, the model_settings record)."""
+    return SourceTrainings(features, ForecastingParams.of(params or {}), settings or {})
+
+
+def with_outage(panel: pd.DataFrame, store: str, weeks) -> pd.DataFrame:
+    """``panel`` (a preprocessed model panel) with every series of ``store`` out in ``weeks``: no data."""
+    out = panel.copy()
+    hit = (out["store_code"] == store) & out["week_end_date"].isin(list(weeks))
+    out["is_outage"] = out.get("is_outage", False) | hit
+    out.loc[hit, "units"] = np.nan
+    return out

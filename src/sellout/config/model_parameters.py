@@ -29,12 +29,20 @@ PRICE_PROMOTION = (
     "feature",
     "display",
     "tpr_only",
+    "promotion",
     "promo_any",
     "price_index_52",
     "promo_any_lag_1",
     "price_ratio_lag_1",
 )
+# What a series' own promotion history says about the next deal: weeks since its last promoted week, the
+# share of promoted weeks in the last 52, its mean units in the promoted weeks of the last 26, and that of the
+# recent weeks in the same state as the forecast week (promoted: promo_units_26, not: base_units_13).
+PROMOTION_HISTORY = ("weeks_since_promo", "promo_frequency_52", "promo_units_26", "same_state_units")
 CALENDAR = ("week_of_year", "month", "holiday", "weeks_to_holiday")
+# Known-in-advance calendar inputs of the store-week where the feed has them (a daily feed's closed days,
+# public holidays).
+CALENDAR_INPUTS = ("days_closed", "holiday_days")
 HIERARCHY = (
     "product_units_lag_1",
     "product_units_roll_4",
@@ -43,6 +51,8 @@ HIERARCHY = (
     "product_feature_share",
     "product_display_share",
     "product_price_cut_share",
+    # the share of the store's category promoted in the week: a deal next door takes sales (cannibalisation)
+    "store_category_promo_share",
 )
 # Series attributes the model sees as categories (column ``<attribute>_cat``) or as numbers.
 CATEGORICAL_ATTRIBUTES = (
@@ -60,9 +70,23 @@ IDENTITY_LINK_OBJECTIVES = frozenset(
     {"regression", "regression_l2", "l2", "mse", "regression_l1", "l1", "huber", "fair", "quantile", "mape"}
 )
 
-# Features computed but left out of the model: measured on the dunnhumby backtest, they added training time
-# (LightGBM's cost grows with rows x features) without lowering WAPE.
-MEASURED_EXCLUSIONS = (
+# Groups of feature columns a candidate configuration may leave out (forecasting.selection); the lags and
+# rolling means of the series' own history are never left out.
+FEATURE_GROUPS = {
+    "promotion": (*PRICE_PROMOTION, *PROMOTION_HISTORY, "promo_lift_52", "base_units_13"),
+    "calendar": (*CALENDAR, *CALENDAR_INPUTS),
+    "hierarchy": HIERARCHY,
+    "attributes": ATTRIBUTE_FEATURES,
+}
+
+# Features computed but left out of the model by default. Most repeat what another model feature says: lag_3
+# and lag_4 (roll_mean_4), month (week_of_year), price_ratio and price_ratio_lag_1 (discount_depth), promo_any
+# and promo_any_lag_1 (the flags and the promotion history), base_price (price), weeks_to_holiday (holiday),
+# the store's state and the product's category and sub-category (the store and product codes identify them),
+# the 4-week hierarchy means (their last week). The others are second-order statistics of the lags and rolling
+# means (roll_std_13, promo_lift_52, age) or a store's size (sales_area, absent from most feeds). LightGBM's
+# cost grows with rows x features, so each one left out is training time saved.
+DEFAULT_EXCLUSIONS = (
     "state_cat",
     "sales_area",
     "sub_category_cat",
@@ -85,7 +109,7 @@ MEASURED_EXCLUSIONS = (
 
 Positive = Annotated[int, Field(ge=1)]
 # Features measured in units of the series (divided by the level when the target is scaled).
-UNIT_FEATURE_PREFIXES = ("lag_", "roll_mean_", "roll_std_", "base_units_")
+UNIT_FEATURE_PREFIXES = ("lag_", "roll_mean_", "roll_std_", "base_units_", "promo_units_", "same_state_units")
 
 
 class FeatureParams(Strict):
@@ -99,7 +123,11 @@ class FeatureParams(Strict):
     # roll_mean_w / roll_std_w at week t: mean / standard deviation of units over t-w .. t-1.
     rolling_windows: list[Annotated[int, Field(ge=2)]] = [4, 8, 13, 26, 52]
     rolling_std_windows: list[Annotated[int, Field(ge=2)]] = [13]
-    exclude: list[str] = list(MEASURED_EXCLUSIONS)
+    exclude: list[str] = list(DEFAULT_EXCLUSIONS)
+    # What lags, rolling means and aggregates read in a store's outage weeks (no data, not zero sales):
+    # "carry" = the series' last value before the outage (a store back from an outage sells at its level
+    # before it), "skip" = nothing (a lag is missing, a rolling mean averages the weeks that have data).
+    across_outages: Literal["carry", "skip"] = "carry"
 
     @field_validator("lags", "rolling_windows", "rolling_std_windows", "exclude")
     @classmethod
@@ -128,7 +156,9 @@ class FeatureParams(Strict):
             *(f"roll_std_{w}" for w in self.rolling_std_windows),
             *SERIES_STATISTICS,
             *PRICE_PROMOTION,
+            *PROMOTION_HISTORY,
             *CALENDAR,
+            *CALENDAR_INPUTS,
             *HIERARCHY,
             *ATTRIBUTE_FEATURES,
         ]
@@ -145,8 +175,6 @@ class BacktestParams(Strict):
     # Horizons 1..`horizon` scored (those on or before the last week).
     horizon: Positive = 4
     moving_average_weeks: Positive = 4
-    # Future prices/promotions in the backtest: the actual ones (a plan known in advance) or the plan rule's.
-    plan: Literal["actual", "rule"] = "actual"
 
 
 class IntervalParams(Strict):
@@ -214,6 +242,58 @@ class TargetScaleParams(Strict):
         return features
 
 
+# Where the prices, promotions and calendar inputs of the weeks being forecast come from, in production and so
+# in the backtest: "rule" = no plan is delivered: the plan rule (no promotion); "plan" = the source delivers a
+# promo plan: its rows, the rule where it has none; "actual_is_plan" = a plan is always delivered and is what
+# then happens: the backtest takes the actual weeks' values as the plan, production the plan.
+KnownInputs = Literal["rule", "plan", "actual_is_plan"]
+Objective = Literal["tweedie", "poisson", "regression", "regression_l1", "huber"]
+
+
+class CandidateParams(Strict):
+    """A candidate configuration: the base settings (``forecasting.lightgbm``, ``target_scale``) with changes."""
+
+    name: Annotated[str, Field(min_length=1)]
+    objective: Objective | None = None
+    # false: the model learns the raw target (no level scaling); null: the base setting.
+    scale_target: bool | None = None
+    # Feature groups (model_parameters.FEATURE_GROUPS) left out.
+    drop_groups: list[Literal["promotion", "calendar", "hierarchy", "attributes"]] = []
+
+
+DEFAULT_CANDIDATES = (
+    CandidateParams(name="scaled_tweedie"),
+    CandidateParams(name="raw_tweedie", scale_target=False),
+    CandidateParams(name="scaled_l1", objective="regression_l1"),
+    CandidateParams(name="own_history", drop_groups=["hierarchy", "attributes"]),
+)
+
+
+class SelectionParams(Strict):
+    """The choice of a configuration per source, at full-fit time, on a validation window that ends before
+    the backtest's first origin (forecasting/selection.py)."""
+
+    # The first candidate is the default: another one is chosen only if its validation WAPE is lower by more
+    # than `min_gain` (relative). An empty list or a single candidate: no choice, the base settings.
+    candidates: list[CandidateParams] = list(DEFAULT_CANDIDATES)
+    min_gain: Annotated[float, Field(ge=0.0, lt=1.0)] = 0.02
+    # Validation: each candidate is fitted once, `validation_origins` weeks before the backtest's horizon ends
+    # ahead of its first origin, and forecasts from each of those origins (horizons 1..backtest.horizon).
+    validation_origins: Positive = 4
+    # Series per source the candidates are fitted and validated on (an even sample of the series; null: all).
+    max_series: Positive | None = 1000
+    # A source with fewer training rows before the validation window keeps the default.
+    min_training_rows: Positive = 2000
+
+    @field_validator("candidates")
+    @classmethod
+    def _unique_names(cls, candidates: list[CandidateParams]) -> list[CandidateParams]:
+        names = [c.name for c in candidates]
+        if len(set(names)) != len(names):
+            raise ValueError(f"candidate names must be unique, got {names}")
+        return candidates
+
+
 class ForecastingParams(Strict):
     # Weeks ahead to forecast after the panel's last week (the origin).
     horizon: Positive = 8
@@ -224,11 +304,19 @@ class ForecastingParams(Strict):
     # null: the model learns raw units.
     target_scale: TargetScaleParams | None = TargetScaleParams()
     plan_rule: Literal["last_base_price"] = "last_base_price"
+    known_inputs: KnownInputs = "rule"
+    # Sources whose known inputs come from elsewhere than `known_inputs` says.
+    known_inputs_by_source: dict[str, KnownInputs] = {}
+    selection: SelectionParams = SelectionParams()
     lightgbm: LightGBMParams = LightGBMParams()
     refit: RefitParams = RefitParams()
     backtest: BacktestParams = BacktestParams()
     intervals: IntervalParams = IntervalParams()
     quality_gate: QualityGateParams = QualityGateParams()
+
+    def known_inputs_of(self, source: str) -> str:
+        """Where the forecast weeks' prices and promotions of ``source`` come from."""
+        return self.known_inputs_by_source.get(source, self.known_inputs)
 
     @model_validator(mode="after")
     def _refresh_needs_a_known_link(self) -> ForecastingParams:

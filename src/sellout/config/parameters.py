@@ -37,9 +37,22 @@ class PanelRules(Strict):
     outlier_action: Literal["cap", "keep"] = "cap"
 
 
+class OutageParams(Strict):
+    """Weeks a store delivered nothing for, between weeks it delivered: a data outage, not zero sales (see
+    sellout.pipelines.preprocessing.outages)."""
+
+    # store_weeks: such a store-week is an outage (is_outage; its target is missing: neither trained on nor
+    # scored); off: it is zero sales like any other week without a row.
+    detect: Literal["store_weeks", "off"] = "store_weeks"
+
+
 class PreprocessingParams(Strict):
     min_weeks_history: Annotated[int, Field(ge=1)] = 8
     clip_negative_units: bool = True
+    # Where a feed gives no base price, it is the highest price of the series' unpromoted weeks among the last
+    # this many weeks (the week itself included): a promotion's depth is measured against it.
+    base_price_weeks: Annotated[int, Field(ge=1)] = 13
+    outages: OutageParams = OutageParams()
     rules: PanelRules = PanelRules()
 
 

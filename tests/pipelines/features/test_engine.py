@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from support.forecast_panels import promo_panel
 
-from sellout.config.model_parameters import FeatureParams
+from sellout.config.model_parameters import PROMOTION_HISTORY, FeatureParams
 from sellout.config.parameters import PromotionParams
 from sellout.pipelines.features.engine import FeatureEngine, ForecastWindow
 from sellout.pipelines.features.wide import to_wide
@@ -107,7 +107,7 @@ def test_a_forecast_keeps_the_history_its_longest_feature_reads():
     longer = ForecastWindow(FeatureEngine.fit(wp, lag_60, PromotionParams()), wp, origin, 4)
     assert longer.history_weeks == 60 and longer.panel.units.shape[1] == 64
 
-    yearly = ["lag_52", "roll_mean_52", "promo_lift_52", "price_index_52", "roll_std_13"]
+    yearly = ["lag_52", "roll_mean_52", "promo_lift_52", "price_index_52", "roll_std_13", *PROMOTION_HISTORY]
     short = FeatureParams(lags=[1, 52], rolling_windows=[4, 52], exclude=yearly)
     assert FeatureEngine.fit(wp, short, PromotionParams()).history_weeks == 13  # base_units_13
     assert ForecastWindow(default, wp, 30, 4).history_weeks == 31  # the panel's start cuts it short

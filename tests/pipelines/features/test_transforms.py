@@ -32,12 +32,19 @@ def random_panel(rng: np.random.Generator, n_weeks: int) -> WidePanel:
     price = np.where(rng.random((n, n_weeks)) < 0.3, base * rng.uniform(0.6, 1.0, (n, n_weeks)), base)
     price[rng.random((n, n_weeks)) < 0.05] = np.nan
     exog = {"price": price, "base_price": base}
-    for flag in ("feature", "display", "tpr_only"):
+    for flag in ("feature", "display", "tpr_only", "promotion"):
         values = (rng.random((n, n_weeks)) < 0.2).astype("float64")
         values[rng.random((n, n_weeks)) < 0.05] = np.nan
         exog[flag] = values
+    exog["days_closed"] = np.where(in_span, rng.integers(0, 3, (n, n_weeks)), np.nan)
+    # store S2 delivers nothing for a few weeks: an outage of all its series
+    outage = np.zeros((n, n_weeks), dtype=bool)
+    out_weeks = rng.integers(0, n_weeks, 2)
+    outage[3:, out_weeks.min() : out_weeks.max() + 1] = True
+    outage &= in_span
+    units[outage] = np.nan
     weeks = pd.date_range("2023-11-01", periods=n_weeks, freq="7D")
-    return WidePanel(series=series, weeks=weeks, units=units, exog=exog, in_span=in_span)
+    return WidePanel(series=series, weeks=weeks, units=units, exog=exog, in_span=in_span, outage=outage)
 
 
 @st.composite
@@ -45,7 +52,10 @@ def feature_params(draw):
     lags = sorted({1, *draw(st.lists(st.integers(2, 60), max_size=3))})
     windows = draw(st.lists(st.integers(2, 60), min_size=1, max_size=3))
     std_windows = draw(st.lists(st.integers(2, 30), max_size=2))
-    return FeatureParams(lags=lags, rolling_windows=windows, rolling_std_windows=std_windows, exclude=[])
+    across = draw(st.sampled_from(["carry", "skip"]))
+    return FeatureParams(
+        lags=lags, rolling_windows=windows, rolling_std_windows=std_windows, exclude=[], across_outages=across
+    )
 
 
 def assert_same_feature(name: str, full: np.ndarray, one_week: np.ndarray, rtol: float = 1e-7) -> None:
@@ -84,9 +94,68 @@ def test_the_kept_history_is_enough_for_every_model_feature(seed, n_weeks, param
     for t in some_weeks(rng, n_weeks):
         start = max(t - keep, 0)
         window = panel.window(start, t + 1)
-        one_week = engine.step(engine.inputs(window), t - start, rows)
+        # as the forecast window does: outages carried over on the whole history, then the kept weeks
+        units = engine.feature_units(panel.window(0, t + 1))[:, start:]
+        one_week = engine.step(engine.inputs(window, units.copy()), t - start, rows)
         for j, name in enumerate(engine.columns):
             expected = full[name][:, t].astype(
                 "float32"
             )  # the model matrix is float32: one ulp apart at most
             assert_same_feature(f"{name} at week {t}", expected, one_week[:, j], rtol=2.5e-7)
+
+
+def _small_panel(units: np.ndarray, outage: np.ndarray | None = None, **exog) -> WidePanel:
+    n, w = units.shape
+    series = pd.DataFrame({"store_code": "S1", "product_code": [f"P{i}" for i in range(n)], "category": "C1"})
+    full_exog = {"price": np.full((n, w), 2.0), "base_price": np.full((n, w), 2.0)}
+    for flag in ("feature", "display", "tpr_only"):
+        full_exog[flag] = np.zeros((n, w))
+    full_exog.update(exog)
+    weeks = pd.date_range("2024-01-03", periods=w, freq="7D")
+    in_span = np.ones((n, w), dtype=bool)
+    return WidePanel(series=series, weeks=weeks, units=units, exog=full_exog, in_span=in_span, outage=outage)
+
+
+def test_lags_and_rolling_means_across_an_outage_follow_the_stated_rule():
+    units = np.array([[4.0, 6.0, np.nan, np.nan, 8.0, 10.0]])
+    outage = np.isnan(units)
+    panel = _small_panel(units, outage)
+    params = {"lags": [1, 2], "rolling_windows": [3], "rolling_std_windows": [], "exclude": []}
+    carry = FeatureEngine.fit(panel, FeatureParams(**params), PromotionParams()).matrices(panel)
+    # carry: an outage week reads as the last week before it (6)
+    np.testing.assert_allclose(carry["lag_1"][0], [np.nan, 4, 6, 6, 6, 8])
+    np.testing.assert_allclose(carry["lag_2"][0, 4:], [6, 6])
+    np.testing.assert_allclose(carry["roll_mean_3"][0, 3:], [16 / 3, 6, 20 / 3])
+    skip = FeatureEngine.fit(panel, FeatureParams(**params, across_outages="skip"), PromotionParams())
+    skipped = skip.matrices(panel)
+    # skip: an outage week has no value; a rolling mean averages the weeks with data
+    np.testing.assert_allclose(skipped["lag_1"][0], [np.nan, 4, 6, np.nan, np.nan, 8])
+    np.testing.assert_allclose(skipped["roll_mean_3"][0, 3:], [5, 6, 8])
+    assert np.isnan(panel.units[outage]).all()  # the target stays missing either way
+
+
+def test_promotion_history_and_the_store_category_share_on_promotion():
+    promo = np.array([[0, 1, 0, 0, 0, 1, 0], [0, 0, 0, 1, 0, 1, 1]], dtype="float64")
+    units = np.full(promo.shape, 5.0)
+    panel = _small_panel(units, promotion=promo)
+    engine = FeatureEngine.fit(panel, FeatureParams(exclude=[]), PromotionParams())
+    m = engine.matrices(panel)
+    np.testing.assert_allclose(m["weeks_since_promo"][0], [52, 52, 1, 2, 3, 4, 1])
+    np.testing.assert_allclose(m["promo_frequency_52"][0, 1:], [0, 1 / 2, 1 / 3, 1 / 4, 1 / 5, 2 / 6])
+    np.testing.assert_allclose(m["store_category_promo_share"][0], [0, 0.5, 0, 0.5, 0, 1, 0.5])
+    np.testing.assert_allclose(m["promotion"][1], promo[1])
+    assert {"promotion", "discount_depth", "store_category_promo_share", "days_closed"} <= set(
+        engine.params.model_columns()
+    )
+    assert "weeks_since_promo" not in engine.plan_columns and "lag_1" not in engine.plan_columns
+    assert {"promotion", "discount_depth", "store_category_promo_share", "days_closed"} <= set(
+        engine.plan_columns
+    )
+
+
+def test_a_derived_price_cut_is_a_promotion_and_its_depth():
+    price = np.array([[2.0, 1.5, 2.0]])
+    panel = _small_panel(np.full((1, 3), 5.0), price=price)
+    m = FeatureEngine.fit(panel, FeatureParams(exclude=[]), PromotionParams()).matrices(panel)
+    np.testing.assert_allclose(m["discount_depth"][0], [0, 0.25, 0])
+    np.testing.assert_allclose(m["weeks_since_promo"][0], [52, 52, 1])

@@ -3,13 +3,14 @@
 import numpy as np
 import pandas as pd
 import pytest
-from support.forecast_panels import feature_set, promo_panel
+from support.forecast_panels import feature_set, promo_panel, source_trainings, with_outage
 
 from sellout.pipelines.features.wide import to_wide
 from sellout.pipelines.forecasting.backtest import baseline_forecasts, origin_columns, run_backtest, score
-from sellout.pipelines.forecasting.training import TrainingSet
 
 LGBM = {"n_estimators": 30, "num_leaves": 7, "min_child_samples": 5, "num_threads": 1}
+FEATURES = {"lags": [1, 2], "rolling_windows": [4], "rolling_std_windows": [4], "exclude": []}
+PARAMS = {"lightgbm": LGBM, "target_scale": None}
 
 
 def test_origins_are_the_weeks_before_the_last_one():
@@ -46,14 +47,11 @@ def test_backtest_scores_only_cells_inside_spans_and_horizons_up_to_the_last_wee
     panel = promo_panel(40)
     ended = (panel["store_code"] == "S1") & (panel["product_code"] == "P1")
     panel = panel[~(ended & (panel["week_end_date"] > panel["week_end_date"].iloc[36]))]
-    features = feature_set(
-        panel, {"lags": [1, 2], "rolling_windows": [4], "rolling_std_windows": [4], "exclude": []}
-    )
+    features = feature_set(panel, FEATURES)
     wp = features.panel
     reported = []
-    cells, timings = run_backtest(
-        wp, TrainingSet(features), origin_columns(wp, 3), 4, LGBM, on_origin=reported.append
-    )
+    trainings = source_trainings(features, PARAMS)
+    cells, timings = run_backtest(wp, trainings, origin_columns(wp, 3), 4, on_origin=reported.append)
     assert reported == timings and len(timings) == 3
     assert [t.origin for t in timings] == [36, 37, 38]
     assert all(t.wall_seconds > 0 and t.cpu_seconds >= t.forecast_cpu_seconds > 0 for t in timings)
@@ -65,3 +63,32 @@ def test_backtest_scores_only_cells_inside_spans_and_horizons_up_to_the_last_wee
     }  # 40 weeks: no week 52 weeks back
     assert (lgbm["target_week"] <= wp.weeks[-1]).all()
     assert lgbm.groupby("origin_week")["horizon"].max().tolist() == [3, 2, 1]
+
+
+def test_outage_weeks_are_neither_scored_nor_forecast_by_baselines_as_zero():
+    panel = with_outage(promo_panel(40), "S2", [])
+    weeks = sorted(panel["week_end_date"].unique())
+    panel = with_outage(panel, "S2", weeks[36:38])
+    features = feature_set(panel, FEATURES)
+    wp = features.panel
+    cells, _ = run_backtest(wp, source_trainings(features, PARAMS), origin_columns(wp, 3), 4)
+    out = cells[(cells["store_code"] == "S2") & cells["target_week"].isin(weeks[36:38])]
+    assert out.empty and cells["actual"].notna().all()
+    # from origin 37 (an outage week) the naive forecast is the last week before the outage
+    naive = cells[
+        (cells["method"] == "naive") & (cells["store_code"] == "S2") & (cells["origin_week"] == weeks[37])
+    ]
+    s2 = panel[panel["store_code"] == "S2"].set_index(["product_code", "week_end_date"])["units"]
+    for row in naive.itertuples():
+        assert row.forecast == s2[(row.product_code, weeks[35])]
+
+
+def test_cells_say_whether_the_target_week_was_promoted_and_in_which_measure():
+    panel = promo_panel(40)
+    features = feature_set(panel, FEATURES)
+    wp = features.panel
+    cells, _ = run_backtest(wp, source_trainings(features, PARAMS), origin_columns(wp, 3), 2)
+    lookup = panel.set_index(["store_code", "product_code", "week_end_date"])["feature"]
+    expected = [lookup[(r.store_code, r.product_code, r.target_week)] for r in cells.itertuples()]
+    assert cells["promoted"].tolist() == expected and cells["promoted"].any() and not cells["promoted"].all()
+    assert set(cells["measure"]) == {"units"} and set(cells["source"]) == {"default"}

@@ -152,3 +152,20 @@ def test_a_run_whose_forecasts_were_never_committed_is_not_the_baseline():
         }
     )
     assert gate.last_published(runs, "now")["run_id"] == "published"
+
+
+def test_every_measure_must_beat_its_baselines_and_promoted_rows_are_not_the_overall():
+    units = _metrics(model=0.30).assign(measure="units", segment="ALL", n_cells=100)
+    value = _metrics(model=0.60).assign(measure="sales_value", segment="ALL", n_cells=10)
+    promoted = _metrics(model=0.99).assign(measure="units", segment="promoted", n_cells=40)
+    metrics = pd.concat([units, value, promoted], ignore_index=True)
+    status = evaluate(metrics, None, "r1", "lightgbm", 0.0, 0.02)
+    assert status["passed"] is False and "(sales_value)" in status["reason"]
+    assert status["measure"] == "units" and status["model_wape"] == 0.30  # the main measure: the most cells
+    passing = evaluate(pd.concat([units, promoted], ignore_index=True), None, "r1", "lightgbm", 0.0, 0.02)
+    assert passing["passed"] is True and passing["model_wape"] == 0.30
+    settings = {"a": {"known_inputs": "rule", "candidate": "x"}, "b": {"known_inputs": "plan"}}
+    row = model_run_row(status, metrics, "v", "2024-01-01", pd.Timestamp("2024-01-01"), "lightgbm", settings)
+    assert row["known_inputs"].iloc[0] == "a=rule, b=plan" and row["measure"].iloc[0] == "units"
+    assert '"candidate": "x"' in row["model_settings"].iloc[0]
+    assert gate.known_inputs_text({"a": {"known_inputs": "rule"}, "b": {"known_inputs": "rule"}}) == "rule"

@@ -63,3 +63,18 @@ def test_level_scale_is_clipped_shrunk_on_small_totals_and_one_without_cells():
     assert 10 / 11 < small < 1.0  # 10 units: mostly the prior (1)
     assert intervals.level_scale(np.array([]), np.array([])) == 1.0
     np.testing.assert_array_equal(intervals.correct(np.array([2.0, -1.0]), {}), [2.0, 0.0])
+
+
+def test_a_bias_every_origin_shows_is_corrected_one_that_flips_is_left_alone():
+    origins = np.repeat(np.arange(6), 50)
+    forecast = np.full(len(origins), 100.0)
+    steady = np.full(len(origins), 110.0)  # every origin 10% under
+    assert intervals.origin_level_scale(
+        steady * np.linspace(0.99, 1.01, len(origins)), forecast, origins
+    ) == (pytest.approx(1.1, rel=0.01))
+    flipping = np.where(origins % 2 == 0, 112.0, 89.0)  # +12%, -11%: no steady bias
+    assert abs(intervals.origin_level_scale(flipping, forecast, origins) - 1.0) < 0.01
+    # free of the measure's scale: sales value in euros gives the same factor as units
+    assert intervals.origin_level_scale(steady * 1000, forecast * 1000, origins) == pytest.approx(
+        intervals.origin_level_scale(steady, forecast, origins)
+    )

@@ -66,15 +66,12 @@ def test_each_step_computes_what_a_full_recomputation_would(fitted):
 
 def test_training_the_backtest_and_the_forecast_see_the_same_features_of_a_cell(fitted):
     wp, training, model = fitted
-    features = feature_set(promo_panel(70, stores=("S1", "S2", "S3")), FEATURES)
-    assert (
-        TrainingSet(features).x is features.x
-    )  # the backtest's and the final fit's rows: the features stage's
+    features = training.feature_set  # the backtest's and the final fit's rows: the features stage's
     for t in (20, len(wp.weeks) - 1):
         cells = np.flatnonzero(training.cols == t)
         rows = features.rows[cells]
         from_the_forecast = ForecastWindow(model.engine, wp, t - 1, 1).features(1, rows)
-        np.testing.assert_allclose(from_the_forecast, training.x[cells], rtol=1e-6)
+        np.testing.assert_allclose(from_the_forecast, training._x(training.cols == t), rtol=1e-6)
 
 
 def test_model_is_picklable_and_versioned_by_configuration(fitted):

@@ -15,6 +15,7 @@ from sellout.pipelines.forecasting.nodes import (
     FORECAST_COLUMNS,
     backtest_forecast,
     build_forecast_report,
+    choose_model_settings,
     evaluate_quality_gate,
     forecast_next_weeks,
     train_forecast_model,
@@ -22,10 +23,13 @@ from sellout.pipelines.forecasting.nodes import (
 )
 
 FEATURES = {"lags": [1, 2, 52], "rolling_windows": [4, 13], "rolling_std_windows": [4], "exclude": []}
+# The source delivers a promo plan, and the backtest takes the actual weeks as that plan.
 PARAMS = {
     "horizon": 6,
     "backtest": {"origins": 3, "horizon": 4},
     "lightgbm": {"n_estimators": 40, "num_leaves": 7, "min_child_samples": 5, "num_threads": 1},
+    "known_inputs": "actual_is_plan",
+    "selection": {"min_training_rows": 100},
 }
 RUN = {
     "run_id": "run-1",
@@ -40,13 +44,16 @@ RUN = {
 def outputs():
     panel = promo_panel(64, stores=("S1", "S2", "S3"))
     features = feature_set(panel, FEATURES)
-    model, stored_model, _ = train_forecast_model(features, {}, {}, PARAMS)
+    settings = choose_model_settings(features, {}, None, PARAMS)
+    model, stored_model, _ = train_forecast_model(features, settings, {}, {}, PARAMS)
     assert list(stored_model.values()) == [model]
-    metrics, written, cells, calibration, stored_cells = backtest_forecast(features, {}, RUN, PARAMS)
+    metrics, written, cells, calibration, stored_cells = backtest_forecast(
+        features, settings, None, {}, RUN, PARAMS
+    )
     assert written == {"run_id": "run-1", "table": "forecast.backtest_metrics", "rows": len(metrics)}
     assert list(stored_cells.values())[0].equals(cells.drop(columns="run_id"))
     forecasts = forecast_next_weeks(model, features, pd.DataFrame(), calibration, RUN, PARAMS)
-    return panel, model, metrics, cells, calibration, forecasts, features
+    return panel, model, metrics, cells, calibration, forecasts, features, settings
 
 
 def test_backtest_metrics_per_method_horizon_and_category(outputs):
@@ -54,7 +61,18 @@ def test_backtest_metrics_per_method_horizon_and_category(outputs):
     assert list(metrics.columns) == list(BACKTEST_COLUMNS)
     assert set(metrics["method"]) == {"lightgbm", "naive", "moving_average_4", "seasonal_naive"}
     assert set(metrics["category"]) == {"C1", "C2", "ALL"} and set(metrics["horizon"]) == {0, 1, 2, 3}
-    overall = metrics[(metrics["horizon"] == 0) & (metrics["category"] == "ALL")].set_index("method")
+    assert set(metrics["segment"]) == {"ALL", "promoted", "not_promoted"} and set(metrics["measure"]) == {
+        "units"
+    }
+    every = (metrics["horizon"] == 0) & (metrics["method"] == "lightgbm") & (metrics["category"] == "ALL")
+    by_promotion = metrics[every].set_index("segment")
+    assert by_promotion.loc["promoted", "n_cells"] + by_promotion.loc["not_promoted", "n_cells"] == len(
+        cells[cells["method"] == "lightgbm"]
+    )
+    overall = metrics[
+        (metrics["horizon"] == 0) & (metrics["category"] == "ALL") & (metrics["segment"] == "ALL")
+    ]
+    overall = overall.set_index("method")
     lgbm = cells[cells["method"] == "lightgbm"]
     expected = (lgbm["forecast"] - lgbm["actual"]).abs().sum() / lgbm["actual"].sum()
     assert overall.loc["lightgbm", "wape"] == pytest.approx(expected)
@@ -62,21 +80,24 @@ def test_backtest_metrics_per_method_horizon_and_category(outputs):
     assert (metrics["run_id"] == "run-1").all() and (metrics["model_version"] == model.model_version).all()
     assert 0.0 <= calibration["backtest_coverage"] <= 1.0 and calibration["quantiles"]
     assert calibration["scale"] == pytest.approx(
-        intervals.level_scale(lgbm["actual"].to_numpy(), lgbm["forecast"].to_numpy())
+        intervals.origin_level_scale(
+            lgbm["actual"].to_numpy(), lgbm["forecast"].to_numpy(), lgbm["origin_week"].to_numpy()
+        )
     )
 
 
 def test_forecasts_are_the_model_times_the_calibrated_level_scale(outputs):
-    _, model, _, _, calibration, forecasts, features = outputs
+    _, model, _, _, calibration, forecasts, features, _ = outputs
     doubled = forecast_next_weeks(model, features, pd.DataFrame(), {**calibration, "scale": 2.0}, RUN, PARAMS)
     ratio = doubled["forecast_units"] / forecasts["forecast_units"] * calibration["scale"]
     np.testing.assert_allclose(ratio[forecasts["forecast_units"] > 0], 2.0)
 
 
 def test_forecasts_have_every_series_and_horizon_with_ordered_intervals(outputs):
-    _, model, _, _, _, forecasts, _ = outputs
+    _, model, _, _, _, forecasts, _, _ = outputs
     assert list(forecasts.columns) == list(FORECAST_COLUMNS)
     assert len(forecasts) == 6 * 6 and forecasts.groupby(["store_code", "product_code"]).size().eq(6).all()
+    assert (forecasts["measure"] == "units").all()
     assert (forecasts["forecast_p10"] <= forecasts["forecast_units"]).all()
     assert (forecasts["forecast_units"] <= forecasts["forecast_p90"]).all()
     assert (forecasts["forecast_p90"] > forecasts["forecast_p10"]).mean() > 0.9
@@ -86,7 +107,7 @@ def test_forecasts_have_every_series_and_horizon_with_ordered_intervals(outputs)
 
 
 def test_a_planned_promotion_changes_the_forecast(outputs):
-    _, model, _, _, calibration, plain, features = outputs
+    _, model, _, _, calibration, plain, features, _ = outputs
     week = plain["target_week"].min()
     plan = pd.DataFrame(
         {"store_code": ["S1"], "product_code": ["P1"], "week_end_date": [week], "feature": [True]}
@@ -103,9 +124,9 @@ def test_a_planned_promotion_changes_the_forecast(outputs):
 
 
 def test_gate_and_report(outputs):
-    panel, model, metrics, cells, _, forecasts, _ = outputs
+    panel, model, metrics, cells, _, forecasts, _, settings = outputs
     written = {"run_id": "run-1", "rows": len(metrics)}
-    status, run_row = evaluate_quality_gate(metrics, written, pd.DataFrame(), model, RUN, PARAMS)
+    status, run_row = evaluate_quality_gate(metrics, written, pd.DataFrame(), model, settings, RUN, PARAMS)
     assert set(status) == {
         "run_id",
         "passed",
@@ -115,12 +136,15 @@ def test_gate_and_report(outputs):
         "best_baseline_wape",
         "last_published_wape",
         "margin",
+        "measure",
+        "known_inputs",
     }
     assert status["passed"] is True and status["last_published_wape"] is None
     assert run_row["run_id"].tolist() == ["run-1"] and bool(run_row["gate_passed"].iloc[0])
     assert run_row["origin_week"].iloc[0] == panel["week_end_date"].max()
+    panel_status = {"sources": {"default": {"measure": "units", "series": 6, "outage_weeks": 3}}}
     chart, table, report = build_forecast_report(
-        panel, cells, metrics, written, forecasts, status, model, RUN
+        panel, cells, metrics, written, forecasts, status, model, panel_status, RUN
     )
     assert isinstance(chart, go.Figure) and isinstance(table, go.Figure)
     assert {t.name for t in chart.data} >= {"actual", "forecast", "backtest lightgbm (h=1)"}
@@ -128,19 +152,21 @@ def test_gate_and_report(outputs):
     assert (
         html.startswith("<!DOCTYPE html>") and "Quality gate: PASSED" in html and model.model_version in html
     )
+    assert "<td>actual_is_plan</td>" in html and "<td>3</td>" in html  # known inputs, outage weeks
+    assert run_row["known_inputs"].iloc[0] == "actual_is_plan"
 
 
 def test_the_gate_refuses_metrics_that_are_not_what_the_backtest_wrote(outputs):
-    _, model, metrics, *_ = outputs
+    _, model, metrics, *_, settings = outputs
     for written in ({"run_id": "run-1", "rows": len(metrics) + 1}, {"run_id": "run-0", "rows": len(metrics)}):
         with pytest.raises(ValueError, match="read .* rows back"):
-            evaluate_quality_gate(metrics, written, pd.DataFrame(), model, RUN, PARAMS)
+            evaluate_quality_gate(metrics, written, pd.DataFrame(), model, settings, RUN, PARAMS)
 
 
 def test_bad_parameters_are_refused(outputs):
-    _, model, *_, features = outputs
-    with pytest.raises(ValueError, match="backtest.plan"):
-        backtest_forecast(features, {}, RUN, {**PARAMS, "backtest": {"plan": "guess"}})
+    _, model, *_, features, settings = outputs
+    with pytest.raises(ValueError, match="known_inputs"):
+        backtest_forecast(features, settings, None, {}, RUN, {**PARAMS, "known_inputs": "guess"})
     with pytest.raises(ValueError, match="forecasting.horizon"):
         forecast_next_weeks(model, features, None, {}, RUN, {**PARAMS, "horizon": 0})
 
@@ -157,6 +183,7 @@ def test_pipeline_wiring():
     pipe = create_pipeline()
     names = {n.name for n in pipe.nodes}
     assert names == {
+        "choose_model_settings",
         "train_forecast_model",
         "backtest_forecast",
         "forecast_next_weeks",

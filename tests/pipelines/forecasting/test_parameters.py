@@ -36,7 +36,21 @@ def test_committed_yaml_and_defaults_agree():
     ("params", "message"),
     [
         ({"horizon": "eight"}, r"forecasting\.horizon: Input should be a valid integer"),
-        ({"backtest": {"plan": "guess"}}, r"forecasting\.backtest\.plan: Input should be 'actual' or 'rule'"),
+        ({"backtest": {"plan": "actual"}}, r"forecasting\.backtest\.plan: unknown key"),
+        (
+            {"known_inputs": "guess"},
+            r"forecasting\.known_inputs: Input should be 'rule', 'plan' or 'actual_is_plan'",
+        ),
+        ({"known_inputs_by_source": {"a": "x"}}, r"forecasting\.known_inputs_by_source\.a: Input should be"),
+        ({"selection": {"candidates": [{"name": "a"}, {"name": "a"}]}}, "candidate names must be unique"),
+        (
+            {"selection": {"candidates": [{"name": "a", "drop_groups": ["lags"]}]}},
+            r"drop_groups\.0: Input should be",
+        ),
+        (
+            {"selection": {"candidates": [{"name": "a", "objective": "cross_entropy"}]}},
+            r"objective: Input should be",
+        ),
         ({"intervals": {"lower": 0.6}}, "0 < lower < 0.5 < upper < 1"),
         ({"lightgbm": {"n_trees": 10}}, r"forecasting\.lightgbm\.n_trees: unknown key"),
         ({"memo_dir": "/tmp"}, r"forecasting\.memo_dir: unknown key"),
@@ -51,3 +65,9 @@ def test_bad_values_name_the_key(params, message):
 
 def test_null_target_scale_means_raw_units():
     assert ForecastingParams.of({"target_scale": None}).target_scale is None
+
+
+def test_known_inputs_per_source():
+    params = ForecastingParams.of({"known_inputs": "rule", "known_inputs_by_source": {"grocer_a": "plan"}})
+    assert params.known_inputs_of("grocer_a") == "plan" and params.known_inputs_of("grocer_b") == "rule"
+    assert ForecastingParams().known_inputs == "rule"  # what production does when no plan is configured

@@ -8,7 +8,7 @@ import pytest
 from support.forecast_panels import promo_panel
 
 from sellout.api import run_pipeline
-from sellout.pipelines.forecasting import nodes
+from sellout.pipelines.forecasting import nodes, training
 
 PROJECT_ROOT = Path(__file__).resolve().parents[3]
 MEMO_FOLDERS = ("backtest_cells", "forecast_model", "last_full_fit")
@@ -26,11 +26,20 @@ def test_a_rerun_with_nothing_new_reuses_the_backtest_and_the_model(isolated_pro
     data = isolated_project["data"]
     (data / "04_feature").mkdir(parents=True)
     promo_panel(70, stores=("S1", "S2", "S3")).to_parquet(data / "04_feature" / "model_panel.parquet")
+    status = {"sources": {"default": {"measure": "units", "series": 6, "outage_weeks": 0}}}
+    (data / "04_feature" / "model_panel_status.json").write_text(json.dumps(status))
 
-    def stages(run_id: str, params: dict | None = None):
+    # The panel's promotions are random: only a plan tells them, and this source always delivers one.
+    params = {"forecasting": {"known_inputs": "actual_is_plan"}}
+
+    def stages(run_id: str, extra: dict | None = None):
         for stage in ("features", "forecasting"):
             summary = run_pipeline(
-                stage, mode="incremental", run_id=run_id, project_path=PROJECT_ROOT, params=params
+                stage,
+                mode="incremental",
+                run_id=run_id,
+                params={**params, **(extra or {})},
+                project_path=PROJECT_ROOT,
             )
             assert summary.status == "succeeded", summary.error
         return summary
@@ -46,9 +55,9 @@ def test_a_rerun_with_nothing_new_reuses_the_backtest_and_the_model(isolated_pro
         raise AssertionError("fitted again although nothing changed")
 
     monkeypatch.setattr(nodes, "run_backtest", no_fitting)
-    monkeypatch.setattr(nodes.TrainingSet, "fit", no_fitting)
+    monkeypatch.setattr(training.TrainingSet, "fit", no_fitting)
     # a setting that no model input depends on: the run is not a no-op, its nodes run and reuse the stored results
-    second = stages("run-2", params={"run_control": {"lock_poll_s": 1.0}})
+    second = stages("run-2", extra={"run_control": {"lock_poll_s": 1.0}})
     assert _stored(data) == stored
     assert (
         second.outputs["forecast_write_status"]["model_version"]

@@ -7,7 +7,7 @@ from support.forecast_panels import feature_set, promo_panel
 
 from sellout.config.model_parameters import ForecastingParams
 from sellout.datasets import MemoDataset
-from sellout.pipelines.forecasting import nodes, reuse
+from sellout.pipelines.forecasting import nodes, reuse, training
 
 FEATURES = {"lags": [1, 2, 52], "rolling_windows": [4, 13], "rolling_std_windows": [4], "exclude": []}
 PARAMS = {
@@ -46,14 +46,14 @@ def test_an_unchanged_panel_reuses_the_backtest_and_the_model(tmp_path, monkeypa
 
     def backtest(frame, run):
         metrics, _, cells, _, to_store = nodes.backtest_forecast(
-            feature_set(frame, FEATURES), memo["cells"].load(), run, PARAMS
+            feature_set(frame, FEATURES), {}, None, memo["cells"].load(), run, PARAMS
         )
         memo["cells"].save(to_store)
         return metrics, cells, to_store
 
     def train(frame):
         model, models, full_fits = nodes.train_forecast_model(
-            feature_set(frame, FEATURES), memo["models"].load(), memo["full_fits"].load(), PARAMS
+            feature_set(frame, FEATURES), {}, memo["models"].load(), memo["full_fits"].load(), PARAMS
         )
         memo["models"].save(models)
         memo["full_fits"].save(full_fits)
@@ -67,14 +67,15 @@ def test_an_unchanged_panel_reuses_the_backtest_and_the_model(tmp_path, monkeypa
         raise AssertionError("fitted again although nothing changed")
 
     monkeypatch.setattr(nodes, "run_backtest", no_fitting)
-    monkeypatch.setattr(nodes.TrainingSet, "fit", no_fitting)
+    monkeypatch.setattr(training.TrainingSet, "fit", no_fitting)
     again_metrics, again_cells, nothing_new = backtest(panel, {**RUN, "run_id": "run-2"})
     again_model, no_new_model = train(panel)
     assert nothing_new == {} and no_new_model == {}
     pd.testing.assert_frame_equal(again_metrics.drop(columns="run_id"), metrics.drop(columns="run_id"))
     assert (again_cells["run_id"] == "run-2").all()
-    x = np.zeros((1, len(model.features)), dtype="float32")
-    assert again_model.predict_matrix(x) == pytest.approx(model.predict_matrix(x))
+    (fitted,), (read_back,) = model.models.values(), again_model.models.values()
+    x = np.zeros((1, len(fitted.features)), dtype="float32")
+    assert read_back.predict_matrix(x) == pytest.approx(fitted.predict_matrix(x))
 
     changed = panel.copy()
     changed.loc[changed.index[-1], "units"] += 1
@@ -86,9 +87,9 @@ def test_an_unreadable_stored_result_is_computed_again(tmp_path):
     panel = promo_panel(64, stores=("S1", "S2"))
     models = MemoDataset(tmp_path)
     features = feature_set(panel, FEATURES)
-    model, to_store, _ = nodes.train_forecast_model(features, {}, {}, PARAMS)
+    model, to_store, _ = nodes.train_forecast_model(features, {}, {}, {}, PARAMS)
     models.save(to_store)
     (entry,) = tmp_path.glob("*.pkl")
     entry.write_bytes(b"not a pickle")
-    again, stored_again, _ = nodes.train_forecast_model(features, models.load(), {}, PARAMS)
+    again, stored_again, _ = nodes.train_forecast_model(features, {}, models.load(), {}, PARAMS)
     assert list(stored_again) == list(to_store) and again.model_version == model.model_version

@@ -6,7 +6,7 @@ import pickle
 import numpy as np
 import pandas as pd
 import pytest
-from support.forecast_panels import feature_set, promo_panel
+from support.forecast_panels import feature_set, promo_panel, source_trainings
 
 from sellout.config.model_parameters import ForecastingParams, RefitParams
 from sellout.datasets import MemoDataset
@@ -56,28 +56,50 @@ def test_a_refresh_keeps_the_base_trees_and_learns_the_new_weeks(features):
     np.testing.assert_allclose(recursive_forecast(again, panel, origin, 2, rows), forecast)
 
 
-def test_the_base_scores_come_from_training_not_a_second_prediction(features):
+def test_a_refresh_from_the_kept_scores_is_the_refresh_of_the_same_training_set(features):
+    """Production refreshes a stored full fit in a new process: from the training scores kept with it, so that
+    its refresh is the backtest's (which refreshes its own last full fit)."""
+    panel = features.panel
+    origin = len(panel.weeks) - 3
     training = TrainingSet(features, target_scale=SCALE)
-    until = len(features.panel.weeks) - 6
-    base = training.fit(until, LGBM)
-    keep = training._rows_until(until)
-    scaled, _ = training.target_scale.scale_features(training.x[keep], training.features)
-    remembered = training._base_scores[keep]
-    # LightGBM's own training scores; they match a fresh prediction (to bin-edge rounding on a few rows)
-    assert np.mean(np.isclose(remembered, base.raw_scores(scaled), atol=1e-6)) > 0.95
+    base = training.fit(origin - 2, LGBM)
+    kept = training.base_scores(base)
+    in_backtest = training.fit(origin, LGBM, base=base, refresh_rounds=10)
+    in_production = TrainingSet(pickle.loads(pickle.dumps(features)), target_scale=SCALE)
+    in_production.adopt_base(base, pickle.loads(pickle.dumps(kept)))
+    refreshed = in_production.fit(origin, LGBM, base=base, refresh_rounds=10)
+    rows = np.arange(panel.n_series)
+    np.testing.assert_allclose(
+        recursive_forecast(refreshed, panel, origin, 2, rows),
+        recursive_forecast(in_backtest, panel, origin, 2, rows),
+    )
+    assert len(kept.scores) == training.fit_rows(origin - 2) and not np.isnan(kept.scores).any()
+
+
+def test_a_training_set_of_some_series_and_columns(features):
+    rows = np.flatnonzero(features.panel.series["store_code"] == "S2")
+    columns = [c for c in features.engine.columns if c != "promotion"]
+    training = TrainingSet(features, series=rows, columns=columns)
+    last = len(features.panel.weeks) - 1
+    model = training.fit(last, LGBM)
+    assert model.features == columns and model.n_train_rows == training.fit_rows(last)
+    assert model.n_train_rows == int(np.isin(features.rows, rows).sum())
+    x = features.x[:5]
+    index = [features.engine.columns.index(c) for c in columns]
+    np.testing.assert_allclose(model.predict_engine_matrix(x), model.predict_matrix(x[:, index]))
+    with pytest.raises(ValueError, match="not features of the engine"):
+        TrainingSet(features, columns=["lag_1", "no_such_feature"])
 
 
 def test_the_backtest_replays_the_schedule(features):
     panel = features.panel
-    training = TrainingSet(features, target_scale=SCALE)
     kinds = []
     origins = list(range(len(panel.weeks) - 6, len(panel.weeks) - 1))
     run_backtest(
         panel,
-        training,
+        source_trainings(features, {"lightgbm": LGBM, "target_scale": SCALE}),
         origins,
         2,
-        LGBM,
         on_origin=lambda timing: kinds.append(timing.kind),
         refit=RefitParams(full_every_weeks=3, refresh_rounds=5),
     )
@@ -89,7 +111,7 @@ def train(frame, memo_dir, refit, features=FEATURES):
     models, full_fits = MemoDataset(memo_dir / "models"), MemoDataset(memo_dir / "full_fits")
     params = {"lightgbm": LGBM, "target_scale": SCALE, "refit": refit}
     model, new_models, new_full_fits = nodes.train_forecast_model(
-        feature_set(frame, features), models.load(), full_fits.load(), params
+        feature_set(frame, features), {}, models.load(), full_fits.load(), params
     )
     models.save(new_models)
     full_fits.save(new_full_fits)
@@ -104,17 +126,17 @@ def test_production_refreshes_the_stored_full_fit_until_it_is_old_or_its_history
     def until(week):
         return later[later["week_end_date"] <= week]
 
-    assert train(until(weeks[-3]), tmp_path / "a", refit).refresh is None
-    refreshed = train(until(weeks[-2]), tmp_path / "a", refit)
+    assert not train(until(weeks[-3]), tmp_path / "a", refit).refreshed
+    (refreshed,) = train(until(weeks[-2]), tmp_path / "a", refit).models.values()
     assert refreshed.refresh is not None and refreshed.base_trained_until == weeks[-3]
 
-    assert train(until(weeks[-3]), tmp_path / "b", refit).refresh is None
-    assert train(later, tmp_path / "b", refit).refresh is None  # two weeks old: fitted in full again
+    assert train(until(weeks[-3]), tmp_path / "b", refit).refreshed is False
+    assert train(later, tmp_path / "b", refit).refreshed is False  # two weeks old: fitted in full again
 
-    assert train(until(weeks[-3]), tmp_path / "c", refit).refresh is None
+    assert train(until(weeks[-3]), tmp_path / "c", refit).refreshed is False
     corrected = until(weeks[-2]).copy()
     corrected.loc[corrected.index[0], "units"] += 5  # an old week delivered again with other figures
-    assert train(corrected, tmp_path / "c", refit).refresh is None
+    assert train(corrected, tmp_path / "c", refit).refreshed is False
 
 
 def test_a_new_store_renumbering_the_attribute_codes_means_a_full_fit(tmp_path):
@@ -125,5 +147,5 @@ def test_a_new_store_renumbering_the_attribute_codes_means_a_full_fit(tmp_path):
     with_newcomer = pd.concat([panel, newcomer[newcomer["week_end_date"] == weeks[-1]]], ignore_index=True)
     refit = {"full_every_weeks": 3, "refresh_rounds": 5}
     for folder, latest, refreshed in (("as_scheduled", panel, True), ("renumbered", with_newcomer, False)):
-        assert train(earlier, tmp_path / folder, refit).refresh is None
-        assert (train(latest, tmp_path / folder, refit).refresh is not None) is refreshed
+        assert train(earlier, tmp_path / folder, refit).refreshed is False
+        assert train(latest, tmp_path / folder, refit).refreshed is refreshed

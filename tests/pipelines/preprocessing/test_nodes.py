@@ -5,7 +5,7 @@ import pandas as pd
 import pytest
 
 from sellout.pipelines.preprocessing import create_pipeline
-from sellout.pipelines.preprocessing.nodes import PANEL_COLUMNS, build_model_panel
+from sellout.pipelines.preprocessing.nodes import PANEL_COLUMNS, build_model_panel, summarize_model_panel
 
 OK = {"success": True, "run_id": "dbt-1", "tests": 12, "failures": 0}
 WEEKS = pd.date_range("2024-01-06", periods=30, freq="7D")  # Saturdays
@@ -73,7 +73,7 @@ def test_prices_forward_then_back_filled_within_series(raw):
     s = _one(panel, "S1", "P1")
     assert s.loc[WEEKS[10], "price"] == 1.5  # carried from week 9 into the gap
     assert s.loc[WEEKS[11], "price"] == 1.5
-    assert s.loc[WEEKS[12], "price"] == 1.5  # observed NaN price filled too
+    assert s.loc[WEEKS[12], "price"] == 2.0  # no price delivered: sales value / units
     assert s.loc[WEEKS[13], "price"] == 2.0
     assert s.loc[WEEKS[10], "base_price"] == 2.0
     late = _one(panel, "S1", "P2")
@@ -146,7 +146,12 @@ def test_empty_panel_when_nothing_qualifies(raw):
 
 def test_pipeline_wiring():
     pipe = create_pipeline()
-    (n,) = pipe.nodes
+    n, summary = sorted(pipe.nodes, key=lambda node: node.name)
+    assert (summary.name, summary.inputs, summary.outputs) == (
+        "summarize_model_panel",
+        ["sellout_weekly", "model_panel"],
+        ["model_panel_status"],
+    )
     assert n.name == "build_model_panel"
     assert n.inputs == [
         "sellout_weekly",
@@ -178,3 +183,62 @@ def test_attribute_table_with_duplicate_keys_is_refused(raw):
     stores = pd.DataFrame({"store_code": ["X", "X"], "segment": ["A", "B"]})
     with pytest.raises(ValueError, match="duplicate store_code"):
         build_model_panel(raw, OK, {"min_weeks_history": 1}, stores, None)
+
+
+def test_a_value_only_source_is_forecast_in_sales_value(raw):
+    value_only = raw[raw["store_code"] == "S1"].assign(
+        units=np.nan, source="shop_v", price=np.nan, base_price=np.nan
+    )
+    panel = build_model_panel(
+        pd.concat([raw.assign(source="shop_u"), value_only.assign(store_code="V1")]), OK, {}
+    )
+    by_measure = panel.groupby("source")["measure"].unique().to_dict()
+    assert {k: list(v) for k, v in by_measure.items()} == {"shop_u": ["units"], "shop_v": ["sales_value"]}
+    v = _one(panel, "V1", "P1")
+    np.testing.assert_array_equal(v["units"], v["sales_value"])  # the quantity forecast is the sales value
+    assert v.loc[WEEKS[10], "units"] == 0.0 and v["price"].isna().all()  # no units: no price to derive
+    u = _one(panel, "S1", "P1")
+    assert u.loc[WEEKS[0], "units"] == 10.0 and u.loc[WEEKS[0], "sales_value"] == 20.0
+
+
+def test_a_source_in_two_measures_is_refused(raw):
+    mixed = raw.assign(source="shop", measure=np.where(raw.index % 2 == 0, "units", "sales_value"))
+    with pytest.raises(ValueError, match="more than one measure"):
+        build_model_panel(mixed, OK, {})
+    with pytest.raises(ValueError, match="unknown measures"):
+        build_model_panel(raw.assign(measure="litres"), OK, {})
+
+
+def test_a_base_price_is_derived_from_recent_unpromoted_prices_where_none_is_delivered(raw):
+    s = raw[(raw["store_code"] == "S1") & (raw["product_code"] == "P1")].copy()
+    s["base_price"] = np.nan
+    s["feature"] = False
+    s.loc[s.index[5:7], "feature"] = True
+    s.loc[s.index[5:7], "price"] = 1.0  # a deal: half price
+    panel = _one(build_model_panel(s, OK, {"base_price_weeks": 4}), "S1", "P1")
+    assert panel.loc[WEEKS[5], "base_price"] == 2.0 and panel.loc[WEEKS[6], "price"] == 1.0
+    assert panel.loc[WEEKS[9], "base_price"] == 2.0  # price 1.5 at week 9, regular price 2.0 in the window
+    assert panel.loc[WEEKS[14], "base_price"] == 2.0
+    assert panel["base_price"].notna().all()
+
+
+def test_a_generic_promotion_flag_and_calendar_inputs_are_kept(raw):
+    with_flags = raw.assign(promotion=raw.index % 3 == 0, days_closed=1.0)
+    panel = build_model_panel(with_flags, OK, {})
+    assert panel["promotion"].dtype == bool and panel["promotion"].any()
+    s = _one(panel, "S1", "P1")
+    assert s.loc[WEEKS[0], "days_closed"] == 1.0 and np.isnan(s.loc[WEEKS[10], "days_closed"])
+    assert not build_model_panel(raw, OK, {})["promotion"].any()
+
+
+def test_incomplete_weeks_of_a_daily_feed_are_left_out(raw):
+    daily = raw.assign(is_complete_week=True)
+    daily.loc[(daily["store_code"] == "S1") & (daily["week_end_date"] == WEEKS[3]), "is_complete_week"] = (
+        False
+    )
+    panel = build_model_panel(daily, OK, {})
+    s = _one(panel, "S1", "P1")
+    assert bool(s.loc[WEEKS[3], "is_outage"]) and np.isnan(s.loc[WEEKS[3], "units"])
+    status = summarize_model_panel(daily, panel)
+    assert status["sources"]["default"]["incomplete_weeks"] == 1
+    assert status["sources"]["default"]["outage_weeks"] == 1 and status["outage_weeks"] == 1

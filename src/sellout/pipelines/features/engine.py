@@ -17,7 +17,7 @@ from sellout.config.parameters import PromotionParams
 
 from .transforms import FeatureInputs, Transform, transforms
 from .vocabulary import CategoryVocabulary
-from .wide import WidePanel
+from .wide import WidePanel, carry_over
 
 
 @dataclass(frozen=True)
@@ -41,13 +41,28 @@ class FeatureEngine:
         return [c for c in CATEGORICAL_FEATURES if c in self.columns]
 
     @property
+    def plan_columns(self) -> list[str]:
+        """The model columns that read the forecast week's own plan (prices, promotions, calendar inputs)."""
+        return [t.name for t in self._model_transforms() if t.reads_plan]
+
+    @property
     def history_weeks(self) -> int:
         """Weeks before a forecast week that its features read: what a forecast keeps of the history."""
         return max(t.lookback for t in self._model_transforms())
 
+    def feature_units(self, panel: WidePanel) -> np.ndarray:
+        """The units the features read: the panel's, with outage weeks carried over if the rule says so."""
+        if self.params.across_outages == "carry":
+            return carry_over(panel.units, panel.outage)
+        return panel.units
+
     def inputs(self, panel: WidePanel, units: np.ndarray | None = None) -> FeatureInputs:
+        """What the transforms read; ``units`` (already as the features read them) replaces the panel's."""
         return FeatureInputs(
-            panel, panel.units if units is None else units, self.promotion.price_cut, self.vocabulary
+            panel,
+            self.feature_units(panel) if units is None else units,
+            self.promotion.price_cut,
+            self.vocabulary,
         )
 
     def matrices(self, panel: WidePanel, every_feature: bool = False) -> dict[str, np.ndarray]:
@@ -89,10 +104,12 @@ class ForecastWindow:
             raise ValueError("the panel needs week columns (with their plan) up to origin + horizon")
         self.engine = engine
         self.start = max(origin_col + 1 - engine.history_weeks, 0)
-        self.panel = panel.window(self.start, origin_col + horizon + 1)
+        stop = origin_col + horizon + 1
+        self.panel = panel.window(self.start, stop)
         self.origin = origin_col - self.start
-        units = self.panel.units.copy()
-        units[:, self.origin + 1 :] = np.nan
+        # outages are carried over on the whole history, as in training, then the window is taken
+        units = engine.feature_units(panel.window(0, origin_col + 1))[:, self.start :]
+        units = np.concatenate([units, np.full((panel.n_series, stop - origin_col - 1), np.nan)], axis=1)
         self.inputs = engine.inputs(self.panel, units)
 
     @property

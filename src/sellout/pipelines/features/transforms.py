@@ -8,17 +8,27 @@ forecast keeps that many weeks of history and no more (mlforecast's ``keep_last_
 
 The feature of cell (series s, week t) uses units of weeks < t only, and prices/promotions of week t and
 earlier: prices and promotions of a future week are a plan known in advance (see the forecasting pipeline's
-plan rule), units are not.
+plan rule), units are not. ``reads_plan`` marks the features of week t's own plan: where the source delivers
+no plan, production knows nothing of a future week's deals, and the forecaster leaves them out
+(``forecasting.known_inputs``). Units of a store's outage weeks are missing; what the features read there is
+``features.across_outages`` (the series' last value before the outage, or nothing).
 
 * lags ``lag_k`` and rolling ``roll_mean_w`` / ``roll_std_w`` of units up to t-1; ``base_units_13``: mean of
   the last 13 weeks without promotion; ``promo_lift_52``: mean units in promoted weeks / in other weeks over
   the last 52 weeks; ``age``: weeks since the series' first week (capped at 52);
-* price and promotion of week t: price, base_price, ``price_ratio`` = price / base_price, ``discount_depth``,
-  feature, display, tpr_only, ``promo_any``, ``price_index_52`` = price / mean price of the last 52 weeks;
-  and of week t-1 (``promo_any_lag_1``, ``price_ratio_lag_1``), which explain ``lag_1``;
-* calendar: week_of_year, month, holiday, weeks_to_holiday;
+* price and promotion of week t: price, base_price, ``price_ratio`` = price / base_price, ``discount_depth``
+  = 1 - price / base_price (the promotion's depth), feature, display, tpr_only, promotion, ``promo_any``,
+  ``price_index_52`` = price / mean price of the last 52 weeks; and of week t-1 (``promo_any_lag_1``,
+  ``price_ratio_lag_1``), which explain ``lag_1``;
+* promotion history: ``weeks_since_promo`` (weeks since the last promoted week before t, 52 if none in the
+  last 52), ``promo_frequency_52`` (share of promoted weeks among the last 52), ``promo_units_26`` (mean units
+  of the promoted weeks among the last 26) and ``same_state_units`` (the level of the recent weeks in week t's
+  own state: promo_units_26 if t is promoted, base_units_13 if not; it reads week t's plan);
+* calendar: week_of_year, month, holiday, weeks_to_holiday; and the store-week's known inputs where the feed
+  has them: days_closed, holiday_days;
 * hierarchy: the product's mean units over stores at t-1 and over weeks t-4..t-1, the category's units in the
-  store at t-1 and over t-4..t-1, and the product's share of stores with feature / display / a price cut at t;
+  store at t-1 and over t-4..t-1, the product's share of stores with feature / display / a price cut at t, and
+  the share of the store's category on promotion at t (``store_category_promo_share``: cannibalisation);
 * attributes: store, product, category, manufacturer, sub_category, segment, state (categorical codes) and
   sales_area.
 """
@@ -31,12 +41,13 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from sellout.canonical import NUMERIC_ATTRIBUTES, PROMO_FLAGS
-from sellout.config.model_parameters import CALENDAR, CATEGORICAL_ATTRIBUTES, FeatureParams
+from sellout.canonical import NUMERIC_ATTRIBUTES
+from sellout.config.model_parameters import CALENDAR, CALENDAR_INPUTS, CATEGORICAL_ATTRIBUTES, FeatureParams
 
 from .calendar import calendar_features
 from .vocabulary import CategoryVocabulary
 from .wide import (
+    FLAGS,
     WidePanel,
     column,
     group_mean,
@@ -53,6 +64,18 @@ from .wide import (
 MAX_AGE = 52
 # A ratio denominator for promo_lift_52: a series that sells nothing outside promotions is not infinitely lifted.
 MIN_BASE_UNITS = 0.5
+# How far back the promotion history looks (weeks); promoted weeks are rarer than regular ones, so their
+# recent level takes a longer window than the regular level.
+PROMO_HISTORY_WEEKS = 52
+PROMO_UNITS_WEEKS, BASE_UNITS_WEEKS = 26, 13
+
+
+def promoted(exog: dict[str, np.ndarray], price_cut: float) -> np.ndarray:
+    """True where a week is promoted: a promotion flag, or a price at least ``price_cut`` below base price."""
+    base = exog["base_price"]
+    with np.errstate(divide="ignore", invalid="ignore"):
+        cut = exog["price"] / np.where(base > 0, base, np.nan) < 1.0 - price_cut
+    return np.logical_or.reduce([np.nan_to_num(exog[f]) > 0 for f in FLAGS] + [cut])
 
 
 class FeatureInputs:
@@ -66,14 +89,20 @@ class FeatureInputs:
         self.n_series, self.n_weeks = units.shape
         self.price, self.base_price = panel.exog["price"], panel.exog["base_price"]
         self.ratio = self.price / np.where(self.base_price > 0, self.base_price, np.nan)
-        self.flags = {f: panel.exog[f] for f in PROMO_FLAGS}
+        self.flags = {f: panel.exog[f] for f in FLAGS}
         self.price_cut = (self.ratio < 1.0 - price_cut).astype("float64")
         self.promo = np.maximum.reduce([np.nan_to_num(v) for v in self.flags.values()] + [self.price_cut])
+        # Where a week's plan is known (the panel's rows, a plan or the plan rule): NaN elsewhere.
+        self.known_promo = np.where(np.isnan(self.flags["feature"]), np.nan, self.promo)
         self.known_price_cut = np.where(np.isnan(self.ratio), np.nan, self.price_cut)
         self.calendar = calendar_features(panel.weeks)
         self.codes = vocabulary.encode(panel.series)
         self.product = _dense(self.codes["product_code"])
-        self.store_category = _dense(self.codes["store_code"] * 1000.0 + self.codes["category"])
+        # A series without a category is a category of its own within its store.
+        category = np.where(
+            np.isnan(self.codes["category"]), -1.0 - np.arange(self.n_series), self.codes["category"]
+        )
+        self.store_category = _dense_pairs(self.codes["store_code"], category)
         self.numeric = {col: _numeric_attribute(panel.series, col) for col in NUMERIC_ATTRIBUTES}
 
     def units_where(self, promoted: bool, lo: int = 0, hi: int | None = None) -> np.ndarray:
@@ -96,6 +125,8 @@ class Transform:
     lookback: int
     full: Callable[[FeatureInputs], np.ndarray]
     at: Callable[[FeatureInputs, int], np.ndarray]
+    # True: the feature of week t reads week t's plan (prices, promotions, calendar inputs)
+    reads_plan: bool = False
 
 
 def transforms(params: FeatureParams) -> list[Transform]:
@@ -106,7 +137,9 @@ def transforms(params: FeatureParams) -> list[Transform]:
         *(_rolling_std(w) for w in params.rolling_std_windows),
         *_series_statistics(),
         *_price_promotion(),
+        *_promotion_history(),
         *(_calendar(name) for name in CALENDAR),
+        *(_calendar_input(name) for name in CALENDAR_INPUTS),
         *_hierarchy(),
         *_attributes(),
     ]
@@ -146,9 +179,9 @@ def _series_statistics() -> list[Transform]:
     return [
         Transform(
             "base_units_13",
-            13,
-            full=lambda i: rolling_mean(i.units_where(False), 13),
-            at=lambda i, t: row_mean(i.units_where(False, t - 13, t)),
+            BASE_UNITS_WEEKS,
+            full=lambda i: rolling_mean(i.units_where(False), BASE_UNITS_WEEKS),
+            at=lambda i, t: row_mean(i.units_where(False, t - BASE_UNITS_WEEKS, t)),
         ),
         Transform("promo_lift_52", 52, full=promo_lift_full, at=promo_lift_at),
         Transform(
@@ -160,9 +193,13 @@ def _series_statistics() -> list[Transform]:
     ]
 
 
+def _of_week(name: str, values: Callable[[FeatureInputs], np.ndarray]) -> Transform:
+    """The value of week t's own plan."""
+    return Transform(name, 0, full=values, at=lambda i, t: column(values(i), t), reads_plan=True)
+
+
 def _price_promotion() -> list[Transform]:
-    def of_week(name: str, values: Callable[[FeatureInputs], np.ndarray]) -> Transform:
-        return Transform(name, 0, full=values, at=lambda i, t: column(values(i), t))
+    of_week = _of_week
 
     return [
         of_week("price", lambda i: i.price),
@@ -173,14 +210,16 @@ def _price_promotion() -> list[Transform]:
             0,
             full=lambda i: np.clip(1.0 - i.ratio, 0.0, None),
             at=lambda i, t: np.clip(1.0 - i.ratio[:, t], 0.0, None),
+            reads_plan=True,
         ),
-        *(of_week(flag, lambda i, flag=flag: i.flags[flag]) for flag in PROMO_FLAGS),
+        *(of_week(flag, lambda i, flag=flag: i.flags[flag]) for flag in FLAGS),
         of_week("promo_any", lambda i: i.promo),
         Transform(
             "price_index_52",
             52,
             full=lambda i: _ratio(i.price, rolling_mean(i.price, 52)),
             at=lambda i, t: _ratio(i.price[:, t], window_mean(i.price, t, 52)),
+            reads_plan=True,
         ),
         Transform(
             "promo_any_lag_1", 1, full=lambda i: shift(i.promo, 1), at=lambda i, t: column(i.promo, t - 1)
@@ -189,6 +228,65 @@ def _price_promotion() -> list[Transform]:
             "price_ratio_lag_1", 1, full=lambda i: shift(i.ratio, 1), at=lambda i, t: column(i.ratio, t - 1)
         ),
     ]
+
+
+def _promotion_history() -> list[Transform]:
+    weeks = PROMO_HISTORY_WEEKS
+
+    def weeks_since_full(i: FeatureInputs) -> np.ndarray:
+        cols = np.arange(i.n_weeks)
+        last = np.where(i.promo > 0, cols[None, :], -(weeks + 1))
+        np.maximum.accumulate(last, axis=1, out=last)
+        since = cols[None, 1:] - last[:, :-1]  # the last promoted week before t
+        return np.concatenate(
+            [np.full((i.n_series, 1), float(weeks)), np.minimum(since, weeks)], axis=1
+        ).astype("float64")
+
+    def weeks_since_at(i: FeatureInputs, t: int) -> np.ndarray:
+        block = i.promo[:, max(t - weeks, 0) : max(t, 0)] > 0
+        if block.shape[1] == 0:
+            return np.full(i.n_series, float(weeks))
+        from_end = np.argmax(block[:, ::-1], axis=1) + 1
+        return np.where(block.any(axis=1), from_end, weeks).astype("float64")
+
+    def promo_units_at(i: FeatureInputs, t: int) -> np.ndarray:
+        return row_mean(i.units_where(True, t - PROMO_UNITS_WEEKS, t))
+
+    def same_state_full(i: FeatureInputs) -> np.ndarray:
+        promoted = rolling_mean(i.units_where(True), PROMO_UNITS_WEEKS)
+        regular = rolling_mean(i.units_where(False), BASE_UNITS_WEEKS)
+        return np.where(i.promo > 0, promoted, regular)
+
+    def same_state_at(i: FeatureInputs, t: int) -> np.ndarray:
+        regular = row_mean(i.units_where(False, t - BASE_UNITS_WEEKS, t))
+        return np.where(i.promo[:, t] > 0, promo_units_at(i, t), regular)
+
+    return [
+        Transform("weeks_since_promo", weeks, full=weeks_since_full, at=weeks_since_at),
+        Transform(
+            "promo_frequency_52",
+            weeks,
+            full=lambda i: rolling_mean(i.known_promo, weeks),
+            at=lambda i, t: window_mean(i.known_promo, t, weeks),
+        ),
+        Transform(
+            "promo_units_26",
+            PROMO_UNITS_WEEKS,
+            full=lambda i: rolling_mean(i.units_where(True), PROMO_UNITS_WEEKS),
+            at=promo_units_at,
+        ),
+        Transform(
+            "same_state_units",
+            max(PROMO_UNITS_WEEKS, BASE_UNITS_WEEKS),
+            full=same_state_full,
+            at=same_state_at,
+            reads_plan=True,
+        ),
+    ]
+
+
+def _calendar_input(name: str) -> Transform:
+    return _of_week(name, lambda i: i.panel.exog[name])
 
 
 def _calendar(name: str) -> Transform:
@@ -220,6 +318,7 @@ def _hierarchy() -> list[Transform]:
             0,
             full=lambda i: group_mean(values(i), i.product),
             at=lambda i, t: group_mean(values(i)[:, t : t + 1], i.product)[:, 0],
+            reads_plan=True,
         )
 
     return [
@@ -250,6 +349,13 @@ def _hierarchy() -> list[Transform]:
         product_share("product_feature_share", lambda i: i.flags["feature"]),
         product_share("product_display_share", lambda i: i.flags["display"]),
         product_share("product_price_cut_share", lambda i: i.known_price_cut),
+        Transform(
+            "store_category_promo_share",
+            0,
+            full=lambda i: group_mean(i.known_promo, i.store_category),
+            at=lambda i, t: group_mean(i.known_promo[:, t : t + 1], i.store_category)[:, 0],
+            reads_plan=True,
+        ),
     ]
 
 
@@ -272,6 +378,12 @@ def _ratio(numerator: np.ndarray, denominator: np.ndarray) -> np.ndarray:
 def _dense(codes: np.ndarray) -> np.ndarray:
     """Consecutive group ids 0..n-1 (NaN codes form one group of their own)."""
     return pd.factorize(pd.Series(codes).fillna(-1.0))[0].astype("int64")
+
+
+def _dense_pairs(first: np.ndarray, second: np.ndarray) -> np.ndarray:
+    """Consecutive group ids of (first, second) code pairs (NaN codes form groups of their own)."""
+    pairs = pd.MultiIndex.from_arrays([pd.Series(first).fillna(-1.0), pd.Series(second).fillna(-1.0)])
+    return pd.factorize(pairs)[0].astype("int64")
 
 
 def _numeric_attribute(series: pd.DataFrame, col: str) -> np.ndarray:

@@ -1,7 +1,9 @@
 """The model panel as dense (series x week) matrices, the layout every feature is computed on.
 
 A series is one (store_code, product_code) pair; ``units`` is NaN outside the series' span (before its first or
-after its last week), so "not yet listed / delisted" and "listed, nothing sold" (0) stay distinct. Matrices
+after its last week) and in its store's outage weeks (``outage``), so "not yet listed / delisted", "no data"
+and "listed, nothing sold" (0) stay distinct. ``units`` holds the quantity forecast: the series' ``measure``
+(units, or a value-only feed's sales value). Matrices
 make each feature one vectorised array operation over all series at once. The window operations come in two
 forms: over every column (``shift``, ``rolling_mean``, ... for training) and at one column (``column``,
 ``window_mean``, ... for the recursive forecast, which computes only the week it forecasts next).
@@ -25,19 +27,29 @@ from sellout.canonical import (
     WEEK,
 )
 
-# The columns of a week that a plan can give in advance (prices and promotions).
-EXOG_COLUMNS = (*PRICE_COLUMNS, *PROMO_FLAGS)
+# The columns of a week that a plan can give in advance: prices, promotions and calendar inputs (days closed,
+# public holidays) where a feed has them. The first ones are required in the model panel, the others optional.
+PROMOTION = "promotion"
+FLAGS = (*PROMO_FLAGS, PROMOTION)
+CALENDAR_INPUTS = ("days_closed", "holiday_days")
+EXOG_COLUMNS = (*PRICE_COLUMNS, *FLAGS, *CALENDAR_INPUTS)
+REQUIRED_EXOG = (*PRICE_COLUMNS, *PROMO_FLAGS)
+# Per series attributes besides the store and product ones: which feed it comes from and what it counts.
+SOURCE, MEASURE = "source", "measure"
+DEFAULT_SOURCE, DEFAULT_MEASURE = "default", UNITS
 
 
 @dataclass
 class WidePanel:
     """Series rows x week columns.
 
-    ``series``: one row per series (keys and attributes), in matrix row order.
+    ``series``: one row per series (keys, source, measure and attributes), in matrix row order.
     ``weeks``: the week columns, consecutive, 7 days apart.
-    ``units``: float64, NaN outside each series' span and in weeks still to forecast.
-    ``exog``: price, base_price (float64) and promo flags (float64 0/1) per cell; NaN where unknown.
+    ``units``: float64, NaN outside each series' span, in outage weeks and in weeks still to forecast.
+    ``exog``: price, base_price, calendar inputs (float64) and promo flags (float64 0/1) per cell; NaN where
+    unknown.
     ``in_span``: True from a series' first to its last panel week.
+    ``outage``: True in the weeks its store delivered nothing for (preprocessing's ``is_outage``).
     ``first``: each series' first week as a column number of this panel (negative in a window that starts
     after it); computed from ``in_span`` when not given.
     """
@@ -47,11 +59,32 @@ class WidePanel:
     units: np.ndarray
     exog: dict[str, np.ndarray]
     in_span: np.ndarray
+    outage: np.ndarray = field(default=None)  # type: ignore[assignment]
     first: np.ndarray = field(default=None)  # type: ignore[assignment]
 
     def __post_init__(self) -> None:
         if self.first is None:
             self.first = np.argmax(self.in_span, axis=1).astype("int64")
+        if self.outage is None:
+            self.outage = np.zeros(self.units.shape, dtype=bool)
+        for column in EXOG_COLUMNS:
+            if column not in self.exog:  # an optional input the panel does not have
+                fill = 0.0 if column == PROMOTION else np.nan
+                self.exog[column] = np.full(self.units.shape, fill)
+
+    def series_values(self, column: str, default: str) -> np.ndarray:
+        """A per-series attribute as strings (``default`` where the panel has none)."""
+        if column not in self.series.columns:
+            return np.full(self.n_series, default, dtype=object)
+        return self.series[column].fillna(default).astype("str").to_numpy(dtype=object)
+
+    @property
+    def sources(self) -> np.ndarray:
+        return self.series_values(SOURCE, DEFAULT_SOURCE)
+
+    @property
+    def measures(self) -> np.ndarray:
+        return self.series_values(MEASURE, DEFAULT_MEASURE)
 
     @property
     def n_series(self) -> int:
@@ -78,6 +111,7 @@ class WidePanel:
             units=pad(self.units, np.nan),
             exog={k: pad(v, np.nan) for k, v in self.exog.items()},
             in_span=pad(self.in_span, False),
+            outage=pad(self.outage, False),
             first=self.first,
         )
 
@@ -90,13 +124,14 @@ class WidePanel:
             units=self.units[:, start:stop],
             exog={k: v[:, start:stop] for k, v in self.exog.items()},
             in_span=self.in_span[:, start:stop],
+            outage=self.outage[:, start:stop],
             first=self.first - start,
         )
 
 
 def to_wide(panel: pd.DataFrame) -> WidePanel:
     """Pivot a long panel (complete weekly grid per series, the ``model_panel`` contract) to matrices."""
-    missing = [c for c in [*SERIES_KEYS, WEEK, UNITS, *EXOG_COLUMNS] if c not in panel.columns]
+    missing = [c for c in [*SERIES_KEYS, WEEK, UNITS, *REQUIRED_EXOG] if c not in panel.columns]
     if missing:
         raise ValueError(f"model panel lacks columns {missing}")
     if panel.empty:
@@ -123,16 +158,44 @@ def to_wide(panel: pd.DataFrame) -> WidePanel:
 
     in_span = np.zeros((n_rows, n_cols), dtype=bool)
     in_span[row, col] = True
-    exog = {c: matrix(panel[c].astype("float64")) for c in EXOG_COLUMNS}
+    exog = {}
+    for c in EXOG_COLUMNS:
+        values = panel[c].astype("float64") if c in panel.columns else pd.Series(np.nan, index=panel.index)
+        if c == PROMOTION and c not in panel.columns:
+            values = pd.Series(0.0, index=panel.index)  # a panel without the flag: never promoted by it
+        exog[c] = matrix(values)
+    outage = np.zeros((n_rows, n_cols), dtype=bool)
+    if "is_outage" in panel.columns:
+        outage[row, col] = panel["is_outage"].fillna(False).to_numpy(dtype=bool)
     series = pd.DataFrame(list(uniques), columns=list(SERIES_KEYS))
-    attributes = [c for c in [*STORE_ATTRIBUTES, *PRODUCT_ATTRIBUTES] if c in panel.columns]
+    attributes = [c for c in [SOURCE, MEASURE, *STORE_ATTRIBUTES, *PRODUCT_ATTRIBUTES] if c in panel.columns]
     if attributes:
         first_rows = pd.DataFrame({"row": row}).join(panel[attributes].reset_index(drop=True))
         per_series = first_rows.groupby("row", sort=True).last()
         series = series.join(per_series.reset_index(drop=True))
     return WidePanel(
-        series=series, weeks=weeks, units=matrix(panel[UNITS]), exog=exog, in_span=_fill_span(in_span)
+        series=series,
+        weeks=weeks,
+        units=matrix(panel[UNITS]),
+        exog=exog,
+        in_span=_fill_span(in_span),
+        outage=outage,
     )
+
+
+def carry_over(units: np.ndarray, outage: np.ndarray) -> np.ndarray:
+    """``units`` with each outage cell set to its series' last value before it (a copy; NaN if none)."""
+    if not outage.any():
+        return units
+    n_cols = units.shape[1]
+    known = ~np.isnan(units) & ~outage
+    last = np.where(known, np.arange(n_cols)[None, :], -1)
+    np.maximum.accumulate(last, axis=1, out=last)
+    carried = np.take_along_axis(units, np.maximum(last, 0), axis=1)
+    out = units.copy()
+    fill = outage & (last >= 0)
+    out[fill] = carried[fill]
+    return out
 
 
 def _fill_span(observed: np.ndarray) -> np.ndarray:
@@ -199,7 +262,10 @@ def _column_sums(block: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
 def _std(s: np.ndarray, s2: np.ndarray, c: np.ndarray, min_periods: int) -> np.ndarray:
     mean = s / np.maximum(c, 1)
-    var = np.maximum(s2 / np.maximum(c, 1) - mean * mean, 0.0) * c / np.maximum(c - 1, 1)
+    mean_square = s2 / np.maximum(c, 1)
+    var = np.maximum(mean_square - mean * mean, 0.0)
+    # equal values (a carried-over outage) leave a rounding residue of the running sums, not a spread
+    var = np.where(var <= 1e-9 * mean_square, 0.0, var) * c / np.maximum(c - 1, 1)
     return np.where(c >= min_periods, np.sqrt(var), np.nan)
 
 

@@ -1,12 +1,18 @@
-"""Rolling-origin backtest: the model and the baselines forecast from each origin, scored cell by cell.
+"""Rolling-origin backtest: the models and the baselines forecast from each origin, scored cell by cell.
 
 Protocol (the issue's): origins are the ``n_origins`` weeks before the panel's last week (T-n .. T-1), each
 forecasting horizons 1..``horizon`` that fall on or before T. A cell (series, origin, horizon) is scored if
-the series is in its span at the origin and at the target week (a week with no row inside the span is 0
-units). The model is refitted at every origin on the weeks up to it.
+the series is in its span at the origin and at the target week and the target week is not an outage of its
+store (a week with no row inside the span is 0 units). Each source's model is fitted at every origin on the
+weeks up to it, following the production schedule (``forecasting.refit``), with the settings production uses.
+
+What the models see of the forecast weeks is what production would see at the origin
+(``forecasting.known_inputs``, per source; plan.known_future): the plan rule where no plan is delivered, the
+promo plan where one is, the actual weeks only where the config says a plan is always delivered.
 
 Baselines: ``naive`` (units at the origin), ``moving_average_<n>`` (mean of the last n weeks in the span) and
-``seasonal_naive`` (units 52 weeks before the target; cells without that week are not scored for it).
+``seasonal_naive`` (units 52 weeks before the target; cells without that week are not scored for it); a
+store's outage weeks read as its last week before the outage.
 
 Metrics per group: WAPE = sum|f - y| / sum y, bias = sum(f - y) / sum y, MASE = mean over cells of
 |f - y| / scale, scale = the series' mean absolute week-on-week change up to the origin (cells with scale 0
@@ -22,12 +28,13 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from sellout.config.model_parameters import LightGBMParams, RefitParams
-from sellout.pipelines.features.wide import WidePanel
+from sellout.config.model_parameters import RefitParams
+from sellout.pipelines.features.transforms import promoted
+from sellout.pipelines.features.wide import WidePanel, carry_over
 
-from .model import ForecastModel, recursive_forecast
-from .plan import apply_plan
-from .training import TrainingSet
+from .model import ModelSet, recursive_forecast
+from .plan import known_future
+from .segments import SourceTrainings
 
 MODEL_METHOD = "lightgbm"
 CELL_COLUMNS = [
@@ -36,7 +43,10 @@ CELL_COLUMNS = [
     "horizon",
     "store_code",
     "product_code",
+    "source",
+    "measure",
     "category",
+    "promoted",
     "method",
     "forecast",
     "actual",
@@ -67,9 +77,12 @@ def origin_columns(wp: WidePanel, n_origins: int) -> list[int]:
     return list(range(last - n_origins, last))
 
 
-def baseline_forecasts(wp: WidePanel, origin: int, horizon: int, ma_weeks: int) -> dict[str, np.ndarray]:
-    """(n_series x horizon) forecasts of the baselines from ``origin`` (NaN = no forecast)."""
-    units = wp.units
+def baseline_forecasts(
+    wp: WidePanel, origin: int, horizon: int, ma_weeks: int, units: np.ndarray | None = None
+) -> dict[str, np.ndarray]:
+    """(n_series x horizon) forecasts of the baselines from ``origin`` (NaN = no forecast); ``units``: the
+    panel's with outage weeks carried over (computed if not given)."""
+    units = carry_over(wp.units, wp.outage) if units is None else units
     level = units[:, origin]
     window = units[:, max(origin - ma_weeks + 1, 0) : origin + 1]
     counts = (~np.isnan(window)).sum(axis=1)
@@ -95,21 +108,18 @@ def mase_scale(wp: WidePanel, origin: int) -> np.ndarray:
 
 def run_backtest(
     wp: WidePanel,
-    training: TrainingSet,
+    trainings: SourceTrainings,
     origins: list[int],
     horizon: int,
-    lightgbm: LightGBMParams,
     ma_weeks: int = 4,
     on_origin: Callable[[OriginTiming], None] | None = None,
-    plan_rule: str | None = None,
+    promo_plan: pd.DataFrame | None = None,
     refit: RefitParams | None = None,
 ) -> tuple[pd.DataFrame, list[OriginTiming]]:
     """Cells of every method at every origin, and what each origin's fit + forecast cost.
 
-    ``on_origin`` is called with each origin's ``OriginTiming`` as soon as it is known.
-
-    The forecast weeks' prices and promotions are the panel's actual ones (a plan known in advance), or, with
-    ``plan_rule``, what the plan rule gives (as if no plan had been given).
+    ``on_origin`` is called with each origin's ``OriginTiming`` as soon as it is known. The forecast weeks'
+    inputs follow each source's ``known_inputs`` (``promo_plan``: the plan, for sources that deliver one).
 
     ``refit`` (``forecasting.refit``) is the production schedule replayed week by week: a full fit, then
     ``refresh_rounds`` rounds on top of it at each origin until it is ``full_every_weeks`` old; None: a full
@@ -117,72 +127,73 @@ def run_backtest(
     """
     last = len(wp.weeks) - 1
     schedule = refit or RefitParams(full_every_weeks=1, refresh_rounds=0)
+    params = trainings.params
+    carried = carry_over(wp.units, wp.outage)
+    is_promoted = promoted(wp.exog, trainings.price_cut)
     frames, timings = [], []
-    base: ForecastModel | None = None
+    base: ModelSet | None = None
     base_origin = -1
     for origin in origins:
         h_max = min(horizon, last - origin)
         rows = np.nonzero(wp.in_span[:, origin])[0]
         started, started_cpu = time.perf_counter(), time.process_time()
         if base is not None and schedule.refreshes(origin - base_origin):
-            model = training.fit(origin, lightgbm, base=base, refresh_rounds=schedule.refresh_rounds)
+            model = trainings.fit(origin, base=base, refresh_rounds=schedule.refresh_rounds)
         else:
-            model = base = training.fit(origin, lightgbm)
+            model = base = trainings.fit(origin)
             base_origin = origin
         forecast_started = time.process_time()
-        future = slice(origin + 1, origin + h_max + 1)
-        saved = {k: v[:, future].copy() for k, v in wp.exog.items()}
-        if plan_rule:
-            apply_plan(wp, origin, h_max, rows, None, plan_rule)
-        try:
+        known = [(rows[wp.sources[rows] == s], params.known_inputs_of(s)) for s in model.models]
+        rows = np.concatenate([r for r, _ in known]) if known else rows
+        with known_future(wp, origin, h_max, known, promo_plan, params.plan_rule):
             forecasts = {MODEL_METHOD: recursive_forecast(model, wp, origin, h_max, rows)}
-        finally:
-            for k, v in saved.items():
-                wp.exog[k][:, future] = v
         timings.append(
             OriginTiming(
                 origin,
                 wall_seconds=time.perf_counter() - started,
                 cpu_seconds=time.process_time() - started_cpu,
                 forecast_cpu_seconds=time.process_time() - forecast_started,
-                kind="refresh" if model.refresh is not None else "full fit",
+                kind="refresh" if model.refreshed else "full fit",
             )
         )
         if on_origin:
             on_origin(timings[-1])
-        for name, values in baseline_forecasts(wp, origin, h_max, ma_weeks).items():
+        for name, values in baseline_forecasts(wp, origin, h_max, ma_weeks, carried).items():
             forecasts[name] = values[rows]
-        frames.append(_cells(wp, origin, rows, forecasts, mase_scale(wp, origin)[rows]))
+        frames.append(_cells(wp, origin, rows, forecasts, mase_scale(wp, origin)[rows], is_promoted))
     return pd.concat(frames, ignore_index=True), timings
 
 
-def _cells(wp, origin, rows, forecasts: dict[str, np.ndarray], scale: np.ndarray) -> pd.DataFrame:
+def _cells(
+    wp, origin, rows, forecasts: dict[str, np.ndarray], scale: np.ndarray, is_promoted
+) -> pd.DataFrame:
     h_max = next(iter(forecasts.values())).shape[1]
     targets = origin + np.arange(1, h_max + 1)
     actual = wp.units[rows][:, targets]
-    scored = wp.in_span[rows][:, targets]
+    scored = wp.in_span[rows][:, targets] & ~np.isnan(actual)
     r_idx, h_idx = np.nonzero(scored)
+    series = wp.series.iloc[rows[r_idx]]
+    common = {
+        "origin_week": wp.weeks[origin],
+        "target_week": wp.weeks[targets[h_idx]].to_numpy(),
+        "horizon": (h_idx + 1).astype("int64"),
+        "store_code": series["store_code"].to_numpy(),
+        "product_code": series["product_code"].to_numpy(),
+        "source": wp.sources[rows[r_idx]],
+        "measure": wp.measures[rows[r_idx]],
+        "category": series["category"].to_numpy() if "category" in series else np.full(len(r_idx), ""),
+        "promoted": is_promoted[rows[r_idx], targets[h_idx]],
+        "actual": actual[r_idx, h_idx],
+        "scale": scale[r_idx],
+    }
     out = []
     for method, values in forecasts.items():
         f = values[r_idx, h_idx]
         keep = ~np.isnan(f)
-        series = wp.series.iloc[rows[r_idx[keep]]]
-        out.append(
-            pd.DataFrame(
-                {
-                    "origin_week": wp.weeks[origin],
-                    "target_week": wp.weeks[targets[h_idx[keep]]],
-                    "horizon": (h_idx[keep] + 1).astype("int64"),
-                    "store_code": series["store_code"].to_numpy(),
-                    "product_code": series["product_code"].to_numpy(),
-                    "category": series["category"].to_numpy() if "category" in series else "",
-                    "method": method,
-                    "forecast": f[keep],
-                    "actual": actual[r_idx[keep], h_idx[keep]],
-                    "scale": scale[r_idx[keep]],
-                }
-            )
-        )
+        frame = pd.DataFrame({k: (v[keep] if isinstance(v, np.ndarray) else v) for k, v in common.items()})
+        frame["method"] = method
+        frame["forecast"] = f[keep]
+        out.append(frame[CELL_COLUMNS])
     return pd.concat(out, ignore_index=True)
 
 

@@ -7,10 +7,13 @@ as errors of counts do. A horizon with too few cells (or beyond the backtest's) 
 largest horizon that has enough. The bounds always satisfy 0 <= p10 <= forecast <= p90.
 
 Level correction: the model's backtest forecasts are off in total by a factor (a market trend the model
-reverts from, e.g. roll_mean_52 above the current level), so the calibration also holds ``scale`` =
-sum(actual) / sum(forecast) over the backtest cells, clipped to [``MIN_SCALE``, ``MAX_SCALE``] and shrunk
-towards 1 when the cells' total is small; ``correct`` multiplies a forecast by it, and the residual quantiles
-are those of the corrected forecasts, so ``apply`` takes corrected forecasts.
+reverts from, e.g. roll_mean_52 above the current level), so the calibration also holds ``scale``, the
+typical sum(actual) / sum(forecast) of the backtest's origins, clipped to [``MIN_SCALE``, ``MAX_SCALE``]: the
+mean of the origins' log ratios, shrunk towards 0 by how uncertain that mean is (weight m^2 / (m^2 + se^2)):
+a bias that every origin shows is corrected, one that flips sign from origin to origin is left alone. The
+rule is free of the measure's scale (units or sales value alike). Cells without origins: sum(actual) /
+sum(forecast), shrunk towards 1 when the cells' total is small. ``correct`` multiplies a forecast by it, and
+the residual quantiles are those of the corrected forecasts, so ``apply`` takes corrected forecasts.
 """
 
 from __future__ import annotations
@@ -33,7 +36,10 @@ def calibrate(cells: pd.DataFrame, lower: float = 0.1, upper: float = 0.9) -> di
         raise ValueError(f"interval quantiles must satisfy 0 < lower < 0.5 < upper < 1, got {lower}, {upper}")
     actual = cells["actual"].to_numpy(dtype="float64")
     forecast = np.clip(cells["forecast"].to_numpy(dtype="float64"), 0.0, None)
-    scale = level_scale(actual, forecast)
+    if "origin_week" in cells.columns:
+        scale = origin_level_scale(actual, forecast, cells["origin_week"].to_numpy())
+    else:
+        scale = level_scale(actual, forecast)
     r = np.log1p(actual) - np.log1p(forecast * scale)
     horizons = cells["horizon"].to_numpy(dtype="int64")
     quantiles: dict[str, list[float]] = {}
@@ -60,6 +66,19 @@ def level_scale(actual: np.ndarray, forecast: np.ndarray) -> float:
     weight = total_a / (total_a + SCALE_PRIOR_UNITS)
     raw = weight * (total_a / total_f) + (1.0 - weight)
     return float(np.clip(raw, MIN_SCALE, MAX_SCALE))
+
+
+def origin_level_scale(actual: np.ndarray, forecast: np.ndarray, origins: np.ndarray) -> float:
+    """exp of the origins' mean log(sum actual / sum forecast), shrunk by its standard error, clipped."""
+    frame = pd.DataFrame({"origin": origins, "actual": actual, "forecast": forecast})
+    totals = frame.groupby("origin", sort=True)[["actual", "forecast"]].sum()
+    totals = totals[(totals["actual"] > 0) & (totals["forecast"] > 0)]
+    if len(totals) < 2:
+        return level_scale(actual, forecast)
+    ratios = np.log(totals["actual"].to_numpy() / totals["forecast"].to_numpy())
+    mean, se = float(ratios.mean()), float(ratios.std(ddof=1) / np.sqrt(len(ratios)))
+    weight = mean * mean / (mean * mean + se * se) if mean != 0.0 else 0.0
+    return float(np.clip(np.exp(weight * mean), MIN_SCALE, MAX_SCALE))
 
 
 def correct(forecast: np.ndarray, calibration: Mapping[str, Any] | None) -> np.ndarray:
@@ -90,3 +109,19 @@ def coverage(actual: np.ndarray, p10: np.ndarray, p90: np.ndarray) -> float:
     """Share of actuals inside [p10, p90]."""
     a = np.asarray(actual, dtype="float64")
     return float(np.mean((a >= p10) & (a <= p90))) if len(a) else float("nan")
+
+
+def calibrate_sources(cells: pd.DataFrame, lower: float = 0.1, upper: float = 0.9) -> dict[str, Any]:
+    """The calibration of all ``cells`` with, under ``by_source``, each source's own (its measure, its level)."""
+    calibration = calibrate(cells, lower, upper)
+    if "source" in cells.columns and cells["source"].nunique() > 1:
+        calibration["by_source"] = {
+            str(source): calibrate(rows, lower, upper) for source, rows in cells.groupby("source", sort=True)
+        }
+    return calibration
+
+
+def for_source(calibration: Mapping[str, Any] | None, source: str) -> Mapping[str, Any]:
+    """The calibration of ``source`` (its own where the calibration has one, else the overall one)."""
+    calibration = calibration or {}
+    return calibration.get("by_source", {}).get(source, calibration)

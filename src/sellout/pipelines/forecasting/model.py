@@ -1,9 +1,11 @@
-"""The global LightGBM model over all store x product series and its recursive multi-week forecast.
+"""The LightGBM models over the store x product series of each source and their recursive multi-week forecast.
 
-One model for every horizon: step h predicts week origin+h from features whose units of weeks origin+1 ..
-origin+h-1 are the forecasts of the earlier steps (recursive). Prices and promotions of future weeks come from
-the panel's plan columns (``WidePanel.exog``), which the plan rule fills where no plan was given. Each step
-computes the features of its own week only, from the ``history_weeks`` weeks the feature engine needs.
+One model per source (``ModelSet``: each source's settings are its own, forecasting/selection.py), one model for
+every horizon: step h predicts week origin+h from features whose units of weeks origin+1 .. origin+h-1 are the
+forecasts of the earlier steps (recursive). Prices and promotions of future weeks come from the panel's plan
+columns (``WidePanel.exog``), which the plan rule fills where no plan was given. Each step computes the
+features of its own week only, from the ``history_weeks`` weeks the feature engine needs, once for every
+source; each source's model reads its own columns of them.
 """
 
 from __future__ import annotations
@@ -66,10 +68,23 @@ class ForecastModel:
     # the rounds fitted on top of it on the data up to ``trained_until`` (see TrainingSet.fit).
     refresh: lgb.Booster | None = None
     base_trained_until: pd.Timestamp | None = None
+    # The engine columns the model reads (None: all of them), in the engine's order.
+    columns: tuple[str, ...] | None = None
 
     @property
     def features(self) -> list[str]:
-        return self.engine.columns
+        return list(self.columns) if self.columns is not None else self.engine.columns
+
+    def select(self, x: np.ndarray) -> np.ndarray:
+        """The model's columns of an engine matrix ``x`` (all of ``engine.columns``)."""
+        if self.columns is None:
+            return x
+        index = [self.engine.columns.index(c) for c in self.columns]
+        return x[:, index]
+
+    def predict_engine_matrix(self, x: np.ndarray) -> np.ndarray:
+        """Units forecast for each row of an engine matrix ``x``."""
+        return self.predict_matrix(self.select(x))
 
     def predict_matrix(self, x: np.ndarray) -> np.ndarray:
         """Units forecast for each row of features ``x`` (columns in ``features`` order)."""
@@ -123,17 +138,75 @@ def compute_model_version(
     return "lgbm-" + hashlib.sha256(payload.encode("utf-8")).hexdigest()[:8]
 
 
+def combined_version(versions: Mapping[str, str]) -> str:
+    """The one source's model version, or ``lgbm-<8 hex>`` over every source's."""
+    if len(versions) == 1:
+        return next(iter(versions.values()))
+    payload = json.dumps(dict(sorted(versions.items())))
+    return "lgbm-" + hashlib.sha256(payload.encode("utf-8")).hexdigest()[:8]
+
+
+@dataclass
+class ModelSet:
+    """The model of each source (``models``: source -> model; all share one feature engine) and the settings
+    each was fitted with (``settings``: source -> what selection.py chose and where its known inputs come
+    from). What production forecasts with, and what the backtest fits at each origin (picklable)."""
+
+    models: dict[str, ForecastModel]
+    settings: dict[str, dict[str, Any]]
+
+    @property
+    def engine(self) -> FeatureEngine:
+        return next(iter(self.models.values())).engine
+
+    @property
+    def model_version(self) -> str:
+        return combined_version({source: m.model_version for source, m in self.models.items()})
+
+    @property
+    def trained_until(self) -> pd.Timestamp:
+        return max(m.trained_until for m in self.models.values())
+
+    @property
+    def refreshed(self) -> bool:
+        return any(m.refresh is not None for m in self.models.values())
+
+    @property
+    def n_train_rows(self) -> int:
+        return sum(m.n_train_rows for m in self.models.values())
+
+    def rows_by_model(self, panel: WidePanel, rows: np.ndarray) -> list[tuple[ForecastModel, np.ndarray]]:
+        """Each model with the positions (into ``rows``) of the series of its source."""
+        sources = panel.sources[rows]
+        out = []
+        for source, model in self.models.items():
+            positions = np.flatnonzero(sources == source)
+            if len(positions):
+                out.append((model, positions))
+        unknown = sorted(set(sources) - set(self.models))
+        if unknown:
+            raise ValueError(
+                f"no model for the series of source(s) {unknown}: fit the model set on this panel"
+            )
+        return out
+
+
 def recursive_forecast(
-    model: ForecastModel, panel: WidePanel, origin_col: int, horizon: int, rows: np.ndarray
+    model: ForecastModel | ModelSet, panel: WidePanel, origin_col: int, horizon: int, rows: np.ndarray
 ) -> np.ndarray:
     """Forecasts (len(rows) x horizon) of weeks origin+1 .. origin+horizon for the given series rows.
 
     ``panel`` must have week columns up to origin+horizon, with their plan in ``exog``. Units after the origin
     are ignored (they are what is being forecast); ``panel`` is not changed.
     """
+    parts = (
+        model.rows_by_model(panel, rows) if isinstance(model, ModelSet) else [(model, np.arange(len(rows)))]
+    )
     window = ForecastWindow(model.engine, panel, origin_col, horizon)
     out = np.empty((len(rows), horizon))
     for step in range(1, horizon + 1):
-        out[:, step - 1] = model.predict_matrix(window.features(step, rows))
+        x = window.features(step, rows)
+        for part, positions in parts:
+            out[positions, step - 1] = part.predict_engine_matrix(x[positions])
         window.record(step, rows, out[:, step - 1])
     return out

@@ -1,9 +1,10 @@
-"""Forecasting nodes: train, backtest, forecast, quality gate, report.
+"""Forecasting nodes: choose the settings, train, backtest, forecast, quality gate, report.
 
 Every node reads the features stage's ``feature_set`` (the panel as matrices, the feature engine, the training
-rows); the model, the backtest protocol, the plan rule and the intervals live in model.py / training.py,
-backtest.py, plan.py and intervals.py, and these functions adapt them to the Kedro datasets. The train and
-backtest nodes look their result up in the stored results first (reuse.py) and hand new ones to the catalog.
+rows); the settings chosen per source (selection.py, ``model_settings``), the models (model.py, training.py,
+segments.py), the backtest protocol, the plan rule and the intervals live in their modules, and these
+functions adapt them to the Kedro datasets. The train and backtest nodes look their result up in the stored
+results first (reuse.py) and hand new ones to the catalog.
 """
 
 from __future__ import annotations
@@ -20,8 +21,9 @@ from sellout.config.model_parameters import ForecastingParams
 from sellout.pipelines.features.feature_set import FeatureSet
 
 from . import gate, intervals, report
-from .backtest import MODEL_METHOD, origin_columns, run_backtest, score
-from .model import ForecastModel, recursive_forecast
+from .backtest import MODEL_METHOD, origin_columns, run_backtest
+from .metrics import backtest_metrics_table
+from .model import ModelSet, recursive_forecast
 from .plan import activate_series, apply_plan
 from .reuse import (
     LastFullFit,
@@ -32,7 +34,8 @@ from .reuse import (
     reusable_base,
     stored,
 )
-from .training import TrainingSet
+from .segments import SourceTrainings, source_rows
+from .selection import choose_settings
 
 logger = logging.getLogger(__name__)
 
@@ -44,6 +47,7 @@ FORECAST_COLUMNS = {
     "horizon": "int64",
     "store_code": "str",
     "product_code": "str",
+    "measure": "str",
     "forecast_units": "float64",
     "forecast_p10": "float64",
     "forecast_p90": "float64",
@@ -55,6 +59,8 @@ BACKTEST_COLUMNS = {
     "method": "str",
     "horizon": "int64",
     "category": "str",
+    "measure": "str",
+    "segment": "str",
     "wape": "float64",
     "bias": "float64",
     "mase": "float64",
@@ -68,13 +74,35 @@ def _typed(frame: pd.DataFrame, dtypes: Mapping[str, str]) -> pd.DataFrame:
     return frame[list(dtypes)].astype(dict(dtypes)).reset_index(drop=True)
 
 
-def _version_extra(p: ForecastingParams) -> dict[str, Any]:
-    """Settings besides LightGBM's and the features' that make a model version (model.compute_model_version)."""
-    return {"train_weeks": p.train_weeks, "refit": p.refit.model_dump()}
+def _plan_key(promo_plan: pd.DataFrame | None, p: ForecastingParams, feature_set: FeatureSet) -> Any:
+    """What of the promo plan a result depends on: all of it if a source takes its inputs from a plan."""
+    sources = source_rows(feature_set.panel)
+    if promo_plan is None or promo_plan.empty or all(p.known_inputs_of(s) != "plan" for s in sources):
+        return None
+    return pd.util.hash_pandas_object(promo_plan, index=False).sum().item()
 
 
-def _training_set(feature_set: FeatureSet, p: ForecastingParams) -> TrainingSet:
-    return TrainingSet(feature_set, p.train_weeks, p.target_scale)
+# ------------------------------------------------------------------------------------------------ settings
+
+
+def choose_model_settings(
+    feature_set: FeatureSet,
+    stored_full_fits: StoredResults,
+    promo_plan: pd.DataFrame | None,
+    params: ForecastingParams,
+) -> dict[str, dict[str, Any]]:
+    """Kedro node: the settings of each source's model (``model_settings``): chosen on a validation window
+    before the backtest's when the model is fitted in full, those of the last full fit when it is refreshed
+    (or when this panel is the one it was fitted on: a rerun)."""
+    p = ForecastingParams.of(params, "forecasting")
+    last = stored(stored_full_fits, full_fit_key(feature_set, p))
+    last = reusable_base(last, feature_set, p.refit, same_week=True)
+    if last is not None and last.settings:
+        return last.settings
+    chosen = choose_settings(feature_set, p, promo_plan)
+    for source, record in chosen.items():
+        logger.info("settings of source %s: %s (%s)", source, record["candidate"], record["reason"])
+    return chosen
 
 
 # ------------------------------------------------------------------------------------------------- training
@@ -82,31 +110,35 @@ def _training_set(feature_set: FeatureSet, p: ForecastingParams) -> TrainingSet:
 
 def train_forecast_model(
     feature_set: FeatureSet,
+    model_settings: Mapping[str, Mapping[str, Any]],
     stored_forecast_models: StoredResults,
     stored_full_fits: StoredResults,
     params: ForecastingParams,
-) -> tuple[ForecastModel, dict[str, ForecastModel], dict[str, LastFullFit]]:
-    """Kedro node: the production model, trained on every week of the feature set.
+) -> tuple[ModelSet, dict[str, ModelSet], dict[str, LastFullFit]]:
+    """Kedro node: the production models (one per source), trained on every week of the feature set.
 
-    Returns the model, the model to store under its content key, and the full fit to store for the refit
-    schedule (both empty when nothing new was fitted).
+    Returns the model set, the model set to store under its content key, and the full fit to store for the
+    refit schedule (both empty when nothing new was fitted).
     """
     p = ForecastingParams.of(params, "forecasting")
-    key = result_key("forecast_model", feature_set, p)
+    settings = {str(k): dict(v) for k, v in model_settings.items()}
+    key = result_key("forecast_model", feature_set, p, settings)
     model = stored(stored_forecast_models, key)
     if model is not None:
         return model, {}, {}
-    training = _training_set(feature_set, p)
+    trainings = SourceTrainings(feature_set, p, settings)
     last = len(feature_set.panel.weeks) - 1
     base_key = full_fit_key(feature_set, p)
     base = reusable_base(stored(stored_full_fits, base_key), feature_set, p.refit)
     if base is not None:
-        model = training.fit(last, p.lightgbm, _version_extra(p), base, p.refit.refresh_rounds)
+        trainings.adopt(base.model, base.scores)
+        model = trainings.fit(last, base.model, p.refit.refresh_rounds)
         return model, {key: model}, {}
-    model = training.fit(last, p.lightgbm, _version_extra(p))
+    model = trainings.fit(last)
     full_fits = {}
     if p.refit.refresh_rounds > 0:
-        full_fits[base_key] = LastFullFit(model, history_digest(feature_set.panel, last))
+        history = history_digest(feature_set.panel, last)
+        full_fits[base_key] = LastFullFit(model, history, settings, trainings.base_scores(model))
     return model, {key: model}, full_fits
 
 
@@ -115,6 +147,8 @@ def train_forecast_model(
 
 def backtest_forecast(
     feature_set: FeatureSet,
+    model_settings: Mapping[str, Mapping[str, Any]],
+    promo_plan: pd.DataFrame | None,
     stored_backtest_cells: StoredResults,
     run_context: Mapping[str, Any],
     params: ForecastingParams,
@@ -123,56 +157,53 @@ def backtest_forecast(
     report, which read the metrics back), cells, interval calibration, and the cells to store under their
     content key (empty when they were read back).
 
-    Metrics rows: per method x horizon x category, per method x horizon over all categories (category
-    'ALL'), and per method over all horizons (horizon 0) per category and for 'ALL'.
+    Metrics rows (metrics.py): per method x horizon x category x measure, over all categories (category 'ALL')
+    and all horizons (horizon 0), and the promoted / not-promoted cells (segment).
     """
     p = ForecastingParams.of(params, "forecasting")
     b = p.backtest
     panel = feature_set.panel
     origins = origin_columns(panel, b.origins)
-    training = _training_set(feature_set, p)
-    key = result_key("backtest_cells", feature_set, p)
+    settings = {str(k): dict(v) for k, v in model_settings.items()}
+    trainings = SourceTrainings(feature_set, p, settings)
+    key = result_key("backtest_cells", feature_set, p, [settings, _plan_key(promo_plan, p, feature_set)])
     cells = stored(stored_backtest_cells, key)
     to_store = {}
     if cells is None:
-        plan_rule = p.plan_rule if b.plan == "rule" else None
         cells, _ = run_backtest(
-            panel, training, origins, b.horizon, p.lightgbm, b.moving_average_weeks, None, plan_rule, p.refit
+            panel, trainings, origins, b.horizon, b.moving_average_weeks, None, promo_plan, p.refit
         )
         to_store[key] = cells
     run_id = str(run_context["run_id"])
     metrics = backtest_metrics_table(cells)
     metrics["run_id"] = run_id
-    metrics["model_version"] = training.model_version(p.lightgbm, _version_extra(p))
+    metrics["model_version"] = trainings.model_version()
     metrics["first_origin_week"] = panel.weeks[origins[0]]
     metrics["last_origin_week"] = panel.weeks[origins[-1]]
     model_cells = cells[cells["method"] == MODEL_METHOD]
-    calibration = intervals.calibrate(model_cells, p.intervals.lower, p.intervals.upper)
+    calibration = intervals.calibrate_sources(model_cells, p.intervals.lower, p.intervals.upper)
     calibration["run_id"] = run_id
-    corrected = intervals.correct(model_cells["forecast"], calibration)
-    p10, p90 = intervals.apply(corrected, model_cells["horizon"], calibration)
-    calibration["backtest_coverage"] = intervals.coverage(model_cells["actual"].to_numpy(), p10, p90)
+    calibration["backtest_coverage"] = _coverage(model_cells, calibration)
     status = {"run_id": run_id, "table": "forecast.backtest_metrics", "rows": int(len(metrics))}
     return _typed(metrics, BACKTEST_COLUMNS), status, cells.assign(run_id=run_id), calibration, to_store
 
 
-def backtest_metrics_table(cells: pd.DataFrame) -> pd.DataFrame:
-    everything = cells.assign(category=gate.ALL)
-    all_horizons = cells.assign(horizon=0)
-    frames = [
-        score(cells, ["method", "horizon", "category"]),
-        score(everything, ["method", "horizon", "category"]),
-        score(all_horizons, ["method", "horizon", "category"]),
-        score(everything.assign(horizon=0), ["method", "horizon", "category"]),
-    ]
-    return pd.concat(frames, ignore_index=True).drop(columns="actual")
+def _coverage(model_cells: pd.DataFrame, calibration: Mapping[str, Any]) -> float:
+    inside = 0
+    for source, rows in model_cells.groupby("source", sort=True):
+        own = intervals.for_source(calibration, str(source))
+        corrected = intervals.correct(rows["forecast"], own)
+        p10, p90 = intervals.apply(corrected, rows["horizon"], own)
+        actual = rows["actual"].to_numpy()
+        inside += int(((actual >= p10) & (actual <= p90)).sum())
+    return inside / len(model_cells) if len(model_cells) else float("nan")
 
 
 # ---------------------------------------------------------------------------------------------- forecasting
 
 
 def forecast_next_weeks(
-    forecast_model: ForecastModel,
+    forecast_model: ModelSet,
     feature_set: FeatureSet,
     promo_plan: pd.DataFrame | None,
     interval_calibration: Mapping[str, Any],
@@ -181,26 +212,43 @@ def forecast_next_weeks(
 ) -> pd.DataFrame:
     """Kedro node: forecasts of the ``horizon`` weeks after the panel's last week for the active series.
 
-    Future prices and promotions: ``promo_plan`` where it has them, the plan rule elsewhere (plan.py).
-    Level correction and intervals: the backtest's calibration (intervals.py); ``forecast_units`` is the
-    model's forecast times the calibration's ``scale``.
+    Future prices and promotions per source (``known_inputs``): the plan rule alone where no plan is delivered
+    (a plan's rows for such a source are ignored, as the backtest ignored them), ``promo_plan`` where it has
+    them and the rule elsewhere otherwise (plan.py). Level correction and intervals: the backtest's
+    calibration of the source (intervals.py); ``forecast_units`` is the model's forecast times its ``scale``,
+    in the series' measure (``measure``: units, or a value-only feed's sales value).
     """
     p = ForecastingParams.of(params, "forecasting")
     horizon = p.horizon
     origin = len(feature_set.panel.weeks) - 1
     wp = feature_set.panel.extended(horizon)
     rows = activate_series(wp, origin, p.active_weeks)
+    rows = rows[np.isin(wp.sources[rows], list(forecast_model.models))]
     if len(rows) == 0:
         return _typed(pd.DataFrame(columns=list(FORECAST_COLUMNS)), FORECAST_COLUMNS)
-    apply_plan(wp, origin, horizon, rows, promo_plan, p.plan_rule)
+    sources = wp.sources[rows]
+    for source in sorted(set(sources)):
+        own = rows[sources == source]
+        if p.known_inputs_of(source) == "rule":
+            _warn_ignored_plan(promo_plan, source, wp.series.iloc[own])
+            apply_plan(wp, origin, horizon, own, None, p.plan_rule)
+        else:
+            apply_plan(wp, origin, horizon, own, promo_plan, p.plan_rule)
     point = recursive_forecast(forecast_model, wp, origin, horizon, rows)
     h = np.tile(np.arange(1, horizon + 1), len(rows))
-    units = intervals.correct(point.reshape(-1), interval_calibration)
-    p10, p90 = intervals.apply(units, h, interval_calibration)
+    row_sources = np.repeat(sources, horizon)
+    units, p10, p90 = (np.empty(len(h)) for _ in range(3))
+    flat = point.reshape(-1)
+    for source in sorted(set(sources)):
+        at = row_sources == source
+        own = intervals.for_source(interval_calibration, source)
+        units[at] = intervals.correct(flat[at], own)
+        p10[at], p90[at] = intervals.apply(units[at], h[at], own)
     out = pd.DataFrame(
         {
             "store_code": np.repeat(wp.series["store_code"].to_numpy()[rows], horizon),
             "product_code": np.repeat(wp.series["product_code"].to_numpy()[rows], horizon),
+            "measure": np.repeat(wp.measures[rows], horizon),
             "horizon": h,
             "target_week": wp.weeks[origin + h],
             "forecast_units": units,
@@ -213,6 +261,21 @@ def forecast_next_weeks(
     out["origin_week"] = wp.weeks[origin]
     out["created_at"] = str(run_context["started_at"])
     return _typed(out.sort_values([*SERIES_KEYS, "horizon"]), FORECAST_COLUMNS)
+
+
+def _warn_ignored_plan(promo_plan: pd.DataFrame | None, source: str, series: pd.DataFrame) -> None:
+    if promo_plan is None or promo_plan.empty or not set(SERIES_KEYS) <= set(promo_plan.columns):
+        return
+    keys = pd.MultiIndex.from_frame(series[list(SERIES_KEYS)].astype("str"))
+    planned = pd.MultiIndex.from_frame(promo_plan[list(SERIES_KEYS)].astype("str")).isin(keys)
+    if planned.any():
+        logger.warning(
+            "promo_plan has %d rows for source %s, whose known_inputs is 'rule': ignored (set "
+            "forecasting.known_inputs_by_source.%s: plan to use them)",
+            int(planned.sum()),
+            source,
+            source,
+        )
 
 
 def write_forecasts(
@@ -237,7 +300,8 @@ def evaluate_quality_gate(
     this_run_backtest_metrics: pd.DataFrame,
     backtest_write_status: Mapping[str, Any],
     published_model_runs: pd.DataFrame,
-    forecast_model: ForecastModel,
+    forecast_model: ModelSet,
+    model_settings: Mapping[str, Mapping[str, Any]],
     run_context: Mapping[str, Any],
     params: ForecastingParams,
 ) -> tuple[dict[str, Any], pd.DataFrame]:
@@ -256,6 +320,11 @@ def evaluate_quality_gate(
         p.quality_gate.margin,
         p.quality_gate.last_published_margin,
     )
+    settings = {
+        str(source): {**dict(model_settings.get(source, {})), **forecast_model.settings.get(source, {})}
+        for source in forecast_model.models
+    }
+    status["known_inputs"] = gate.known_inputs_text(settings)
     row = gate.model_run_row(
         status,
         backtest_metrics,
@@ -263,6 +332,7 @@ def evaluate_quality_gate(
         str(run_context["started_at"]),
         forecast_model.trained_until,
         MODEL_METHOD,
+        settings,
     )
     return status, row
 
@@ -277,7 +347,8 @@ def build_forecast_report(
     backtest_write_status: Mapping[str, Any],
     forecast_frame: pd.DataFrame,
     quality_gate_status: Mapping[str, Any],
-    forecast_model: ForecastModel,
+    forecast_model: ModelSet,
+    model_panel_status: Mapping[str, Any],
     run_context: Mapping[str, Any],
 ):
     """Kedro node: the two plotly charts and the run's HTML report ({run_id: html})."""
@@ -285,7 +356,12 @@ def build_forecast_report(
     chart = report.forecast_chart(model_panel, backtest_cells, forecast_frame)
     metrics = report.backtest_chart(backtest_metrics)
     html = report.html_report(
-        [chart, metrics], quality_gate_status, run_context, forecast_model.model_version
+        [chart, metrics],
+        quality_gate_status,
+        run_context,
+        forecast_model.model_version,
+        forecast_model.settings,
+        model_panel_status,
     )
     return chart, metrics, {str(run_context["run_id"]): html}
 

@@ -1,4 +1,4 @@
-"""Forecasting pipeline: train, backtest, forecast, write, quality gate, charts and report.
+"""Forecasting pipeline: choose the settings, train, backtest, forecast, write, quality gate, charts and report.
 
 Stored results (``stored_*`` in, ``*_to_store`` out) are the same folders read and written by one node (see
 reuse.py). The backtest writes ``backtest_metrics`` and says so in ``backtest_write_status``; the gate and the
@@ -10,6 +10,7 @@ from kedro.pipeline import Pipeline, node
 from .nodes import (
     backtest_forecast,
     build_forecast_report,
+    choose_model_settings,
     evaluate_quality_gate,
     forecast_next_weeks,
     train_forecast_model,
@@ -21,14 +22,33 @@ def create_pipeline(**kwargs) -> Pipeline:
     return Pipeline(
         [
             node(
+                choose_model_settings,
+                inputs=["feature_set", "stored_full_fits", "promo_plan", "params:forecasting"],
+                outputs="model_settings",
+                name="choose_model_settings",
+            ),
+            node(
                 train_forecast_model,
-                inputs=["feature_set", "stored_forecast_models", "stored_full_fits", "params:forecasting"],
+                inputs=[
+                    "feature_set",
+                    "model_settings",
+                    "stored_forecast_models",
+                    "stored_full_fits",
+                    "params:forecasting",
+                ],
                 outputs=["forecast_model", "forecast_models_to_store", "full_fits_to_store"],
                 name="train_forecast_model",
             ),
             node(
                 backtest_forecast,
-                inputs=["feature_set", "stored_backtest_cells", "run_context", "params:forecasting"],
+                inputs=[
+                    "feature_set",
+                    "model_settings",
+                    "promo_plan",
+                    "stored_backtest_cells",
+                    "run_context",
+                    "params:forecasting",
+                ],
                 outputs=[
                     "backtest_metrics",
                     "backtest_write_status",
@@ -64,6 +84,7 @@ def create_pipeline(**kwargs) -> Pipeline:
                     "backtest_write_status",
                     "published_model_runs",
                     "forecast_model",
+                    "model_settings",
                     "run_context",
                     "params:forecasting",
                 ],
@@ -80,6 +101,7 @@ def create_pipeline(**kwargs) -> Pipeline:
                     "forecast_frame",
                     "quality_gate_status",
                     "forecast_model",
+                    "model_panel_status",
                     "run_context",
                 ],
                 outputs=["forecast_chart", "backtest_chart", "forecast_report"],

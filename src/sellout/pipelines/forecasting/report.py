@@ -68,6 +68,13 @@ def backtest_chart(backtest_metrics: pd.DataFrame) -> go.Figure:
         specs=[[{"type": "xy"}], [{"type": "table"}]],
         subplot_titles=("WAPE by horizon (all categories)", "Backtest metrics, all horizons"),
     )
+    if "segment" in backtest_metrics.columns:
+        by_segment = backtest_metrics[backtest_metrics["segment"] != ALL].assign(
+            category=lambda m: m["category"] + " / " + m["segment"]
+        )
+        backtest_metrics = pd.concat(
+            [backtest_metrics[backtest_metrics["segment"] == ALL], by_segment], ignore_index=True
+        )
     by_horizon = backtest_metrics[(backtest_metrics["category"] == ALL) & (backtest_metrics["horizon"] > 0)]
     for method, rows in by_horizon.groupby("method", sort=True):
         ordered = rows.sort_values("horizon")
@@ -100,6 +107,8 @@ def html_report(
     quality_gate_status: Mapping[str, Any],
     run_context: Mapping[str, Any],
     model_version: str,
+    model_settings: Mapping[str, Mapping[str, Any]] | None = None,
+    panel_status: Mapping[str, Any] | None = None,
 ) -> str:
     """One self-contained HTML page (plotly.js inlined once, so it opens offline)."""
     gate = quality_gate_status
@@ -111,11 +120,47 @@ def html_report(
         f"<p>Model {_escape(model_version)}; environment {_escape(str(run_context.get('env')))}; started "
         f"{_escape(str(run_context.get('started_at')))}.</p>",
         f"<h2>Quality gate: {verdict}</h2><p>{_escape(gate['reason'])}</p>",
+        sources_table(model_settings or {}, panel_status or {}),
     ]
     for i, fig in enumerate(figures):
         parts.append(fig.to_html(full_html=False, include_plotlyjs=(i == 0)))
     parts.append("</body></html>")
     return "\n".join(parts)
+
+
+def sources_table(model_settings: Mapping[str, Mapping[str, Any]], panel_status: Mapping[str, Any]) -> str:
+    """Per source: its measure, outage weeks, where the forecast weeks' known inputs came from (the backtest
+    used the same), and the settings chosen for its model with their validation WAPE."""
+    panel_sources = panel_status.get("sources", {})
+    names = sorted(set(model_settings) | set(panel_sources))
+    if not names:
+        return ""
+    header = (
+        "<tr><th>source</th><th>measure</th><th>series</th><th>outage weeks</th><th>incomplete weeks</th>"
+        "<th>known inputs</th><th>settings</th><th>validation WAPE</th><th>why</th></tr>"
+    )
+    rows = []
+    for name in names:
+        settings, panel = model_settings.get(name, {}), panel_sources.get(name, {})
+        validation = ", ".join(f"{k} {v}" for k, v in settings.get("validation_wape", {}).items())
+        cells = [
+            name,
+            panel.get("measure", ""),
+            panel.get("series", ""),
+            panel.get("outage_weeks", ""),
+            panel.get("incomplete_weeks", ""),
+            settings.get("known_inputs", ""),
+            settings.get("candidate", ""),
+            validation,
+            settings.get("reason", ""),
+        ]
+        rows.append("<tr>" + "".join(f"<td>{_escape(str(c))}</td>" for c in cells) + "</tr>")
+    return (
+        "<h2>Sources</h2><table border='1' cellspacing='0' cellpadding='3'>"
+        + header
+        + "".join(rows)
+        + "</table>"
+    )
 
 
 def _escape(text: str) -> str:

@@ -9,15 +9,16 @@ code), the forecasting parameters, the LightGBM version and the forecasting code
 reads them back.
 
 The refit schedule keeps the last full fit (``stored_full_fits``) under a key of the settings alone, with a
-digest of the history it was fitted on: the next weeks refresh it while that history and the attribute codes
-are unchanged.
+digest of the history it was fitted on, the settings chosen for each source then (selection.py) and the raw
+scores LightGBM kept on its training rows: the next weeks refresh it, from the same scores the backtest's
+refreshes start from, while that history and the attribute codes are unchanged.
 """
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import lightgbm as lgb
@@ -28,7 +29,8 @@ from sellout.pipelines.features.feature_set import FeatureSet
 from sellout.pipelines.features.fingerprint import code_digest, digest
 from sellout.pipelines.features.wide import WidePanel
 
-from .model import ForecastModel
+from .model import ModelSet
+from .training import BaseScores
 
 logger = logging.getLogger(__name__)
 
@@ -37,15 +39,19 @@ StoredResults = Mapping[str, Callable[[], Any]]
 
 @dataclass
 class LastFullFit:
-    """The model the refit schedule refreshes, and the digest of the weeks it was fitted on."""
+    """The model set the refit schedule refreshes, the digest of the weeks it was fitted on, the settings
+    chosen for it (the ``model_settings`` record) and each source's raw scores on its training rows."""
 
-    model: ForecastModel
+    model: ModelSet
     history: str
+    settings: dict[str, dict[str, Any]] = field(default_factory=dict)
+    scores: dict[str, BaseScores] = field(default_factory=dict)
 
 
-def result_key(kind: str, feature_set: FeatureSet, params: ForecastingParams) -> str:
-    """The content key of a result of ``kind`` computed from ``feature_set`` with ``params``."""
-    settings = {"kind": kind, "forecasting": params.model_dump(mode="json")}
+def result_key(kind: str, feature_set: FeatureSet, params: ForecastingParams, extra: Any = None) -> str:
+    """The content key of a result of ``kind`` computed from ``feature_set`` with ``params`` (and ``extra``:
+    the settings chosen, a promo plan)."""
+    settings = {"kind": kind, "forecasting": params.model_dump(mode="json"), "extra": extra}
     return digest(settings=settings, text=[feature_set.fingerprint, *_forecasting_code()])
 
 
@@ -82,14 +88,17 @@ def history_digest(panel: WidePanel, until_col: int) -> str:
 
 
 def reusable_base(
-    last: LastFullFit | None, feature_set: FeatureSet, refit: RefitParams
-) -> ForecastModel | None:
-    """The last full fit if the schedule refreshes it now and the history it saw is unchanged."""
-    if last is None:
+    last: LastFullFit | None, feature_set: FeatureSet, refit: RefitParams, same_week: bool = False
+) -> LastFullFit | None:
+    """The last full fit if the schedule refreshes it now (or, with ``same_week``, it was fitted on this very
+    panel: a rerun) and the history it saw is unchanged."""
+    if last is None or not isinstance(last.model, ModelSet):
         return None
     base, panel = last.model, feature_set.panel
     weeks_since = int((panel.weeks[-1] - base.trained_until) / pd.Timedelta(weeks=1))
-    if not refit.refreshes(weeks_since) or base.trained_until not in panel.weeks:
+    if not (refit.refreshes(weeks_since) or (same_week and weeks_since == 0)):
+        return None
+    if base.trained_until not in panel.weeks:
         return None
     if last.history != history_digest(panel, panel.week_index(base.trained_until)):
         logger.info("the weeks up to %s changed since the last full fit: fitting in full", base.trained_until)
@@ -98,7 +107,10 @@ def reusable_base(
         # New stores or products renumber the attribute codes the base model's trees split on.
         logger.info("new attribute values since the last full fit: fitting in full")
         return None
-    return base
+    if set(base.models) != set(feature_set.panel.sources):
+        logger.info("the sources changed since the last full fit: fitting in full")
+        return None
+    return last
 
 
 def _forecasting_code() -> list[str]:

@@ -3,10 +3,17 @@
 Rules (see ``build_model_panel``):
 
 * a series is one (store_code, product_code) pair; its span runs from its first to its last observed week;
+* the quantity a series is forecast in is its source's ``measure``: units, or the sales value of a value-only
+  feed; the panel's ``units`` column holds it (the quantity forecast) and ``measure`` says which it is;
+* a daily feed's incomplete weeks (``is_complete_week`` false) are left out before anything else;
 * inside the span every week exists; a week without a row is a zero-sales week (``units = 0``,
-  ``is_filled = True``): the product was ranged in that store but nothing was sold;
-* price and base_price are forward-filled, then back-filled, within the series;
-* promo flags (feature, display, tpr_only) are False where missing;
+  ``is_filled = True``): the product was ranged in that store but nothing was sold, unless the whole store
+  delivered nothing that week while it delivered before and after: then it is an outage (``is_outage``,
+  ``units`` missing; outages.py, ``preprocessing.outages``);
+* price is the delivered price, or sales value / units where a feed gives none; base_price is the delivered
+  one, or the highest price of the series' unpromoted weeks among the last ``base_price_weeks`` weeks; both
+  are forward-filled, then back-filled, within the series;
+* promo flags (feature, display, tpr_only, promotion) are False where missing;
 * series with fewer than ``min_weeks_history`` observed weeks are dropped;
 * ranging gaps, launches, delistings and outliers are marked by ``rules.apply_rules`` (``preprocessing.rules``).
 """
@@ -26,27 +33,43 @@ from sellout.canonical import (
     PROMO_FLAGS,
     SERIES_KEYS,
     STORE_ATTRIBUTES,
+    UNITS,
     WEEK,
 )
 from sellout.config.parameters import PreprocessingParams, PromotionParams
+from sellout.pipelines.preprocessing.outages import mark_outages, store_outages, weekly_grid
 from sellout.pipelines.preprocessing.panel_rules import apply_rules
 
 SERIES_KEYS = list(SERIES_KEYS)
-REQUIRED_COLUMNS = [WEEK, *SERIES_KEYS, "units"]
-OPTIONAL_COLUMNS = ["sales_value", *PRICE_COLUMNS, *PROMO_FLAGS]
+SOURCE, MEASURE, SALES_VALUE = "source", "measure", "sales_value"
+MEASURES = (UNITS, SALES_VALUE)
+# A generic "on promotion" flag (a feed that does not say which kind) beside feature, display and TPR.
+PROMOTION = "promotion"
+FLAGS = (*PROMO_FLAGS, PROMOTION)
+# Known-in-advance calendar inputs of a store-week where a feed has them: days closed (a daily feed's weeks)
+# and public holidays in the week.
+CALENDAR_INPUTS = ("days_closed", "holiday_days")
+IS_COMPLETE_WEEK = "is_complete_week"
+DEFAULT_SOURCE = "default"
+REQUIRED_COLUMNS = [WEEK, *SERIES_KEYS]
+OPTIONAL_COLUMNS = [UNITS, SALES_VALUE, *PRICE_COLUMNS, *FLAGS, *CALENDAR_INPUTS]
 # Store and product attributes the model uses; one value per series (the last non-null one).
 ATTRIBUTES = [*PRODUCT_ATTRIBUTES, *STORE_ATTRIBUTES]
 PANEL_COLUMNS = [
     "series_id",
     *SERIES_KEYS,
+    SOURCE,
+    MEASURE,
     *PRODUCT_ATTRIBUTES,
     *STORE_ATTRIBUTES,
     WEEK,
-    "units",
-    "sales_value",
+    UNITS,
+    SALES_VALUE,
     *PRICE_COLUMNS,
-    *PROMO_FLAGS,
+    *FLAGS,
+    *CALENDAR_INPUTS,
     "is_filled",
+    "is_outage",
     # from rules.apply_rules: what the panel cannot tell by itself
     "is_ranged",
     "is_launch",
@@ -54,8 +77,6 @@ PANEL_COLUMNS = [
     "is_outlier",
     "units_for_training",
 ]
-
-ONE_WEEK = pd.Timedelta(days=7)
 
 
 def check_dbt_tests(dbt_test_status: Mapping[str, Any] | None) -> None:
@@ -82,7 +103,7 @@ def build_model_panel(
     Args:
         sellout_weekly: the dbt mart, one row per (store_code, product_code, week_end_date).
         dbt_test_status: ``{"success": bool, ...}`` from the dbt test step; must be successful.
-        params: ``params:preprocessing`` (``min_weeks_history``, ``clip_negative_units``, ``rules``).
+        params: ``params:preprocessing`` (``min_weeks_history``, ``clip_negative_units``, ``outages``, ``rules``).
         store_attributes: ``marts.dim_store`` (store_code + segment, state, sales_area), optional.
         product_attributes: ``marts.dim_product`` (product_code + manufacturer, sub_category), optional.
         promotion: ``params:promotion`` (when a week counts as promoted, for the outlier rule).
@@ -97,6 +118,7 @@ def build_model_panel(
     weekly = _join_attributes(sellout_weekly, store_attributes, "store_code", list(STORE_ATTRIBUTES))
     weekly = _join_attributes(weekly, product_attributes, "product_code", list(PRODUCT_ATTRIBUTES))
     obs = _clean_observations(weekly, clip_negative=p.clip_negative_units)
+    outages = store_outages(obs) if p.outages.detect == "store_weeks" else None
 
     spans = (
         obs.groupby(SERIES_KEYS, sort=True)
@@ -107,24 +129,27 @@ def build_model_panel(
     if spans.empty:
         return _empty_panel()
 
-    grid = _weekly_grid(spans)
+    grid = weekly_grid(spans, SERIES_KEYS)
     panel = grid.merge(obs, on=[*SERIES_KEYS, WEEK], how="left", indicator=True, validate="one_to_one")
     is_filled = (panel.pop("_merge") == "left_only").to_numpy()
     panel["is_filled"] = is_filled
-
-    panel["units"] = panel["units"].fillna(0.0).astype("float64")
-    panel["sales_value"] = panel["sales_value"].astype("float64").mask(is_filled, 0.0)
+    is_outage = mark_outages(panel, outages) if outages is not None else np.zeros(len(panel), dtype=bool)
+    panel["is_outage"] = is_outage & is_filled
 
     sid = panel.groupby(SERIES_KEYS, sort=False).ngroup()
-    for col in PRICE_COLUMNS:
-        filled = panel[col].astype("float64").groupby(sid).ffill()
-        panel[col] = filled.groupby(sid).bfill()
-    for col in PROMO_FLAGS:
-        panel[col] = panel[col].fillna(False).astype(bool)
-
     # One value per series for each attribute: the last non-null value observed for it.
-    attributes = obs.groupby(SERIES_KEYS, sort=False)[ATTRIBUTES].last().reset_index()
-    panel = panel.drop(columns=ATTRIBUTES).merge(attributes, on=SERIES_KEYS, how="left")
+    per_series = obs.groupby(SERIES_KEYS, sort=False)[[*ATTRIBUTES, SOURCE, MEASURE]].last().reset_index()
+    panel = panel.drop(columns=[*ATTRIBUTES, SOURCE, MEASURE]).merge(per_series, on=SERIES_KEYS, how="left")
+    for col in (UNITS, SALES_VALUE):
+        panel[col] = panel[col].astype("float64").mask(is_filled, 0.0).mask(panel["is_outage"])
+    # The quantity forecast: the series' measure (units, or a value-only feed's sales value).
+    by_value = (panel[MEASURE] == SALES_VALUE).to_numpy()
+    panel[UNITS] = np.where(by_value, panel[SALES_VALUE], panel[UNITS])
+    _fill_prices(panel, sid, p.base_price_weeks)
+    for col in FLAGS:
+        panel[col] = panel[col].fillna(False).astype(bool)
+    for col in CALENDAR_INPUTS:
+        panel[col] = panel[col].astype("float64")
     for col in ATTRIBUTES:
         if col == "sales_area":
             panel[col] = pd.to_numeric(panel[col], errors="coerce").astype("float64")
@@ -133,6 +158,59 @@ def build_model_panel(
     panel["series_id"] = panel["store_code"] + "|" + panel["product_code"]
     panel = apply_rules(panel, p, promotion)
     return panel[PANEL_COLUMNS].sort_values([*SERIES_KEYS, WEEK], ignore_index=True)
+
+
+def summarize_model_panel(sellout_weekly: pd.DataFrame, model_panel: pd.DataFrame) -> dict[str, Any]:
+    """Kedro node: what the panel holds per source: series, weeks, outage store-weeks (and their cells) and
+    the incomplete weeks of a daily feed left out (``model_panel_status``)."""
+    sources: dict[str, dict[str, Any]] = {}
+    for source, rows in model_panel.groupby(SOURCE, sort=True):
+        outage = rows[rows["is_outage"]]
+        sources[str(source)] = {
+            "measure": str(rows[MEASURE].iloc[0]),
+            "series": int(rows["series_id"].nunique()),
+            "weeks": int(rows[WEEK].nunique()),
+            "outage_weeks": int(len(outage[["store_code", WEEK]].drop_duplicates())),
+            "outage_cells": int(len(outage)),
+            "incomplete_weeks": 0,
+        }
+    if IS_COMPLETE_WEEK in sellout_weekly.columns:
+        incomplete = sellout_weekly[sellout_weekly[IS_COMPLETE_WEEK].eq(False)]
+        source = incomplete[SOURCE] if SOURCE in incomplete else pd.Series(DEFAULT_SOURCE, incomplete.index)
+        counts = incomplete.assign(_source=source.astype("str")).drop_duplicates(
+            ["_source", "store_code", WEEK]
+        )
+        for name, n in counts.groupby("_source").size().items():
+            sources.setdefault(str(name), {"series": 0, "outage_weeks": 0, "outage_cells": 0})
+            sources[str(name)]["incomplete_weeks"] = int(n)
+    return {
+        "rows": int(len(model_panel)),
+        "series": int(model_panel["series_id"].nunique()) if len(model_panel) else 0,
+        "outage_weeks": sum(s.get("outage_weeks", 0) for s in sources.values()),
+        "sources": sources,
+    }
+
+
+def _fill_prices(panel: pd.DataFrame, sid: pd.Series, base_price_weeks: int) -> None:
+    """Price and base price per cell (in place): delivered, else derived, then carried within the series."""
+    price = panel["price"].astype("float64")
+    units = panel[UNITS].where(panel[MEASURE] == UNITS)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        price = price.fillna((panel[SALES_VALUE] / units).where(units > 0))
+    base = panel["base_price"].astype("float64")
+    if base.isna().any():
+        promoted = panel[list(FLAGS)].fillna(False).astype(bool).any(axis=1)
+        regular = price.where(~promoted & ~panel["is_filled"])
+        derived = (
+            regular.groupby(sid)
+            .rolling(base_price_weeks, min_periods=1)
+            .max()
+            .reset_index(level=0, drop=True)
+        )
+        base = base.fillna(derived.sort_index())
+    for col, values in (("price", price), ("base_price", base)):
+        filled = values.groupby(sid).ffill()
+        panel[col] = filled.groupby(sid).bfill()
 
 
 def _join_attributes(
@@ -163,13 +241,20 @@ def _join_attributes(
 
 def _clean_observations(sellout_weekly: pd.DataFrame, clip_negative: bool) -> pd.DataFrame:
     missing = [c for c in REQUIRED_COLUMNS if c not in sellout_weekly.columns]
+    if UNITS not in sellout_weekly.columns and SALES_VALUE not in sellout_weekly.columns:
+        missing.append(f"{UNITS} or {SALES_VALUE}")
     if missing:
         raise ValueError(f"sellout_weekly lacks required columns: {missing}")
-    obs = sellout_weekly.copy()
+    obs = sellout_weekly
+    if IS_COMPLETE_WEEK in obs.columns:
+        obs = obs[obs[IS_COMPLETE_WEEK].ne(False).to_numpy()]
+    obs = obs.copy()
     for col in [*OPTIONAL_COLUMNS, *ATTRIBUTES]:
         if col not in obs.columns:
-            obs[col] = np.nan if col not in PROMO_FLAGS else False
-    obs = obs[[*REQUIRED_COLUMNS, *OPTIONAL_COLUMNS, *ATTRIBUTES]]
+            obs[col] = False if col in FLAGS else np.nan
+    obs[SOURCE] = obs[SOURCE].fillna(DEFAULT_SOURCE).astype("str") if SOURCE in obs else DEFAULT_SOURCE
+    obs[MEASURE] = _measure(obs)
+    obs = obs[[*REQUIRED_COLUMNS, SOURCE, MEASURE, *OPTIONAL_COLUMNS, *ATTRIBUTES]]
     obs[WEEK] = pd.to_datetime(obs[WEEK]).dt.normalize().astype("datetime64[ns]")
     if obs[WEEK].isna().any():
         raise ValueError("sellout_weekly has rows with a null week_end_date")
@@ -182,29 +267,38 @@ def _clean_observations(sellout_weekly: pd.DataFrame, clip_negative: bool) -> pd
     if duplicated.any():
         example = obs.loc[duplicated, [*SERIES_KEYS, WEEK]].iloc[0].to_dict()
         raise ValueError(f"sellout_weekly has {int(duplicated.sum())} duplicate series-weeks, e.g. {example}")
-    units = obs["units"].astype("float64").fillna(0.0)
-    obs["units"] = units.clip(lower=0.0) if clip_negative else units
+    for col in (UNITS, SALES_VALUE):
+        values = obs[col].astype("float64")
+        measured = obs[MEASURE] == col
+        values = values.where(~measured, values.fillna(0.0))
+        obs[col] = values.clip(lower=0.0) if clip_negative else values
     return obs
 
 
-def _weekly_grid(spans: pd.DataFrame) -> pd.DataFrame:
-    """Every week from first_week to last_week of each series, built without a loop over series."""
-    n_weeks = ((spans["last_week"] - spans["first_week"]) // ONE_WEEK).astype("int64") + 1
-    rows = spans.loc[spans.index.repeat(n_weeks.to_numpy()), [*SERIES_KEYS, "first_week"]]
-    offset = rows.groupby(level=0).cumcount().to_numpy()
-    weeks = rows["first_week"].to_numpy() + offset * np.timedelta64(7, "D")
-    grid = rows[SERIES_KEYS].reset_index(drop=True)
-    grid[WEEK] = pd.Series(weeks, dtype="datetime64[ns]")
-    return grid
+def _measure(obs: pd.DataFrame) -> pd.Series:
+    """Each row's measure: the mart's, else units where the source delivers any, else its sales value."""
+    if MEASURE in obs.columns and obs[MEASURE].notna().all():
+        measure = obs[MEASURE].astype("str")
+    else:
+        has_units = obs[UNITS].notna().groupby(obs[SOURCE]).transform("any")
+        measure = pd.Series(np.where(has_units, UNITS, SALES_VALUE), index=obs.index, dtype="str")
+    unknown = sorted(set(measure.unique()) - set(MEASURES))
+    if unknown:
+        raise ValueError(f"sellout_weekly has unknown measures {unknown} (expected one of {list(MEASURES)})")
+    mixed = measure.groupby(obs[SOURCE]).nunique()
+    if (mixed > 1).any():
+        raise ValueError(f"source {mixed[mixed > 1].index[0]!r} has rows in more than one measure")
+    return measure
 
 
 def _empty_panel() -> pd.DataFrame:
     def dtype(column: str) -> str:
         if column == WEEK:
             return "datetime64[ns]"
-        if column in PROMO_FLAGS or column.startswith("is_"):
+        if column in FLAGS or column.startswith("is_"):
             return "bool"
-        if column in (*NUMERIC_ATTRIBUTES, "units", "sales_value", *PRICE_COLUMNS, "units_for_training"):
+        numeric = (*NUMERIC_ATTRIBUTES, UNITS, SALES_VALUE, *PRICE_COLUMNS, *CALENDAR_INPUTS)
+        if column in (*numeric, "units_for_training"):
             return "float64"
         return "str"
 

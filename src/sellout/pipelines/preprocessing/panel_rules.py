@@ -12,7 +12,7 @@ Each rule adds a boolean column and, where configured, acts on it; all are vecto
 * **outliers** - an unpromoted week whose units exceed the series' median by more than
   ``outlier_mad_threshold`` median absolute deviations (``is_outlier``); ``outlier_action`` ``cap`` lowers them
   to that bound in ``units_for_training`` (the actual ``units`` stay as sold, so backtests score against what
-  happened), ``keep`` leaves them. A promoted week (feature, display or TPR flag, or a price at least
+  happened), ``keep`` leaves them. A promoted week (a promotion flag, or a price at least
   ``promotion.price_cut`` below base price) is never an outlier: the promotion inputs explain its uplift (on
   dunnhumby, 98% of the weeks a MAD rule flags are promoted ones).
 """
@@ -69,7 +69,7 @@ def apply_rules(
 def _promoted(panel: pd.DataFrame, price_cut: float) -> pd.Series:
     """True on weeks with a promotion flag or a price at least ``price_cut`` below base price."""
     promoted = pd.Series(False, index=panel.index)
-    for flag in PROMO_FLAGS:
+    for flag in (*PROMO_FLAGS, "promotion"):
         if flag in panel:
             promoted |= panel[flag].fillna(False).astype(bool)
     if "price" in panel and "base_price" in panel:

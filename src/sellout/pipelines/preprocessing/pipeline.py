@@ -1,8 +1,9 @@
-"""Preprocessing pipeline: ``sellout_weekly`` (dbt mart, tested) + store/product attributes -> ``model_panel``."""
+"""Preprocessing pipeline: ``sellout_weekly`` (dbt mart, tested) + store/product attributes -> ``model_panel``,
+and what it holds per source (``model_panel_status``: series, outage weeks)."""
 
 from kedro.pipeline import Pipeline, node
 
-from .nodes import build_model_panel
+from .nodes import build_model_panel, summarize_model_panel
 
 
 def create_pipeline(**kwargs) -> Pipeline:
@@ -20,6 +21,12 @@ def create_pipeline(**kwargs) -> Pipeline:
                 ],
                 outputs="model_panel",
                 name="build_model_panel",
-            )
+            ),
+            node(
+                summarize_model_panel,
+                inputs=["sellout_weekly", "model_panel"],
+                outputs="model_panel_status",
+                name="summarize_model_panel",
+            ),
         ]
     )

@@ -1,0 +1,92 @@
+"""The honest backtest: for a source without a promo plan, what production published at an origin is what the
+backtest scored for that origin, through the real nodes (preprocessing, features, settings, training with the
+stored full fits of earlier weeks, the forecast, the backtest)."""
+
+import numpy as np
+import pandas as pd
+import pytest
+from support.forecast_panels import promo_panel
+
+from sellout.datasets import MemoDataset
+from sellout.pipelines.features.nodes import build_model_features
+from sellout.pipelines.forecasting import intervals
+from sellout.pipelines.forecasting.nodes import (
+    backtest_forecast,
+    choose_model_settings,
+    forecast_next_weeks,
+    train_forecast_model,
+)
+from sellout.pipelines.preprocessing.nodes import build_model_panel
+
+FEATURES = {"lags": [1, 2, 52], "rolling_windows": [4, 13], "rolling_std_windows": [4], "exclude": []}
+# No plan is configured (known_inputs: rule, the default); the refit schedule replays 3 origins: a full fit
+# at the first, refreshes at the next two. The settings are fixed (one candidate): a choice made at another
+# week's full fit could differ, and that is not what this test is about.
+PARAMS = {
+    "horizon": 4,
+    "backtest": {"origins": 3, "horizon": 4},
+    "lightgbm": {"n_estimators": 40, "num_leaves": 7, "min_child_samples": 5, "num_threads": 1},
+    "refit": {"full_every_weeks": 5, "refresh_rounds": 10},
+    "selection": {"candidates": [{"name": "scaled_tweedie"}]},
+}
+
+
+def _run(mart: pd.DataFrame, memo: dict[str, MemoDataset], run_id: str):
+    """One production run on the weeks of ``mart``: panel, features, settings, model, backtest, forecast."""
+    run = {"run_id": run_id, "started_at": "2024-01-01T00:00:00+00:00"}
+    panel = build_model_panel(mart, {"success": True}, {"min_weeks_history": 1})
+    features = build_model_features(panel, FEATURES, {"price_cut": 0.05})
+    settings = choose_model_settings(features, memo["full_fits"].load(), None, PARAMS)
+    model, _, full_fits = train_forecast_model(features, settings, {}, memo["full_fits"].load(), PARAMS)
+    memo["full_fits"].save(full_fits)
+    _, _, cells, calibration, _ = backtest_forecast(features, settings, None, {}, run, PARAMS)
+    published = forecast_next_weeks(model, features, None, calibration, run, PARAMS)
+    return cells, calibration, published, model
+
+
+@pytest.fixture(scope="module")
+def mart():
+    weekly = promo_panel(70, stores=("S1", "S2", "S3")).drop(columns="is_filled")
+    return weekly.assign(source="grocer", sales_value=weekly["units"] * weekly["price"])
+
+
+def test_what_production_published_is_what_the_backtest_scored(mart, tmp_path_factory):
+    memo = {"full_fits": MemoDataset(tmp_path_factory.mktemp("memo"), keep=3)}
+    weeks = sorted(mart["week_end_date"].unique())
+    last = len(weeks) - 1
+    cells, *_ = _run(mart, {"full_fits": MemoDataset(tmp_path_factory.mktemp("other"))}, "backtest")
+    scored = cells[cells["method"] == "lightgbm"]
+    kinds = []
+    for origin in range(last - 3, last):  # the backtest's origins: production ran at each of those weeks
+        _, calibration, published, model = _run(
+            mart[mart["week_end_date"] <= weeks[origin]], memo, f"w{origin}"
+        )
+        kinds.append("refresh" if model.refreshed else "full fit")
+        scale = intervals.for_source(calibration, "grocer")["scale"]
+        keys = ["store_code", "product_code", "horizon"]
+        at_origin = scored[scored["origin_week"] == weeks[origin]]
+        both = at_origin.merge(published, on=keys, how="inner", suffixes=("", "_published"))
+        assert (
+            len(both) == len(at_origin) == 6 * (last - origin)
+        )  # every series, horizons up to the last week
+        np.testing.assert_allclose(both["forecast_units"], both["forecast"] * scale, rtol=1e-6)
+        assert (both["measure_published"] == "units").all()
+    assert kinds == ["full fit", "refresh", "refresh"]  # the schedule production ran is the one replayed
+
+
+def test_a_plan_delivered_for_a_rule_source_changes_nothing(mart, tmp_path):
+    memo = {"full_fits": MemoDataset(tmp_path)}
+    _, calibration, plain, model = _run(mart, memo, "r1")
+    panel = build_model_panel(mart, {"success": True}, {"min_weeks_history": 1})
+    features = build_model_features(panel, FEATURES, {"price_cut": 0.05})
+    week = plain["target_week"].min()
+    plan = pd.DataFrame(
+        {"store_code": ["S1"], "product_code": ["P1"], "week_end_date": [week], "feature": [True]}
+    )
+    run = {"run_id": "r1", "started_at": "x"}
+    with_plan = forecast_next_weeks(model, features, plan, calibration, run, PARAMS)
+    pd.testing.assert_frame_equal(with_plan.drop(columns="created_at"), plain.drop(columns="created_at"))
+    (source_model,) = model.models.values()
+    assert "feature" not in source_model.features and "discount_depth" not in source_model.features
+    assert "weeks_since_promo" in source_model.features  # what production knows at the origin stays
+    assert model.settings["grocer"]["known_inputs"] == "rule"
