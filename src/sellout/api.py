@@ -23,7 +23,7 @@ from kedro.framework.session import KedroSession
 from kedro.io.core import generate_timestamp
 
 from sellout.config.loader import project_root
-from sellout.config.run import RUN_MODES
+from sellout.config.run import RUN_MODES, run_file_name
 from sellout.ops.dry_run import DryRunner
 from sellout.ops.messages import check_pipeline, explain
 from sellout.ops.no_op import NothingNew
@@ -143,5 +143,5 @@ def _report_path(catalog, run_id: str) -> str | None:
         folder = Path(catalog.get("forecast_report")._describe()["path"])
     except Exception:  # noqa: BLE001 - a catalog without the report
         return None
-    path = folder / f"{run_id}.html"
+    path = folder / f"{run_file_name(run_id)}.html"
     return str(path) if path.is_file() else None

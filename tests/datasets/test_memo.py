@@ -58,3 +58,27 @@ def test_catalog_entries_for_reading_and_writing_one_folder(tmp_path):
     catalog = DataCatalog.from_config({"stored": entry, "to_store": entry})
     catalog.save("to_store", {"abc": "value"})
     assert catalog.load("stored")["abc"]() == "value"
+
+
+def test_a_full_mode_run_reads_nothing_back_and_still_stores_what_it_computed(tmp_path):
+    MemoDataset(tmp_path).save({"k1": 1})
+    full = MemoDataset(tmp_path, mode="full")
+    assert full.load() == {}  # --mode full retrains
+    full.save({"k2": 2})
+    assert sorted(MemoDataset(tmp_path, mode="incremental").load()) == ["k1", "k2"]
+
+
+def test_the_catalog_gives_the_runs_mode(tmp_path):
+    from kedro.config import OmegaConfigLoader  # noqa: PLC0415 - this test only
+
+    conf = tmp_path / "conf" / "base"
+    conf.mkdir(parents=True)
+    (conf / "catalog.yml").write_text(
+        f"stored:\n  type: sellout.datasets.MemoDataset\n  path: {tmp_path / 'memo'}\n"
+        "  mode: ${runtime_params:mode,incremental}\n"
+    )
+    MemoDataset(tmp_path / "memo").save({"k": 1})
+    for mode, expected in (("incremental", ["k"]), ("full", [])):
+        loader = OmegaConfigLoader(str(tmp_path / "conf"), base_env="base", default_run_env="base",
+                                   runtime_params={"mode": mode})  # fmt: skip
+        assert sorted(DataCatalog.from_config(loader["catalog"]).load("stored")) == expected

@@ -8,6 +8,7 @@ when the run reloads those weeks (:mod:`sellout.config.backfill`).
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
@@ -16,6 +17,13 @@ from sellout.config.backfill import backfill_range
 from sellout.config.schema import ConfigError
 
 RUN_MODES = ("incremental", "full")
+# What a file name on an SMB share keeps as it is (an Airflow run id has ':' and '+').
+UNSAFE_IN_FILE_NAMES = re.compile(r"[^0-9A-Za-z._-]+")
+
+
+def run_file_name(run_id: str) -> str:
+    """The run id as a file name (a run's report): ':', '+', '/' ... as '-'."""
+    return UNSAFE_IN_FILE_NAMES.sub("-", str(run_id)).strip("-.") or "run"
 
 
 def build_run_context(run_id: str, runtime_params: Mapping[str, Any], env: str | None) -> dict[str, Any]:

@@ -16,7 +16,8 @@ loader of the key it computed; the loader returns ``None`` for an entry that can
 foreign file: the node computes the result again) and marks the entry used, so pruning keeps it. ``save({key:
 value})`` writes each value as a pickle atomically (temporary file + rename) and then keeps only the ``keep``
 most recently used entries; an empty dict writes nothing. ``keep: 0`` stores nothing and loads nothing (always
-compute). Keys are the nodes' content keys (hex digests).
+compute). ``mode: ${runtime_params:mode,incremental}``: a ``full`` run loads nothing (it computes everything
+again, as ``--mode full`` promises) and still saves what it computed. Keys are the nodes' content keys (hex digests).
 """
 
 from __future__ import annotations
@@ -40,18 +41,25 @@ KEY_PATTERN = re.compile(r"[0-9A-Za-z_-]{1,128}")
 
 class MemoDataset(AbstractDataset[dict[str, Any], dict[str, Callable[[], Any]]]):
     def __init__(
-        self, path: str | os.PathLike, keep: int = 3, metadata: dict[str, Any] | None = None
+        self,
+        path: str | os.PathLike,
+        keep: int = 3,
+        mode: str = "incremental",
+        metadata: dict[str, Any] | None = None,
     ) -> None:
         if int(keep) < 0:
             raise DatasetError(f"MemoDataset {path}: keep must be >= 0, got {keep!r}")
         self._path = Path(path)
         self._keep = int(keep)
+        self._mode = str(mode)
         self.metadata = metadata
 
     def _describe(self) -> dict[str, Any]:
-        return {"filepath": str(self._path), "keep": self._keep}
+        return {"filepath": str(self._path), "keep": self._keep, "mode": self._mode}
 
     def _load(self) -> dict[str, Callable[[], Any]]:
+        if self._mode == "full":  # a full run computes everything again; what it computes is still stored
+            return {}
         if self._keep == 0 or not self._path.is_dir():
             return {}
         return {entry.stem: self._loader(entry) for entry in sorted(self._path.glob(f"*{SUFFIX}"))}

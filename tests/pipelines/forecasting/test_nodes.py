@@ -143,7 +143,7 @@ def test_gate_and_report(outputs):
     assert run_row["run_id"].tolist() == ["run-1"] and bool(run_row["gate_passed"].iloc[0])
     assert run_row["origin_week"].iloc[0] == panel["week_end_date"].max()
     panel_status = {"sources": {"default": {"measure": "units", "series": 6, "outage_weeks": 3}}}
-    chart, table, report = build_forecast_report(
+    chart, table, report, script = build_forecast_report(
         panel, cells, metrics, written, forecasts, status, model, panel_status, RUN
     )
     assert isinstance(chart, go.Figure) and isinstance(table, go.Figure)
@@ -154,6 +154,18 @@ def test_gate_and_report(outputs):
     )
     assert "<td>actual_is_plan</td>" in html and "<td>3</td>" in html  # known inputs, outage weeks
     assert run_row["known_inputs"].iloc[0] == "actual_is_plan"
+    # plotly.js is one file beside the reports, not inlined in each
+    [(script_name, source)] = script.items()
+    assert f'src="{script_name}.js"' in html and len(source) > 1_000_000 and len(html) < 500_000
+
+
+def test_a_report_of_an_airflow_run_has_a_file_name_an_smb_share_keeps(outputs):
+    panel, model, metrics, cells, _, forecasts, _, settings = outputs
+    run = {**RUN, "run_id": "scheduled__2026-03-02T06:00:00+00:00"}
+    written = {"run_id": run["run_id"], "rows": len(metrics)}
+    status, _ = evaluate_quality_gate(metrics, written, pd.DataFrame(), model, settings, run, PARAMS)
+    _, _, report, _ = build_forecast_report(panel, cells, metrics, written, forecasts, status, model, {}, run)
+    assert list(report) == ["scheduled__2026-03-02T06-00-00-00-00"]
 
 
 def test_the_gate_refuses_metrics_that_are_not_what_the_backtest_wrote(outputs):

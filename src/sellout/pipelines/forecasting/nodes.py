@@ -18,6 +18,7 @@ import pandas as pd
 
 from sellout.canonical import SERIES_KEYS
 from sellout.config.model_parameters import ForecastingParams
+from sellout.config.run import run_file_name
 from sellout.pipelines.features.feature_set import FeatureSet
 
 from . import gate, intervals, report
@@ -351,7 +352,8 @@ def build_forecast_report(
     model_panel_status: Mapping[str, Any],
     run_context: Mapping[str, Any],
 ):
-    """Kedro node: the two plotly charts and the run's HTML report ({run_id: html})."""
+    """Kedro node: the two plotly charts, the run's HTML report ({report name: html}) and the plotly.js it reads
+    ({script name: source}, beside the reports)."""
     backtest_metrics = _as_written(this_run_backtest_metrics, backtest_write_status, run_context)
     chart = report.forecast_chart(model_panel, backtest_cells, forecast_frame)
     metrics = report.backtest_chart(backtest_metrics)
@@ -363,7 +365,7 @@ def build_forecast_report(
         forecast_model.settings,
         model_panel_status,
     )
-    return chart, metrics, {str(run_context["run_id"]): html}
+    return chart, metrics, {run_file_name(run_context["run_id"]): html}, report.plotly_script()
 
 
 def _as_written(

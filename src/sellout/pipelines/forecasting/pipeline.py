@@ -104,7 +104,7 @@ def create_pipeline(**kwargs) -> Pipeline:
                     "model_panel_status",
                     "run_context",
                 ],
-                outputs=["forecast_chart", "backtest_chart", "forecast_report"],
+                outputs=["forecast_chart", "backtest_chart", "forecast_report", "forecast_report_script"],
                 name="build_forecast_report",
             ),
         ]

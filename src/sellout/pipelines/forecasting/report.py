@@ -3,7 +3,8 @@
 * ``forecast_chart``: actual weekly units (all series summed) over the last year, the backtest's forecasts
   at horizon 1 of every method, and the new forecast with its P10-P90 band;
 * ``backtest_chart``: WAPE per horizon and method, and the metrics table (all horizons, per category);
-* the report: both figures, the quality gate's decision and the model version in one self-contained HTML page.
+* the report: both figures, the quality gate's decision and the model version in one HTML page per run, named
+  by ``sellout.config.run.run_file_name`` (safe on an SMB share), with plotly.js in one file beside the reports (``plotly_script``).
 """
 
 from __future__ import annotations
@@ -12,7 +13,9 @@ from collections.abc import Mapping
 from typing import Any
 
 import pandas as pd
+import plotly
 import plotly.graph_objects as go
+from plotly.offline import get_plotlyjs
 from plotly.subplots import make_subplots
 
 from sellout.canonical import UNITS, WEEK
@@ -20,6 +23,13 @@ from sellout.canonical import UNITS, WEEK
 from .gate import ALL
 
 HISTORY_WEEKS = 52
+# plotly.js of the installed plotly, one file per version so that an older report keeps its own.
+PLOTLY_SCRIPT = f"plotly-{plotly.__version__}.min"
+
+
+def plotly_script() -> dict[str, str]:
+    """The report folder's plotly.js: ``{PLOTLY_SCRIPT: source}``."""
+    return {PLOTLY_SCRIPT: get_plotlyjs()}
 
 
 def forecast_chart(
@@ -110,7 +120,8 @@ def html_report(
     model_settings: Mapping[str, Mapping[str, Any]] | None = None,
     panel_status: Mapping[str, Any] | None = None,
 ) -> str:
-    """One self-contained HTML page (plotly.js inlined once, so it opens offline)."""
+    """One HTML page; plotly.js is not inlined (4.5 MB per report) but read from ``PLOTLY_SCRIPT`` beside it, which
+    the report node writes into the same folder, so the page opens offline."""
     gate = quality_gate_status
     verdict = "PASSED: published" if gate["passed"] else "FAILED: not published"
     parts = [
@@ -123,7 +134,9 @@ def html_report(
         sources_table(model_settings or {}, panel_status or {}),
     ]
     for i, fig in enumerate(figures):
-        parts.append(fig.to_html(full_html=False, include_plotlyjs=(i == 0)))
+        parts.append(
+            fig.to_html(full_html=False, include_plotlyjs=f"{PLOTLY_SCRIPT}.js" if i == 0 else False)
+        )
     parts.append("</body></html>")
     return "\n".join(parts)
 
