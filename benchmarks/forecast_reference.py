@@ -19,8 +19,9 @@ import numpy as np
 import pandas as pd
 
 from benchmarks.shared_data import PROJECT_ROOT
+from sellout.canonical import CALENDAR_INPUTS, SELLOUT_FLAGS
 from sellout.config.model_parameters import LightGBMParams
-from sellout.pipelines.features.wide import CALENDAR_INPUTS, FLAGS, WidePanel, carry_over
+from sellout.pipelines.features.wide import WidePanel, carry_over
 from sellout.pipelines.forecasting.model import lgbm_train_params
 from sellout.pipelines.forecasting.plan import known_future
 
@@ -84,7 +85,7 @@ def _inputs(wp: WidePanel) -> dict[str, np.ndarray]:
     base = pd.DataFrame(wp.exog["base_price"]).ffill(axis=1).to_numpy()
     with np.errstate(divide="ignore", invalid="ignore"):
         depth = np.clip(1.0 - price / np.where(base > 0, base, np.nan), 0.0, None)
-    flags = {f: np.nan_to_num(wp.exog[f], nan=0.0) for f in FLAGS}
+    flags = {f: np.nan_to_num(wp.exog[f], nan=0.0) for f in SELLOUT_FLAGS}
     calendar = {c: np.nan_to_num(wp.exog[c], nan=0.0) for c in CALENDAR_INPUTS}
     return {"price": price, "base_price": base, "discount_depth": np.nan_to_num(depth), **flags, **calendar}
 

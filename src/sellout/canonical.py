@@ -48,6 +48,13 @@ DAYS_REPORTED = "days_reported"
 DAYS_CLOSED = "days_closed"
 IS_COMPLETE_WEEK = "is_complete_week"
 LINE_COLUMNS = (MEASURE, IS_RETURN, DAYS_REPORTED, DAYS_CLOSED, IS_COMPLETE_WEEK)
+# Known-in-advance calendar inputs of a store-week where a feed has them: days closed (a daily feed's weeks)
+# and public holidays in the week.
+HOLIDAY_DAYS = "holiday_days"
+CALENDAR_INPUTS = (DAYS_CLOSED, HOLIDAY_DAYS)
+# The source (sources.yml key) a row came from; a panel without the column is one source.
+SOURCE = "source"
+DEFAULT_SOURCE = "default"
 
 # -- master data ----------------------------------------------------------------------------------------------
 STORE_FIELDS = (STORE, "store_name", "city", "state", "segment", "sales_area")

@@ -16,7 +16,13 @@ from typing import Annotated, Any, Literal
 
 from pydantic import ConfigDict, Field, field_validator, model_validator
 
-from sellout.canonical import NUMERIC_ATTRIBUTES, PRODUCT_ATTRIBUTES, SERIES_KEYS, STORE_ATTRIBUTES
+from sellout.canonical import (
+    CALENDAR_INPUTS,
+    NUMERIC_ATTRIBUTES,
+    PRODUCT_ATTRIBUTES,
+    SERIES_KEYS,
+    STORE_ATTRIBUTES,
+)
 from sellout.config.schema import Strict
 
 # -- feature columns, in the model's column order ---------------------------------------------------------------
@@ -40,9 +46,6 @@ PRICE_PROMOTION = (
 # recent weeks in the same state as the forecast week (promoted: promo_units_26, not: base_units_13).
 PROMOTION_HISTORY = ("weeks_since_promo", "promo_frequency_52", "promo_units_26", "same_state_units")
 CALENDAR = ("week_of_year", "month", "holiday", "weeks_to_holiday")
-# Known-in-advance calendar inputs of the store-week where the feed has them (a daily feed's closed days,
-# public holidays).
-CALENDAR_INPUTS = ("days_closed", "holiday_days")
 HIERARCHY = (
     "product_units_lag_1",
     "product_units_roll_4",

@@ -41,13 +41,12 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from sellout.canonical import NUMERIC_ATTRIBUTES
-from sellout.config.model_parameters import CALENDAR, CALENDAR_INPUTS, CATEGORICAL_ATTRIBUTES, FeatureParams
+from sellout.canonical import CALENDAR_INPUTS, NUMERIC_ATTRIBUTES, SELLOUT_FLAGS
+from sellout.config.model_parameters import CALENDAR, CATEGORICAL_ATTRIBUTES, FeatureParams
 
 from .calendar import calendar_features
 from .vocabulary import CategoryVocabulary
 from .wide import (
-    FLAGS,
     WidePanel,
     column,
     group_mean,
@@ -75,7 +74,7 @@ def promoted(exog: dict[str, np.ndarray], price_cut: float) -> np.ndarray:
     base = exog["base_price"]
     with np.errstate(divide="ignore", invalid="ignore"):
         cut = exog["price"] / np.where(base > 0, base, np.nan) < 1.0 - price_cut
-    return np.logical_or.reduce([np.nan_to_num(exog[f]) > 0 for f in FLAGS] + [cut])
+    return np.logical_or.reduce([np.nan_to_num(exog[f]) > 0 for f in SELLOUT_FLAGS] + [cut])
 
 
 class FeatureInputs:
@@ -89,7 +88,7 @@ class FeatureInputs:
         self.n_series, self.n_weeks = units.shape
         self.price, self.base_price = panel.exog["price"], panel.exog["base_price"]
         self.ratio = self.price / np.where(self.base_price > 0, self.base_price, np.nan)
-        self.flags = {f: panel.exog[f] for f in FLAGS}
+        self.flags = {f: panel.exog[f] for f in SELLOUT_FLAGS}
         self.price_cut = (self.ratio < 1.0 - price_cut).astype("float64")
         self.promo = np.maximum.reduce([np.nan_to_num(v) for v in self.flags.values()] + [self.price_cut])
         # Where a week's plan is known (the panel's rows, a plan or the plan rule): NaN elsewhere.
@@ -212,7 +211,7 @@ def _price_promotion() -> list[Transform]:
             at=lambda i, t: np.clip(1.0 - i.ratio[:, t], 0.0, None),
             reads_plan=True,
         ),
-        *(of_week(flag, lambda i, flag=flag: i.flags[flag]) for flag in FLAGS),
+        *(of_week(flag, lambda i, flag=flag: i.flags[flag]) for flag in SELLOUT_FLAGS),
         of_week("promo_any", lambda i: i.promo),
         Transform(
             "price_index_52",
@@ -321,31 +320,18 @@ def _hierarchy() -> list[Transform]:
             reads_plan=True,
         )
 
+    def lag_and_roll(name: str, aggregate) -> list[Transform]:
+        """Last week's level of the aggregate and its 4-week mean."""
+        return [
+            Transform(f"{name}_lag_1", 1, full=lambda i: shift(aggregate(i), 1), at=last_week(aggregate)),
+            Transform(
+                f"{name}_roll_4", 4, full=lambda i: rolling_mean(aggregate(i), 4), at=four_weeks(aggregate)
+            ),
+        ]
+
     return [
-        Transform(
-            "product_units_lag_1",
-            1,
-            full=lambda i: shift(product_units(i), 1),
-            at=last_week(product_units),
-        ),
-        Transform(
-            "product_units_roll_4",
-            4,
-            full=lambda i: rolling_mean(product_units(i), 4),
-            at=four_weeks(product_units),
-        ),
-        Transform(
-            "store_category_units_lag_1",
-            1,
-            full=lambda i: shift(store_category_units(i), 1),
-            at=last_week(store_category_units),
-        ),
-        Transform(
-            "store_category_units_roll_4",
-            4,
-            full=lambda i: rolling_mean(store_category_units(i), 4),
-            at=four_weeks(store_category_units),
-        ),
+        *lag_and_roll("product_units", product_units),
+        *lag_and_roll("store_category_units", store_category_units),
         product_share("product_feature_share", lambda i: i.flags["feature"]),
         product_share("product_display_share", lambda i: i.flags["display"]),
         product_share("product_price_cut_share", lambda i: i.known_price_cut),

@@ -18,10 +18,16 @@ import pandas as pd
 from scipy import sparse
 
 from sellout.canonical import (
+    CALENDAR_INPUTS,
+    DEFAULT_SOURCE,
+    MEASURE,
     PRICE_COLUMNS,
     PRODUCT_ATTRIBUTES,
     PROMO_FLAGS,
+    PROMOTION,
+    SELLOUT_FLAGS,
     SERIES_KEYS,
+    SOURCE,
     STORE_ATTRIBUTES,
     UNITS,
     WEEK,
@@ -29,14 +35,10 @@ from sellout.canonical import (
 
 # The columns of a week that a plan can give in advance: prices, promotions and calendar inputs (days closed,
 # public holidays) where a feed has them. The first ones are required in the model panel, the others optional.
-PROMOTION = "promotion"
-FLAGS = (*PROMO_FLAGS, PROMOTION)
-CALENDAR_INPUTS = ("days_closed", "holiday_days")
-EXOG_COLUMNS = (*PRICE_COLUMNS, *FLAGS, *CALENDAR_INPUTS)
+EXOG_COLUMNS = (*PRICE_COLUMNS, *SELLOUT_FLAGS, *CALENDAR_INPUTS)
 REQUIRED_EXOG = (*PRICE_COLUMNS, *PROMO_FLAGS)
 # Per series attributes besides the store and product ones: which feed it comes from and what it counts.
-SOURCE, MEASURE = "source", "measure"
-DEFAULT_SOURCE, DEFAULT_MEASURE = "default", UNITS
+DEFAULT_MEASURE = UNITS
 
 
 @dataclass

@@ -23,8 +23,8 @@ from collections.abc import Iterable, Iterator
 import numpy as np
 import pandas as pd
 
-from sellout.canonical import PRICE_COLUMNS, SERIES_KEYS, WEEK
-from sellout.pipelines.features.wide import CALENDAR_INPUTS, EXOG_COLUMNS, FLAGS, WidePanel
+from sellout.canonical import CALENDAR_INPUTS, PRICE_COLUMNS, SELLOUT_FLAGS, SERIES_KEYS, WEEK
+from sellout.pipelines.features.wide import EXOG_COLUMNS, WidePanel
 
 CALENDAR_WEEKS = 13
 
@@ -44,7 +44,7 @@ def activate_series(wp: WidePanel, origin_col: int, active_weeks: int) -> np.nda
         gap = slice(last[r] + 1, n_cols)
         wp.units[r, gap] = 0.0
         wp.in_span[r, gap] = True
-        for flag in FLAGS:
+        for flag in SELLOUT_FLAGS:
             wp.exog[flag][r, gap] = 0.0
         for col in PRICE_COLUMNS:  # as the panel carries a price into weeks without a row
             wp.exog[col][r, gap] = wp.exog[col][r, last[r]]
@@ -157,7 +157,7 @@ def _planned_values(wp: WidePanel, origin_col: int, horizon: int, promo_plan: pd
 
 def _numeric(values: pd.Series, column: str) -> np.ndarray:
     """Plan values as floats; promo flags may be booleans or true/false/1/0 text. Blank = not planned."""
-    if column in FLAGS and not pd.api.types.is_numeric_dtype(values):
+    if column in SELLOUT_FLAGS and not pd.api.types.is_numeric_dtype(values):
         text = values.astype("str").str.strip().str.lower()
         mapped = text.map({"true": 1.0, "false": 0.0, "1": 1.0, "0": 0.0, "nan": np.nan, "": np.nan})
         bad = mapped.isna() & values.notna() & ~text.isin(["nan", "", "none"])

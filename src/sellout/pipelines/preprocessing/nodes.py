@@ -27,11 +27,18 @@ import numpy as np
 import pandas as pd
 
 from sellout.canonical import (
+    CALENDAR_INPUTS,
+    DEFAULT_SOURCE,
+    IS_COMPLETE_WEEK,
+    MEASURE,
+    MEASURES,
     NUMERIC_ATTRIBUTES,
     PRICE_COLUMNS,
     PRODUCT_ATTRIBUTES,
-    PROMO_FLAGS,
+    SALES_VALUE,
+    SELLOUT_FLAGS,
     SERIES_KEYS,
+    SOURCE,
     STORE_ATTRIBUTES,
     UNITS,
     WEEK,
@@ -41,18 +48,8 @@ from sellout.pipelines.preprocessing.outages import mark_outages, store_outages,
 from sellout.pipelines.preprocessing.panel_rules import apply_rules
 
 SERIES_KEYS = list(SERIES_KEYS)
-SOURCE, MEASURE, SALES_VALUE = "source", "measure", "sales_value"
-MEASURES = (UNITS, SALES_VALUE)
-# A generic "on promotion" flag (a feed that does not say which kind) beside feature, display and TPR.
-PROMOTION = "promotion"
-FLAGS = (*PROMO_FLAGS, PROMOTION)
-# Known-in-advance calendar inputs of a store-week where a feed has them: days closed (a daily feed's weeks)
-# and public holidays in the week.
-CALENDAR_INPUTS = ("days_closed", "holiday_days")
-IS_COMPLETE_WEEK = "is_complete_week"
-DEFAULT_SOURCE = "default"
 REQUIRED_COLUMNS = [WEEK, *SERIES_KEYS]
-OPTIONAL_COLUMNS = [UNITS, SALES_VALUE, *PRICE_COLUMNS, *FLAGS, *CALENDAR_INPUTS]
+OPTIONAL_COLUMNS = [UNITS, SALES_VALUE, *PRICE_COLUMNS, *SELLOUT_FLAGS, *CALENDAR_INPUTS]
 # Store and product attributes the model uses; one value per series (the last non-null one).
 ATTRIBUTES = [*PRODUCT_ATTRIBUTES, *STORE_ATTRIBUTES]
 PANEL_COLUMNS = [
@@ -66,7 +63,7 @@ PANEL_COLUMNS = [
     UNITS,
     SALES_VALUE,
     *PRICE_COLUMNS,
-    *FLAGS,
+    *SELLOUT_FLAGS,
     *CALENDAR_INPUTS,
     "is_filled",
     "is_outage",
@@ -146,7 +143,7 @@ def build_model_panel(
     by_value = (panel[MEASURE] == SALES_VALUE).to_numpy()
     panel[UNITS] = np.where(by_value, panel[SALES_VALUE], panel[UNITS])
     _fill_prices(panel, sid, p.base_price_weeks)
-    for col in FLAGS:
+    for col in SELLOUT_FLAGS:
         panel[col] = panel[col].fillna(False).astype(bool)
     for col in CALENDAR_INPUTS:
         panel[col] = panel[col].astype("float64")
@@ -199,7 +196,7 @@ def _fill_prices(panel: pd.DataFrame, sid: pd.Series, base_price_weeks: int) -> 
         price = price.fillna((panel[SALES_VALUE] / units).where(units > 0))
     base = panel["base_price"].astype("float64")
     if base.isna().any():
-        promoted = panel[list(FLAGS)].fillna(False).astype(bool).any(axis=1)
+        promoted = panel[list(SELLOUT_FLAGS)].fillna(False).astype(bool).any(axis=1)
         regular = price.where(~promoted & ~panel["is_filled"])
         derived = (
             regular.groupby(sid)
@@ -251,7 +248,7 @@ def _clean_observations(sellout_weekly: pd.DataFrame, clip_negative: bool) -> pd
     obs = obs.copy()
     for col in [*OPTIONAL_COLUMNS, *ATTRIBUTES]:
         if col not in obs.columns:
-            obs[col] = False if col in FLAGS else np.nan
+            obs[col] = False if col in SELLOUT_FLAGS else np.nan
     obs[SOURCE] = obs[SOURCE].fillna(DEFAULT_SOURCE).astype("str") if SOURCE in obs else DEFAULT_SOURCE
     obs[MEASURE] = _measure(obs)
     obs = obs[[*REQUIRED_COLUMNS, SOURCE, MEASURE, *OPTIONAL_COLUMNS, *ATTRIBUTES]]
@@ -295,7 +292,7 @@ def _empty_panel() -> pd.DataFrame:
     def dtype(column: str) -> str:
         if column == WEEK:
             return "datetime64[ns]"
-        if column in FLAGS or column.startswith("is_"):
+        if column in SELLOUT_FLAGS or column.startswith("is_"):
             return "bool"
         numeric = (*NUMERIC_ATTRIBUTES, UNITS, SALES_VALUE, *PRICE_COLUMNS, *CALENDAR_INPUTS)
         if column in (*numeric, "units_for_training"):
