@@ -10,7 +10,7 @@ export DO_NOT_TRACK := 1
 export UV_PYTHON_DOWNLOADS := never
 export SELLOUT_SHARED_DIR ?= $(abspath ../shared)
 
-.PHONY: install run test test-fast test-slow lint smoke dag viz clean db-stop bench-flow bench-io bench-ingest bench-forecast test-n8n \
+.PHONY: install run test test-fast test-slow lint smoke dag viz clean db-stop bench-flow bench-scale bench-io bench-ingest bench-forecast test-n8n \
 	airflow-up airflow-down airflow-status airflow-run test-airflow
 
 $(UV):
@@ -91,8 +91,11 @@ $(N8N_DIR)/node_modules/.installed: $(N8N_DIR)/package.json $(N8N_DIR)/package-l
 test-n8n: install $(N8N_DIR)/node_modules/.installed  ## n8n workflows against local fakes, with the compose file's n8n environment (npm ci once per lock)
 	$(BIN)/pytest -m n8n tests/n8n -q
 
-bench-flow: install  ## whole dunnhumby set: full run, then a no-op incremental run (wall time, peak memory)
+bench-flow: install  ## whole dunnhumby set: full run, one new week, then a no-op (wall time, stages, peak memory); last line JSON
 	$(BIN)/python -m benchmarks.flow
+
+bench-scale: install  ## dunnhumby cloned to 1x, 5x, 20x (SCALES=1,5 for fewer): full, new week, no-op per scale; last line JSON
+	$(BIN)/python -m benchmarks.scale
 
 AIRFLOW_EXECUTOR ?= local
 airflow-up: install  ## Airflow's own services (api-server, scheduler, dag-processor, triggerer) on 127.0.0.1; AIRFLOW_EXECUTOR=celery adds Redis and 2 workers
