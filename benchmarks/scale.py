@@ -70,7 +70,9 @@ def main() -> int:
         return 2
     wanted = sys.argv[1:] or [s for s in os.environ.get("SCALES", "").split(",") if s]
     if not all(s.isdigit() and int(s) > 0 for s in wanted):
-        print(f"usage: python -m benchmarks.scale [SCALE ...] (whole numbers, e.g. 1 5 20); got {' '.join(wanted)}")
+        print(
+            f"usage: python -m benchmarks.scale [SCALE ...] (whole numbers, e.g. 1 5 20); got {' '.join(wanted)}"
+        )
         return 2
     scales = tuple(int(s) for s in wanted) or DEFAULT_SCALES
     figures: dict[str, float] = {}

@@ -172,8 +172,9 @@ def backtest_forecast(
     to_store = {}
     if cells is None:
         cells, _ = run_backtest(
-            panel, trainings, origins, b.horizon, b.moving_average_weeks, None, promo_plan, p.refit
-        )
+            panel, trainings, origins, b.horizon, b.moving_average_weeks, _progress(panel, len(origins)),
+            promo_plan, p.refit,
+        )  # fmt: skip
         to_store[key] = cells
     run_id = str(run_context["run_id"])
     metrics = backtest_metrics_table(cells)
@@ -339,6 +340,19 @@ def evaluate_quality_gate(
 
 
 # -------------------------------------------------------------------------------------------------- report
+
+
+def _progress(panel, n_origins: int):
+    """A log line per backtest origin (the stage takes minutes on a big panel): which, how far, what it cost."""
+    done = []
+
+    def report(timing) -> None:
+        done.append(timing)
+        week = panel.weeks[timing.origin].date()
+        logger.info("Backtest origin %d of %d (%s): %s in %.1f s", len(done), n_origins, week, timing.kind,
+                    timing.wall_seconds)  # fmt: skip
+
+    return report
 
 
 def build_forecast_report(
