@@ -7,15 +7,18 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import uuid
 from collections import defaultdict, deque
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 from kedro.framework.project import pipelines
 from support.webhook_sink import WebhookSink
 
 from sellout.api import run_pipeline
+from sellout.config.loader import CONFIG_LOADER_ARGS, ProjectConfigLoader, config_loader
 from sellout.datasets import PostgresTableDataset, RawFileLoadDataset
 from sellout.integrations import db
 from sellout.ops import lineage
@@ -150,17 +153,18 @@ def test_a_run_leaves_a_lineage_graph_from_the_landing_files_to_the_forecasts(li
     landing = ("dataset", "file", str((lineage_project["landing"] / "grocer_a").resolve()))
     forecasts = ("dataset", namespace, f"{database}.forecast.forecasts")
     sellout_lines = ("dataset", namespace, f"{database}.raw.sellout_lines")
+    fact = ("dataset", namespace, f"{database}.marts.fct_sellout_weekly")
     edges = _graph(events)
-    loaded = _path(edges, landing, sellout_lines)
-    forecast = _path(edges, sellout_lines, forecasts)
-    assert loaded and forecast, (
-        "no lineage path from the landing folder through raw.sellout_lines to the forecasts"
+    # (one shortest path each way: the graph has others, through the dimensions, that a search may take first)
+    loaded, built, forecast = (
+        _path(edges, landing, sellout_lines), _path(edges, sellout_lines, fact), _path(edges, fact, forecasts)
+    )  # fmt: skip
+    assert loaded and built and forecast, (
+        "no lineage path from the landing folder through raw.sellout_lines and the fact table to the forecasts"
     )
-    jobs = [step[1] for step in loaded + forecast if step[0] == "job"]
-    tables = [step[2] for step in forecast if step[0] == "dataset" and step[1] == namespace]
+    jobs = [step[1] for step in loaded + built + forecast if step[0] == "job"]
     assert jobs[0] == "kedro.plan_ingestion" and jobs[-1] == "kedro.write_forecasts", jobs
     assert {"dbt.stg_sellout_lines", "dbt.fct_sellout_weekly"} <= set(jobs), jobs  # through dbt's models
-    assert f"{database}.marts.fct_sellout_weekly" in tables, forecast
     # The dbt models' events are what joins them: without them the Kedro half alone has no such path.
     kedro_only = _graph([e for e in events if not e["job"]["name"].startswith("dbt.")])
     assert _path(kedro_only, sellout_lines, forecasts) is None
@@ -245,7 +249,7 @@ def test_the_projects_transport_unless_openlineage_is_configured(monkeypatch, tm
     # (the client turns OPENLINEAGE_URL into OPENLINEAGE__TRANSPORT__* variables of the process)
     for name in [*OPENLINEAGE_VARIABLES, *(k for k in os.environ if k.startswith("OPENLINEAGE__"))]:
         monkeypatch.delenv(name, raising=False)
-    settings = lineage.lineage_settings("local", PROJECT_ROOT)
+    settings = lineage.lineage_settings(config_loader("local", PROJECT_ROOT))
     assert settings["namespace"] == "sellout" and settings["transport"]["type"] == "file"
     config = lineage.client_config(settings, tmp_path)
     assert config["transport"]["log_file_path"].startswith(str(tmp_path))  # relative to the project
@@ -253,3 +257,23 @@ def test_the_projects_transport_unless_openlineage_is_configured(monkeypatch, tm
     monkeypatch.setenv("OPENLINEAGE_URL", "http://marquez:5000")
     assert lineage.client_config(settings, tmp_path) is None
     assert db.dsn_parts("postgresql://u:p@h:1/d")["host"] == "h"
+
+
+def test_the_hooks_read_the_runs_own_config_so_a_conf_source_elsewhere_keeps_its_globals(
+    tmp_path, monkeypatch
+):
+    # `kedro run --conf-source <copy> --env bench`: an environment only the copy has (as make bench-flow runs).
+    # A second loader of the project's own conf/ would take over OmegaConf's globals resolver from the run's.
+    conf = tmp_path / "conf"
+    shutil.copytree(PROJECT_ROOT / "conf", conf, ignore=shutil.ignore_patterns("local"))
+    (conf / "bench").mkdir()
+    monkeypatch.setenv("SELLOUT_DATA_DIR", str(tmp_path / "data"))
+    loader = ProjectConfigLoader(
+        str(conf), env="bench", runtime_params={"run_id": "r1"}, **CONFIG_LOADER_ARGS
+    )
+    context = SimpleNamespace(env="bench", project_path=PROJECT_ROOT, config_loader=loader)
+    hooks = lineage.LineageHooks()
+    hooks.after_context_created(context)
+    assert hooks.enabled
+    catalog = loader["catalog"]
+    assert catalog["model_panel"]["filepath"] == f"{tmp_path / 'data'}/04_feature/model_panel.parquet"

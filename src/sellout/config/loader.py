@@ -31,6 +31,7 @@ CONFIG_LOADER_ARGS: dict[str, Any] = {
         "sources": ["sources*", "sources*/**"],
         "notifications": ["notifications*", "notifications*/**"],
         "airflow": ["airflow*", "airflow/**"],
+        "lineage": ["lineage*", "lineage/**"],
     },
     # An environment's sources.yml changes single keys of a feed (enabled, directory) without repeating it.
     "merge_strategy": {"sources": "soft"},

@@ -9,24 +9,19 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from sellout.config.loader import CONF_SOURCE, CONFIG_LOADER_ARGS, ProjectConfigLoader
+from kedro.config import AbstractConfigLoader, MissingConfigException
 
 RUN_NAMESPACE = uuid.UUID("5e110000-0000-4000-8000-00000000a11e")  # uuid5 namespace of pipeline run ids
 OPENLINEAGE_OWN_SETTINGS = ("OPENLINEAGE_URL", "OPENLINEAGE_CONFIG")
 
 
-def lineage_settings(env: str | None, project_path: str | Path) -> dict[str, Any]:
-    """``lineage:`` of ``conf/base/lineage.yml`` merged with ``conf/<env>/lineage.yml`` (Kedro's loader, with the
-    project's ``${oc.env:...}`` and ``${globals:...}``); empty when no such file exists."""
-    patterns = {**CONFIG_LOADER_ARGS["config_patterns"], "lineage": ["lineage*", "lineage/**"]}
-    loader = ProjectConfigLoader(
-        conf_source=str(Path(project_path) / CONF_SOURCE),
-        env=env,
-        **{**CONFIG_LOADER_ARGS, "config_patterns": patterns},
-    )
+def lineage_settings(loader: AbstractConfigLoader) -> dict[str, Any]:
+    """``lineage:`` of ``conf/base/lineage.yml`` merged with ``conf/<env>/lineage.yml``, read by the run's own
+    loader (a second loader would take over OmegaConf's ``globals`` resolver from the run's: with
+    ``--conf-source`` the catalog then no longer finds its globals); empty when no such file exists."""
     try:
         return dict(loader["lineage"].get("lineage") or {})
-    except (KeyError, ValueError):
+    except (KeyError, ValueError, MissingConfigException):
         return {}
 
 

@@ -97,7 +97,7 @@ class LineageHooks:
                 self._warned = True
             return
         try:
-            settings = lineage_settings(context.env, context.project_path)
+            settings = lineage_settings(context.config_loader)
             if not settings or not settings.get("enabled", True):
                 return
             project = ProjectConfig.of_context(context)
