@@ -13,7 +13,7 @@ import pytest
 
 from sellout.datasets import raw_tables
 
-PROJECT_ROOT = Path(__file__).resolve().parents[1]
+PROJECT_ROOT = Path(__file__).resolve().parents[2]
 BIN = Path(sys.executable).parent
 SECRET = "pw-DO-NOT-LOG"
 

@@ -37,3 +37,13 @@ def test_run_refuses_a_bad_backfill_before_running(monkeypatch, value):
     result = CliRunner().invoke(main, ["run", "--backfill", value])
     assert result.exit_code == 2
     assert "--backfill" in result.output
+
+
+def test_a_subcommand_is_imported_only_when_it_runs():
+    import subprocess  # noqa: PLC0415 - this test only
+    import sys  # noqa: PLC0415 - this test only
+
+    code = "import sys, sellout.command_line; print(sorted(m for m in sys.modules if m.startswith('sellout.commands.')))"
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert done.stdout.strip() == "[]"
+    assert sorted(main.list_commands(None)) == ["db", "dbt", "run", "sample", "sources", "status"]
