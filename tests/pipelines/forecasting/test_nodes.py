@@ -225,3 +225,13 @@ def test_pipeline_wiring():
     assert (
         order.index("backtest_forecast") < order.index("quality_gate") < order.index("build_forecast_report")
     )
+
+
+def test_the_backtest_logs_each_origin_as_it_goes(outputs, caplog):
+    *_, features, settings = outputs
+    with caplog.at_level("INFO", logger="sellout.pipelines.forecasting.nodes"):
+        backtest_forecast(features, settings, None, {}, RUN, PARAMS)
+    progress = [r.getMessage() for r in caplog.records if r.getMessage().startswith("Backtest origin")]
+    n = PARAMS["backtest"]["origins"]
+    assert len(progress) == n and progress[-1].startswith(f"Backtest origin {n} of {n} ("), progress
+    assert all(("full fit in" in m) or ("refresh in" in m) for m in progress)
