@@ -3,18 +3,15 @@
 
 from __future__ import annotations
 
+from support.markers import deselect_unless_asked
+
 
 def pytest_configure(config):
     config.airflow_measured = []  # lines the tests append (task states, wall times)
 
 
 def pytest_collection_modifyitems(config, items):
-    if "airflow_stack" in (config.getoption("-m") or ""):
-        return
-    deselected = [item for item in items if item.get_closest_marker("airflow_stack") is not None]
-    if deselected:
-        config.hook.pytest_deselected(items=deselected)
-        items[:] = [item for item in items if item.get_closest_marker("airflow_stack") is None]
+    deselect_unless_asked(config, items, "airflow_stack")
 
 
 def pytest_terminal_summary(terminalreporter):

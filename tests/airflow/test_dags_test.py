@@ -11,6 +11,7 @@ from pathlib import Path
 import psycopg
 import pytest
 from conftest import OUTSIDE_SYSTEM_VARIABLES
+from support.airflow_connections import connection_variables
 from support.tableau_fake import FakeTableauServer
 from support.webhook_sink import WebhookSink
 
@@ -86,24 +87,8 @@ def test_airflow_dags_test_runs_the_whole_flow_under_one_run_id(tmp_path, db_url
         FakeTableauServer(datasources=[{"name": "sellout_forecasts"}]) as tableau,
         WebhookSink() as sink,
     ):
-        host, port = tableau.url.removeprefix("http://").split(":")
         # Tableau and the alert route come from Airflow connections, as on the NAS.
-        tableau_conn = {
-            "conn_type": "http",
-            "host": host,
-            "port": int(port),
-            "schema": "http",
-            "login": tableau.token_name,
-            "password": tableau.token_secret,
-            "extra": {"site": ""},
-        }
-        alerts_conn = {"conn_type": "http", "extra": {"webhook_url": sink.url()}}
-        env = _airflow_env(
-            tmp_path,
-            db_url,
-            AIRFLOW_CONN_SELLOUT_TABLEAU=json.dumps(tableau_conn),
-            AIRFLOW_CONN_SELLOUT_ALERTS=json.dumps(alerts_conn),
-        )
+        env = _airflow_env(tmp_path, db_url, **connection_variables(tableau, sink))
         result = _dags_test(tmp_path, env)
         output = result.stdout + result.stderr
         assert result.returncode == 0, output[-6000:]

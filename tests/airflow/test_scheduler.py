@@ -23,6 +23,7 @@ from pathlib import Path
 import psycopg
 import pytest
 from conftest import OUTSIDE_SYSTEM_VARIABLES
+from support.airflow_connections import connection_variables
 from support.tableau_fake import FakeTableauServer
 from support.webhook_sink import WebhookSink
 
@@ -68,26 +69,6 @@ def week_files(tmp_path, db_url, monkeypatch):
         "SELLOUT_LANDING_DIR": str(landing),
         "DBT_TARGET_PATH": str(tmp_path / "dbt" / "target"),
         "DBT_LOG_PATH": str(tmp_path / "dbt" / "logs"),
-    }
-
-
-def _connections(tableau: FakeTableauServer, sink: WebhookSink) -> dict[str, str]:
-    """Tableau and the alert route as Airflow connections, as on the NAS."""
-    host, port = tableau.url.removeprefix("http://").split(":")
-    tableau_conn = {
-        "conn_type": "http",
-        "host": host,
-        "port": int(port),
-        "schema": "http",
-        "login": tableau.token_name,
-        "password": tableau.token_secret,
-        "extra": {"site": ""},
-    }
-    return {
-        "AIRFLOW_CONN_SELLOUT_TABLEAU": json.dumps(tableau_conn),
-        "AIRFLOW_CONN_SELLOUT_ALERTS": json.dumps(
-            {"conn_type": "http", "extra": {"webhook_url": sink.url()}}
-        ),
     }
 
 
@@ -148,7 +129,7 @@ def _task_log(stack, ti: dict) -> str:
 def test_the_scheduler_runs_the_dag_for_a_week(executor, week_files, stack_home, request):
     started = time.monotonic()
     with FakeTableauServer(datasources=[{"name": "sellout_forecasts"}]) as tableau, WebhookSink() as sink:
-        env = {**week_files, **_connections(tableau, sink)}
+        env = {**week_files, **connection_variables(tableau, sink)}
         with local_stack.LocalStack(home=stack_home, executor=executor, workers=2, extra_env=env) as stack:
             up_s = time.monotonic() - started
             dag_tasks = {t["task_id"] for t in stack.api("GET", "/api/v2/dags/sellout/tasks").json()["tasks"]}

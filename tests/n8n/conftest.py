@@ -4,15 +4,12 @@ Tests marked ``n8n`` are deselected unless the marker expression names ``n8n``, 
 needs Node.js (the unmarked static checks of the workflow files run everywhere).
 """
 
+from support.markers import deselect_unless_asked
+
 
 def pytest_configure(config):
     config.addinivalue_line("markers", "n8n: needs the pinned n8n from airflow/n8n (make test-n8n)")
 
 
 def pytest_collection_modifyitems(config, items):
-    if "n8n" in (config.getoption("-m") or ""):
-        return
-    deselected = [item for item in items if item.get_closest_marker("n8n") is not None]
-    if deselected:
-        config.hook.pytest_deselected(items=deselected)
-        items[:] = [item for item in items if item.get_closest_marker("n8n") is None]
+    deselect_unless_asked(config, items, "n8n")

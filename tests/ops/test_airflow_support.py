@@ -183,12 +183,14 @@ def test_the_trigger_fires_when_the_file_lands_and_times_out_otherwise(landing_e
     assert event["check"]["waiting_for"] == ["grocer_a", "grocer_b"]
 
     async def deliver_then_wait():
-        trigger = support.WeekFilesTrigger(str(PROJECT_ROOT), "local", "all", 0.2, time.time() + 60)
+        trigger = support.WeekFilesTrigger(
+            str(PROJECT_ROOT), "local", "all", 0.2, time.time() + SAFETY_TIMEOUT_S
+        )
         waiting = asyncio.create_task(first_event(trigger))
         await asyncio.sleep(0.5)
         assert not waiting.done()
         generate(landing_env, weeks=4)  # one more week per retailer
-        return await asyncio.wait_for(waiting, 30)
+        return await asyncio.wait_for(waiting, SAFETY_TIMEOUT_S)  # a safety net only
 
     event = asyncio.run(deliver_then_wait())
     assert event["status"] == "ready"
@@ -295,7 +297,6 @@ def test_a_failing_notifier_never_breaks_a_callback(monkeypatch, caplog):
 # The sensor's wait loop in a process of its own, with SIGTERM wired as Airflow's task runner wires it
 # (airflow.sdk.execution_time.task_runner: `_on_term` calls `ti.task.on_kill()` and nothing else; under
 # `airflow dags test` that handler stays installed while the trigger runs in-process).
-SIGTERM_SAFETY_NET_S = 120
 SENSOR_PROCESS = """
 import asyncio, logging, signal, sys, time
 from sellout.ops import airflow_support as support
@@ -349,9 +350,9 @@ def test_sigterm_stops_the_sensor_while_it_waits(landing_env, db_url, tmp_path, 
                 assert time.monotonic() < deadline, "the sensor never started waiting"
                 time.sleep(0.05)
             process.send_signal(signal.SIGTERM)
-            # The next check is an hour away: ending within minutes means it stopped on the signal (a sensor that
+            # The next check is an hour away: ending before the safety net means it stopped on the signal (a sensor that
             # ignores SIGTERM runs into this safety net and the test fails).
-            code = process.wait(timeout=SIGTERM_SAFETY_NET_S)
+            code = process.wait(timeout=SAFETY_TIMEOUT_S)
         finally:
             if process.poll() is None:
                 process.kill()
