@@ -75,6 +75,12 @@ class ProjectConfigLoader(OmegaConfigLoader):
         }
         self._globals_oc = None
 
+    def __getitem__(self, key: str) -> dict[str, Any]:
+        # OmegaConf's resolvers are process-wide and every new loader takes `globals` over (Kedro re-registers
+        # only `runtime_params` per read): read with this loader's own globals, whatever was created since.
+        self._register_globals_resolver()
+        return super().__getitem__(key)
+
 
 class RunIdSessionStore(BaseSessionStore):
     """The session store that gives a run without a ``run_id`` runtime parameter the session id as its id."""
