@@ -154,7 +154,7 @@ def main(argv: list[str] | None = None) -> int:
             flush=True,
         )
 
-    cells, timings = run_backtest(
+    cells, timings, _ = run_backtest(
         wp, trainings, warmup + scored, args.horizon, on_origin=on_origin, refit=forecasting.refit
     )
     timed = {t.origin: t for t in timings}

@@ -51,7 +51,7 @@ def test_backtest_scores_only_cells_inside_spans_and_horizons_up_to_the_last_wee
     wp = features.panel
     reported = []
     trainings = source_trainings(features, PARAMS)
-    cells, timings = run_backtest(wp, trainings, origin_columns(wp, 3), 4, on_origin=reported.append)
+    cells, timings, _ = run_backtest(wp, trainings, origin_columns(wp, 3), 4, on_origin=reported.append)
     assert reported == timings and len(timings) == 3
     assert [t.origin for t in timings] == [36, 37, 38]
     assert all(t.wall_seconds > 0 and t.cpu_seconds >= t.forecast_cpu_seconds > 0 for t in timings)
@@ -71,7 +71,7 @@ def test_outage_weeks_are_neither_scored_nor_forecast_by_baselines_as_zero():
     panel = with_outage(panel, "S2", weeks[36:38])
     features = feature_set(panel, FEATURES)
     wp = features.panel
-    cells, _ = run_backtest(wp, source_trainings(features, PARAMS), origin_columns(wp, 3), 4)
+    cells, _, _ = run_backtest(wp, source_trainings(features, PARAMS), origin_columns(wp, 3), 4)
     out = cells[(cells["store_code"] == "S2") & cells["target_week"].isin(weeks[36:38])]
     assert out.empty and cells["actual"].notna().all()
     # from origin 37 (an outage week) the naive forecast is the last week before the outage
@@ -87,7 +87,7 @@ def test_cells_say_whether_the_target_week_was_promoted_and_in_which_measure():
     panel = promo_panel(40)
     features = feature_set(panel, FEATURES)
     wp = features.panel
-    cells, _ = run_backtest(wp, source_trainings(features, PARAMS), origin_columns(wp, 3), 2)
+    cells, _, _ = run_backtest(wp, source_trainings(features, PARAMS), origin_columns(wp, 3), 2)
     lookup = panel.set_index(["store_code", "product_code", "week_end_date"])["feature"]
     expected = [lookup[(r.store_code, r.product_code, r.target_week)] for r in cells.itertuples()]
     assert cells["promoted"].tolist() == expected and cells["promoted"].any() and not cells["promoted"].all()

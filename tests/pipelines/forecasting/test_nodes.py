@@ -47,11 +47,12 @@ def outputs():
     settings = choose_model_settings(features, {}, None, PARAMS)
     model, stored_model, _ = train_forecast_model(features, settings, {}, {}, PARAMS)
     assert list(stored_model.values()) == [model]
-    metrics, written, cells, calibration, stored_cells = backtest_forecast(
-        features, settings, None, {}, RUN, PARAMS
+    metrics, written, cells, calibration, stored_forecasts = backtest_forecast(
+        features, settings, None, {}, {}, RUN, PARAMS
     )
     assert written == {"run_id": "run-1", "table": "forecast.backtest_metrics", "rows": len(metrics)}
-    assert list(stored_cells.values())[0].equals(cells.drop(columns="run_id"))
+    (by_origin,) = stored_forecasts.values()  # the model's forecasts from each origin, for the next run
+    assert sorted(by_origin) == sorted(cells["origin_week"].unique())
     forecasts = forecast_next_weeks(model, features, pd.DataFrame(), calibration, RUN, PARAMS)
     return panel, model, metrics, cells, calibration, forecasts, features, settings
 
@@ -178,7 +179,7 @@ def test_the_gate_refuses_metrics_that_are_not_what_the_backtest_wrote(outputs):
 def test_bad_parameters_are_refused(outputs):
     _, model, *_, features, settings = outputs
     with pytest.raises(ValueError, match="known_inputs"):
-        backtest_forecast(features, settings, None, {}, RUN, {**PARAMS, "known_inputs": "guess"})
+        backtest_forecast(features, settings, None, {}, {}, RUN, {**PARAMS, "known_inputs": "guess"})
     with pytest.raises(ValueError, match="forecasting.horizon"):
         forecast_next_weeks(model, features, None, {}, RUN, {**PARAMS, "horizon": 0})
 
@@ -212,7 +213,7 @@ def test_pipeline_wiring():
         "model_runs",
         "forecast_models_to_store",
         "full_fits_to_store",
-        "backtest_cells_to_store",
+        "backtest_forecasts_to_store",
     } <= set(pipe.all_outputs())
     assert {
         "published_model_runs",
@@ -230,7 +231,7 @@ def test_pipeline_wiring():
 def test_the_backtest_logs_each_origin_as_it_goes(outputs, caplog):
     *_, features, settings = outputs
     with caplog.at_level("INFO", logger="sellout.pipelines.forecasting.nodes"):
-        backtest_forecast(features, settings, None, {}, RUN, PARAMS)
+        backtest_forecast(features, settings, None, {}, {}, RUN, PARAMS)
     progress = [r.getMessage() for r in caplog.records if r.getMessage().startswith("Backtest origin")]
     n = PARAMS["backtest"]["origins"]
     assert len(progress) == n and progress[-1].startswith(f"Backtest origin {n} of {n} ("), progress

@@ -39,7 +39,7 @@ def _run(mart: pd.DataFrame, memo: dict[str, MemoDataset], run_id: str):
     settings = choose_model_settings(features, memo["full_fits"].load(), None, PARAMS)
     model, _, full_fits = train_forecast_model(features, settings, {}, memo["full_fits"].load(), PARAMS)
     memo["full_fits"].save(full_fits)
-    _, _, cells, calibration, _ = backtest_forecast(features, settings, None, {}, run, PARAMS)
+    _, _, cells, calibration, _ = backtest_forecast(features, settings, None, {}, {}, run, PARAMS)
     published = forecast_next_weeks(model, features, None, calibration, run, PARAMS)
     return cells, calibration, published, model
 

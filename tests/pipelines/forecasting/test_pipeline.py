@@ -8,10 +8,10 @@ import pytest
 from support.forecast_panels import promo_panel
 
 from sellout.api import run_pipeline
-from sellout.pipelines.forecasting import nodes, training
+from sellout.pipelines.forecasting import backtest, training
 
 PROJECT_ROOT = Path(__file__).resolve().parents[3]
-MEMO_FOLDERS = ("backtest_cells", "forecast_model", "last_full_fit")
+MEMO_FOLDERS = ("backtest_forecasts", "forecast_model", "last_full_fit")
 
 
 def _stored(data: Path) -> dict[str, list[str]]:
@@ -54,7 +54,7 @@ def test_a_rerun_with_nothing_new_reuses_the_backtest_and_the_model(isolated_pro
     def no_fitting(*args, **kwargs):
         raise AssertionError("fitted again although nothing changed")
 
-    monkeypatch.setattr(nodes, "run_backtest", no_fitting)
+    monkeypatch.setattr(backtest, "recursive_forecast", no_fitting)  # every origin is kept
     monkeypatch.setattr(training.TrainingSet, "fit", no_fitting)
     # a setting that no model input depends on: the run is not a no-op, its nodes run and reuse the stored results
     second = stages("run-2", extra={"run_control": {"lock_poll_s": 1.0}})

@@ -7,7 +7,7 @@ from support.forecast_panels import feature_set, promo_panel
 
 from sellout.config.model_parameters import ForecastingParams
 from sellout.datasets import MemoDataset
-from sellout.pipelines.forecasting import nodes, reuse, training
+from sellout.pipelines.forecasting import backtest, nodes, reuse, training
 
 FEATURES = {"lags": [1, 2, 52], "rolling_windows": [4, 13], "rolling_std_windows": [4], "exclude": []}
 PARAMS = {
@@ -29,47 +29,84 @@ def test_result_keys_follow_the_feature_set_and_the_parameters():
     assert reuse.result_key("backtest_cells", other_features, params) != key
 
 
-def test_the_history_digest_covers_the_weeks_up_to_a_week_only():
+def test_the_delivered_history_of_a_week_is_what_had_been_delivered_up_to_it():
     panel = promo_panel(30)
-    earlier = feature_set(panel[panel["week_end_date"] <= panel["week_end_date"].iloc[19]], FEATURES).panel
-    later = feature_set(panel, FEATURES).panel
-    assert reuse.history_digest(earlier, 19) == reuse.history_digest(later, 19)
-    assert reuse.history_digest(later, 19) != reuse.history_digest(later, 20)
+    weeks = sorted(panel["week_end_date"].unique())
+    earlier = reuse.delivered_history(feature_set(panel[panel["week_end_date"] <= weeks[19]], FEATURES).panel)
+    later = reuse.delivered_history(feature_set(panel, FEATURES).panel)
+    assert earlier == later[:20] and len(set(later)) == 30
     corrected = panel.copy()
-    corrected.loc[corrected.index[3], "units"] += 1
-    assert reuse.history_digest(feature_set(corrected, FEATURES).panel, 19) != reuse.history_digest(later, 19)
+    corrected.loc[(corrected["week_end_date"] == weeks[12]).idxmax(), "units"] += 1  # a resent week 12
+    again = reuse.delivered_history(feature_set(corrected, FEATURES).panel)
+    assert again[:12] == later[:12] and all(a != b for a, b in zip(again[12:], later[12:], strict=True))
+
+
+def test_weeks_without_a_row_that_a_later_sale_puts_in_the_span_leave_the_history_as_it_was():
+    """A series with no row for weeks 16-19 sells again in week 20: those weeks become zero sales inside its
+    span. What had been delivered by week 19 is unchanged, so the origins up to it are kept."""
+    panel = promo_panel(30)
+    weeks = sorted(panel["week_end_date"].unique())
+    gap = (
+        (panel["store_code"] == "S1")
+        & (panel["product_code"] == "P1")
+        & panel["week_end_date"].between(weeks[16], weeks[19])
+    )
+    before = panel[~gap & (panel["week_end_date"] <= weeks[19])]
+    after = panel.copy()
+    after.loc[gap, ["units", "is_filled"]] = [0.0, True]
+    earlier_panel = feature_set(before, FEATURES).panel
+    later_panel = feature_set(after, FEATURES).panel
+    row = int(
+        np.flatnonzero(
+            (later_panel.series["store_code"] == "S1") & (later_panel.series["product_code"] == "P1")
+        )[0]
+    )
+    assert not earlier_panel.in_span[row, 17] and later_panel.in_span[row, 17]  # the span grew
+    assert reuse.delivered_history(earlier_panel) == reuse.delivered_history(later_panel)[:20]
+
+
+def _backtest(frame, memo, run, params=PARAMS):
+    """The backtest node as the catalog runs it: stored forecasts and full fits in, new ones saved."""
+    metrics, _, cells, _, to_store = nodes.backtest_forecast(
+        feature_set(frame, FEATURES),
+        {},
+        None,
+        memo["forecasts"].load(),
+        memo["full_fits"].load(),
+        run,
+        params,
+    )
+    memo["forecasts"].save(to_store)
+    return metrics, cells, to_store
+
+
+def _train(frame, memo, params=PARAMS):
+    model, models, full_fits = nodes.train_forecast_model(
+        feature_set(frame, FEATURES), {}, memo["models"].load(), memo["full_fits"].load(), params
+    )
+    memo["models"].save(models)
+    memo["full_fits"].save(full_fits)
+    return model, models
+
+
+def _memo(folder):
+    return {name: MemoDataset(folder / name) for name in ("forecasts", "models", "full_fits")}
 
 
 def test_an_unchanged_panel_reuses_the_backtest_and_the_model(tmp_path, monkeypatch):
     panel = promo_panel(64, stores=("S1", "S2"))
-    memo = {name: MemoDataset(tmp_path / name) for name in ("cells", "models", "full_fits")}
-
-    def backtest(frame, run):
-        metrics, _, cells, _, to_store = nodes.backtest_forecast(
-            feature_set(frame, FEATURES), {}, None, memo["cells"].load(), run, PARAMS
-        )
-        memo["cells"].save(to_store)
-        return metrics, cells, to_store
-
-    def train(frame):
-        model, models, full_fits = nodes.train_forecast_model(
-            feature_set(frame, FEATURES), {}, memo["models"].load(), memo["full_fits"].load(), PARAMS
-        )
-        memo["models"].save(models)
-        memo["full_fits"].save(full_fits)
-        return model, models
-
-    metrics, _, stored_cells = backtest(panel, RUN)
-    model, stored_models = train(panel)
-    assert stored_cells and stored_models
+    memo = _memo(tmp_path)
+    metrics, _, stored_forecasts = _backtest(panel, memo, RUN)
+    model, stored_models = _train(panel, memo)
+    assert stored_forecasts and stored_models
 
     def no_fitting(*args, **kwargs):
         raise AssertionError("fitted again although nothing changed")
 
-    monkeypatch.setattr(nodes, "run_backtest", no_fitting)
+    monkeypatch.setattr(backtest, "recursive_forecast", no_fitting)
     monkeypatch.setattr(training.TrainingSet, "fit", no_fitting)
-    again_metrics, again_cells, nothing_new = backtest(panel, {**RUN, "run_id": "run-2"})
-    again_model, no_new_model = train(panel)
+    again_metrics, again_cells, nothing_new = _backtest(panel, memo, {**RUN, "run_id": "run-2"})
+    again_model, no_new_model = _train(panel, memo)
     assert nothing_new == {} and no_new_model == {}
     pd.testing.assert_frame_equal(again_metrics.drop(columns="run_id"), metrics.drop(columns="run_id"))
     assert (again_cells["run_id"] == "run-2").all()
@@ -78,9 +115,66 @@ def test_an_unchanged_panel_reuses_the_backtest_and_the_model(tmp_path, monkeypa
     assert read_back.predict_matrix(x) == pytest.approx(fitted.predict_matrix(x))
 
     changed = panel.copy()
-    changed.loc[changed.index[-1], "units"] += 1
+    weeks = sorted(panel["week_end_date"].unique())
+    changed.loc[(changed["week_end_date"] == weeks[-2]).idxmax(), "units"] += 1  # the last origin's week
     with pytest.raises(AssertionError, match="fitted again"):
-        backtest(changed, RUN)
+        _backtest(changed, memo, RUN)
+
+
+def test_a_corrected_week_refits_the_origins_from_it_on_and_keeps_the_others(tmp_path):
+    panel = promo_panel(64, stores=("S1", "S2"))
+    weeks = sorted(panel["week_end_date"].unique())
+    memo = _memo(tmp_path)
+    params = {**PARAMS, "backtest": {"origins": 4, "horizon": 2}}
+    _, cells, stored_first = _backtest(panel, memo, RUN, params)
+    (first,) = stored_first.values()
+    corrected = panel.copy()
+    corrected.loc[(corrected["week_end_date"] == weeks[-3]).idxmax(), "units"] += 7
+    _, again_cells, stored_again = _backtest(corrected, memo, {**RUN, "run_id": "run-2"}, params)
+    (second,) = stored_again.values()
+    assert sorted(first) == sorted(second) == weeks[-5:-1]
+    for week in weeks[-5:-3]:  # before the corrected week: the same forecasts
+        np.testing.assert_array_equal(second[week].forecasts, first[week].forecasts)
+        assert second[week].history == first[week].history
+    for week in weeks[-3:-1]:  # from it on: fitted again on the corrected history
+        assert second[week].history != first[week].history
+    model = "method == 'lightgbm'"
+    kept = cells.query(model).query("origin_week < @weeks[-3]")
+    kept_again = again_cells.query(model).query("origin_week < @weeks[-3]")
+    np.testing.assert_array_equal(kept_again["forecast"].to_numpy(), kept["forecast"].to_numpy())
+
+
+def test_a_new_week_fits_one_origin_from_productions_full_fit(tmp_path, monkeypatch):
+    """With a full fit every week the kept origins are what a full rebuild computes, and the new origin is
+    production's full fit of that week (stored by last week's run), not a new one."""
+    panel = promo_panel(64, stores=("S1", "S2"))
+    weeks = sorted(panel["week_end_date"].unique())
+    params = {
+        **PARAMS,
+        "backtest": {"origins": 3, "horizon": 2},
+        "refit": {"full_every_weeks": 1, "refresh_rounds": 5},
+    }
+    memo = _memo(tmp_path)
+    earlier = panel[panel["week_end_date"] <= weeks[-2]]
+    _backtest(earlier, memo, RUN, params)
+    _train(earlier, memo, params)
+    fitted_at = []
+    real_fit = training.TrainingSet.fit
+
+    def counted_fit(self, until_col, *args, **kwargs):
+        fitted_at.append(until_col)
+        return real_fit(self, until_col, *args, **kwargs)
+
+    monkeypatch.setattr(training.TrainingSet, "fit", counted_fit)
+    _, cells, stored_now = _backtest(panel, memo, {**RUN, "run_id": "run-2"}, params)
+    assert fitted_at == []  # two origins kept, the new one forecast by production's full fit of its week
+    (by_origin,) = stored_now.values()
+    assert sorted(by_origin) == weeks[-4:-1]
+    rebuilt = _backtest(panel, _memo(tmp_path / "rebuild"), RUN, params)[1]
+    pd.testing.assert_frame_equal(
+        cells.drop(columns="run_id").reset_index(drop=True),
+        rebuilt.drop(columns="run_id").reset_index(drop=True),
+    )
 
 
 def test_an_unreadable_stored_result_is_computed_again(tmp_path):

@@ -118,7 +118,7 @@ def train(frame, memo_dir, refit, features=FEATURES):
     return model
 
 
-def test_production_refreshes_the_stored_full_fit_until_it_is_old_or_its_history_changed(tmp_path):
+def test_production_refreshes_the_stored_full_fit_until_it_is_old(tmp_path):
     later = promo_panel(66, stores=("S1", "S2"))
     weeks = sorted(later["week_end_date"].unique())
     refit = {"full_every_weeks": 2, "refresh_rounds": 5}
@@ -136,7 +136,38 @@ def test_production_refreshes_the_stored_full_fit_until_it_is_old_or_its_history
     assert train(until(weeks[-3]), tmp_path / "c", refit).refreshed is False
     corrected = until(weeks[-2]).copy()
     corrected.loc[corrected.index[0], "units"] += 5  # an old week delivered again with other figures
-    assert train(corrected, tmp_path / "c", refit).refreshed is False
+    assert train(corrected, tmp_path / "c", refit).refreshed is True  # its changed rows are predicted again
+
+
+def test_a_refresh_predicts_again_the_kept_rows_whose_features_changed():
+    """A corrected week moves the features of rows at and after it (never before: features read the past): a
+    refresh from the kept scores takes those rows' scores from the base model's prediction, not the kept ones."""
+    panel = promo_panel(70, stores=("S1", "S2", "S3"))
+    weeks = sorted(panel["week_end_date"].unique())
+    origin = len(weeks) - 3
+    before = feature_set(panel, FEATURES)
+    base_training = TrainingSet(before, target_scale=SCALE)
+    base = base_training.fit(origin - 2, LGBM)
+    kept = base_training.base_scores(base)
+    assert TrainingSet(before, target_scale=SCALE).adopt_base(base, kept) == 0  # nothing changed
+    corrected = panel.copy()
+    corrected.loc[(corrected["week_end_date"] == weeks[origin - 6]).idxmax(), "units"] += 40
+    after = feature_set(corrected, FEATURES)
+    adopted = TrainingSet(after, target_scale=SCALE)
+    changed = adopted.adopt_base(base, kept)
+    to_predict = adopted.weeks[adopted.cols[np.isnan(adopted._base_scores)]]
+    trained = adopted.cols <= origin - 2
+    assert 0 < changed == int((np.isnan(adopted._base_scores) & trained).sum())
+    assert to_predict.min() > weeks[origin - 6]  # the weeks after the corrected one read it
+    from_kept = adopted.fit(origin, LGBM, base=base, refresh_rounds=10)
+    predicted = TrainingSet(after, target_scale=SCALE).fit(origin, LGBM, base=base, refresh_rounds=10)
+    rows = np.arange(after.panel.n_series)
+    # LightGBM's kept training scores and its predictions of the same rows differ by rounding only
+    np.testing.assert_allclose(
+        recursive_forecast(from_kept, after.panel, origin, 2, rows),
+        recursive_forecast(predicted, after.panel, origin, 2, rows),
+        rtol=0.05,
+    )
 
 
 def test_a_new_store_renumbering_the_attribute_codes_means_a_full_fit(tmp_path):

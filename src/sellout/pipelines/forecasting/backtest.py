@@ -10,6 +10,14 @@ What the models see of the forecast weeks is what production would see at the or
 (``forecasting.known_inputs``, per source; plan.known_future): the plan rule where no plan is delivered, the
 promo plan where one is, the actual weeks only where the config says a plan is always delivered.
 
+Origins kept from an earlier run: the model's forecasts from an origin, all ``horizon`` weeks of them (past the
+panel's last week too, with the inputs production would have had), are kept with the digest of what had been
+delivered up to the origin (reuse.delivered_history). A later run scores them again, on its own actuals, as long
+as that digest is unchanged (the same code, parameters and settings: the caller's key), and fits only the
+origins that are new or whose weeks a delivery changed: a new week costs one origin, not ``n``. The first
+origin it fits starts from the stored full fit production made at or before it (``stored_base``), as production
+did then. The series scored at a kept origin are those forecast from it then.
+
 Baselines: ``naive`` (units at the origin), ``moving_average_<n>`` (mean of the last n weeks in the span) and
 ``seasonal_naive`` (units 52 weeks before the target; cells without that week are not scored for it); a
 store's outage weeks read as its last week before the outage.
@@ -22,18 +30,20 @@ are left out of MASE).
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
 
+from sellout.canonical import SERIES_KEYS
 from sellout.config.model_parameters import RefitParams
 from sellout.pipelines.features.transforms import promoted
 from sellout.pipelines.features.wide import WidePanel, carry_over
 
 from .model import ModelSet, recursive_forecast
 from .plan import known_future
+from .reuse import delivered_history
 from .segments import SourceTrainings
 
 MODEL_METHOD = "lightgbm"
@@ -65,6 +75,18 @@ class OriginTiming:
     cpu_seconds: float
     forecast_cpu_seconds: float
     kind: str
+
+
+@dataclass
+class OriginForecasts:
+    """The model's forecasts from one origin: a row per series (``keys``: store and product code), horizons
+    1..n (``forecasts``), of which the first ``known`` are valid for every row, and the digest of what had been
+    delivered up to the origin (``history``)."""
+
+    keys: pd.DataFrame
+    forecasts: np.ndarray
+    known: int
+    history: str
 
 
 def origin_columns(wp: WidePanel, n_origins: int) -> list[int]:
@@ -115,53 +137,95 @@ def run_backtest(
     on_origin: Callable[[OriginTiming], None] | None = None,
     promo_plan: pd.DataFrame | None = None,
     refit: RefitParams | None = None,
-) -> tuple[pd.DataFrame, list[OriginTiming]]:
-    """Cells of every method at every origin, and what each origin's fit + forecast cost.
+    kept: Mapping[pd.Timestamp, OriginForecasts] | None = None,
+    stored_base: Callable[[int], ModelSet | None] | None = None,
+) -> tuple[pd.DataFrame, list[OriginTiming], dict[pd.Timestamp, OriginForecasts]]:
+    """Cells of every method at every origin, what each origin's fit + forecast cost, and the model's
+    forecasts from each origin (to keep for the next run).
 
     ``on_origin`` is called with each origin's ``OriginTiming`` as soon as it is known. The forecast weeks'
     inputs follow each source's ``known_inputs`` (``promo_plan``: the plan, for sources that deliver one).
 
     ``refit`` (``forecasting.refit``) is the production schedule replayed week by week: a full fit, then
     ``refresh_rounds`` rounds on top of it at each origin until it is ``full_every_weeks`` old; None: a full
-    fit at every origin.
+    fit at every origin. ``kept``: an earlier run's forecasts by origin week, scored again where their history
+    still holds; ``stored_base(origin)``: the full fit production stored that the schedule refreshes at
+    ``origin`` (or fitted at that very week), for the first origin fitted here.
     """
     last = len(wp.weeks) - 1
     schedule = refit or RefitParams(full_every_weeks=1, refresh_rounds=0)
     params = trainings.params
     carried = carry_over(wp.units, wp.outage)
     is_promoted = promoted(wp.exog, trainings.price_cut)
-    frames, timings = [], []
+    history = delivered_history(wp)
+    future = wp.extended(horizon)  # the forecast weeks after the last one, for the origins that reach past it
+    frames, timings, made = [], [], {}
     base: ModelSet | None = None
     base_origin = -1
     for origin in origins:
+        week = pd.Timestamp(wp.weeks[origin])
         h_max = min(horizon, last - origin)
         rows = np.nonzero(wp.in_span[:, origin])[0]
-        started, started_cpu = time.perf_counter(), time.process_time()
-        if base is not None and schedule.refreshes(origin - base_origin):
-            model = trainings.fit(origin, base=base, refresh_rounds=schedule.refresh_rounds)
+        earlier = (kept or {}).get(week)
+        if earlier is not None and earlier.history == history[origin] and earlier.known >= h_max:
+            rows, model_forecasts = _kept_rows(wp, rows, earlier, h_max)
+            made[week] = earlier
+            if on_origin:
+                on_origin(OriginTiming(origin, 0.0, 0.0, 0.0, "kept"))
         else:
-            model = base = trainings.fit(origin)
-            base_origin = origin
-        forecast_started = time.process_time()
-        known = [(rows[wp.sources[rows] == s], params.known_inputs_of(s)) for s in model.models]
-        rows = np.concatenate([r for r, _ in known]) if known else rows
-        with known_future(wp, origin, h_max, known, promo_plan, params.plan_rule):
-            forecasts = {MODEL_METHOD: recursive_forecast(model, wp, origin, h_max, rows)}
-        timings.append(
-            OriginTiming(
-                origin,
-                wall_seconds=time.perf_counter() - started,
-                cpu_seconds=time.process_time() - started_cpu,
-                forecast_cpu_seconds=time.process_time() - forecast_started,
-                kind="refresh" if model.refreshed else "full fit",
+            started, started_cpu = time.perf_counter(), time.process_time()
+            if base is None and stored_base is not None:
+                base = stored_base(origin)
+                base_origin = wp.week_index(base.trained_until) if base is not None else -1
+            if base is not None and origin == base_origin:
+                model, kind = base, "stored full fit"  # production's full fit of this very week
+            elif base is not None and schedule.refreshes(origin - base_origin):
+                model = trainings.fit(origin, base=base, refresh_rounds=schedule.refresh_rounds)
+                kind = "refresh"
+            else:
+                model = base = trainings.fit(origin)
+                base_origin, kind = origin, "full fit"
+            forecast_started = time.process_time()
+            known = [(rows[wp.sources[rows] == s], params.known_inputs_of(s)) for s in model.models]
+            rows = np.concatenate([r for r, _ in known]) if known else rows
+            with known_future(future, origin, horizon, known, promo_plan, params.plan_rule):
+                full_horizon = recursive_forecast(model, future, origin, horizon, rows)
+            model_forecasts = full_horizon[:, :h_max]
+            timings.append(
+                OriginTiming(
+                    origin,
+                    wall_seconds=time.perf_counter() - started,
+                    cpu_seconds=time.process_time() - started_cpu,
+                    forecast_cpu_seconds=time.process_time() - forecast_started,
+                    kind=kind,
+                )
             )
-        )
-        if on_origin:
-            on_origin(timings[-1])
+            if on_origin:
+                on_origin(timings[-1])
+            made[week] = _made(wp, rows, full_horizon, known, horizon, h_max, history[origin])
+        forecasts = {MODEL_METHOD: model_forecasts}
         for name, values in baseline_forecasts(wp, origin, h_max, ma_weeks, carried).items():
             forecasts[name] = values[rows]
         frames.append(_cells(wp, origin, rows, forecasts, mase_scale(wp, origin)[rows], is_promoted))
-    return pd.concat(frames, ignore_index=True), timings
+    return pd.concat(frames, ignore_index=True), timings, made
+
+
+def _kept_rows(
+    wp: WidePanel, rows: np.ndarray, earlier: OriginForecasts, h_max: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """The rows (of those in span at the origin) that ``earlier`` forecast, and its forecasts of them."""
+    keys = pd.MultiIndex.from_frame(wp.series[list(SERIES_KEYS)].iloc[rows].astype("str"))
+    position = pd.MultiIndex.from_frame(earlier.keys.astype("str")).get_indexer(keys)
+    found = position >= 0
+    return rows[found], earlier.forecasts[position[found], :h_max]
+
+
+def _made(wp, rows, forecasts, known, horizon: int, h_max: int, history: str) -> OriginForecasts:
+    """What to keep of an origin's forecasts: past the last week, only those made from known inputs (the
+    actual weeks a source's plan stands for are not known there)."""
+    valid = horizon if all(k != "actual_is_plan" for r, k in known if len(r)) else h_max
+    keys = wp.series[list(SERIES_KEYS)].iloc[rows].astype("str").reset_index(drop=True)
+    return OriginForecasts(keys, forecasts[:, :valid].astype("float64"), valid, history)
 
 
 def _cells(

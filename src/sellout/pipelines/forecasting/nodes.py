@@ -29,10 +29,12 @@ from .plan import activate_series, apply_plan
 from .reuse import (
     LastFullFit,
     StoredResults,
+    full_fit_entry,
     full_fit_key,
-    history_digest,
+    last_full_fit,
     result_key,
     reusable_base,
+    schedule_key,
     stored,
 )
 from .segments import SourceTrainings, source_rows
@@ -96,7 +98,7 @@ def choose_model_settings(
     before the backtest's when the model is fitted in full, those of the last full fit when it is refreshed
     (or when this panel is the one it was fitted on: a rerun)."""
     p = ForecastingParams.of(params, "forecasting")
-    last = stored(stored_full_fits, full_fit_key(feature_set, p))
+    last = last_full_fit(stored_full_fits, full_fit_key(feature_set, p), feature_set.panel.weeks[-1])
     last = reusable_base(last, feature_set, p.refit, same_week=True)
     if last is not None and last.settings:
         return last.settings
@@ -128,19 +130,45 @@ def train_forecast_model(
     if model is not None:
         return model, {}, {}
     trainings = SourceTrainings(feature_set, p, settings)
-    last = len(feature_set.panel.weeks) - 1
+    weeks = feature_set.panel.weeks
     base_key = full_fit_key(feature_set, p)
-    base = reusable_base(stored(stored_full_fits, base_key), feature_set, p.refit)
-    if base is not None:
-        trainings.adopt(base.model, base.scores)
-        model = trainings.fit(last, base.model, p.refit.refresh_rounds)
+    base = _stored_base(stored_full_fits, base_key, feature_set, p, settings, len(weeks) - 1, trainings)
+    if base is not None and base.trained_until < weeks[-1]:
+        model = trainings.fit(len(weeks) - 1, base, p.refit.refresh_rounds)
         return model, {key: model}, {}
-    model = trainings.fit(last)
+    model = trainings.fit(len(weeks) - 1)
     full_fits = {}
     if p.refit.refresh_rounds > 0:
-        history = history_digest(feature_set.panel, last)
-        full_fits[base_key] = LastFullFit(model, history, settings, trainings.base_scores(model))
+        entry = full_fit_entry(base_key, weeks[-1])
+        full_fits[entry] = LastFullFit(model, settings, trainings.base_scores(model))
     return model, {key: model}, full_fits
+
+
+def _stored_base(
+    stored_full_fits: StoredResults,
+    key: str,
+    feature_set: FeatureSet,
+    p: ForecastingParams,
+    settings: Mapping[str, Any],
+    at_col: int,
+    trainings: SourceTrainings,
+) -> ModelSet | None:
+    """The stored full fit that the schedule refreshes at column ``at_col`` (or fitted at that very week), with
+    the settings of this run, its kept scores adopted by ``trainings``; None if there is none."""
+    week = feature_set.panel.weeks[at_col]
+    last = reusable_base(
+        last_full_fit(stored_full_fits, key, week), feature_set, p.refit, at_col=at_col, same_week=True
+    )
+    if last is None or last.settings != settings:
+        return None
+    changed = trainings.adopt(last.model, last.scores)
+    logger.info(
+        "refreshing the full fit of %s at %s (%d rows whose features changed since are predicted again)",
+        last.model.trained_until.date(),
+        week.date(),
+        changed,
+    )
+    return last.model
 
 
 # ------------------------------------------------------------------------------------------------- backtest
@@ -150,13 +178,18 @@ def backtest_forecast(
     feature_set: FeatureSet,
     model_settings: Mapping[str, Mapping[str, Any]],
     promo_plan: pd.DataFrame | None,
-    stored_backtest_cells: StoredResults,
+    stored_backtest_forecasts: StoredResults,
+    stored_full_fits: StoredResults,
     run_context: Mapping[str, Any],
     params: ForecastingParams,
-) -> tuple[pd.DataFrame, dict[str, Any], pd.DataFrame, dict[str, Any], dict[str, pd.DataFrame]]:
+) -> tuple[pd.DataFrame, dict[str, Any], pd.DataFrame, dict[str, Any], dict[str, Any]]:
     """Kedro node: rolling-origin backtest (see backtest.py) -> metrics, what was written (for the gate and the
-    report, which read the metrics back), cells, interval calibration, and the cells to store under their
-    content key (empty when they were read back).
+    report, which read the metrics back), cells, interval calibration, and the model's forecasts by origin to
+    store (empty when every origin was kept from an earlier run).
+
+    The origins an earlier run forecast with the same code, parameters and settings are kept where what had
+    been delivered up to them is unchanged; the others are fitted, the first of them from production's stored
+    full fit (``stored_full_fits``) where the schedule refreshes it.
 
     Metrics rows (metrics.py): per method x horizon x category x measure, over all categories (category 'ALL')
     and all horizons (horizon 0), and the promoted / not-promoted cells (segment).
@@ -167,15 +200,20 @@ def backtest_forecast(
     origins = origin_columns(panel, b.origins)
     settings = {str(k): dict(v) for k, v in model_settings.items()}
     trainings = SourceTrainings(feature_set, p, settings)
-    key = result_key("backtest_cells", feature_set, p, [settings, _plan_key(promo_plan, p, feature_set)])
-    cells = stored(stored_backtest_cells, key)
-    to_store = {}
-    if cells is None:
-        cells, _ = run_backtest(
-            panel, trainings, origins, b.horizon, b.moving_average_weeks, _progress(panel, len(origins)),
-            promo_plan, p.refit,
-        )  # fmt: skip
-        to_store[key] = cells
+    key = schedule_key(
+        "backtest_forecasts", feature_set, p, [settings, _plan_key(promo_plan, p, feature_set)]
+    )
+    kept = stored(stored_backtest_forecasts, key)
+    fit_key = full_fit_key(feature_set, p)
+
+    def stored_base(col: int) -> ModelSet | None:
+        return _stored_base(stored_full_fits, fit_key, feature_set, p, settings, col, trainings)
+
+    cells, timings, made = run_backtest(
+        panel, trainings, origins, b.horizon, b.moving_average_weeks, _progress(panel, len(origins)),
+        promo_plan, p.refit, kept if isinstance(kept, dict) else None, stored_base,
+    )  # fmt: skip
+    to_store = {key: made} if timings else {}  # timings: the origins fitted here
     run_id = str(run_context["run_id"])
     metrics = backtest_metrics_table(cells)
     metrics["run_id"] = run_id
@@ -349,6 +387,9 @@ def _progress(panel, n_origins: int):
     def report(timing) -> None:
         done.append(timing)
         week = panel.weeks[timing.origin].date()
+        if timing.kind == "kept":
+            logger.info("Backtest origin %d of %d (%s): kept from an earlier run", len(done), n_origins, week)
+            return
         logger.info("Backtest origin %d of %d (%s): %s in %.1f s", len(done), n_origins, week, timing.kind,
                     timing.wall_seconds)  # fmt: skip
 

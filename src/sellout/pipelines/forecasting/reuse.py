@@ -2,16 +2,17 @@
 
 A scheduled incremental run that finds no new file rebuilds the same feature set. LightGBM runs
 deterministically (``deterministic: true``, one seed, fixed threads), so fitting again would give the same model
-and the same backtest: on the whole dunnhumby set about 14 fits of 12 s each. The backtest's cells and the
-trained model are therefore kept by the catalog (``stored_backtest_cells``, ``stored_forecast_models``: a
-``MemoDataset`` each) under a content key: the feature set's fingerprint (panel, feature parameters, features
-code), the forecasting parameters, the LightGBM version and the forecasting code. A run with the same key
-reads them back.
+and the same backtest: on the whole dunnhumby set about 14 fits of 12 s each. The trained model is therefore
+kept by the catalog (``stored_forecast_models``, a ``MemoDataset``) under a content key: the feature set's
+fingerprint (panel, feature parameters, features code), the forecasting parameters, the LightGBM version and
+the forecasting code. A run with the same key reads it back.
 
-The refit schedule keeps the last full fit (``stored_full_fits``) under a key of the settings alone, with a
-digest of the history it was fitted on, the settings chosen for each source then (selection.py) and the raw
-scores LightGBM kept on its training rows: the next weeks refresh it, from the same scores the backtest's
-refreshes start from, while that history and the attribute codes are unchanged.
+The refit schedule keeps each full fit (``stored_full_fits``) under a key of the settings and the code, not the
+data, and the week it was fitted at (``full_fit_entry``), with the settings chosen for each source then
+(selection.py) and the raw scores LightGBM kept on its training rows (with a hash of each row's features): the
+next weeks refresh it from those scores, predicting again only the rows that are new or whose features changed,
+while the attribute codes and the sources are unchanged. The backtest's newest origins start from the same full
+fits (backtest.py: the origins kept from an earlier run).
 """
 
 from __future__ import annotations
@@ -22,8 +23,10 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import lightgbm as lgb
+import numpy as np
 import pandas as pd
 
+from sellout.canonical import SERIES_KEYS
 from sellout.config.model_parameters import ForecastingParams, RefitParams
 from sellout.pipelines.features.feature_set import FeatureSet
 from sellout.pipelines.features.fingerprint import code_digest, digest
@@ -39,11 +42,10 @@ StoredResults = Mapping[str, Callable[[], Any]]
 
 @dataclass
 class LastFullFit:
-    """The model set the refit schedule refreshes, the digest of the weeks it was fitted on, the settings
-    chosen for it (the ``model_settings`` record) and each source's raw scores on its training rows."""
+    """The model set the refit schedule refreshes, the settings chosen for it (the ``model_settings`` record)
+    and each source's raw scores on its training rows."""
 
     model: ModelSet
-    history: str
     settings: dict[str, dict[str, Any]] = field(default_factory=dict)
     scores: dict[str, BaseScores] = field(default_factory=dict)
 
@@ -55,15 +57,23 @@ def result_key(kind: str, feature_set: FeatureSet, params: ForecastingParams, ex
     return digest(settings=settings, text=[feature_set.fingerprint, *_forecasting_code()])
 
 
-def full_fit_key(feature_set: FeatureSet, params: ForecastingParams) -> str:
-    """The key of the last full fit: the settings and the code, not the data (the next weeks' data differ)."""
+def schedule_key(kind: str, feature_set: FeatureSet, params: ForecastingParams, extra: Any = None) -> str:
+    """The key of a result of ``kind`` that later weeks build on: the settings and the code, not the data (the
+    next weeks' data differ)."""
     engine = feature_set.engine
     settings = {
+        "kind": kind,
         "forecasting": params.model_dump(mode="json"),
         "features": engine.params.model_dump(mode="json"),
         "promotion": engine.promotion.model_dump(mode="json"),
+        "extra": extra,
     }
     return digest(settings=settings, text=[code_digest("sellout.pipelines.features"), *_forecasting_code()])
+
+
+def full_fit_key(feature_set: FeatureSet, params: ForecastingParams) -> str:
+    """The key of the full fits the refit schedule refreshes (each stored under ``full_fit_entry``)."""
+    return schedule_key("full_fit", feature_set, params)
 
 
 def stored(results: StoredResults, key: str) -> Any | None:
@@ -72,36 +82,43 @@ def stored(results: StoredResults, key: str) -> Any | None:
     return loader() if loader is not None else None
 
 
-def history_digest(panel: WidePanel, until_col: int) -> str:
-    """The content of the weeks up to ``until_col``: the series that started by then and their cells."""
-    series = panel.first <= until_col
-    cells = slice(0, until_col + 1)
-    return digest(
-        frames={"series": panel.series[series].reset_index(drop=True)},
-        arrays=[
-            panel.weeks[cells].to_numpy(),
-            panel.in_span[series, cells],
-            panel.units[series, cells],
-            *(panel.exog[name][series, cells] for name in sorted(panel.exog)),
-        ],
-    )
+def full_fit_entry(key: str, week: pd.Timestamp) -> str:
+    """The stored name of the full fit of ``key`` fitted at ``week``."""
+    return f"{key}-{pd.Timestamp(week):%Y%m%d}"
+
+
+def last_full_fit(results: StoredResults, key: str, until: pd.Timestamp) -> LastFullFit | None:
+    """The newest full fit stored under ``key`` that was fitted at or before week ``until`` (None: none)."""
+    fitted_at = {}
+    for name in results:
+        prefix, _, week = name.rpartition("-")
+        if prefix == key and week.isdigit() and len(week) == 8:
+            fitted_at[name] = pd.Timestamp(week)
+    for name in sorted(fitted_at, key=fitted_at.get, reverse=True):
+        if fitted_at[name] <= pd.Timestamp(until):
+            value = stored(results, name)
+            if isinstance(value, LastFullFit):
+                return value
+    return None
 
 
 def reusable_base(
-    last: LastFullFit | None, feature_set: FeatureSet, refit: RefitParams, same_week: bool = False
+    last: LastFullFit | None,
+    feature_set: FeatureSet,
+    refit: RefitParams,
+    at_col: int | None = None,
+    same_week: bool = False,
 ) -> LastFullFit | None:
-    """The last full fit if the schedule refreshes it now (or, with ``same_week``, it was fitted on this very
-    panel: a rerun) and the history it saw is unchanged."""
+    """The last full fit if the schedule refreshes it at column ``at_col`` (default: the last week) or, with
+    ``same_week``, it was fitted at that very week (a rerun), and its attribute codes and sources still hold."""
     if last is None or not isinstance(last.model, ModelSet):
         return None
     base, panel = last.model, feature_set.panel
-    weeks_since = int((panel.weeks[-1] - base.trained_until) / pd.Timedelta(weeks=1))
-    if not (refit.refreshes(weeks_since) or (same_week and weeks_since == 0)):
-        return None
+    at_col = len(panel.weeks) - 1 if at_col is None else at_col
     if base.trained_until not in panel.weeks:
         return None
-    if last.history != history_digest(panel, panel.week_index(base.trained_until)):
-        logger.info("the weeks up to %s changed since the last full fit: fitting in full", base.trained_until)
+    weeks_since = at_col - panel.week_index(base.trained_until)
+    if not (refit.refreshes(weeks_since) or (same_week and weeks_since == 0)):
         return None
     if base.engine.vocabulary != feature_set.engine.vocabulary:
         # New stores or products renumber the attribute codes the base model's trees split on.
@@ -111,6 +128,44 @@ def reusable_base(
         logger.info("the sources changed since the last full fit: fitting in full")
         return None
     return last
+
+
+def delivered_history(panel: WidePanel) -> list[str]:
+    """Per week column, a digest of what had been delivered up to and including it: every cell with sales
+    (finite, non-zero units), with its series keys, units and inputs (prices, promotions, calendar).
+
+    A new week leaves the digests of earlier weeks as they were, although it moves some of their derived cells
+    (a series back in its span fills the weeks without a row with zeros, a store's missing weeks become an
+    outage); a delivery that changes a week (a resent or corrected file) changes that week's digest and every
+    later one."""
+    key = pd.util.hash_pandas_object(panel.series[list(SERIES_KEYS)].astype("str"), index=False).to_numpy()
+    week_sums = np.zeros(len(panel.weeks), dtype="uint64")
+    matrices = [panel.units, *(panel.exog[name] for name in sorted(panel.exog))]
+    with np.errstate(over="ignore"):
+        for start in range(0, panel.n_series, _DIGEST_CHUNK_ROWS):
+            rows = slice(start, start + _DIGEST_CHUNK_ROWS)
+            units = panel.units[rows]
+            delivered = np.isfinite(units) & (units != 0)
+            mixed = np.repeat(key[rows, None], units.shape[1], axis=1)
+            for position, matrix in enumerate(matrices):
+                values = np.nan_to_num(matrix[rows], nan=-1.5e308).astype("float64", copy=False)
+                v = values.view("uint64") ^ mixed
+                v *= _DIGEST_MULTIPLIERS[position % len(_DIGEST_MULTIPLIERS)]
+                v ^= v >> np.uint64(31)
+                mixed = v
+            week_sums += np.where(delivered, mixed, np.uint64(0)).sum(axis=0, dtype="uint64")
+    weeks = panel.weeks.strftime("%Y-%m-%d")
+    out, running = [], ""
+    for week, total in zip(weeks, week_sums, strict=True):
+        running = digest(text=[running, week, str(int(total))])
+        out.append(running)
+    return out
+
+
+_DIGEST_CHUNK_ROWS = 16_384
+_DIGEST_MULTIPLIERS = np.array(
+    [0x9E3779B97F4A7C15, 0xBF58476D1CE4E5B9, 0x94D049BB133111EB, 0xD6E8FEB86659FD93], dtype="uint64"
+)
 
 
 def _forecasting_code() -> list[str]:

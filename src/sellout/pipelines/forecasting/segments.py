@@ -176,8 +176,11 @@ class SourceTrainings:
             if model.refresh is None and source in self.sources
         }
 
-    def adopt(self, model_set: ModelSet, scores: Mapping[str, BaseScores]) -> None:
-        """Refresh ``model_set`` (a stored full fit) from the training scores kept with it."""
+    def adopt(self, model_set: ModelSet, scores: Mapping[str, BaseScores]) -> int:
+        """Refresh ``model_set`` (a stored full fit) from the training scores kept with it; returns how many
+        kept rows changed since (they are predicted again)."""
+        changed = 0
         for source, model in model_set.models.items():
             if source in self.sources:
-                self.sources[source][0].adopt_base(model, scores.get(source))
+                changed += self.sources[source][0].adopt_base(model, scores.get(source))
+        return changed
