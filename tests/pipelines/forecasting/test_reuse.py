@@ -29,16 +29,26 @@ def test_result_keys_follow_the_feature_set_and_the_parameters():
     assert reuse.result_key("backtest_cells", other_features, params) != key
 
 
+def _history(frame):
+    panel = feature_set(frame, FEATURES).panel
+    keys = panel.series["store_code"] + "|" + panel.series["product_code"]
+    return pd.DataFrame(reuse.delivered_history(panel), index=keys)
+
+
 def test_the_delivered_history_of_a_week_is_what_had_been_delivered_up_to_it():
     panel = promo_panel(30)
     weeks = sorted(panel["week_end_date"].unique())
-    earlier = reuse.delivered_history(feature_set(panel[panel["week_end_date"] <= weeks[19]], FEATURES).panel)
-    later = reuse.delivered_history(feature_set(panel, FEATURES).panel)
-    assert earlier == later[:20] and len(set(later)) == 30
+    later = _history(panel)
+    assert _history(panel[panel["week_end_date"] <= weeks[19]]).equals(later.iloc[:, :20])
+    assert (later.diff(axis=1).iloc[:, 1:] != 0).all().all()  # every week delivered something
     corrected = panel.copy()
-    corrected.loc[(corrected["week_end_date"] == weeks[12]).idxmax(), "units"] += 1  # a resent week 12
-    again = reuse.delivered_history(feature_set(corrected, FEATURES).panel)
-    assert again[:12] == later[:12] and all(a != b for a, b in zip(again[12:], later[12:], strict=True))
+    hit = ((corrected["week_end_date"] == weeks[12]) & (corrected["store_code"] == "S2")).idxmax()
+    corrected.loc[hit, "units"] += 1  # a resent week 12 of one series
+    again = _history(corrected)
+    series = corrected.loc[hit, "store_code"] + "|" + corrected.loc[hit, "product_code"]
+    assert again.iloc[:, :12].equals(later.iloc[:, :12])
+    assert (again.loc[series].iloc[12:] != later.loc[series].iloc[12:]).all()
+    assert again.drop(index=series).equals(later.drop(index=series))  # the other series: as they were
 
 
 def test_weeks_without_a_row_that_a_later_sale_puts_in_the_span_leave_the_history_as_it_was():
@@ -56,13 +66,10 @@ def test_weeks_without_a_row_that_a_later_sale_puts_in_the_span_leave_the_histor
     after.loc[gap, ["units", "is_filled"]] = [0.0, True]
     earlier_panel = feature_set(before, FEATURES).panel
     later_panel = feature_set(after, FEATURES).panel
-    row = int(
-        np.flatnonzero(
-            (later_panel.series["store_code"] == "S1") & (later_panel.series["product_code"] == "P1")
-        )[0]
-    )
-    assert not earlier_panel.in_span[row, 17] and later_panel.in_span[row, 17]  # the span grew
-    assert reuse.delivered_history(earlier_panel) == reuse.delivered_history(later_panel)[:20]
+    assert (
+        not earlier_panel.in_span[0, 17] and later_panel.in_span[0, 17]
+    )  # S1|P1, the first row: its span grew
+    assert _history(before).equals(_history(after).iloc[:, :20])
 
 
 def _backtest(frame, memo, run, params=PARAMS):
@@ -187,3 +194,16 @@ def test_an_unreadable_stored_result_is_computed_again(tmp_path):
     entry.write_bytes(b"not a pickle")
     again, stored_again, _ = nodes.train_forecast_model(features, {}, models.load(), {}, PARAMS)
     assert list(stored_again) == list(to_store) and again.model_version == model.model_version
+
+
+def test_a_series_with_enough_history_only_now_leaves_the_kept_origins_as_they_were(tmp_path, monkeypatch):
+    """A series the panel did not have (too short a history then) joins with its past weeks: the origins kept
+    are scored on the series forecast from them then, model and baselines alike."""
+    panel = promo_panel(64, stores=("S1", "S2"))
+    memo = _memo(tmp_path)
+    _, cells, _ = _backtest(panel, memo, RUN)
+    newcomer = promo_panel(64, stores=("S3",), seed=5)
+    monkeypatch.setattr(training.TrainingSet, "fit", lambda *a, **k: pytest.fail("fitted again"))
+    _, again, nothing_new = _backtest(pd.concat([panel, newcomer], ignore_index=True), memo, RUN)
+    assert nothing_new == {} and "S3" not in set(again["store_code"])
+    pd.testing.assert_frame_equal(again.reset_index(drop=True), cells.reset_index(drop=True))

@@ -11,12 +11,13 @@ What the models see of the forecast weeks is what production would see at the or
 promo plan where one is, the actual weeks only where the config says a plan is always delivered.
 
 Origins kept from an earlier run: the model's forecasts from an origin, all ``horizon`` weeks of them (past the
-panel's last week too, with the inputs production would have had), are kept with the digest of what had been
-delivered up to the origin (reuse.delivered_history). A later run scores them again, on its own actuals, as long
-as that digest is unchanged (the same code, parameters and settings: the caller's key), and fits only the
-origins that are new or whose weeks a delivery changed: a new week costs one origin, not ``n``. The first
-origin it fits starts from the stored full fit production made at or before it (``stored_base``), as production
-did then. The series scored at a kept origin are those forecast from it then.
+panel's last week too, with the inputs production would have had), are kept with the digest of what the series
+forecast had delivered up to the origin (reuse.delivered_history). A later run scores them again, on its own
+actuals, as long as those series are still in span there and that digest is unchanged (the same code,
+parameters and settings: the caller's key), and fits only the origins that are new or whose weeks a delivery
+changed: a new week costs one origin, not ``n``. The first origin it fits starts from the stored full fit
+production made at or before it (``stored_base``), as production did then. The series scored at a kept origin
+are those forecast from it then (a series that has enough history only now is scored from the new origins).
 
 Baselines: ``naive`` (units at the origin), ``moving_average_<n>`` (mean of the last n weeks in the span) and
 ``seasonal_naive`` (units 52 weeks before the target; cells without that week are not scored for it); a
@@ -80,13 +81,13 @@ class OriginTiming:
 @dataclass
 class OriginForecasts:
     """The model's forecasts from one origin: a row per series (``keys``: store and product code), horizons
-    1..n (``forecasts``), of which the first ``known`` are valid for every row, and the digest of what had been
-    delivered up to the origin (``history``)."""
+    1..n (``forecasts``), of which the first ``known`` are valid for every row, and the digest of what those
+    series had delivered up to the origin (``history``, reuse.delivered_history)."""
 
     keys: pd.DataFrame
     forecasts: np.ndarray
     known: int
-    history: str
+    history: int
 
 
 def origin_columns(wp: WidePanel, n_origins: int) -> list[int]:
@@ -166,10 +167,10 @@ def run_backtest(
         week = pd.Timestamp(wp.weeks[origin])
         h_max = min(horizon, last - origin)
         rows = np.nonzero(wp.in_span[:, origin])[0]
-        earlier = (kept or {}).get(week)
-        if earlier is not None and earlier.history == history[origin] and earlier.known >= h_max:
-            rows, model_forecasts = _kept_rows(wp, rows, earlier, h_max)
-            made[week] = earlier
+        earlier = _still_valid((kept or {}).get(week), wp, rows, history[:, origin], h_max)
+        if earlier is not None:
+            rows, model_forecasts = earlier
+            made[week] = kept[week]
             if on_origin:
                 on_origin(OriginTiming(origin, 0.0, 0.0, 0.0, "kept"))
         else:
@@ -202,7 +203,7 @@ def run_backtest(
             )
             if on_origin:
                 on_origin(timings[-1])
-            made[week] = _made(wp, rows, full_horizon, known, horizon, h_max, history[origin])
+            made[week] = _made(wp, rows, full_horizon, known, horizon, h_max, history[rows, origin])
         forecasts = {MODEL_METHOD: model_forecasts}
         for name, values in baseline_forecasts(wp, origin, h_max, ma_weeks, carried).items():
             forecasts[name] = values[rows]
@@ -210,22 +211,31 @@ def run_backtest(
     return pd.concat(frames, ignore_index=True), timings, made
 
 
-def _kept_rows(
-    wp: WidePanel, rows: np.ndarray, earlier: OriginForecasts, h_max: int
-) -> tuple[np.ndarray, np.ndarray]:
-    """The rows (of those in span at the origin) that ``earlier`` forecast, and its forecasts of them."""
+def _still_valid(
+    earlier: OriginForecasts | None, wp: WidePanel, rows: np.ndarray, history: np.ndarray, h_max: int
+) -> tuple[np.ndarray, np.ndarray] | None:
+    """The rows (of those in span at the origin) that ``earlier`` forecast and its forecasts of them, if it
+    covers ``h_max`` horizons, every series it forecast is still in span there and what they had delivered up
+    to the origin is unchanged (``history``: each row's digest at the origin); None otherwise."""
+    if not isinstance(earlier, OriginForecasts) or earlier.known < h_max:
+        return None
     keys = pd.MultiIndex.from_frame(wp.series[list(SERIES_KEYS)].iloc[rows].astype("str"))
-    position = pd.MultiIndex.from_frame(earlier.keys.astype("str")).get_indexer(keys)
-    found = position >= 0
-    return rows[found], earlier.forecasts[position[found], :h_max]
+    position = keys.get_indexer(pd.MultiIndex.from_frame(earlier.keys.astype("str")))
+    if (position < 0).any():
+        return None
+    kept_rows = rows[position]
+    if int(history[kept_rows].sum(dtype="uint64")) != earlier.history:
+        return None
+    return kept_rows, earlier.forecasts[:, :h_max]
 
 
-def _made(wp, rows, forecasts, known, horizon: int, h_max: int, history: str) -> OriginForecasts:
+def _made(wp, rows, forecasts, known, horizon: int, h_max: int, history: np.ndarray) -> OriginForecasts:
     """What to keep of an origin's forecasts: past the last week, only those made from known inputs (the
     actual weeks a source's plan stands for are not known there)."""
     valid = horizon if all(k != "actual_is_plan" for r, k in known if len(r)) else h_max
     keys = wp.series[list(SERIES_KEYS)].iloc[rows].astype("str").reset_index(drop=True)
-    return OriginForecasts(keys, forecasts[:, :valid].astype("float64"), valid, history)
+    digest = int(history.sum(dtype="uint64"))
+    return OriginForecasts(keys, forecasts[:, :valid].astype("float64"), valid, digest)
 
 
 def _cells(

@@ -130,35 +130,30 @@ def reusable_base(
     return last
 
 
-def delivered_history(panel: WidePanel) -> list[str]:
-    """Per week column, a digest of what had been delivered up to and including it: every cell with sales
-    (finite, non-zero units), with its series keys, units and inputs (prices, promotions, calendar).
+def delivered_history(panel: WidePanel) -> np.ndarray:
+    """Per series and week column, a 64-bit digest of what the series had delivered up to and including that
+    week: every cell with sales (finite, non-zero units), with its week, units and inputs (prices, promotions,
+    calendar). Digests of several series add up (``np.sum`` with ``dtype="uint64"``): the digest of a set.
 
     A new week leaves the digests of earlier weeks as they were, although it moves some of their derived cells
     (a series back in its span fills the weeks without a row with zeros, a store's missing weeks become an
-    outage); a delivery that changes a week (a resent or corrected file) changes that week's digest and every
-    later one."""
+    outage) and brings series that now have enough history; a delivery that changes a week (a resent or
+    corrected file) changes that week's digest and every later one of the series it touched."""
     key = pd.util.hash_pandas_object(panel.series[list(SERIES_KEYS)].astype("str"), index=False).to_numpy()
-    week_sums = np.zeros(len(panel.weeks), dtype="uint64")
+    day = (panel.weeks.to_numpy().astype("datetime64[D]").astype("int64")).astype("uint64")
+    out = np.empty(panel.units.shape, dtype="uint64")
     matrices = [panel.units, *(panel.exog[name] for name in sorted(panel.exog))]
     with np.errstate(over="ignore"):
         for start in range(0, panel.n_series, _DIGEST_CHUNK_ROWS):
             rows = slice(start, start + _DIGEST_CHUNK_ROWS)
             units = panel.units[rows]
-            delivered = np.isfinite(units) & (units != 0)
-            mixed = np.repeat(key[rows, None], units.shape[1], axis=1)
+            mixed = key[rows, None] ^ (day[None, :] * _DIGEST_MULTIPLIERS[0])
             for position, matrix in enumerate(matrices):
                 values = np.nan_to_num(matrix[rows], nan=-1.5e308).astype("float64", copy=False)
-                v = values.view("uint64") ^ mixed
-                v *= _DIGEST_MULTIPLIERS[position % len(_DIGEST_MULTIPLIERS)]
-                v ^= v >> np.uint64(31)
-                mixed = v
-            week_sums += np.where(delivered, mixed, np.uint64(0)).sum(axis=0, dtype="uint64")
-    weeks = panel.weeks.strftime("%Y-%m-%d")
-    out, running = [], ""
-    for week, total in zip(weeks, week_sums, strict=True):
-        running = digest(text=[running, week, str(int(total))])
-        out.append(running)
+                mixed = (values.view("uint64") ^ mixed) * _DIGEST_MULTIPLIERS[(position + 1) % 4]
+                mixed ^= mixed >> np.uint64(31)
+            delivered = np.isfinite(units) & (units != 0)
+            np.cumsum(np.where(delivered, mixed, np.uint64(0)), axis=1, dtype="uint64", out=out[rows])
     return out
 
 

@@ -2,9 +2,10 @@
 
 A full fit of a model is ~300 boosting rounds over every training cell of its series; in between, a week's new
 data is taken in by ``refresh_rounds`` rounds fitted on top of the last full model's scores
-(``forecasting.refit``). The model is fitted in full again once it is ``full_every_weeks`` old, or when the
-history it was fitted on changed (a corrected or late delivery). The backtest replays the same schedule origin
-by origin, so its metrics are those of the forecasts production publishes.
+(``forecasting.refit``). The model is fitted in full again once it is ``full_every_weeks`` old (or its
+attribute codes or sources changed); a corrected or late delivery is taken in by the refresh, whose changed rows
+are predicted again. The backtest replays the same schedule origin by origin, so its metrics are those of the
+forecasts production publishes.
 
 A refresh starts from the base model's raw scores on the rows it was fitted on: the scores LightGBM kept while
 fitting it (no second prediction; production keeps them with the last full fit, ``BaseScores``, with a hash of
