@@ -161,10 +161,14 @@ def _stored_base(
     )
     if last is None or last.settings != settings:
         return None
-    changed = trainings.adopt(last.model, last.scores)
+    fitted = last.model.trained_until.date()
+    changed = trainings.adopt(last.model, last.scores)  # a later origin may refresh it
+    if last.model.trained_until == week:
+        logger.info("the full fit stored at %s is the model of that week", fitted)
+        return last.model
     logger.info(
         "refreshing the full fit of %s at %s (%d rows whose features changed since are predicted again)",
-        last.model.trained_until.date(),
+        fitted,
         week.date(),
         changed,
     )
