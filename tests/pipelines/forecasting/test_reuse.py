@@ -207,3 +207,21 @@ def test_a_series_with_enough_history_only_now_leaves_the_kept_origins_as_they_w
     _, again, nothing_new = _backtest(pd.concat([panel, newcomer], ignore_index=True), memo, RUN)
     assert nothing_new == {} and "S3" not in set(again["store_code"])
     pd.testing.assert_frame_equal(again.reset_index(drop=True), cells.reset_index(drop=True))
+
+
+def test_the_kept_origins_follow_the_preprocessing_parameters(tmp_path):
+    """Spans and outages come from preprocessing: origins kept under other preprocessing settings are fitted
+    again."""
+    features = feature_set(promo_panel(64, stores=("S1", "S2")), FEATURES)
+    memo = _memo(tmp_path)
+
+    def backtest(preprocessing):
+        *_, to_store = nodes.backtest_forecast(
+            features, {}, None, memo["forecasts"].load(), {}, RUN, PARAMS, preprocessing
+        )
+        memo["forecasts"].save(to_store)
+        return to_store
+
+    assert backtest({"min_weeks_history": 8})
+    assert backtest({"min_weeks_history": 8}) == {}  # kept
+    assert backtest({"min_weeks_history": 8, "outages": {"detect": "off"}})  # fitted again

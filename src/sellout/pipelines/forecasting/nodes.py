@@ -186,6 +186,7 @@ def backtest_forecast(
     stored_full_fits: StoredResults,
     run_context: Mapping[str, Any],
     params: ForecastingParams,
+    preprocessing: Mapping[str, Any] | None = None,
 ) -> tuple[pd.DataFrame, dict[str, Any], pd.DataFrame, dict[str, Any], dict[str, Any]]:
     """Kedro node: rolling-origin backtest (see backtest.py) -> metrics, what was written (for the gate and the
     report, which read the metrics back), cells, interval calibration, and the model's forecasts by origin to
@@ -193,7 +194,8 @@ def backtest_forecast(
 
     The origins an earlier run forecast with the same code, parameters and settings are kept where what had
     been delivered up to them is unchanged; the others are fitted, the first of them from production's stored
-    full fit (``stored_full_fits``) where the schedule refreshes it.
+    full fit (``stored_full_fits``) where the schedule refreshes it. The preprocessing parameters
+    (``params:preprocessing``: spans, outages) are part of what the kept origins were made with.
 
     Metrics rows (metrics.py): per method x horizon x category x measure, over all categories (category 'ALL')
     and all horizons (horizon 0), and the promoted / not-promoted cells (segment).
@@ -204,9 +206,8 @@ def backtest_forecast(
     origins = origin_columns(panel, b.origins)
     settings = {str(k): dict(v) for k, v in model_settings.items()}
     trainings = SourceTrainings(feature_set, p, settings)
-    key = schedule_key(
-        "backtest_forecasts", feature_set, p, [settings, _plan_key(promo_plan, p, feature_set)]
-    )
+    made_with = [settings, _plan_key(promo_plan, p, feature_set), dict(preprocessing or {})]
+    key = schedule_key("backtest_forecasts", feature_set, p, made_with)
     kept = stored(stored_backtest_forecasts, key)
     fit_key = full_fit_key(feature_set, p)
 

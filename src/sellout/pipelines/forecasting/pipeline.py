@@ -49,6 +49,7 @@ def create_pipeline(**kwargs) -> Pipeline:
                     "stored_full_fits",
                     "run_context",
                     "params:forecasting",
+                    "params:preprocessing",
                 ],
                 outputs=[
                     "backtest_metrics",

@@ -68,7 +68,8 @@ def schedule_key(kind: str, feature_set: FeatureSet, params: ForecastingParams, 
         "promotion": engine.promotion.model_dump(mode="json"),
         "extra": extra,
     }
-    return digest(settings=settings, text=[code_digest("sellout.pipelines.features"), *_forecasting_code()])
+    stages = [code_digest(f"sellout.pipelines.{stage}") for stage in ("preprocessing", "features")]
+    return digest(settings=settings, text=[*stages, *_forecasting_code()])
 
 
 def full_fit_key(feature_set: FeatureSet, params: ForecastingParams) -> str:
