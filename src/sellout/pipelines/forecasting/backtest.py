@@ -80,14 +80,18 @@ class OriginTiming:
 
 @dataclass
 class OriginForecasts:
-    """The model's forecasts from one origin: a row per series (``keys``: store and product code), horizons
-    1..n (``forecasts``), of which the first ``known`` are valid for every row, and the digest of what those
-    series had delivered up to the origin (``history``, reuse.delivered_history)."""
+    """The model's forecasts from one origin: a row per series (``keys``: store and product code), the horizons
+    1..n it knew the inputs of (``forecasts``), and the digest of what those series had delivered up to the
+    origin (``history``, reuse.delivered_history)."""
 
     keys: pd.DataFrame
     forecasts: np.ndarray
-    known: int
     history: int
+
+    @property
+    def known(self) -> int:
+        """How many horizons the forecasts cover."""
+        return self.forecasts.shape[1]
 
 
 def origin_columns(wp: WidePanel, n_origins: int) -> list[int]:
@@ -159,7 +163,8 @@ def run_backtest(
     carried = carry_over(wp.units, wp.outage)
     is_promoted = promoted(wp.exog, trainings.price_cut)
     history = delivered_history(wp)
-    future = wp.extended(horizon)  # the forecast weeks after the last one, for the origins that reach past it
+    series_keys = pd.MultiIndex.from_frame(wp.series[list(SERIES_KEYS)].astype("str"))
+    future: WidePanel | None = None  # with the weeks after the last one; made when an origin is fitted
     frames, timings, made = [], [], {}
     base: ModelSet | None = None
     base_origin = -1
@@ -167,7 +172,7 @@ def run_backtest(
         week = pd.Timestamp(wp.weeks[origin])
         h_max = min(horizon, last - origin)
         rows = np.nonzero(wp.in_span[:, origin])[0]
-        earlier = _still_valid((kept or {}).get(week), wp, rows, history[:, origin], h_max)
+        earlier = _still_valid((kept or {}).get(week), series_keys, rows, history[:, origin], h_max)
         if earlier is not None:
             rows, model_forecasts = earlier
             made[week] = kept[week]
@@ -189,6 +194,8 @@ def run_backtest(
             forecast_started = time.process_time()
             known = [(rows[wp.sources[rows] == s], params.known_inputs_of(s)) for s in model.models]
             rows = np.concatenate([r for r, _ in known]) if known else rows
+            if future is None:
+                future = wp.extended(horizon)
             with known_future(future, origin, horizon, known, promo_plan, params.plan_rule):
                 full_horizon = recursive_forecast(model, future, origin, horizon, rows)
             model_forecasts = full_horizon[:, :h_max]
@@ -203,7 +210,7 @@ def run_backtest(
             )
             if on_origin:
                 on_origin(timings[-1])
-            made[week] = _made(wp, rows, full_horizon, known, horizon, h_max, history[rows, origin])
+            made[week] = _made(series_keys, rows, full_horizon, known, h_max, history[rows, origin])
         forecasts = {MODEL_METHOD: model_forecasts}
         for name, values in baseline_forecasts(wp, origin, h_max, ma_weeks, carried).items():
             forecasts[name] = values[rows]
@@ -212,15 +219,18 @@ def run_backtest(
 
 
 def _still_valid(
-    earlier: OriginForecasts | None, wp: WidePanel, rows: np.ndarray, history: np.ndarray, h_max: int
+    earlier: OriginForecasts | None,
+    series_keys: pd.MultiIndex,
+    rows: np.ndarray,
+    history: np.ndarray,
+    h_max: int,
 ) -> tuple[np.ndarray, np.ndarray] | None:
     """The rows (of those in span at the origin) that ``earlier`` forecast and its forecasts of them, if it
     covers ``h_max`` horizons, every series it forecast is still in span there and what they had delivered up
     to the origin is unchanged (``history``: each row's digest at the origin); None otherwise."""
     if not isinstance(earlier, OriginForecasts) or earlier.known < h_max:
         return None
-    keys = pd.MultiIndex.from_frame(wp.series[list(SERIES_KEYS)].iloc[rows].astype("str"))
-    position = keys.get_indexer(pd.MultiIndex.from_frame(earlier.keys.astype("str")))
+    position = series_keys[rows].get_indexer(pd.MultiIndex.from_frame(earlier.keys))
     if (position < 0).any():
         return None
     kept_rows = rows[position]
@@ -229,13 +239,13 @@ def _still_valid(
     return kept_rows, earlier.forecasts[:, :h_max]
 
 
-def _made(wp, rows, forecasts, known, horizon: int, h_max: int, history: np.ndarray) -> OriginForecasts:
+def _made(series_keys, rows, forecasts, known, h_max: int, history: np.ndarray) -> OriginForecasts:
     """What to keep of an origin's forecasts: past the last week, only those made from known inputs (the
     actual weeks a source's plan stands for are not known there)."""
-    valid = horizon if all(k != "actual_is_plan" for r, k in known if len(r)) else h_max
-    keys = wp.series[list(SERIES_KEYS)].iloc[rows].astype("str").reset_index(drop=True)
-    digest = int(history.sum(dtype="uint64"))
-    return OriginForecasts(keys, forecasts[:, :valid].astype("float64"), valid, digest)
+    plan_known = all(k != "actual_is_plan" for r, k in known if len(r))
+    keys = series_keys[rows].to_frame(index=False)
+    valid = forecasts if plan_known else forecasts[:, :h_max]
+    return OriginForecasts(keys, valid.astype("float64"), int(history.sum(dtype="uint64")))
 
 
 def _cells(

@@ -133,7 +133,7 @@ def train_forecast_model(
     weeks = feature_set.panel.weeks
     base_key = full_fit_key(feature_set, p)
     base = _stored_base(stored_full_fits, base_key, feature_set, p, settings, len(weeks) - 1, trainings)
-    if base is not None and base.trained_until < weeks[-1]:
+    if base is not None:
         model = trainings.fit(len(weeks) - 1, base, p.refit.refresh_rounds)
         return model, {key: model}, {}
     model = trainings.fit(len(weeks) - 1)
@@ -152,12 +152,13 @@ def _stored_base(
     settings: Mapping[str, Any],
     at_col: int,
     trainings: SourceTrainings,
+    same_week: bool = False,
 ) -> ModelSet | None:
-    """The stored full fit that the schedule refreshes at column ``at_col`` (or fitted at that very week), with
-    the settings of this run, its kept scores adopted by ``trainings``; None if there is none."""
+    """The stored full fit that the schedule refreshes at column ``at_col`` (or, with ``same_week``, fitted at
+    that very week), with the settings of this run, its kept scores adopted by ``trainings``; None if none."""
     week = feature_set.panel.weeks[at_col]
     last = reusable_base(
-        last_full_fit(stored_full_fits, key, week), feature_set, p.refit, at_col=at_col, same_week=True
+        last_full_fit(stored_full_fits, key, week), feature_set, p.refit, at_col=at_col, same_week=same_week
     )
     if last is None or last.settings != settings:
         return None
@@ -212,7 +213,9 @@ def backtest_forecast(
     fit_key = full_fit_key(feature_set, p)
 
     def stored_base(col: int) -> ModelSet | None:
-        return _stored_base(stored_full_fits, fit_key, feature_set, p, settings, col, trainings)
+        return _stored_base(
+            stored_full_fits, fit_key, feature_set, p, settings, col, trainings, same_week=True
+        )
 
     cells, timings, made = run_backtest(
         panel, trainings, origins, b.horizon, b.moving_average_weeks, _progress(panel, len(origins)),

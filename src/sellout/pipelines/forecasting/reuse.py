@@ -29,7 +29,7 @@ import pandas as pd
 from sellout.canonical import SERIES_KEYS
 from sellout.config.model_parameters import ForecastingParams, RefitParams
 from sellout.pipelines.features.feature_set import FeatureSet
-from sellout.pipelines.features.fingerprint import code_digest, digest
+from sellout.pipelines.features.fingerprint import MULTIPLIERS, code_digest, digest, mix64
 from sellout.pipelines.features.wide import WidePanel
 
 from .model import ModelSet
@@ -144,24 +144,20 @@ def delivered_history(panel: WidePanel) -> np.ndarray:
     day = (panel.weeks.to_numpy().astype("datetime64[D]").astype("int64")).astype("uint64")
     out = np.empty(panel.units.shape, dtype="uint64")
     matrices = [panel.units, *(panel.exog[name] for name in sorted(panel.exog))]
-    with np.errstate(over="ignore"):
-        for start in range(0, panel.n_series, _DIGEST_CHUNK_ROWS):
-            rows = slice(start, start + _DIGEST_CHUNK_ROWS)
-            units = panel.units[rows]
-            mixed = key[rows, None] ^ (day[None, :] * _DIGEST_MULTIPLIERS[0])
-            for position, matrix in enumerate(matrices):
-                values = np.nan_to_num(matrix[rows], nan=-1.5e308).astype("float64", copy=False)
-                mixed = (values.view("uint64") ^ mixed) * _DIGEST_MULTIPLIERS[(position + 1) % 4]
-                mixed ^= mixed >> np.uint64(31)
-            delivered = np.isfinite(units) & (units != 0)
+    for start in range(0, panel.n_series, _DIGEST_CHUNK_ROWS):
+        rows = slice(start, start + _DIGEST_CHUNK_ROWS)
+        units = panel.units[rows]
+        mixed = mix64(key[rows, None] ^ day[None, :], MULTIPLIERS[0])
+        for position, matrix in enumerate(matrices, start=1):
+            values = np.nan_to_num(matrix[rows], nan=-1.5e308).astype("float64", copy=False)
+            mixed = mix64(values.view("uint64") ^ mixed, MULTIPLIERS[position])
+        delivered = np.isfinite(units) & (units != 0)
+        with np.errstate(over="ignore"):
             np.cumsum(np.where(delivered, mixed, np.uint64(0)), axis=1, dtype="uint64", out=out[rows])
     return out
 
 
 _DIGEST_CHUNK_ROWS = 16_384
-_DIGEST_MULTIPLIERS = np.array(
-    [0x9E3779B97F4A7C15, 0xBF58476D1CE4E5B9, 0x94D049BB133111EB, 0xD6E8FEB86659FD93], dtype="uint64"
-)
 
 
 def _forecasting_code() -> list[str]:

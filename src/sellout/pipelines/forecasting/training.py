@@ -32,6 +32,7 @@ import pandas as pd
 from sellout.canonical import SERIES_KEYS, WEEK
 from sellout.config.model_parameters import LightGBMParams, TargetScaleParams
 from sellout.pipelines.features.feature_set import FeatureSet
+from sellout.pipelines.features.fingerprint import MULTIPLIERS, mix64
 
 from .model import ForecastModel, compute_model_version, has_known_link, lgbm_train_params, to_raw
 from .target_scale import TargetScale
@@ -47,23 +48,18 @@ class BaseScores:
     row_hashes: np.ndarray
 
 
-# Odd 64-bit multipliers, one per feature column, for ``row_hashes`` (fixed: the hashes are stored).
-_HASH_MULTIPLIERS = np.random.default_rng(20261202).integers(1, 2**63, size=4096, dtype="uint64") * 2 + 1
 _HASH_CHUNK_ROWS = 262_144
 
 
 def row_hashes(x: np.ndarray) -> np.ndarray:
     """One 64-bit hash per row of the float32 matrix ``x`` (equal rows, bit for bit, hash equal)."""
     out = np.empty(len(x), dtype="uint64")
-    multipliers = _HASH_MULTIPLIERS[: x.shape[1]]
-    with np.errstate(over="ignore"):
-        for start in range(0, len(x), _HASH_CHUNK_ROWS):
-            bits = np.ascontiguousarray(x[start : start + _HASH_CHUNK_ROWS], dtype="float32")
-            v = bits.view("uint32").astype("uint64")
-            v ^= v >> np.uint64(15)
-            v *= multipliers
-            v ^= v >> np.uint64(29)
-            out[start : start + len(v)] = v.sum(axis=1, dtype="uint64")
+    multipliers = MULTIPLIERS[: x.shape[1]]  # one per column: equal values in other columns hash apart
+    for start in range(0, len(x), _HASH_CHUNK_ROWS):
+        bits = np.ascontiguousarray(x[start : start + _HASH_CHUNK_ROWS], dtype="float32")
+        mixed = mix64(bits.view("uint32").astype("uint64"), multipliers)
+        with np.errstate(over="ignore"):
+            out[start : start + len(mixed)] = mixed.sum(axis=1, dtype="uint64")
     return out
 
 
