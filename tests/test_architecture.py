@@ -20,3 +20,26 @@ def test_every_import_contract_is_kept():
     )
     assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-2000:]
     assert "0 broken" in result.stdout
+
+
+# Imported where they are used, not when `kedro run` loads the settings and the pipeline registry (issue 17).
+HEAVY_AT_START_UP = (
+    "lightgbm",
+    "plotly.offline",
+    "IPython",
+    "dbt.cli",
+    "airflow",
+    "supabase",
+    "tableauserverclient",
+    "sklearn",
+    "rfc3987_syntax",
+)
+
+
+def test_start_up_imports_no_heavy_library():
+    code = (
+        "import sys, sellout.settings, sellout.pipeline_registry as r; r.register_pipelines(); "
+        f"print(sorted(m for m in {HEAVY_AT_START_UP!r} if m in sys.modules))"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert done.stdout.strip().splitlines()[-1] == "[]"

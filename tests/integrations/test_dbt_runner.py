@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import logging
 import shutil
+import subprocess
+import sys
 import tempfile
 from datetime import date
 from pathlib import Path
@@ -278,3 +280,13 @@ def test_negative_units_fail_dbt_test(pg_url, built, target_dir):
             conn.execute("delete from raw.sellout_lines where file_id = 4")
             conn.execute("delete from ops.ingested_files where file_id = 4")
         assert run_dbt(["run"], pg_url, dbt_project_dir(), target_path=target_dir).success
+
+
+def test_dbt_starts_without_building_the_iri_grammar():
+    code = (
+        "import sys; from sellout.integrations.dbt_runner import _skip_iri_grammar; _skip_iri_grammar(); "
+        "import dbt.cli.main, jsonschema; "
+        "print(sys.modules.get('rfc3987_syntax', 'absent'), 'iri' in jsonschema.FormatChecker.checkers)"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert done.stdout.strip().splitlines()[-1] == "None False"

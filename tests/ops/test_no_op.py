@@ -51,3 +51,11 @@ def test_anything_new_runs(project, change, kwargs):
     run = run_pipeline("ingestion", run_id="second", **kwargs)
     assert run.status == "succeeded", change
     assert _runs(project["url"])["second"][1] > 0
+
+
+def test_an_incremental_run_after_a_full_run_with_nothing_new_is_a_no_op(project):
+    full = run_pipeline("ingestion", run_id="full", mode="full")
+    assert full.status == "succeeded"
+    after = run_pipeline("ingestion", run_id="after")
+    assert after.status == "noop" and "since run full" in after.note
+    assert _runs(project["url"])["after"] == ("noop", 0)

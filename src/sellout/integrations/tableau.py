@@ -34,19 +34,16 @@ import logging
 from collections.abc import Callable
 from datetime import datetime
 from itertools import islice
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import requests
-import tableauserverclient as TSC
-from tableauserverclient.server.endpoint.exceptions import (
-    JobCancelledException,
-    JobFailedException,
-    XMLError,
-)
 
 from sellout.config.secrets import RedactingFilter, Redactor
 from sellout.config.tableau import TableauSettings, host, normalize_items
 from sellout.integrations.http import retrying_session
+
+if TYPE_CHECKING:  # the client is imported where a refresh runs, not when the pipeline registry loads
+    import tableauserverclient as TSC  # noqa: PLC0415 - imported where a refresh runs
 
 logger = logging.getLogger(__name__)
 
@@ -66,6 +63,8 @@ class TableauRefreshError(RuntimeError):
 
 
 def _credentials(settings: TableauSettings) -> TSC.models.tableau_auth.Credentials:
+    import tableauserverclient as TSC  # noqa: PLC0415 - imported where a refresh runs
+
     if settings.jwt:
         return TSC.JWTAuth(settings.jwt.get_secret_value(), site_id=settings.site)
     secret = settings.token_secret.get_secret_value() if settings.token_secret else None
@@ -132,6 +131,8 @@ def _refresh_all(
     known: dict[str, dict[str, Any]],
     on_started: OnStarted | None,
 ) -> list[dict[str, Any]]:
+    import tableauserverclient as TSC  # noqa: PLC0415 - imported where a refresh runs
+
     server_host = host(settings.server_url)
     # use_server_version: sign-in first asks the server for its REST API version (refresh needs >= 2.8).
     server = TSC.Server(
@@ -191,6 +192,11 @@ def _refresh_one(
     earlier: dict[str, Any] | None,
     on_started: OnStarted | None,
 ) -> dict[str, Any]:
+    from tableauserverclient.server.endpoint.exceptions import (  # noqa: PLC0415 - see _credentials
+        JobCancelledException,
+        JobFailedException,
+    )
+
     record = empty_record(item)
     label = item_label(item)
     try:
@@ -315,6 +321,8 @@ def _notes(job: Any) -> str:
 
 def describe_error(exc: BaseException) -> str:
     """A one-line description of an error; for HTTP-level errors only the class (their text holds URLs)."""
+    from tableauserverclient.server.endpoint.exceptions import XMLError  # noqa: PLC0415 - see _credentials
+
     if isinstance(exc, XMLError):  # ServerResponseError, FailedSignInError
         return f"{exc.code} {exc.summary}: {exc.detail}"
     if type(exc).__module__.startswith(("requests", "urllib3")):

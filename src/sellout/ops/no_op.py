@@ -5,7 +5,7 @@ The fingerprint covers what a run's result depends on:
 
 - the code: ``src/sellout/**/*.py`` and the dbt project (models, macros, tests, ``dbt_project.yml``);
 - the configuration: every file of ``conf/base`` and ``conf/<env>``, the resolved parameters (runtime parameters
-  included, the run id left out) and the resolved retailer feeds (so a changed ``${oc.env:...}`` counts);
+  included, the run id and the mode left out) and the resolved retailer feeds (so a changed ``${oc.env:...}`` counts);
 - the data: the files in the landing folders (source, kind, sha256) and the manifest's loaded files.
 
 Only an incremental run without a backfill can be a no-op; ``--mode full`` and a backfill always run.
@@ -29,7 +29,9 @@ CODE_GLOBS = (
     ("dbt", "macros/**/*"),
     ("dbt", "tests/**/*"),
 )
-IGNORED_PARAMETERS = {"run_id"}
+# A full run does all that an incremental run does: the incremental run after it, with nothing new, is a no-op;
+# a dry run records nothing, and `sellout run` passes dry_run=False where `kedro run` passes nothing.
+IGNORED_PARAMETERS = {"run_id", "mode", "dry_run"}
 
 
 class NothingNew(Exception):  # noqa: N818 - not an error: the run had nothing to do

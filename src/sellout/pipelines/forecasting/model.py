@@ -14,9 +14,8 @@ import hashlib
 import json
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import lightgbm as lgb
 import numpy as np
 import pandas as pd
 
@@ -25,6 +24,9 @@ from sellout.pipelines.features.engine import FeatureEngine, ForecastWindow
 from sellout.pipelines.features.wide import WidePanel
 
 from .target_scale import TargetScale
+
+if TYPE_CHECKING:  # LightGBM is imported where a model is fitted (training.py), not when the registry loads
+    import lightgbm as lgb
 
 
 def lgbm_train_params(lightgbm: LightGBMParams | Mapping[str, Any]) -> tuple[dict[str, Any], int]:

@@ -20,9 +20,9 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from importlib.metadata import version
 from typing import Any
 
-import lightgbm as lgb
 import numpy as np
 import pandas as pd
 
@@ -161,4 +161,4 @@ _DIGEST_CHUNK_ROWS = 16_384
 
 
 def _forecasting_code() -> list[str]:
-    return [code_digest(__package__), lgb.__version__]
+    return [code_digest(__package__), version("lightgbm")]

@@ -23,9 +23,8 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import lightgbm as lgb
 import numpy as np
 import pandas as pd
 
@@ -36,6 +35,9 @@ from sellout.pipelines.features.fingerprint import MULTIPLIERS, mix64
 
 from .model import ForecastModel, compute_model_version, has_known_link, lgbm_train_params, to_raw
 from .target_scale import TargetScale
+
+if TYPE_CHECKING:
+    import lightgbm as lgb
 
 
 @dataclass
@@ -141,6 +143,8 @@ class TrainingSet:
         ``refresh_rounds``, the base's trees are kept and only ``refresh_rounds`` boosting rounds are fitted on
         top of its scores: the cheap weekly refresh between full fits (``forecasting.refit``).
         """
+        import lightgbm as lgb  # noqa: PLC0415 - imported where a model is fitted, not at start-up
+
         keep = self._rows_until(until_col)
         if not keep.any():
             raise ValueError(f"no training rows up to week {self.weeks[until_col].date()}: series too short?")
