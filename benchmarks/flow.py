@@ -2,12 +2,14 @@
 week, then a run with nothing new; wall time, peak memory, each stage's time and the time to the first node.
 
 Each run is a fresh `kedro run` process against a throw-away embedded database, data folder and config copy (an
-environment `bench` whose only source is the weekly files). The last line is JSON.
+environment `bench` whose only source is the weekly files). The last line is JSON. ``SELLOUT_BENCH_KEEP=1`` keeps
+the work folder (the runs' logs, dbt's artifacts, the database) and prints where it is.
 """
 
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import sys
 import tempfile
@@ -32,7 +34,10 @@ def main() -> int:
         full, new_week, noop = run_cases(conf, work, retailer, url, environment(work))
     finally:
         embedded_db.stop(work / "pg")
-        shutil.rmtree(work, ignore_errors=True)
+        if os.environ.get("SELLOUT_BENCH_KEEP"):  # the runs' logs, dbt's run_results.json, the database
+            print(f"kept {work}")
+        else:
+            shutil.rmtree(work, ignore_errors=True)
     print_stages([full, new_week, noop])
     print(
         json.dumps(

@@ -1,8 +1,15 @@
 {#-
     The rows a data test reads (dbt's own macro, overridden). Besides a test's `where` config: when
-    SELLOUT_DBT_TESTS_RUN_ID is set (an incremental run), the tests of fct_sellout_weekly read only the rows that run
-    built (`built_by_run`); the rows of other weeks were tested when they were built. Unset (full mode, dbt by hand):
-    every row.
+    SELLOUT_DBT_TESTS_RUN_ID is set (an incremental run), the tests of the sell-out tables read only what no passing
+    `dbt test` has read yet: the files loaded, and the fact rows built, by runs without a succeeded dbt_test node
+    (this run, and an earlier run whose tests failed). Rows a passing test read do not change until a delivery
+    touches their (source, week), and then they are built again. Unset (full mode, dbt by hand): every row.
+
+    - raw.sellout_lines: the lines of those files;
+    - stg_sellout_lines: the (source, week)s those files touched, as literals, which PostgreSQL pushes below the
+      view's window functions (they are partitioned by source and week);
+    - fct_sellout_weekly: the rows those runs built (`built_by_run`).
+    Past `max_partitions` (source, week)s the staging test reads every row: most of them are new anyway.
 -#}
 {% macro get_where_subquery(relation) -%}
     {%- set conditions = [] -%}
@@ -10,9 +17,11 @@
     {%- if where -%}
         {%- do conditions.append('(' ~ where ~ ')') -%}
     {%- endif -%}
-    {%- set run_id = env_var('SELLOUT_DBT_TESTS_RUN_ID', '') -%}
-    {%- if run_id and relation.identifier == 'fct_sellout_weekly' -%}
-        {%- do conditions.append("built_by_run = '" ~ (run_id | replace("'", "''")) ~ "'") -%}
+    {%- if env_var('SELLOUT_DBT_TESTS_RUN_ID', '') and execute -%}
+        {%- set scope = sellout_untested_scope(relation) -%}
+        {%- if scope -%}
+            {%- do conditions.append(scope) -%}
+        {%- endif -%}
     {%- endif -%}
     {%- if conditions -%}
         {%- set filtered -%}
@@ -22,4 +31,41 @@
     {%- else -%}
         {%- do return(relation) -%}
     {%- endif -%}
+{%- endmacro %}
+
+
+{#- the runs whose rows a passing dbt test has read -#}
+{% macro sellout_tested_runs() -%}
+    (select run_id from ops.node_runs where node = 'dbt_test' and status = 'succeeded')
+{%- endmacro %}
+
+
+{#- the files no passing dbt test has read: loaded by a run without a succeeded dbt_test -#}
+{% macro sellout_untested_files() -%}
+    (select file_id from ops.ingested_files
+     where kind = 'sellout' and status = 'loaded' and run_id not in {{ sellout_tested_runs() }})
+{%- endmacro %}
+
+
+{% macro sellout_untested_scope(relation, max_partitions=2000) -%}
+    {%- if relation.identifier == 'fct_sellout_weekly' -%}
+        {%- do return('built_by_run not in ' ~ sellout_tested_runs()) -%}
+    {%- elif relation.identifier == 'sellout_lines' and relation.schema == 'raw' -%}
+        {%- do return('file_id in ' ~ sellout_untested_files()) -%}
+    {%- elif relation.identifier == 'stg_sellout_lines' -%}
+        {%- set touched = run_query(
+            'select distinct source, week_end_date from raw.sellout_lines where file_id in '
+            ~ sellout_untested_files()) -%}
+        {%- if touched.rows | length == 0 -%}
+            {%- do return('false') -%}
+        {%- elif touched.rows | length > max_partitions -%}
+            {%- do return(none) -%}
+        {%- endif -%}
+        {%- set pairs = [] -%}
+        {%- for row in touched.rows -%}
+            {%- do pairs.append("('" ~ (row[0] | replace("'", "''")) ~ "', date '" ~ row[1] ~ "')") -%}
+        {%- endfor -%}
+        {%- do return('(source, week_end_date) in (' ~ pairs | join(', ') ~ ')') -%}
+    {%- endif -%}
+    {%- do return(none) -%}
 {%- endmacro %}

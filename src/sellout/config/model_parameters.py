@@ -213,8 +213,8 @@ class LightGBMParams(Strict):
     bagging_freq: Annotated[int, Field(ge=0)] = 0
     lambda_l2: Annotated[float, Field(ge=0.0)] = 0.0
     max_bin: Annotated[int, Field(ge=2)] = 255
-    # 0: OpenMP's default (every core); 1 keeps fits reproducible in time on a shared machine.
-    num_threads: Annotated[int, Field(ge=0)] = 1
+    # 0: OpenMP's default (every core). The fits are deterministic whatever the count (lgbm_train_params).
+    num_threads: Annotated[int, Field(ge=0)] = 0
     seed: int = 42
     # Any other lightgbm.train parameter, passed as given.
     extra: dict[str, Any] = {}

@@ -180,3 +180,16 @@ def test_a_new_store_renumbering_the_attribute_codes_means_a_full_fit(tmp_path):
     for folder, latest, refreshed in (("as_scheduled", panel, True), ("renumbered", with_newcomer, False)):
         assert train(earlier, tmp_path / folder, refit).refreshed is False
         assert train(latest, tmp_path / folder, refit).refreshed is refreshed
+
+
+def test_a_fit_is_the_same_whatever_the_thread_count(features):
+    """`num_threads: 0` (every core) in conf/base: a model fitted on a 2-core CI equals one fitted on the NAS."""
+    panel = features.panel
+    training = TrainingSet(features, target_scale=SCALE)
+    origin = len(panel.weeks) - 3
+    rows = np.arange(panel.n_series)
+    forecasts = [
+        recursive_forecast(training.fit(origin, {**LGBM, "num_threads": threads}), panel, origin, 2, rows)
+        for threads in (1, 2)
+    ]
+    np.testing.assert_array_equal(forecasts[0], forecasts[1])

@@ -1,5 +1,5 @@
-"""The fact mart built week by week equals the same mart rebuilt from scratch; incremental tests read only the
-rows their run built."""
+"""The fact mart built week by week equals the same mart rebuilt from scratch; incremental tests read only what no
+passing test has read yet."""
 
 from __future__ import annotations
 
@@ -53,3 +53,55 @@ def test_weeks_built_incrementally_equal_a_full_rebuild(isolated_project):
     assert run_pipeline("transform", mode="full", run_id="full").status == "succeeded"
     assert _built_by(url) == {"full": len(incremental)}
     assert _fact(url) == incremental
+
+
+def _plant_a_negative_line(url: str, week_index: int) -> None:
+    """A line that breaks not_negative (units -5, not a return) in the file of grocer_a's `week_index`-th week,
+    written behind the loader's back (so only a test that reads that week sees it)."""
+    with psycopg.connect(url) as conn:
+        file_id = conn.execute(
+            "select file_id from ops.ingested_files where source = 'grocer_a' and kind = 'sellout' "
+            "and status = 'loaded' order by first_week offset %s limit 1",
+            (week_index,),
+        ).fetchone()[0]
+        conn.execute(
+            "create temp table planted as select * from raw.sellout_lines where file_id = %s limit 1",
+            (file_id,),
+        )
+        conn.execute(
+            "update planted set product_code = 'PLANTED', units = -5, is_return = false, line_no = 999999"
+        )
+        conn.execute("insert into raw.sellout_lines select * from planted")
+
+
+def _stg_units_failures(url: str, run_id: str) -> int:
+    with psycopg.connect(url) as conn:
+        return conn.execute(
+            "select failures from ops.dbt_results where run_id = %s and unique_id like %s",
+            (run_id, "test.sellout.not_negative_stg_sellout_lines_units.%"),
+        ).fetchone()[0]
+
+
+def test_incremental_tests_read_what_no_passing_test_has_read(isolated_project):
+    url, landing = isolated_project["url"], isolated_project["landing"]
+    generate(landing, weeks=8)
+    for pipeline in ("ingestion", "transform"):
+        assert run_pipeline(pipeline, run_id="w8").status == "succeeded"
+    _plant_a_negative_line(url, 0)  # in a week that a passing test read: the incremental tests do not read it
+
+    generate(landing, weeks=9)
+    assert run_pipeline("ingestion", run_id="w9").status == "succeeded"
+    _plant_a_negative_line(url, 8)  # in the new week: its run's tests read it and fail
+    failed = run_pipeline("transform", run_id="w9", raise_on_error=False)
+    assert failed.status == "failed" and "dbt test failed" in str(failed.error)
+    assert _stg_units_failures(url, "w9") == 1
+    retried = run_pipeline(
+        "transform", run_id="w9-retry"
+    )  # nothing new, but no passing test read it: fails again
+    assert retried.status == "failed" and "not_negative_fct_sellout_weekly_units" in str(retried.error)
+    assert _stg_units_failures(url, "w9-retry") == 1
+
+    full = run_pipeline(
+        "transform", mode="full", run_id="full", raise_on_error=False
+    )  # every row: both planted lines
+    assert full.status == "failed" and _stg_units_failures(url, "full") == 2
