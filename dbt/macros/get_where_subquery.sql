@@ -34,9 +34,13 @@
 {%- endmacro %}
 
 
-{#- the runs whose rows a passing dbt test has read -#}
+{#- the runs whose rows a passing dbt test has read (none where no run was recorded: dbt called without Kedro) -#}
 {% macro sellout_tested_runs() -%}
-    (select run_id from ops.node_runs where node = 'dbt_test' and status = 'succeeded')
+    {%- if adapter.get_relation(database=target.database, schema='ops', identifier='node_runs') is none -%}
+        (select null::text where false)
+    {%- else -%}
+        (select run_id from ops.node_runs where node = 'dbt_test' and status = 'succeeded')
+    {%- endif -%}
 {%- endmacro %}
 
 
