@@ -170,6 +170,7 @@ def test_run_builds_models_in_exact_schemas(pg_url, built):
         "stg_stores",
         "stg_products",
         "fct_sellout_weekly",
+        "fct_fed_names_weekly",
         "dim_store",
         "dim_product",
     }
@@ -188,6 +189,7 @@ def test_run_builds_models_in_exact_schemas(pg_url, built):
         "staging.stg_stores",
         "staging.stg_products",
         "marts.fct_sellout_weekly",
+        "marts.fct_fed_names_weekly",
         "marts.dim_store",
         "marts.dim_product",
     }

@@ -1,8 +1,9 @@
 {#-
-    One row per product_code: every product the sell-out lines name, and every product of the master data. A
-    source without a product master file still has its products here (with the description its feed carries,
-    if any); a master file adds its attributes and wins over the feed's description. When several sources
-    deliver the same product, each attribute takes the first non-null value (sources in alphabetical order).
+    One row per product_code: every product the sell-out lines name (fct_fed_names_weekly: its descriptions week
+    by week), and every product of the master data. A source without a product master file still has its
+    products here (with the latest description its feed carries, if any); a master file adds its attributes and
+    wins over the feed's description. When several sources deliver the same product, each attribute takes the
+    first non-null value (sources in alphabetical order).
 -#}
 with
 
@@ -16,11 +17,11 @@ fed as (
 
     select
         source,
-        product_code,
-        (array_agg(product_description order by week_end_date desc)
-            filter (where product_description is not null))[1] as description
-    from {{ ref('stg_sellout_lines') }}
-    group by source, product_code
+        code as product_code,
+        (array_agg(name order by week_end_date desc) filter (where name is not null))[1] as description
+    from {{ ref('fct_fed_names_weekly') }}
+    where kind = 'product'
+    group by source, code
 
 ),
 

@@ -1,8 +1,9 @@
 {#-
-    One row per store_code: every store the sell-out lines name, and every store of the master data. A source
-    without a store master file still has its stores here (with the name its feed carries, if any); a master
-    file adds its attributes and wins over the feed's name. When several sources deliver the same store, each
-    attribute takes the first non-null value (sources in alphabetical order).
+    One row per store_code: every store the sell-out lines name (fct_fed_names_weekly: its names week by week),
+    and every store of the master data. A source without a store master file still has its stores here (with the
+    latest name its feed carries, if any); a master file adds its attributes and wins over the feed's name. When
+    several sources deliver the same store, each attribute takes the first non-null value (sources in
+    alphabetical order).
 -#}
 with
 
@@ -16,11 +17,11 @@ fed as (
 
     select
         source,
-        store_code,
-        (array_agg(store_name order by week_end_date desc) filter (where store_name is not null))[1]
-            as store_name
-    from {{ ref('stg_sellout_lines') }}
-    group by source, store_code
+        code as store_code,
+        (array_agg(name order by week_end_date desc) filter (where name is not null))[1] as store_name
+    from {{ ref('fct_fed_names_weekly') }}
+    where kind = 'store'
+    group by source, code
 
 ),
 

@@ -204,6 +204,9 @@ class LightGBMParams(Strict):
 
     objective: str = "tweedie"
     tweedie_variance_power: Annotated[float, Field(ge=1.0, lt=2.0)] = 1.2
+    # The Huber loss is squared within this distance of the target and absolute beyond it; on a level-scaled
+    # target (target_scale) it is a share of the series' level.
+    huber_delta: Annotated[float, Field(gt=0.0)] = 0.15
     n_estimators: Positive = 300
     learning_rate: Annotated[float, Field(gt=0.0)] = 0.05
     num_leaves: Annotated[int, Field(ge=2)] = 63
@@ -267,7 +270,7 @@ class CandidateParams(Strict):
 DEFAULT_CANDIDATES = (
     CandidateParams(name="scaled_tweedie"),
     CandidateParams(name="raw_tweedie", scale_target=False),
-    CandidateParams(name="scaled_l1", objective="regression_l1"),
+    CandidateParams(name="scaled_huber", objective="huber"),
     CandidateParams(name="own_history", drop_groups=["hierarchy", "attributes"]),
 )
 

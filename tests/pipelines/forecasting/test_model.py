@@ -86,3 +86,14 @@ def test_model_is_picklable_and_versioned_by_configuration(fitted):
 def test_unknown_lightgbm_settings_are_refused():
     with pytest.raises(ValueError, match=r"lightgbm\.n_trees: unknown key"):
         lgbm_train_params({"n_trees": 10})
+
+
+def test_the_huber_delta_reaches_lightgbm_for_the_huber_loss_only(fitted):
+    wp, training, model = fitted
+    huber, _ = lgbm_train_params({"objective": "huber", "huber_delta": 0.2})
+    tweedie, _ = lgbm_train_params({"objective": "tweedie", "huber_delta": 0.2})
+    assert huber["alpha"] == 0.2 and "alpha" not in tweedie
+    assert tweedie == lgbm_train_params({"objective": "tweedie"})[0]  # a Tweedie model's version is unchanged
+    assert training.model_version(
+        {**LGBM, "objective": "huber", "huber_delta": 0.1}
+    ) != training.model_version({**LGBM, "objective": "huber", "huber_delta": 0.2})

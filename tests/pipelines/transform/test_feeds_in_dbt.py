@@ -80,6 +80,26 @@ def _write_files(root: Path) -> None:
     (root / "tage" / "tage_2026-08.csv").write_text("\n".join(rows) + "\n", encoding="utf-8")
 
 
+def _load_and_build(root: Path, url: str, context: dict) -> tuple[dict, dict]:
+    """Ingest what is new under ``root``, then ``dbt run`` and ``dbt test``: the ingestion summary and dbt test
+    status."""
+    sources = validate_sources(yaml.safe_load(SOURCES.format(root=root)), root)
+    dataset = RawFileLoadDataset(quarantine_dir=str(root / "quarantine"), credentials={"url": url})
+    codes = RawFileLoadDataset(quarantine_dir="unused", credentials={"url": url}, read="master_codes")
+    plan = plan_ingestion(scan_sources(sources), dataset.load(), context)
+    for parsed in parse_new_files(plan, sources, codes.load(), code_maps(sources), context, {}):
+        dataset.save(parsed)
+    ingestion = summarize_ingestion(dataset.load(), context)
+    dataset.release()
+    run_status = dbt_run(ingestion, context, {"url": url}, {})
+    return ingestion, dbt_test(run_status, context, {"url": url}, {})
+
+
+def _tables(url: str, *names: str) -> dict[str, pd.DataFrame]:
+    with db.connect(url) as conn:
+        return {name: pd.read_sql(f"select * from {name}", conn) for name in names}  # noqa: S608 - fixed names
+
+
 @pytest.fixture(scope="module")
 def built(pg_server):
     root = Path(tempfile.mkdtemp(prefix="feeds", dir="/tmp"))
@@ -90,26 +110,10 @@ def built(pg_server):
     ):
         patch.setenv("DBT_TARGET_PATH", str(root / "dbt" / "target"))
         patch.setenv("DBT_LOG_PATH", str(root / "dbt" / "logs"))
-        sources = validate_sources(yaml.safe_load(SOURCES.format(root=root)), root)
-        dataset = RawFileLoadDataset(quarantine_dir=str(root / "quarantine"), credentials={"url": url})
-        codes = RawFileLoadDataset(quarantine_dir="unused", credentials={"url": url}, read="master_codes")
-        plan = plan_ingestion(scan_sources(sources), dataset.load(), CONTEXT)
-        for parsed in parse_new_files(plan, sources, codes.load(), code_maps(sources), CONTEXT, {}):
-            dataset.save(parsed)
-        ingestion = summarize_ingestion(dataset.load(), CONTEXT)
-        dataset.release()
-        run_status = dbt_run(ingestion, CONTEXT, {"url": url}, {})
-        test_status = dbt_test(run_status, CONTEXT, {"url": url}, {})
-        with db.connect(url) as conn:
-            tables = {
-                name: pd.read_sql(f"select * from {name}", conn)  # noqa: S608 - fixed names
-                for name in (
-                    "marts.fct_sellout_weekly",
-                    "marts.dim_store",
-                    "marts.dim_product",
-                    "ops.ingested_files",
-                )
-            }
+        ingestion, test_status = _load_and_build(root, url, CONTEXT)
+        tables = _tables(
+            url, "marts.fct_sellout_weekly", "marts.dim_store", "marts.dim_product", "ops.ingested_files"
+        )
         yield {"ingestion": ingestion, "test": test_status, **tables}
     shutil.rmtree(root, ignore_errors=True)
 
@@ -154,3 +158,64 @@ def test_the_mart_says_what_each_source_measures_and_which_weeks_are_complete(bu
     assert weekly["base_price_derived"].all()
     assert (weekly["base_price"].astype(float) == 2.0).all()
     assert (weekly["price"].astype(float).round(2).isin([1.5, 2.0])).all()  # sales value over units
+
+
+def _rename(path: Path, old: str, new: str) -> None:
+    path.write_text(path.read_text(encoding="utf-8").replace(old, new), encoding="utf-8")
+
+
+@pytest.mark.integration
+def test_the_names_built_week_by_week_equal_a_full_rebuild(pg_server, tmp_path, monkeypatch):
+    """The feed's names reach the dimensions through fct_fed_names_weekly, built week by week: a name changed in
+    a new week and a corrected re-delivery of an old week give the dimensions a full rebuild gives."""
+    monkeypatch.setenv("DBT_TARGET_PATH", str(tmp_path / "dbt" / "target"))
+    monkeypatch.setenv("DBT_LOG_PATH", str(tmp_path / "dbt" / "logs"))
+    _write_files(tmp_path)
+    weekly = sorted((tmp_path / "neu").glob("abverkauf_2026-*.csv"))
+    later = tmp_path / "later"
+    later.mkdir()
+    for path in weekly[8:]:
+        path.rename(later / path.name)
+    dims = ("marts.dim_store", "marts.dim_product", "marts.fct_fed_names_weekly")
+    with temporary_database(pg_server["url"], prefix="names") as url:
+        _load_and_build(tmp_path, url, {**CONTEXT, "run_id": "first"})
+        first = _tables(url, "marts.fct_fed_names_weekly")["marts.fct_fed_names_weekly"]
+        for path in sorted(later.iterdir()):
+            path.rename(tmp_path / "neu" / path.name)
+        _rename(weekly[-1], "Filiale F1", "Filiale F1 Neu")  # the newest week renames a store
+        for path in weekly[8:]:
+            _rename(path, "Artikel A3", "")  # the new weeks do not name A3 ...
+        corrected = (
+            tmp_path / "neu" / f"{weekly[7].stem}_corrected.csv"
+        )  # ... the corrected last old week does
+        corrected.write_text(weekly[7].read_text(encoding="utf-8").replace("Artikel A3", "Artikel A3 alt"))
+        ingestion, test_status = _load_and_build(tmp_path, url, {**CONTEXT, "run_id": "second"})
+        assert ingestion["files_loaded"] >= 9 and test_status["success"]
+        incremental = _tables(url, *dims)
+        _load_and_build(tmp_path, url, {**CONTEXT, "run_id": "full", "mode": "full"})
+        rebuilt = _tables(url, *dims)
+
+    names = incremental["marts.fct_fed_names_weekly"]
+    assert len(first) < len(names)  # the first run built the first weeks only
+    stores = incremental["marts.dim_store"].set_index("store_code")["store_name"]
+    products = incremental["marts.dim_product"].set_index("product_code")["description"]
+    assert stores["F1"] == "Filiale F1 Neu" and stores["F2"] == "Filiale F2"
+    assert products["A3"] == "Artikel A3 alt"  # the corrected week is the latest that names A3
+    for name in dims:
+        keys = [
+            c
+            for c in ("source", "week_end_date", "kind", "code", "store_code", "product_code")
+            if c in rebuilt[name]
+        ]
+        assert_frame_equal_sorted(incremental[name], rebuilt[name], keys)
+
+
+def assert_frame_equal_sorted(left: pd.DataFrame, right: pd.DataFrame, keys: list[str]) -> None:
+    """Equal rows whatever their order; file ids aside (a full run loads the files again, under new ids)."""
+    left, right = (
+        left.drop(columns=["file_id"], errors="ignore"),
+        right.drop(columns=["file_id"], errors="ignore"),
+    )
+    pd.testing.assert_frame_equal(
+        left.sort_values(keys).reset_index(drop=True), right.sort_values(keys).reset_index(drop=True)
+    )

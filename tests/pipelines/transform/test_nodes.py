@@ -221,7 +221,7 @@ def _add_line(conn, file_id: int, store: str, units: float) -> None:
 def test_nodes_run_and_test_for_real(pg_url, dbt_paths):
     run_status = dbt_run(INGESTION, context("full"), {"url": pg_url}, {"full_refresh_on_full_mode": True})
     assert run_status["success"] and run_status["full_refresh"]
-    assert run_status["models"] == 6
+    assert run_status["models"] == 7
     assert {r["status"] for r in run_status["results"]} == {"success"}
     test_status = dbt_test(run_status, context("full"), {"url": pg_url}, {})
     assert test_status["success"] and test_status["failures"] == 0

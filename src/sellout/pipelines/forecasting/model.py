@@ -50,6 +50,8 @@ def lgbm_train_params(lightgbm: LightGBMParams | Mapping[str, Any]) -> tuple[dic
     }
     if p.objective == "tweedie":
         params["tweedie_variance_power"] = p.tweedie_variance_power
+    if p.objective == "huber":
+        params["alpha"] = p.huber_delta  # LightGBM's name for Huber's delta
     params.update(p.extra)
     return params, p.n_estimators
 

@@ -10,8 +10,11 @@ the source keeps the one with the lowest WAPE on a validation window, unless it 
   scaled by each series' level (one model for series that sell 2 and 2,000);
 * ``raw_tweedie``: no level scaling: for feeds where a series' recent level is a poor yardstick (intermittent
   sales, levels that jump after outages or launches) and trees do better splitting on the level itself;
-* ``scaled_l1``: an absolute loss on the scaled target, weighted by the level: it minimises exactly what WAPE
-  measures (sum |forecast - actual|), for smooth high-volume series (store sales) that Tweedie under-weights;
+* ``scaled_huber``: a Huber loss on the scaled target, weighted by the level: absolute (what WAPE sums) for
+  errors beyond ``lightgbm.huber_delta`` of the series' level, so it aims at the median, not the mean: for
+  smooth high-volume series (store sales) that Tweedie under-weights, and for deal-driven feeds forecast without
+  a promo plan, whose mean is pulled up by deal weeks nobody announced. (``regression_l1`` aims there too, but
+  takes the median of every leaf at every round: three times the fit.)
 * ``own_history``: without the cross-series features (product and store-category aggregates, attributes): for
   feeds with one series per store, or few series, where they only repeat the series itself.
 
