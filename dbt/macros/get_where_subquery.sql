@@ -17,7 +17,8 @@
     {%- if where -%}
         {%- do conditions.append('(' ~ where ~ ')') -%}
     {%- endif -%}
-    {%- if env_var('SELLOUT_DBT_TESTS_RUN_ID', '') and execute -%}
+    {#- env_var read only when executing: read while parsing, dbt would parse every test again when it changes -#}
+    {%- if execute and env_var('SELLOUT_DBT_TESTS_RUN_ID', '') -%}
         {%- set scope = sellout_untested_scope(relation) -%}
         {%- if scope -%}
             {%- do conditions.append(scope) -%}

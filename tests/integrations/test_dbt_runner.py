@@ -292,3 +292,16 @@ def test_dbt_starts_without_building_the_iri_grammar():
     )
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert done.stdout.strip().splitlines()[-1] == "None False"
+
+
+@pytest.mark.integration
+def test_the_run_ids_are_read_when_dbt_executes_not_when_it_parses(built, target_dir):
+    """dbt parses a file again when an env var it read while parsing changes: the run's ids change every run, so
+    the models and macros read them only when executing (partial parsing then keeps every file)."""
+    import msgpack  # noqa: PLC0415 - dbt's own dependency, for its partial-parse file
+
+    state = msgpack.unpackb((target_dir / "partial_parse.msgpack").read_bytes(), strict_map_key=False)
+    read_while_parsing = {
+        name: path for path, file in state["files"].items() for name in (file.get("env_vars") or {})
+    }
+    assert state["files"] and not {"SELLOUT_DBT_RUN_ID", "SELLOUT_DBT_TESTS_RUN_ID"} & set(read_while_parsing)

@@ -70,7 +70,8 @@ final as (
         product_code,
         source,
         file_id,
-        cast('{{ env_var("SELLOUT_DBT_RUN_ID", "") }}' as text) as built_by_run,
+        {#- read when executing only: an env_var read while parsing makes dbt parse the model again each run #}
+        cast('{{ env_var("SELLOUT_DBT_RUN_ID", "") if execute else "" }}' as text) as built_by_run,
         measure,
         units,
         sales_value,

@@ -62,6 +62,9 @@ class DbtParams(Strict):
     exclude: list[str] | str | None = None
     full_refresh_on_full_mode: bool = True
     vars: dict[str, object] = {}
+    # Models and tests dbt runs at once (dbt --threads): each is a query in its own database connection, so
+    # more than one keeps the database's cores busy while dbt waits for one query.
+    threads: Annotated[int, Field(ge=1)] = 4
 
 
 class RunControlParams(Strict):

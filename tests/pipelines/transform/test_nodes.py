@@ -70,7 +70,7 @@ def test_incremental_run_status(fake_dbt):
         INGESTION, context(), {"url": "postgresql://u:pw@h/d"}, {"full_refresh_on_full_mode": True}
     )
     command, url, dbt_vars = fake_dbt.calls[0]
-    assert command == ["run"]
+    assert command == ["run", "--threads", "4"]
     assert url == "postgresql://u:pw@h/d"
     assert dbt_vars == {}  # the run's id is not a dbt var (a changed var makes dbt parse everything again)
     assert fake_dbt.envs[0] == {"SELLOUT_DBT_RUN_ID": "r1"}
@@ -98,11 +98,14 @@ def test_full_mode_refreshes_and_selection_is_passed(fake_dbt):
         "select": ["marts", "+fct_sellout_weekly"],
         "exclude": "dim_store",
         "full_refresh_on_full_mode": True,
+        "threads": 2,
     }
     status = dbt_run(INGESTION, context("full"), {"url": "postgresql://h/d"}, params)
     assert fake_dbt.calls[0][0] == [
         "run",
         "--full-refresh",
+        "--threads",
+        "2",
         "--select",
         "marts",
         "+fct_sellout_weekly",
@@ -114,6 +117,8 @@ def test_full_mode_refreshes_and_selection_is_passed(fake_dbt):
     assert fake_dbt.envs[1] == {}  # a full run tests every row
     assert fake_dbt.calls[1][0] == [
         "test",
+        "--threads",
+        "2",
         "--select",
         "marts",
         "+fct_sellout_weekly",
@@ -124,12 +129,12 @@ def test_full_mode_refreshes_and_selection_is_passed(fake_dbt):
 
 def test_full_refresh_can_be_switched_off(fake_dbt):
     dbt_run(INGESTION, context("full"), {"url": "postgresql://h/d"}, {"full_refresh_on_full_mode": False})
-    assert fake_dbt.calls[0][0] == ["run"]
+    assert fake_dbt.calls[0][0] == ["run", "--threads", "4"]
 
 
 def test_dry_run_compiles_and_skips_tests(fake_dbt):
     status = dbt_run(INGESTION, context("full", dry_run=True), {"url": "postgresql://h/d"}, {})
-    assert fake_dbt.calls[0][0] == ["compile"]
+    assert fake_dbt.calls[0][0] == ["compile", "--threads", "4"]
     assert status["dry_run"] is True
     test_status = dbt_test(status, context("full", dry_run=True), {"url": "postgresql://h/d"}, {})
     assert test_status["skipped"] is True

@@ -6,6 +6,7 @@
 - ``exclude``: list of dbt selectors to leave out;
 - ``full_refresh_on_full_mode``: pass ``--full-refresh`` to ``dbt run`` when the run mode is ``full``
   (default true);
+- ``threads``: models and tests run at once (dbt ``--threads``, default 4);
 - ``vars``: extra dbt vars (the run's id reaches dbt as ``SELLOUT_DBT_RUN_ID``, not as a var: a changed var makes
   dbt parse the whole project again).
 
@@ -35,8 +36,9 @@ class DbtTestFailedError(RuntimeError):
     """``dbt test`` found failing data tests; the marts must not be used downstream."""
 
 
-def _selection_args(params: DbtParams) -> list[str]:
-    args: list[str] = []
+def _common_args(params: DbtParams) -> list[str]:
+    """The arguments both commands take: threads, selection."""
+    args: list[str] = ["--threads", str(params.threads)]
     for flag, key in (("--select", "select"), ("--exclude", "exclude")):
         value = getattr(params, key)
         if not value:
@@ -92,7 +94,7 @@ def dbt_run(
     full_refresh = mode == "full" and params.full_refresh_on_full_mode and not dry_run
     if full_refresh:
         command.append("--full-refresh")
-    command += _selection_args(params)
+    command += _common_args(params)
 
     logger.info(
         "Transform for run %s (mode %s%s): %d new file(s) loaded by ingestion",
@@ -146,7 +148,7 @@ def dbt_test(
         }
 
     url = db.resolve_url(dbt_target)
-    command = ["test", *_selection_args(params)]
+    command = ["test", *_common_args(params)]
     # an incremental run tests the fact rows it built; a full run (rebuilt everything) tests every row
     scope = (
         {}
