@@ -4,7 +4,15 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from sellout.pipelines.features.wide import group_mean, group_sum, rolling_mean, rolling_std, shift, to_wide
+from sellout.pipelines.features.wide import (
+    factorize_keys,
+    group_mean,
+    group_sum,
+    rolling_mean,
+    rolling_std,
+    shift,
+    to_wide,
+)
 
 WEEKS = pd.date_range("2024-01-03", periods=6, freq="7D")
 
@@ -76,3 +84,18 @@ def test_group_operations_ignore_missing_values():
     groups = np.array([0, 0, 1])
     np.testing.assert_allclose(group_mean(a, groups), [[2.0, 4.0], [2.0, 4.0], [5.0, np.nan]])
     np.testing.assert_allclose(group_sum(a, groups), [[4.0, 4.0], [4.0, 4.0], [5.0, np.nan]])
+
+
+def test_keys_factorized_column_by_column_match_a_sorted_multiindex():
+    rng = np.random.default_rng(3)
+    keys = pd.DataFrame(
+        {
+            "store_code": rng.choice(["10", "9", "S-1", "ä2", "b"], size=500),
+            "product_code": rng.choice([f"P{i}" for i in range(40)] + ["", "001"], size=500),
+        }
+    ).astype("str")
+    row, series = factorize_keys(keys)
+    codes, uniques = pd.MultiIndex.from_frame(keys).factorize(sort=True)
+    assert row.tolist() == list(codes)
+    assert list(series.itertuples(index=False, name=None)) == list(uniques)
+    assert (series.iloc[row].to_numpy() == keys.to_numpy()).all()

@@ -131,6 +131,27 @@ class WidePanel:
         )
 
 
+def factorize_keys(keys: pd.DataFrame) -> tuple[np.ndarray, pd.DataFrame]:
+    """Each row's position among the distinct rows of ``keys`` sorted by its columns, and those distinct rows.
+
+    The same as ``pd.MultiIndex.from_frame(keys).factorize(sort=True)``, column by column: no tuple per row (on
+    575,000 rows, 0.1 s against 0.5-2 s)."""
+    combined = np.zeros(len(keys), dtype="int64")
+    levels = []
+    for column in keys.columns:
+        codes, uniques = pd.factorize(keys[column], sort=True)
+        if len(uniques) and combined.max(initial=0) > np.iinfo("int64").max // len(uniques):
+            raise ValueError(f"too many distinct keys to combine at column {column!r}")
+        combined = combined * len(uniques) + codes
+        levels.append(uniques)
+    distinct, row = np.unique(combined, return_inverse=True)
+    columns = {}
+    for column, uniques in zip(reversed(keys.columns), reversed(levels), strict=True):
+        columns[column] = np.asarray(uniques)[distinct % len(uniques)]
+        distinct = distinct // len(uniques)
+    return row.astype("int64"), pd.DataFrame({c: columns[c] for c in keys.columns})
+
+
 def to_wide(panel: pd.DataFrame) -> WidePanel:
     """Pivot a long panel (complete weekly grid per series, the ``model_panel`` contract) to matrices."""
     missing = [c for c in [*SERIES_KEYS, WEEK, UNITS, *REQUIRED_EXOG] if c not in panel.columns]
@@ -145,11 +166,9 @@ def to_wide(panel: pd.DataFrame) -> WidePanel:
         raise ValueError("model panel weeks must all fall on the same weekday (7 days apart)")
     weeks = pd.date_range(first, last, freq="7D")
 
-    keys = panel[list(SERIES_KEYS)].astype("str")
-    codes, uniques = pd.MultiIndex.from_frame(keys).factorize(sort=True)
-    row = np.asarray(codes, dtype="int64")
+    row, series = factorize_keys(panel[list(SERIES_KEYS)].astype("str"))
     col = offsets.to_numpy(dtype="int64")
-    n_rows, n_cols = len(uniques), len(weeks)
+    n_rows, n_cols = len(series), len(weeks)
     if pd.Series(row * n_cols + col).duplicated().any():
         raise ValueError("model panel has duplicate (store_code, product_code, week_end_date) rows")
 
@@ -169,7 +188,6 @@ def to_wide(panel: pd.DataFrame) -> WidePanel:
     outage = np.zeros((n_rows, n_cols), dtype=bool)
     if "is_outage" in panel.columns:
         outage[row, col] = panel["is_outage"].fillna(False).to_numpy(dtype=bool)
-    series = pd.DataFrame(list(uniques), columns=list(SERIES_KEYS))
     attributes = [c for c in [SOURCE, MEASURE, *STORE_ATTRIBUTES, *PRODUCT_ATTRIBUTES] if c in panel.columns]
     if attributes:
         first_rows = pd.DataFrame({"row": row}).join(panel[attributes].reset_index(drop=True))
