@@ -51,6 +51,8 @@ create table if not exists raw.sellout_lines (
     tpr_only      boolean not null default false
 );
 create index if not exists sellout_lines_file_id on raw.sellout_lines (file_id);
+-- the weeks a delivery touched: staging reads them alone (dbt's incremental models, incremental tests)
+create index if not exists sellout_lines_source_week on raw.sellout_lines (source, week_end_date);
 -- columns added since the table was first made: a database of an earlier version gets them once (checked first,
 -- so that a current database takes no lock)
 do $$
