@@ -10,6 +10,7 @@ Two additions to Kedro's loader, so that the catalog can say in YAML what a run 
 
 from __future__ import annotations
 
+import copy
 import os
 from pathlib import Path
 from typing import Any
@@ -67,6 +68,7 @@ class ProjectConfigLoader(OmegaConfigLoader):
     """Kedro's OmegaConfigLoader that also serves ``${globals:kedro_env}`` and ``${globals:project_path}``."""
 
     def __init__(self, conf_source: str, env: str | None = None, **kwargs: Any) -> None:
+        self._resolved: dict[tuple[str, str], dict[str, Any]] = {}
         super().__init__(conf_source, env=env, **kwargs)
         self._globals = {
             **(self._globals or {}),
@@ -74,12 +76,20 @@ class ProjectConfigLoader(OmegaConfigLoader):
             "project_path": str(Path(conf_source).resolve().parent),
         }
         self._globals_oc = None
+        self._resolved.clear()  # the globals changed: what Kedro's constructor read is read again
 
     def __getitem__(self, key: str) -> dict[str, Any]:
         # OmegaConf's resolvers are process-wide and every new loader takes `globals` over (Kedro re-registers
         # only `runtime_params` per read): read with this loader's own globals, whatever was created since.
         self._register_globals_resolver()
-        return super().__getitem__(key)
+        if key in self:  # set explicitly on the loader
+            return super().__getitem__(key)
+        # Kedro, its hooks and the project's checks read the same groups several times per run: each group is
+        # read and resolved once per loader (and runtime parameters), and every caller gets its own copy.
+        read_as = (key, repr(sorted((self.runtime_params or {}).items())))
+        if read_as not in self._resolved:
+            self._resolved[read_as] = super().__getitem__(key)
+        return copy.deepcopy(self._resolved[read_as])
 
 
 class RunIdSessionStore(BaseSessionStore):
