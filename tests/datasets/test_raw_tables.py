@@ -77,7 +77,9 @@ def test_staging_reads_a_week_of_raw_lines_through_an_index(db_url):
     with psycopg.connect(db_url, autocommit=True) as conn:
         conn.execute(OLD_DDL)
         raw_tables.ensure_schema(conn)
-        conn.execute("set enable_seqscan = off")  # a tiny table: make the planner say whether it could use one
+        conn.execute(
+            "set enable_seqscan = off"
+        )  # a tiny table: make the planner say whether it could use one
         plan = " ".join(
             row[0]
             for row in conn.execute(
