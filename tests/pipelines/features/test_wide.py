@@ -99,3 +99,13 @@ def test_keys_factorized_column_by_column_match_a_sorted_multiindex():
     assert row.tolist() == list(codes)
     assert list(series.itertuples(index=False, name=None)) == list(uniques)
     assert (series.iloc[row].to_numpy() == keys.to_numpy()).all()
+
+
+def test_a_missing_key_is_a_key_of_its_own():
+    keys = pd.DataFrame({"store_code": ["b", None, "a", None], "product_code": ["1", "1", "1", "2"]}).astype(
+        "str"
+    )
+    row, series = factorize_keys(keys)
+    assert row.tolist() == [1, 2, 0, 3]
+    assert series["store_code"].iloc[:2].tolist() == ["a", "b"] and series["store_code"].iloc[2:].isna().all()
+    assert series["product_code"].tolist() == ["1", "1", "1", "2"]

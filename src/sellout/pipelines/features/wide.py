@@ -135,11 +135,11 @@ def factorize_keys(keys: pd.DataFrame) -> tuple[np.ndarray, pd.DataFrame]:
     """Each row's position among the distinct rows of ``keys`` sorted by its columns, and those distinct rows.
 
     The same as ``pd.MultiIndex.from_frame(keys).factorize(sort=True)``, column by column: no tuple per row (on
-    575,000 rows, 0.1 s against 0.5-2 s)."""
+    575,000 rows, 0.03 s against 0.6-2 s). A missing key is a value of its own, sorted last."""
     combined = np.zeros(len(keys), dtype="int64")
     levels = []
     for column in keys.columns:
-        codes, uniques = pd.factorize(keys[column], sort=True)
+        codes, uniques = pd.factorize(keys[column], sort=True, use_na_sentinel=False)
         if len(uniques) and combined.max(initial=0) > np.iinfo("int64").max // len(uniques):
             raise ValueError(f"too many distinct keys to combine at column {column!r}")
         combined = combined * len(uniques) + codes
