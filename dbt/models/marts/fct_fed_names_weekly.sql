@@ -20,11 +20,7 @@ with
 {% if is_incremental() %}
 touched as (
 
-    select distinct lines.source, lines.week_end_date
-    from {{ source('raw', 'sellout_lines') }} as lines
-    inner join {{ source('ops', 'ingested_files') }} as files
-        on files.file_id = lines.file_id and files.status = 'loaded'
-    where lines.file_id > (select coalesce(max(file_id), 0) from {{ this }})
+    {{ sellout_touched_weeks(this) }}
 
 ),
 {% endif %}

@@ -1,0 +1,9 @@
+{#- The (source, week_end_date)s of the sell-out lines loaded since `relation` was last built: the lines of loaded
+    files whose file_id is above the highest in `relation`. -#}
+{% macro sellout_touched_weeks(relation) -%}
+    select distinct lines.source, lines.week_end_date
+    from {{ source('raw', 'sellout_lines') }} as lines
+    inner join {{ source('ops', 'ingested_files') }} as files
+        on files.file_id = lines.file_id and files.status = 'loaded'
+    where lines.file_id > (select coalesce(max(file_id), 0) from {{ relation }})
+{%- endmacro %}
