@@ -14,7 +14,7 @@ the source keeps the one with the lowest WAPE on a validation window, unless it 
   errors beyond ``lightgbm.huber_delta`` of the series' level, so it aims at the median, not the mean: for
   smooth high-volume series (store sales) that Tweedie under-weights, and for deal-driven feeds forecast without
   a promo plan, whose mean is pulled up by deal weeks nobody announced. (``regression_l1`` aims there too, but
-  takes the median of every leaf at every round: three times the fit.)
+  takes the median of every leaf at every round: two to three times the fit.)
 * ``own_history``: without the cross-series features (product and store-category aggregates, attributes): for
   feeds with one series per store, or few series, where they only repeat the series itself.
 
