@@ -14,6 +14,8 @@ from typing import Any
 
 import yaml
 
+from sellout.config.yaml_files import read_yaml
+
 _REQUIRED = re.compile(r"\$\{oc\.env:\s*([A-Za-z_][A-Za-z0-9_]*)\s*\}")
 GROUPS = ("catalog", "credentials", "parameters", "sources", "notifications", "airflow", "globals")
 
@@ -28,7 +30,7 @@ def missing_variables(conf_path: Path, env: str, base_env: str = "base") -> list
                 continue
             label = str(path.relative_to(conf_path.parent))
             try:
-                content = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+                content = read_yaml(path) or {}
             except yaml.YAMLError:
                 continue  # the YAML check reports it
             for key, value in _strings(content):

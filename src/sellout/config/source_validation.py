@@ -14,6 +14,7 @@ from pydantic import ValidationError
 
 from sellout.config.schema import ConfigError
 from sellout.config.sources import SourceConfig
+from sellout.config.yaml_files import read_yaml
 
 
 def validate_sources(
@@ -77,7 +78,7 @@ class SourceFiles:
             )
             for path in paths:
                 try:
-                    content = yaml.safe_load(path.read_text(encoding="utf-8"))
+                    content = read_yaml(path)
                 except (OSError, yaml.YAMLError):
                     continue
                 self.files.append((str(path.relative_to(conf.parent)), content))

@@ -72,8 +72,9 @@ def test_weeks_without_a_row_that_a_later_sale_puts_in_the_span_leave_the_histor
     assert _history(before).equals(_history(after).iloc[:, :20])
 
 
-def _backtest(frame, memo, run, params=PARAMS):
-    """The backtest node as the catalog runs it: stored forecasts and full fits in, new ones saved."""
+def _backtest(frame, memo, run, params=PARAMS, production=None):
+    """The backtest node as the catalog runs it: stored forecasts and full fits in, new ones saved
+    (``production``: the run's production model, trained before it)."""
     metrics, _, cells, _, to_store = nodes.backtest_forecast(
         feature_set(frame, FEATURES),
         {},
@@ -82,6 +83,8 @@ def _backtest(frame, memo, run, params=PARAMS):
         memo["full_fits"].load(),
         run,
         params,
+        None,
+        production,
     )
     memo["forecasts"].save(to_store)
     return metrics, cells, to_store
@@ -225,3 +228,51 @@ def test_the_kept_origins_follow_the_preprocessing_parameters(tmp_path):
     assert backtest({"min_weeks_history": 8})
     assert backtest({"min_weeks_history": 8}) == {}  # kept
     assert backtest({"min_weeks_history": 8, "outages": {"detect": "off"}})  # fitted again
+
+
+def test_a_new_week_scores_productions_model_of_last_week_without_fitting_it_again(tmp_path, monkeypatch):
+    """Each week's run trains production's model, then backtests, and keeps that model's forecasts from the
+    last week: next week that is the last origin, so a new week's backtest fits nothing, and it scores there
+    what fitting that origin again from the same full fit gives."""
+    panel = promo_panel(64, stores=("S1", "S2"))
+    weeks = sorted(panel["week_end_date"].unique())
+    memo = _memo(tmp_path)
+    for week in weeks[-4:-1]:  # production's full fit at weeks[-4], refreshed at weeks[-3] and weeks[-2]
+        earlier = panel[panel["week_end_date"] <= week]
+        model, _ = _train(earlier, memo)
+        _, _, stored_then = _backtest(earlier, memo, RUN, production=model)
+        (by_origin,) = stored_then.values()
+        assert week in by_origin and by_origin[week].known == 2  # the backtest's horizon
+    assert model.refreshed
+    model, _ = _train(panel, memo)
+    fitted_at = []
+    real_fit = training.TrainingSet.fit
+
+    def counted_fit(self, until_col, *args, **kwargs):
+        fitted_at.append(until_col)
+        return real_fit(self, until_col, *args, **kwargs)
+
+    monkeypatch.setattr(training.TrainingSet, "fit", counted_fit)
+    _, cells, stored_now = _backtest(panel, memo, {**RUN, "run_id": "run-2"}, production=model)
+    assert fitted_at == []
+    (by_origin,) = stored_now.values()
+    assert sorted(by_origin) == weeks[-3:]  # the two origins, and this week's model's forecasts for next week
+
+    refitted = _memo(tmp_path / "refit")  # no kept forecasts; the same stored full fit
+    refitted["full_fits"] = memo["full_fits"]
+    _, again, _ = _backtest(panel, refitted, {**RUN, "run_id": "run-3"})
+    assert sorted(set(fitted_at)) == [len(weeks) - 3, len(weeks) - 2]  # fitted again, this time
+    model_cells = [c[c["method"] == "lightgbm"].reset_index(drop=True) for c in (cells, again)]
+    pd.testing.assert_frame_equal(
+        model_cells[0].drop(columns="run_id"), model_cells[1].drop(columns="run_id")
+    )
+
+
+def test_production_forecasts_are_not_kept_where_the_backtest_reads_the_actual_weeks(tmp_path):
+    panel = promo_panel(40, stores=("S1",))
+    params = {**PARAMS, "known_inputs": "actual_is_plan"}
+    memo = _memo(tmp_path)
+    model, _ = _train(panel, memo, params)
+    _, _, stored_now = _backtest(panel, memo, RUN, params, production=model)
+    (by_origin,) = stored_now.values()
+    assert max(by_origin) < sorted(panel["week_end_date"].unique())[-1]

@@ -18,6 +18,8 @@ parameters and settings: the caller's key), and fits only the origins that are n
 changed: a new week costs one origin, not ``n``. The first origin it fits starts from the stored full fit
 production made at or before it (``stored_base``), as production did then. The series scored at a kept origin
 are those forecast from it then (a series that has enough history only now is scored from the new origins).
+Production's own model of the last week (``production``) forecasts from it too, for the next run: there that
+week is the last origin, and its model is the one production fitted then, so a new week fits no origin.
 
 Baselines: ``naive`` (units at the origin), ``moving_average_<n>`` (mean of the last n weeks in the span) and
 ``seasonal_naive`` (units 52 weeks before the target; cells without that week are not scored for it); a
@@ -144,6 +146,7 @@ def run_backtest(
     refit: RefitParams | None = None,
     kept: Mapping[pd.Timestamp, OriginForecasts] | None = None,
     stored_base: Callable[[int], ModelSet | None] | None = None,
+    production: ModelSet | None = None,
 ) -> tuple[pd.DataFrame, list[OriginTiming], dict[pd.Timestamp, OriginForecasts]]:
     """Cells of every method at every origin, what each origin's fit + forecast cost, and the model's
     forecasts from each origin (to keep for the next run).
@@ -155,7 +158,8 @@ def run_backtest(
     ``refresh_rounds`` rounds on top of it at each origin until it is ``full_every_weeks`` old; None: a full
     fit at every origin. ``kept``: an earlier run's forecasts by origin week, scored again where their history
     still holds; ``stored_base(origin)``: the full fit production stored that the schedule refreshes at
-    ``origin`` (or fitted at that very week), for the first origin fitted here.
+    ``origin`` (or fitted at that very week), for the first origin fitted here. ``production``: this run's
+    production model; its forecasts from the last week are added to those to keep (next week's last origin).
     """
     last = len(wp.weeks) - 1
     schedule = refit or RefitParams(full_every_weeks=1, refresh_rounds=0)
@@ -192,12 +196,11 @@ def run_backtest(
                 model = base = trainings.fit(origin)
                 base_origin, kind = origin, "full fit"
             forecast_started = time.process_time()
-            known = [(rows[wp.sources[rows] == s], params.known_inputs_of(s)) for s in model.models]
-            rows = np.concatenate([r for r, _ in known]) if known else rows
             if future is None:
                 future = wp.extended(horizon)
-            with known_future(future, origin, horizon, known, promo_plan, params.plan_rule):
-                full_horizon = recursive_forecast(model, future, origin, horizon, rows)
+            rows, full_horizon, known = _forecast_from(
+                model, future, origin, horizon, rows, params, promo_plan
+            )
             model_forecasts = full_horizon[:, :h_max]
             timings.append(
                 OriginTiming(
@@ -215,7 +218,46 @@ def run_backtest(
         for name, values in baseline_forecasts(wp, origin, h_max, ma_weeks, carried).items():
             forecasts[name] = values[rows]
         frames.append(_cells(wp, origin, rows, forecasts, mase_scale(wp, origin)[rows], is_promoted))
+    if production is not None:
+        future = future if future is not None else wp.extended(horizon)
+        _keep_production(
+            future, production, trainings, horizon, promo_plan, kept or {}, made, series_keys, history
+        )
     return pd.concat(frames, ignore_index=True), timings, made
+
+
+def _forecast_from(model, future, origin, horizon, rows, params, promo_plan):
+    """``model``'s forecasts of horizons 1..``horizon`` from ``origin`` for the ``rows`` of its sources, with
+    the inputs production would have known (``future``: the panel extended past its last week): the rows
+    (ordered by source), the forecasts and each source's (rows, known inputs)."""
+    known = [(rows[future.sources[rows] == s], params.known_inputs_of(s)) for s in model.models]
+    rows = np.concatenate([r for r, _ in known]) if known else rows
+    with known_future(future, origin, horizon, known, promo_plan, params.plan_rule):
+        return rows, recursive_forecast(model, future, origin, horizon, rows), known
+
+
+def _keep_production(
+    future, production, trainings, horizon, promo_plan, kept, made, series_keys, history
+) -> None:
+    """Adds to ``made`` the production model's forecasts from the last week, which is next week's last origin:
+    that run keeps them instead of fitting the same model again (a refresh, or a full fit, of the same weeks
+    with the same settings). Only for a model of this run's settings trained up to the last week, and only when
+    all of them are known ahead (an ``actual_is_plan`` source's forecast weeks are not). ``future``: the panel
+    extended past its last week."""
+    last = len(future.weeks) - horizon - 1
+    week = pd.Timestamp(future.weeks[last])
+    if production.trained_until != week or production.model_version != trainings.model_version():
+        return
+    if any(trainings.params.known_inputs_of(s) == "actual_is_plan" for s in production.models):
+        return
+    rows = np.nonzero(future.in_span[:, last])[0]
+    if _still_valid(kept.get(week), series_keys, rows, history[:, last], horizon) is not None:
+        made[week] = kept[week]
+        return
+    rows, forecasts, known = _forecast_from(
+        production, future, last, horizon, rows, trainings.params, promo_plan
+    )
+    made[week] = _made(series_keys, rows, forecasts, known, horizon, history[rows, last])
 
 
 def _still_valid(

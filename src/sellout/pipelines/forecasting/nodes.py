@@ -188,6 +188,7 @@ def backtest_forecast(
     run_context: Mapping[str, Any],
     params: ForecastingParams,
     preprocessing: Mapping[str, Any] | None = None,
+    forecast_model: ModelSet | None = None,
 ) -> tuple[pd.DataFrame, dict[str, Any], pd.DataFrame, dict[str, Any], dict[str, Any]]:
     """Kedro node: rolling-origin backtest (see backtest.py) -> metrics, what was written (for the gate and the
     report, which read the metrics back), cells, interval calibration, and the model's forecasts by origin to
@@ -197,6 +198,8 @@ def backtest_forecast(
     been delivered up to them is unchanged; the others are fitted, the first of them from production's stored
     full fit (``stored_full_fits``) where the schedule refreshes it. The preprocessing parameters
     (``params:preprocessing``: spans, outages) are part of what the kept origins were made with.
+    ``forecast_model`` (this run's production model) forecasts from the last week for the next run to keep: its
+    last origin then, so that a new week's backtest fits no model.
 
     Metrics rows (metrics.py): per method x horizon x category x measure, over all categories (category 'ALL')
     and all horizons (horizon 0), and the promoted / not-promoted cells (segment).
@@ -210,6 +213,7 @@ def backtest_forecast(
     made_with = [settings, _plan_key(promo_plan, p, feature_set), dict(preprocessing or {})]
     key = schedule_key("backtest_forecasts", feature_set, p, made_with)
     kept = stored(stored_backtest_forecasts, key)
+    earlier = kept if isinstance(kept, dict) else {}
     fit_key = full_fit_key(feature_set, p)
 
     def stored_base(col: int) -> ModelSet | None:
@@ -219,9 +223,11 @@ def backtest_forecast(
 
     cells, timings, made = run_backtest(
         panel, trainings, origins, b.horizon, b.moving_average_weeks, _progress(panel, len(origins)),
-        promo_plan, p.refit, kept if isinstance(kept, dict) else None, stored_base,
+        promo_plan, p.refit, earlier or None, stored_base, forecast_model,
     )  # fmt: skip
-    to_store = {key: made} if timings else {}  # timings: the origins fitted here
+    # an origin fitted here, or production's forecasts from the last week added
+    fresh = any(earlier.get(week) is not forecasts for week, forecasts in made.items())
+    to_store = {key: made} if fresh else {}
     run_id = str(run_context["run_id"])
     metrics = backtest_metrics_table(cells)
     metrics["run_id"] = run_id

@@ -50,6 +50,7 @@ def create_pipeline(**kwargs) -> Pipeline:
                     "run_context",
                     "params:forecasting",
                     "params:preprocessing",
+                    "forecast_model",
                 ],
                 outputs=[
                     "backtest_metrics",
