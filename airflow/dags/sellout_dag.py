@@ -202,21 +202,6 @@ def sellout():
         )
 
     @task(
-        task_id="backtest-forecast",
-        retries=1,
-        retry_delay=timedelta(minutes=5),
-        retry_exponential_backoff=2.0,
-        max_retry_delay=timedelta(minutes=30),
-        execution_timeout=timedelta(minutes=90),
-    )
-    def backtest_forecast():
-        airflow_support.run_kedro_nodes(
-            ["backtest_forecast"],
-            pipeline=PIPELINE_NAME,
-            env=KEDRO_ENV,
-        )
-
-    @task(
         task_id="train-forecast-model",
         retries=1,
         retry_delay=timedelta(minutes=5),
@@ -227,6 +212,21 @@ def sellout():
     def train_forecast_model():
         airflow_support.run_kedro_nodes(
             ["train_forecast_model"],
+            pipeline=PIPELINE_NAME,
+            env=KEDRO_ENV,
+        )
+
+    @task(
+        task_id="backtest-forecast",
+        retries=1,
+        retry_delay=timedelta(minutes=5),
+        retry_exponential_backoff=2.0,
+        max_retry_delay=timedelta(minutes=30),
+        execution_timeout=timedelta(minutes=90),
+    )
+    def backtest_forecast():
+        airflow_support.run_kedro_nodes(
+            ["backtest_forecast"],
             pipeline=PIPELINE_NAME,
             env=KEDRO_ENV,
         )
@@ -313,8 +313,8 @@ def sellout():
         "build-model-features": build_model_features(),
         "summarize-model-panel": summarize_model_panel(),
         "choose-model-settings": choose_model_settings(),
-        "backtest-forecast": backtest_forecast(),
         "train-forecast-model": train_forecast_model(),
+        "backtest-forecast": backtest_forecast(),
         "forecast-next-weeks-build-forecast-report-write-forecasts": forecast_next_weeks_build_forecast_report_write_forecasts(),
         "quality-gate": quality_gate(),
         "refresh-tableau": refresh_tableau(),
@@ -331,19 +331,20 @@ def sellout():
     tasks["build-model-panel"] >> tasks["build-model-features"]
     tasks["build-model-panel"] >> tasks["summarize-model-panel"]
     tasks["build-model-features"] >> tasks["choose-model-settings"]
-    tasks["build-model-features"] >> tasks["backtest-forecast"]
-    tasks["choose-model-settings"] >> tasks["backtest-forecast"]
     tasks["build-model-features"] >> tasks["train-forecast-model"]
     tasks["choose-model-settings"] >> tasks["train-forecast-model"]
+    tasks["build-model-features"] >> tasks["backtest-forecast"]
+    tasks["choose-model-settings"] >> tasks["backtest-forecast"]
+    tasks["train-forecast-model"] >> tasks["backtest-forecast"]
     tasks["build-model-panel"] >> tasks["forecast-next-weeks-build-forecast-report-write-forecasts"]
     tasks["build-model-features"] >> tasks["forecast-next-weeks-build-forecast-report-write-forecasts"]
     tasks["summarize-model-panel"] >> tasks["forecast-next-weeks-build-forecast-report-write-forecasts"]
-    tasks["backtest-forecast"] >> tasks["forecast-next-weeks-build-forecast-report-write-forecasts"]
     tasks["train-forecast-model"] >> tasks["forecast-next-weeks-build-forecast-report-write-forecasts"]
+    tasks["backtest-forecast"] >> tasks["forecast-next-weeks-build-forecast-report-write-forecasts"]
     tasks["quality-gate"] >> tasks["forecast-next-weeks-build-forecast-report-write-forecasts"]
     tasks["choose-model-settings"] >> tasks["quality-gate"]
-    tasks["backtest-forecast"] >> tasks["quality-gate"]
     tasks["train-forecast-model"] >> tasks["quality-gate"]
+    tasks["backtest-forecast"] >> tasks["quality-gate"]
     tasks["quality-gate"] >> tasks["refresh-tableau"]
     tasks["forecast-next-weeks-build-forecast-report-write-forecasts"] >> tasks["refresh-tableau"]
     tasks["refresh-tableau"] >> tasks["alert-on-refresh"]
