@@ -167,7 +167,8 @@ def _rename(path: Path, old: str, new: str) -> None:
 @pytest.mark.integration
 def test_the_names_built_week_by_week_equal_a_full_rebuild(pg_server, tmp_path, monkeypatch):
     """The feed's names reach the dimensions through fct_fed_names_weekly, built week by week: a name changed in
-    a new week and a corrected re-delivery of an old week give the dimensions a full rebuild gives."""
+    a new week and a corrected re-delivery of an old week (which also retracts the one line of a product no
+    other week has) give the dimensions a full rebuild gives."""
     monkeypatch.setenv("DBT_TARGET_PATH", str(tmp_path / "dbt" / "target"))
     monkeypatch.setenv("DBT_LOG_PATH", str(tmp_path / "dbt" / "logs"))
     _write_files(tmp_path)
@@ -176,10 +177,14 @@ def test_the_names_built_week_by_week_equal_a_full_rebuild(pg_server, tmp_path, 
     later.mkdir()
     for path in weekly[8:]:
         path.rename(later / path.name)
-    dims = ("marts.dim_store", "marts.dim_product", "marts.fct_fed_names_weekly")
+    original = weekly[7].read_text(encoding="utf-8")
+    retracted = original.splitlines()[1].replace(";A1;Artikel A1;", ";A9;Artikel A9;")
+    weekly[7].write_text(f"{original}{retracted}\n", encoding="utf-8")  # A9: in this delivery only
+    dims = ("marts.dim_store", "marts.dim_product", "marts.fct_fed_names_weekly", "marts.fct_sellout_weekly")
     with temporary_database(pg_server["url"], prefix="names") as url:
         _load_and_build(tmp_path, url, {**CONTEXT, "run_id": "first"})
         first = _tables(url, "marts.fct_fed_names_weekly")["marts.fct_fed_names_weekly"]
+        assert "A9" in set(_tables(url, "marts.dim_product")["marts.dim_product"]["product_code"])
         for path in sorted(later.iterdir()):
             path.rename(tmp_path / "neu" / path.name)
         _rename(weekly[-1], "Filiale F1", "Filiale F1 Neu")  # the newest week renames a store
@@ -188,7 +193,7 @@ def test_the_names_built_week_by_week_equal_a_full_rebuild(pg_server, tmp_path, 
         corrected = (
             tmp_path / "neu" / f"{weekly[7].stem}_corrected.csv"
         )  # ... the corrected last old week does
-        corrected.write_text(weekly[7].read_text(encoding="utf-8").replace("Artikel A3", "Artikel A3 alt"))
+        corrected.write_text(original.replace("Artikel A3", "Artikel A3 alt"))  # and without A9
         ingestion, test_status = _load_and_build(tmp_path, url, {**CONTEXT, "run_id": "second"})
         assert ingestion["files_loaded"] >= 9 and test_status["success"]
         incremental = _tables(url, *dims)
@@ -201,6 +206,8 @@ def test_the_names_built_week_by_week_equal_a_full_rebuild(pg_server, tmp_path, 
     products = incremental["marts.dim_product"].set_index("product_code")["description"]
     assert stores["F1"] == "Filiale F1 Neu" and stores["F2"] == "Filiale F2"
     assert products["A3"] == "Artikel A3 alt"  # the corrected week is the latest that names A3
+    assert "A9" not in products.index and "A9" not in set(names["code"])  # retracted with its week
+    assert "A9" not in set(incremental["marts.fct_sellout_weekly"]["product_code"])
     for name in dims:
         keys = [
             c
@@ -211,10 +218,11 @@ def test_the_names_built_week_by_week_equal_a_full_rebuild(pg_server, tmp_path, 
 
 
 def assert_frame_equal_sorted(left: pd.DataFrame, right: pd.DataFrame, keys: list[str]) -> None:
-    """Equal rows whatever their order; file ids aside (a full run loads the files again, under new ids)."""
+    """Equal rows whatever their order; file ids and the building run aside (a full run loads the files again,
+    under new ids, and builds every row)."""
     left, right = (
-        left.drop(columns=["file_id"], errors="ignore"),
-        right.drop(columns=["file_id"], errors="ignore"),
+        left.drop(columns=["file_id", "built_by_run"], errors="ignore"),
+        right.drop(columns=["file_id", "built_by_run"], errors="ignore"),
     )
     pd.testing.assert_frame_equal(
         left.sort_values(keys).reset_index(drop=True), right.sort_values(keys).reset_index(drop=True)
