@@ -9,8 +9,10 @@ from datetime import date
 from pathlib import Path
 
 import pytest
+import yaml
 from support.databases import temporary_database
 
+from sellout.config.parameters import DbtParams
 from sellout.datasets import raw_tables
 from sellout.integrations import db
 from sellout.integrations.dbt_runner import DbtNodeResult, DbtResult
@@ -255,3 +257,13 @@ def test_negative_units_stop_the_pipeline(pg_url, dbt_paths):
         with db.transaction(pg_url) as conn:
             conn.execute("delete from raw.sellout_lines where file_id = 3")
             conn.execute("delete from ops.ingested_files where file_id = 3")
+
+
+def test_dbt_runs_as_many_threads_by_hand_as_in_the_pipeline():
+    """dbt's own profile (what `sellout dbt` and a hand-run dbt use), the parameters' default and
+    conf/base say one thread count."""
+    root = Path(__file__).resolve().parents[3]
+    profile = yaml.safe_load((root / "dbt" / "profiles.yml").read_text(encoding="utf-8"))
+    (target,) = (t for p in profile.values() if isinstance(p, dict) for t in p.get("outputs", {}).values())
+    conf = yaml.safe_load((root / "conf" / "base" / "parameters_transform.yml").read_text(encoding="utf-8"))
+    assert target["threads"] == DbtParams().threads == conf["dbt"]["threads"]
