@@ -99,6 +99,19 @@ def _train(frame, memo, params=PARAMS):
     return model, models
 
 
+def _count_fits(monkeypatch) -> list[int]:
+    """The columns every TrainingSet.fit from now on fits up to (the fits still run)."""
+    fitted_at = []
+    real_fit = training.TrainingSet.fit
+
+    def counted_fit(self, until_col, *args, **kwargs):
+        fitted_at.append(until_col)
+        return real_fit(self, until_col, *args, **kwargs)
+
+    monkeypatch.setattr(training.TrainingSet, "fit", counted_fit)
+    return fitted_at
+
+
 def _memo(folder):
     return {name: MemoDataset(folder / name) for name in ("forecasts", "models", "full_fits")}
 
@@ -168,14 +181,7 @@ def test_a_new_week_fits_one_origin_from_productions_full_fit(tmp_path, monkeypa
     earlier = panel[panel["week_end_date"] <= weeks[-2]]
     _backtest(earlier, memo, RUN, params)
     _train(earlier, memo, params)
-    fitted_at = []
-    real_fit = training.TrainingSet.fit
-
-    def counted_fit(self, until_col, *args, **kwargs):
-        fitted_at.append(until_col)
-        return real_fit(self, until_col, *args, **kwargs)
-
-    monkeypatch.setattr(training.TrainingSet, "fit", counted_fit)
+    fitted_at = _count_fits(monkeypatch)
     _, cells, stored_now = _backtest(panel, memo, {**RUN, "run_id": "run-2"}, params)
     assert fitted_at == []  # two origins kept, the new one forecast by production's full fit of its week
     (by_origin,) = stored_now.values()
@@ -245,14 +251,7 @@ def test_a_new_week_scores_productions_model_of_last_week_without_fitting_it_aga
         assert week in by_origin and by_origin[week].known == 2  # the backtest's horizon
     assert model.refreshed
     model, _ = _train(panel, memo)
-    fitted_at = []
-    real_fit = training.TrainingSet.fit
-
-    def counted_fit(self, until_col, *args, **kwargs):
-        fitted_at.append(until_col)
-        return real_fit(self, until_col, *args, **kwargs)
-
-    monkeypatch.setattr(training.TrainingSet, "fit", counted_fit)
+    fitted_at = _count_fits(monkeypatch)
     _, cells, stored_now = _backtest(panel, memo, {**RUN, "run_id": "run-2"}, production=model)
     assert fitted_at == []
     (by_origin,) = stored_now.values()
