@@ -314,7 +314,7 @@ def group_sum(a: np.ndarray, groups: np.ndarray) -> np.ndarray:
 
 def _group_sums(a: np.ndarray, groups: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Sums and counts of the non-NaN values per group and column (one sparse matrix product each)."""
-    from scipy import sparse  # noqa: PLC0415 - 0.1-0.2 s of every `kedro` start-up, used by features only
+    from scipy import sparse  # noqa: PLC0415 - about 0.1 s of every `kedro` start-up; used by features only
 
     n_groups = int(groups.max()) + 1 if len(groups) else 0
     indicator = sparse.csr_matrix(

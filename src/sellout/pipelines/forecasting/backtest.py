@@ -325,23 +325,40 @@ def _cells(
 
 def score(cells: pd.DataFrame, by: list[str]) -> pd.DataFrame:
     """WAPE, bias, MASE and the cell count of ``cells`` grouped by ``by``."""
-    c = cells.assign(
-        err=cells["forecast"] - cells["actual"],
-        abs_err=(cells["forecast"] - cells["actual"]).abs(),
-    )
-    c["scaled"] = c["abs_err"] / c["scale"].where(c["scale"] > 0)
-    agg = (
-        c.groupby(by, sort=True, observed=True)
-        .agg(
-            abs_err=("abs_err", "sum"),
-            err=("err", "sum"),
-            actual=("actual", "sum"),
-            mase=("scaled", "mean"),
-            n_cells=("err", "size"),
+    return rates(score_sums(cells, by), by)
+
+
+SUMS = ["abs_err", "err", "actual", "scaled", "n_scaled", "n_cells"]
+
+
+def score_sums(cells: pd.DataFrame, by: list[str], dropna: bool = True) -> pd.DataFrame:
+    """Per group of ``by``: the sums the scores are made of (``SUMS``: |error|, error, actual, the MASE terms
+    of the cells with a scale above 0, and the cell count). Groups add up: ``rates`` of coarser keys."""
+    error = cells["forecast"].to_numpy(dtype="float64") - cells["actual"].to_numpy(dtype="float64")
+    scale = cells["scale"].to_numpy(dtype="float64")
+    with np.errstate(divide="ignore", invalid="ignore"):
+        scaled = np.where(scale > 0, np.abs(error) / scale, np.nan)
+    terms = (
+        cells[by]
+        .reset_index(drop=True)
+        .assign(
+            abs_err=np.abs(error),
+            err=error,
+            actual=cells["actual"].to_numpy(dtype="float64"),
+            scaled=np.nan_to_num(scaled),
+            n_scaled=~np.isnan(scaled),
+            n_cells=1,
         )
-        .reset_index()
     )
+    return terms.groupby(by, sort=True, observed=True, dropna=dropna)[SUMS].sum().reset_index()
+
+
+def rates(sums: pd.DataFrame, by: list[str]) -> pd.DataFrame:
+    """WAPE, bias, MASE, the cell count and the actual total per group of ``by``, from ``score_sums``."""
+    agg = sums.groupby(by, sort=True, observed=True)[SUMS].sum().reset_index()
     denom = agg["actual"].where(agg["actual"] > 0)
     agg["wape"] = agg["abs_err"] / denom
     agg["bias"] = agg["err"] / denom
+    agg["mase"] = agg["scaled"] / agg["n_scaled"].where(agg["n_scaled"] > 0)
+    agg["n_cells"] = agg["n_cells"].astype("int64")
     return agg[[*by, "wape", "bias", "mase", "n_cells", "actual"]]

@@ -11,13 +11,13 @@ those sums up (one pass over the cells instead of one per kind of row).
 
 from __future__ import annotations
 
-import numpy as np
 import pandas as pd
+
+from .backtest import rates, score_sums
 
 ALL = "ALL"
 PROMOTED, NOT_PROMOTED = "promoted", "not_promoted"
 KEYS = ["method", "horizon", "category", "measure", "segment"]
-_SUMS = ["abs_err", "err", "actual", "scaled", "n_scaled", "n_cells"]
 
 
 def backtest_metrics_table(cells: pd.DataFrame) -> pd.DataFrame:
@@ -25,47 +25,17 @@ def backtest_metrics_table(cells: pd.DataFrame) -> pd.DataFrame:
     not-promoted rows over all categories."""
     if "measure" not in cells.columns:
         cells = cells.assign(measure="units")
-    sums = _sums(cells)
-    segment = sums["promoted"].map({True: PROMOTED, False: NOT_PROMOTED})
+    # dropna=False: the cells of a product without a category count in the 'ALL' rows
+    sums = score_sums(cells, ["method", "horizon", "category", "measure", "promoted"], dropna=False)
+    sums = sums.assign(segment=ALL)
     everything = sums.assign(category=ALL)
-    by_promotion = everything.assign(segment=segment)
+    by_promotion = everything.assign(segment=sums["promoted"].map({True: PROMOTED, False: NOT_PROMOTED}))
     frames = [
-        _rates(sums),
-        _rates(everything),
-        _rates(sums.assign(horizon=0)),
-        _rates(everything.assign(horizon=0)),
-        _rates(by_promotion),
-        _rates(by_promotion.assign(horizon=0)),
+        rates(sums, KEYS),
+        rates(everything, KEYS),
+        rates(sums.assign(horizon=0), KEYS),
+        rates(everything.assign(horizon=0), KEYS),
+        rates(by_promotion, KEYS),
+        rates(by_promotion.assign(horizon=0), KEYS),
     ]
-    return pd.concat(frames, ignore_index=True)
-
-
-def _sums(cells: pd.DataFrame) -> pd.DataFrame:
-    """Sums of |error|, error, actual, the MASE terms and the cell count per key and promoted flag."""
-    error = cells["forecast"].to_numpy(dtype="float64") - cells["actual"].to_numpy(dtype="float64")
-    scale = cells["scale"].to_numpy(dtype="float64")
-    with np.errstate(divide="ignore", invalid="ignore"):
-        scaled = np.where(scale > 0, np.abs(error) / scale, np.nan)
-    terms = pd.DataFrame(
-        {
-            "abs_err": np.abs(error),
-            "err": error,
-            "actual": cells["actual"].to_numpy(dtype="float64"),
-            "scaled": np.nan_to_num(scaled),
-            "n_scaled": ~np.isnan(scaled),
-            "n_cells": 1,
-        }
-    )
-    keys = [cells[k].reset_index(drop=True) for k in ["method", "horizon", "category", "measure", "promoted"]]
-    sums = terms.groupby(keys, sort=True, observed=True, dropna=False).sum().reset_index()
-    return sums.assign(segment=ALL)
-
-
-def _rates(sums: pd.DataFrame) -> pd.DataFrame:
-    agg = sums.groupby(KEYS, sort=True, observed=True)[_SUMS].sum().reset_index()
-    denom = agg["actual"].where(agg["actual"] > 0)
-    agg["wape"] = agg["abs_err"] / denom
-    agg["bias"] = agg["err"] / denom
-    agg["mase"] = agg["scaled"] / agg["n_scaled"].where(agg["n_scaled"] > 0)
-    agg["n_cells"] = agg["n_cells"].astype("int64")
-    return agg[[*KEYS, "wape", "bias", "mase", "n_cells"]]
+    return pd.concat(frames, ignore_index=True).drop(columns="actual")
