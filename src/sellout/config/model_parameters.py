@@ -26,7 +26,8 @@ from sellout.canonical import (
 from sellout.config.schema import Strict
 
 # -- feature columns, in the model's column order ---------------------------------------------------------------
-SERIES_STATISTICS = ("base_units_13", "promo_lift_52", "age")
+# season_ratio_52: last year's same week against the 13 weeks before it (yearly seasonality, scale-free).
+SERIES_STATISTICS = ("base_units_13", "promo_lift_52", "age", "season_ratio_52")
 PRICE_PROMOTION = (
     "price",
     "base_price",

@@ -100,14 +100,15 @@ def test_a_forecast_keeps_the_history_its_longest_feature_reads():
     origin = 79
     default = FeatureEngine.fit(wp, FeatureParams(), PromotionParams())
     window = ForecastWindow(default, wp, origin, 4)
-    assert default.history_weeks == window.history_weeks == 52  # lag_52, roll_mean_52, price_index_52
-    assert window.panel.units.shape[1] == 52 + 4 and window.panel.weeks[-1] == wp.weeks[origin + 4]
+    assert default.history_weeks == window.history_weeks == 65  # season_ratio_52: week t-52 and 13 before it
+    assert window.panel.units.shape[1] == 65 + 4 and window.panel.weeks[-1] == wp.weeks[origin + 4]
 
-    lag_60 = FeatureParams(lags=[1, 2, 60], exclude=["lag_2"])
+    lag_60 = FeatureParams(lags=[1, 2, 60], exclude=["lag_2", "season_ratio_52"])
     longer = ForecastWindow(FeatureEngine.fit(wp, lag_60, PromotionParams()), wp, origin, 4)
     assert longer.history_weeks == 60 and longer.panel.units.shape[1] == 64
 
-    yearly = ["lag_52", "roll_mean_52", "promo_lift_52", "price_index_52", "roll_std_13", *PROMOTION_HISTORY]
+    yearly = ["lag_52", "roll_mean_52", "promo_lift_52", "price_index_52", "roll_std_13", "season_ratio_52"]
+    yearly += PROMOTION_HISTORY
     short = FeatureParams(lags=[1, 52], rolling_windows=[4, 52], exclude=yearly)
     assert FeatureEngine.fit(wp, short, PromotionParams()).history_weeks == 13  # base_units_13
     assert ForecastWindow(default, wp, 30, 4).history_weeks == 31  # the panel's start cuts it short

@@ -159,3 +159,18 @@ def test_a_derived_price_cut_is_a_promotion_and_its_depth():
     m = FeatureEngine.fit(panel, FeatureParams(exclude=[]), PromotionParams()).matrices(panel)
     np.testing.assert_allclose(m["discount_depth"][0], [0, 0.25, 0])
     np.testing.assert_allclose(m["weeks_since_promo"][0], [52, 52, 1])
+
+
+def test_the_season_ratio_is_last_years_week_against_the_13_weeks_before_it():
+    units = np.full((2, 80), 10.0)
+    units[0, 20] = 40.0  # a seasonal peak in week 20
+    units[1] = 0.0  # a series that sells nothing
+    panel = _small_panel(units)
+    ratio = FeatureEngine.fit(panel, FeatureParams(exclude=[]), PromotionParams()).matrices(panel)[
+        "season_ratio_52"
+    ]
+    assert np.isnan(ratio[:, :52]).all()  # no week a year back
+    assert ratio[0, 72] == (40.0 + 1.0) / (10.0 + 1.0)  # a year after the peak: 40 against 10 before it
+    assert ratio[0, 73] == (10.0 + 1.0) / ((12 * 10.0 + 40.0) / 13 + 1.0)  # the peak is in the 13 weeks now
+    assert ratio[0, 71] == 1.0
+    np.testing.assert_array_equal(ratio[1, 53:], 1.0)  # no sales, no season

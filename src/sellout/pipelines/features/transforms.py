@@ -15,7 +15,9 @@ no plan, production knows nothing of a future week's deals, and the forecaster l
 
 * lags ``lag_k`` and rolling ``roll_mean_w`` / ``roll_std_w`` of units up to t-1; ``base_units_13``: mean of
   the last 13 weeks without promotion; ``promo_lift_52``: mean units in promoted weeks / in other weeks over
-  the last 52 weeks; ``age``: weeks since the series' first week (capped at 52);
+  the last 52 weeks; ``age``: weeks since the series' first week (capped at 52); ``season_ratio_52``: units of
+  week t-52 against the mean of the 13 weeks before it (both + 1): last year's seasonal move, free of the
+  series' scale and growth, which the level-scaled lags cannot tell apart;
 * price and promotion of week t: price, base_price, ``price_ratio`` = price / base_price, ``discount_depth``
   = 1 - price / base_price (the promotion's depth), feature, display, tpr_only, promotion, ``promo_any``,
   ``price_index_52`` = price / mean price of the last 52 weeks; and of week t-1 (``promo_any_lag_1``,
@@ -67,6 +69,9 @@ MIN_BASE_UNITS = 0.5
 # recent level takes a longer window than the regular level.
 PROMO_HISTORY_WEEKS = 52
 PROMO_UNITS_WEEKS, BASE_UNITS_WEEKS = 26, 13
+# The season ratio compares last year's week with the level of the weeks before it, both plus this offset (a
+# series selling 0-2 units a week has no seasonal pattern worth a ratio of 0 or 3).
+SEASON_WEEKS, SEASON_LEVEL_WEEKS, SEASON_OFFSET = 52, 13, 1.0
 
 
 def promoted(exog: dict[str, np.ndarray], price_cut: float) -> np.ndarray:
@@ -175,6 +180,14 @@ def _series_statistics() -> list[Transform]:
     def age_full(i: FeatureInputs) -> np.ndarray:
         return np.minimum(np.arange(i.n_weeks)[None, :] - i.panel.first[:, None], MAX_AGE).astype("float64")
 
+    def season_full(i: FeatureInputs) -> np.ndarray:
+        before = shift(rolling_mean(i.units, SEASON_LEVEL_WEEKS), SEASON_WEEKS)
+        return (shift(i.units, SEASON_WEEKS) + SEASON_OFFSET) / (before + SEASON_OFFSET)
+
+    def season_at(i: FeatureInputs, t: int) -> np.ndarray:
+        before = window_mean(i.units, t - SEASON_WEEKS, SEASON_LEVEL_WEEKS) if t >= SEASON_WEEKS else np.nan
+        return (column(i.units, t - SEASON_WEEKS) + SEASON_OFFSET) / (before + SEASON_OFFSET)
+
     return [
         Transform(
             "base_units_13",
@@ -189,6 +202,7 @@ def _series_statistics() -> list[Transform]:
             full=age_full,
             at=lambda i, t: np.minimum(t - i.panel.first, MAX_AGE).astype("float64"),
         ),
+        Transform("season_ratio_52", SEASON_WEEKS + SEASON_LEVEL_WEEKS, full=season_full, at=season_at),
     ]
 
 
