@@ -43,3 +43,11 @@ def test_start_up_imports_no_heavy_library():
     )
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert done.stdout.strip().splitlines()[-1] == "[]"
+
+
+def test_the_settings_load_no_data_library():
+    """The hooks that every `kedro run` and `sellout` command loads leave pandas to the pipelines and the dry run's
+    own checks (the lineage names check dataset types without importing their modules)."""
+    code = "import sys, sellout.settings; print('pandas' in sys.modules)"
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert done.stdout.strip().splitlines()[-1] == "False"

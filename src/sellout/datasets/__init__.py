@@ -8,6 +8,7 @@ imports only its own module), so that a catalog without the Tableau or Supabase 
 from __future__ import annotations
 
 import importlib
+import sys
 from typing import Any
 
 _MODULES = {
@@ -26,6 +27,13 @@ _MODULES = {
     "TableauRefreshDataset": "tableau_refresh",
 }
 __all__ = list(_MODULES)  # noqa: PLE0605 - the same names as _MODULES, kept in one place
+
+
+def loaded_class(name: str) -> type | None:
+    """The dataset class ``name`` if its module is imported already, else None: an ``isinstance`` check against it
+    needs no import (an object of a class whose module nobody imported cannot exist)."""
+    module = sys.modules.get(f"sellout.datasets.{_MODULES[name]}")
+    return getattr(module, name, None) if module is not None else None
 
 
 def __getattr__(name: str) -> Any:

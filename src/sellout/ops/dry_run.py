@@ -20,7 +20,6 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-import requests
 import yaml
 from kedro.config import MissingConfigException
 from kedro.framework.hooks import hook_impl
@@ -34,10 +33,7 @@ from sellout.config.project import ProjectConfig
 from sellout.config.schema import ConfigError
 from sellout.config.secrets import redact_url, safe_url
 from sellout.config.tableau import TableauSettings
-from sellout.datasets.tableau_refresh import TableauRefreshDataset
-from sellout.ingest.check import dry_run_check
 from sellout.integrations import db
-from sellout.ops.week_files import check_week_files
 
 logger = logging.getLogger(__name__)
 
@@ -204,10 +200,17 @@ def run_checks(project_path: Path, env: str, catalog=None) -> tuple[list[Check],
     attempt("config files", lambda: check_config_files(project_path, env, loader))
     attempt("database", lambda: check_database(loader))
     attempt("landing folders", lambda: _landing(project_path, env, loader, files))
-    attempt("retailer feeds", lambda: dry_run_check(ProjectConfig(env, project_path).sources))
+    attempt("retailer feeds", lambda: _check_feeds(ProjectConfig(env, project_path).sources))
     attempt("tableau", lambda: check_tableau(_tableau_settings(catalog)))
     attempt("webhook urls", lambda: check_webhook_urls(loader))
     return checks, files
+
+
+def _check_feeds(sources) -> tuple[str, str]:
+    # pandas comes with the feed check: imported by a dry run only, not when the settings load every run's hooks
+    from sellout.ingest.check import dry_run_check  # noqa: PLC0415
+
+    return dry_run_check(sources)
 
 
 def _error_text(exc: Exception) -> str:
@@ -254,6 +257,8 @@ def _landing(project_path: Path, env: str, loader, files: dict[str, list[str]]) 
         for name, source in sources.items()
         if source.enabled and not Path(source.directory).is_dir()
     ]
+    from sellout.ops.week_files import check_week_files  # noqa: PLC0415 - a dry run's check only
+
     status = check_week_files(project_path, env)
     files.update(status["new_files"])
     if missing:
@@ -266,6 +271,8 @@ def _tableau_settings(catalog) -> TableauSettings | None:
     """The settings of the catalog's Tableau refresh (``None``: no catalog or no server configured)."""
     if catalog is None:
         return None
+    from sellout.datasets.tableau_refresh import TableauRefreshDataset  # noqa: PLC0415 - a dry run's check only
+
     dataset = catalog.get("tableau_refresh_status")
     return dataset.settings() if isinstance(dataset, TableauRefreshDataset) else None
 
@@ -274,6 +281,8 @@ def check_tableau(parsed: TableauSettings | None) -> tuple[str, str]:
     """Credentials are complete and the server answers (unauthenticated ``serverinfo``); nothing is signed in."""
     if parsed is None:
         return "skipped", "no Tableau server configured"
+    import requests  # noqa: PLC0415 - a dry run's check only
+
     url = f"{parsed.server_url}/api/2.4/serverinfo"
     try:
         response = requests.get(url, timeout=REACH_TIMEOUT_S)

@@ -35,3 +35,14 @@ def test_training_cells_respect_origin_history_and_window():
     assert cols52.min() == 10
     _, recent = training_cells(wp, until_col=29, train_weeks=5)
     assert recent.min() == 25
+
+
+def test_each_row_of_the_model_matrix_is_its_cells_features():
+    feature_set = build_model_features(promo_panel(30), PARAMS, PROMOTION)
+    engine, panel = feature_set.engine, feature_set.panel
+    rows, cols = training_cells(panel, 29)
+    matrices = engine.matrices(panel)
+    x = engine.model_matrix(panel, rows[::-1], cols[::-1])  # any order of cells
+    assert x.dtype == np.float32 and x.flags["C_CONTIGUOUS"] and x.shape == (len(rows), len(engine.columns))
+    for j, name in enumerate(engine.columns):
+        np.testing.assert_array_equal(x[:, j], matrices[name][rows[::-1], cols[::-1]].astype("float32"), name)

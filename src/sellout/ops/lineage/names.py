@@ -12,18 +12,7 @@ from typing import Any
 import attr
 from kedro.io import MemoryDataset
 
-from sellout.datasets import (
-    AlertDataset,
-    CodeMappingsDataset,
-    LandingFilesDataset,
-    PostgresTableDataset,
-    RawFileLoadDataset,
-    RunContextDataset,
-    SettingsDataset,
-    SourcesDataset,
-    SupabaseTableDataset,
-    TableauRefreshDataset,
-)
+from sellout.datasets import loaded_class
 from sellout.integrations import db
 
 try:  # the `lineage` extra
@@ -40,7 +29,13 @@ RAW_LOAD_TABLES = (
     "ops.ingested_files",
 )
 # Datasets that carry the run's configuration, not data: no lineage of their own.
-CONFIG_DATASETS = (RunContextDataset, SourcesDataset, CodeMappingsDataset, SettingsDataset)
+CONFIG_DATASETS = ("RunContextDataset", "SourcesDataset", "CodeMappingsDataset", "SettingsDataset")
+
+
+def _is(dataset: Any, *class_names: str) -> bool:
+    """``isinstance(dataset, <sellout.datasets classes>)``, importing no dataset module (and so not pandas) that
+    no dataset of the run has imported already."""
+    return any((cls := loaded_class(name)) is not None and isinstance(dataset, cls) for name in class_names)
 
 
 def postgres_namespace(url: str) -> tuple[str, str]:
@@ -94,12 +89,12 @@ class DatasetNames:
         if (
             dataset_name.startswith("params:")
             or dataset_name == "parameters"
-            or isinstance(dataset, CONFIG_DATASETS)
+            or _is(dataset, *CONFIG_DATASETS)
         ):
             return []
-        if isinstance(dataset, LandingFilesDataset):
+        if _is(dataset, "LandingFilesDataset"):
             return [self.file(directory) for directory in self.landing_dirs]
-        if isinstance(dataset, RawFileLoadDataset):
+        if _is(dataset, "RawFileLoadDataset"):
             if role == "output":
                 return [self.table(table) for table in RAW_LOAD_TABLES]
             read = getattr(dataset, "_read", "manifest")
@@ -109,7 +104,7 @@ class DatasetNames:
                     ("raw.stores", "raw.products") if read == "master_codes" else ("ops.ingested_files",)
                 )
             ]
-        if isinstance(dataset, PostgresTableDataset):
+        if _is(dataset, "PostgresTableDataset"):
             names = [self.table(dataset._table, getattr(dataset, "_columns", None))]
             query = (getattr(dataset, "_load_args", None) or {}).get("query")
             if role == "input" and query:
@@ -119,13 +114,13 @@ class DatasetNames:
                     if t.lower() != dataset._table
                 ]
             return names
-        if isinstance(dataset, SupabaseTableDataset):
+        if _is(dataset, "SupabaseTableDataset"):
             described = dataset._describe()
             return [self.table(f"{described.get('schema', 'public')}.{described.get('table')}")]
-        if isinstance(dataset, TableauRefreshDataset):
+        if _is(dataset, "TableauRefreshDataset"):
             names = [self.file(dataset._filepath)]
             return names + ([self.table("ops.tableau_refreshes")] if role == "output" else [])
-        if isinstance(dataset, AlertDataset):
+        if _is(dataset, "AlertDataset"):
             return [self.file(dataset._filepath)]
         if isinstance(dataset, MemoryDataset):
             return [self.memory(dataset_name)]
