@@ -13,6 +13,7 @@ from kedro.framework.project import pipelines
 
 from sellout.ops.messages import check_pipeline, explain
 from sellout.ops.no_op import NothingNew
+from sellout.ops.process_exit import end_process
 
 logger = logging.getLogger(__name__)
 
@@ -27,15 +28,18 @@ def _run(verbose: bool, **kwargs: Any) -> Any:
         for name in [kwargs.get("pipeline"), *(kwargs.get("pipelines") or [])]:
             if name:
                 check_pipeline(name, pipelines.keys())
-        return kedro_run.callback(**kwargs)
+        result = kedro_run.callback(**kwargs)
     except NothingNew as nothing:
         click.echo(str(nothing))
+        end_process(0)
         return None
     except Exception as exc:  # noqa: BLE001 - every failure ends with its message; the traceback on request
         logger.debug("kedro run failed", exc_info=True)
         if verbose:
             traceback.print_exception(exc)
         raise click.ClickException(explain(exc)) from None
+    end_process(0)  # a command-line process ends here, without the interpreter's teardown
+    return result
 
 
 run = click.Command(

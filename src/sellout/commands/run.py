@@ -12,6 +12,7 @@ import click
 
 from sellout import api
 from sellout.config.backfill import backfill_range
+from sellout.ops.process_exit import end_process
 
 
 @click.command()
@@ -70,7 +71,8 @@ def run(
         summary_path.write_text(record + "\n", encoding="utf-8")
     failed = summary.status not in ("succeeded", "noop")
     click.echo(record if as_json else summary.describe(), err=failed and not as_json)
-    if summary.status not in ("succeeded", "noop"):
-        if verbose and summary.exception is not None:
-            traceback.print_exception(summary.exception, file=sys.stderr)
+    if failed and verbose and summary.exception is not None:
+        traceback.print_exception(summary.exception, file=sys.stderr)
+    end_process(1 if failed else 0)  # a command-line process ends here, without the interpreter's teardown
+    if failed:
         sys.exit(1)

@@ -149,7 +149,7 @@ def test_pipeline_wiring():
     n, summary = sorted(pipe.nodes, key=lambda node: node.name)
     assert (summary.name, summary.inputs, summary.outputs) == (
         "summarize_model_panel",
-        ["sellout_weekly", "model_panel"],
+        ["incomplete_weeks", "model_panel"],
         ["model_panel_status"],
     )
     assert n.name == "build_model_panel"

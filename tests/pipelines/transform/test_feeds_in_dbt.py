@@ -17,13 +17,15 @@ import yaml
 from support.databases import temporary_database
 
 from sellout.config.source_validation import validate_sources
-from sellout.datasets import RawFileLoadDataset
+from sellout.datasets import PostgresTableDataset, RawFileLoadDataset
 from sellout.datasets.run_config import code_maps
 from sellout.ingest.landing import scan_sources
 from sellout.integrations import db
 from sellout.pipelines.ingestion.nodes import parse_new_files, plan_ingestion, summarize_ingestion
+from sellout.pipelines.preprocessing.nodes import build_model_panel, summarize_model_panel
 from sellout.pipelines.transform.nodes import dbt_run, dbt_test
 
+PROJECT_ROOT = Path(__file__).resolve().parents[3]
 SOURCES = """
 sources:
   neu:
@@ -114,7 +116,7 @@ def built(pg_server):
         tables = _tables(
             url, "marts.fct_sellout_weekly", "marts.dim_store", "marts.dim_product", "ops.ingested_files"
         )
-        yield {"ingestion": ingestion, "test": test_status, **tables}
+        yield {"ingestion": ingestion, "test": test_status, "url": url, **tables}
     shutil.rmtree(root, ignore_errors=True)
 
 
@@ -158,6 +160,21 @@ def test_the_mart_says_what_each_source_measures_and_which_weeks_are_complete(bu
     assert weekly["base_price_derived"].all()
     assert (weekly["base_price"].astype(float) == 2.0).all()
     assert (weekly["price"].astype(float).round(2).isin([1.5, 2.0])).all()  # sales value over units
+
+
+@pytest.mark.integration
+def test_the_catalogs_incomplete_weeks_count_as_the_whole_mart_does(built):
+    entry = yaml.safe_load((PROJECT_ROOT / "conf" / "base" / "catalog_transform.yml").read_text())
+    spec = entry["incomplete_weeks"]
+    incomplete = PostgresTableDataset(
+        table=spec["table"], credentials={"url": built["url"]}, load_args=spec["load_args"]
+    )
+    fct = built["marts.fct_sellout_weekly"]
+    daily = fct[fct["source"] == "tage"]  # a panel holds one week-ending weekday: the daily feed's
+    panel = build_model_panel(daily, {"success": True}, {"min_weeks_history": 1})
+    from_catalog = summarize_model_panel(incomplete.load(), panel)
+    assert from_catalog == summarize_model_panel(fct, panel)
+    assert from_catalog["sources"]["tage"]["incomplete_weeks"] == 3  # stores 1-3: Monday to Wednesday only
 
 
 def _rename(path: Path, old: str, new: str) -> None:

@@ -159,7 +159,8 @@ def build_model_panel(
 
 def summarize_model_panel(sellout_weekly: pd.DataFrame, model_panel: pd.DataFrame) -> dict[str, Any]:
     """Kedro node: what the panel holds per source: series, weeks, outage store-weeks (and their cells) and
-    the incomplete weeks of a daily feed left out (``model_panel_status``)."""
+    the incomplete weeks of a daily feed left out (``model_panel_status``). ``sellout_weekly`` needs only its
+    incomplete weeks' rows (the pipeline passes ``incomplete_weeks``: those rows alone)."""
     sources: dict[str, dict[str, Any]] = {}
     for source, rows in model_panel.groupby(SOURCE, sort=True):
         outage = rows[rows["is_outage"]]

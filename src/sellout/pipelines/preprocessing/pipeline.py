@@ -1,5 +1,5 @@
 """Preprocessing pipeline: ``sellout_weekly`` (dbt mart, tested) + store/product attributes -> ``model_panel``,
-and what it holds per source (``model_panel_status``: series, outage weeks)."""
+and what it holds per source (``model_panel_status``: series, outage weeks, a daily feed's incomplete weeks)."""
 
 from kedro.pipeline import Pipeline, node
 
@@ -24,7 +24,7 @@ def create_pipeline(**kwargs) -> Pipeline:
             ),
             node(
                 summarize_model_panel,
-                inputs=["sellout_weekly", "model_panel"],
+                inputs=["incomplete_weeks", "model_panel"],
                 outputs="model_panel_status",
                 name="summarize_model_panel",
             ),
