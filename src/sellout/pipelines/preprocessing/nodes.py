@@ -157,10 +157,10 @@ def build_model_panel(
     return panel[PANEL_COLUMNS].sort_values([*SERIES_KEYS, WEEK], ignore_index=True)
 
 
-def summarize_model_panel(sellout_weekly: pd.DataFrame, model_panel: pd.DataFrame) -> dict[str, Any]:
+def summarize_model_panel(incomplete_weeks: pd.DataFrame, model_panel: pd.DataFrame) -> dict[str, Any]:
     """Kedro node: what the panel holds per source: series, weeks, outage store-weeks (and their cells) and
-    the incomplete weeks of a daily feed left out (``model_panel_status``). ``sellout_weekly`` needs only its
-    incomplete weeks' rows (the pipeline passes ``incomplete_weeks``: those rows alone)."""
+    the incomplete weeks of a daily feed left out (``model_panel_status``). ``incomplete_weeks``: the mart's rows
+    whose ``is_complete_week`` is false (the catalog entry's query; the whole mart counts the same)."""
     sources: dict[str, dict[str, Any]] = {}
     for source, rows in model_panel.groupby(SOURCE, sort=True):
         outage = rows[rows["is_outage"]]
@@ -172,8 +172,8 @@ def summarize_model_panel(sellout_weekly: pd.DataFrame, model_panel: pd.DataFram
             "outage_cells": int(len(outage)),
             "incomplete_weeks": 0,
         }
-    if IS_COMPLETE_WEEK in sellout_weekly.columns:
-        incomplete = sellout_weekly[sellout_weekly[IS_COMPLETE_WEEK].eq(False)]
+    if IS_COMPLETE_WEEK in incomplete_weeks.columns:
+        incomplete = incomplete_weeks[incomplete_weeks[IS_COMPLETE_WEEK].eq(False)]
         source = incomplete[SOURCE] if SOURCE in incomplete else pd.Series(DEFAULT_SOURCE, incomplete.index)
         counts = incomplete.assign(_source=source.astype("str")).drop_duplicates(
             ["_source", "store_code", WEEK]
