@@ -185,7 +185,7 @@ def _series_statistics() -> list[Transform]:
         return (shift(i.units, SEASON_WEEKS) + SEASON_OFFSET) / (before + SEASON_OFFSET)
 
     def season_at(i: FeatureInputs, t: int) -> np.ndarray:
-        before = window_mean(i.units, t - SEASON_WEEKS, SEASON_LEVEL_WEEKS) if t >= SEASON_WEEKS else np.nan
+        before = window_mean(i.units, t - SEASON_WEEKS, SEASON_LEVEL_WEEKS)
         return (column(i.units, t - SEASON_WEEKS) + SEASON_OFFSET) / (before + SEASON_OFFSET)
 
     return [
