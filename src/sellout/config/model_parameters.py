@@ -227,7 +227,7 @@ class LightGBMParams(Strict):
 class RefitParams(Strict):
     """When the model is fitted in full and when it is only refreshed (see forecasting/training.py)."""
 
-    full_every_weeks: Positive = 5
+    full_every_weeks: Positive = 13
     refresh_rounds: Annotated[int, Field(ge=0)] = 40
 
     def refreshes(self, weeks_since_full_fit: int) -> bool:
@@ -286,11 +286,14 @@ class SelectionParams(Strict):
     min_gain: Annotated[float, Field(ge=0.0, lt=1.0)] = 0.02
     # Validation: each candidate is fitted once, `validation_origins` weeks before the backtest's horizon ends
     # ahead of its first origin, and forecasts from each of those origins (horizons 1..backtest.horizon).
-    validation_origins: Positive = 4
+    validation_origins: Positive = 8
     # Series per source the candidates are fitted and validated on (an even sample of the series; null: all).
     max_series: Positive | None = 1000
     # A source with fewer training rows before the validation window keeps the default.
     min_training_rows: Positive = 2000
+    # Boosting rounds of each candidate's fit, at a learning rate raised to keep learning_rate x rounds (a
+    # cheaper fit that ranks the candidates; null: the model's own rounds and rate).
+    rounds: Positive | None = 60
 
     @field_validator("candidates")
     @classmethod

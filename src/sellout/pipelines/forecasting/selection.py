@@ -33,7 +33,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from sellout.config.model_parameters import ForecastingParams
+from sellout.config.model_parameters import ForecastingParams, LightGBMParams
 from sellout.pipelines.features.feature_set import FeatureSet
 
 from .backtest import origin_columns
@@ -66,6 +66,14 @@ def even_sample(rows: np.ndarray, n: int | None) -> np.ndarray:
     if n is None or len(rows) <= n:
         return rows
     return rows[np.unique(np.linspace(0, len(rows) - 1, n).round().astype("int64"))]
+
+
+def _validation_lightgbm(lightgbm: LightGBMParams, rounds: int | None) -> LightGBMParams:
+    """The candidate's LightGBM settings for its validation fit: ``rounds`` rounds at the same total step."""
+    if rounds is None or rounds >= lightgbm.n_estimators:
+        return lightgbm
+    rate = lightgbm.learning_rate * lightgbm.n_estimators / rounds
+    return lightgbm.model_copy(update={"n_estimators": rounds, "learning_rate": rate})
 
 
 def _choose(
@@ -104,7 +112,7 @@ def _choose(
                 "reason": f"fewer than {selection.min_training_rows} training rows before the validation "
                 "window: the default",
             }
-        model = training.fit(origins[0], settings.lightgbm)
+        model = training.fit(origins[0], _validation_lightgbm(settings.lightgbm, selection.rounds))
         abs_error = actual_total = 0.0
         for origin in origins:
             steps = min(horizon, first_origin - origin)
