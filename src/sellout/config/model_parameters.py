@@ -283,7 +283,7 @@ class SelectionParams(Strict):
     # The first candidate is the default: another one is chosen only if its validation WAPE is lower by more
     # than `min_gain` (relative). An empty list or a single candidate: no choice, the base settings.
     candidates: list[CandidateParams] = list(DEFAULT_CANDIDATES)
-    min_gain: Annotated[float, Field(ge=0.0, lt=1.0)] = 0.02
+    min_gain: Annotated[float, Field(ge=0.0, lt=1.0)] = 0.05
     # Validation: each candidate is fitted once, `validation_origins` weeks before the backtest's horizon ends
     # ahead of its first origin, and forecasts from each of those origins (horizons 1..backtest.horizon).
     validation_origins: Positive = 8
