@@ -11,7 +11,8 @@
     Incremental: a run rebuilds only the (source, week)s that a file loaded since the last build touched (a file
     with a file_id above the highest one in this table), reading the base_price_weeks before them for the derived
     base price, and replaces those weeks whole (delete+insert on source and week). `--full-refresh` (the run's
-    full mode) rebuilds everything.
+    full mode) rebuilds everything. `built_by_run` is indexed: an incremental run's tests read only the rows
+    of runs no passing test has read (macros/get_where_subquery.sql).
 -#}
 {{
     config(
@@ -19,6 +20,7 @@
         unique_key=['source', 'week_end_date'],
         incremental_strategy='delete+insert',
         on_schema_change='append_new_columns',
+        post_hook="{{ sellout_ensure_index(this, 'built_by_run') }}",
     )
 }}
 {#- a table built before it had file_id (an earlier version of this model) is rebuilt whole, once -#}

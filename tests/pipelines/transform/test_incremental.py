@@ -27,6 +27,14 @@ def _built_by(url: str) -> dict[str, int]:
         )
 
 
+def _built_by_run_indexes(url: str) -> list[str]:
+    with psycopg.connect(url) as conn:
+        rows = conn.execute(
+            "select indexdef from pg_indexes where schemaname = 'marts' and tablename = 'fct_sellout_weekly'"
+        ).fetchall()
+    return [row[0] for row in rows if "(built_by_run)" in row[0]]
+
+
 def _resend_with_a_correction(landing) -> None:
     """A corrected re-delivery of grocer_a's first week: one row's units changed, its last row gone."""
     first = sorted((landing / "grocer_a").glob("sellout_*.csv"))[0]
@@ -48,12 +56,31 @@ def test_weeks_built_incrementally_equal_a_full_rebuild(isolated_project):
         assert run_pipeline(pipeline, run_id="w9").status == "succeeded"
     built = _built_by(url)
     assert set(built) == {"w8", "w9"} and built["w9"] < built["w8"]  # only the touched weeks were rebuilt
+    assert len(_built_by_run_indexes(url)) == 1  # what the incremental tests read by
     incremental = _fact(url)
     assert any(row[4] == 999 for row in incremental)  # the correction won
 
     assert run_pipeline("transform", mode="full", run_id="full").status == "succeeded"
     assert _built_by(url) == {"full": len(incremental)}
     assert _fact(url) == incremental
+    assert len(_built_by_run_indexes(url)) == 1  # the rebuilt table has its own, and only one
+
+
+def test_an_incremental_build_indexes_a_table_an_earlier_version_built(isolated_project):
+    url, landing = isolated_project["url"], isolated_project["landing"]
+    generate(landing, weeks=8)
+    for pipeline in ("ingestion", "transform"):
+        assert run_pipeline(pipeline, run_id="w8").status == "succeeded"
+    with psycopg.connect(url) as conn:
+        for (index,) in conn.execute(
+            "select indexname from pg_indexes where schemaname = 'marts' and tablename = 'fct_sellout_weekly'"
+        ).fetchall():
+            conn.execute(f'drop index marts."{index}"')
+    assert _built_by_run_indexes(url) == []
+    generate(landing, weeks=9)
+    for pipeline in ("ingestion", "transform"):
+        assert run_pipeline(pipeline, run_id="w9").status == "succeeded"
+    assert len(_built_by_run_indexes(url)) == 1
 
 
 def _plant_a_negative_line(url: str, week_index: int) -> None:
