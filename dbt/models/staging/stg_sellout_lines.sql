@@ -66,8 +66,10 @@ ranked as (
     select
         *,
         max(file_id) over (partition by source, week_end_date) as latest_file_id,
+        -- partitioned (source, week_end_date) first, as latest_file_id is: one sort serves both windows (the
+        -- view is read by every staging test; in a full run a second sort doubled each read)
         row_number() over (
-            partition by source, store_code, product_code, week_end_date
+            partition by source, week_end_date, store_code, product_code
             order by file_id desc, line_no desc
         ) as delivery_rank
     from renamed
