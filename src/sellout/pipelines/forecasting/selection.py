@@ -23,8 +23,9 @@ first origin, so the backtest stays out of sample. Each candidate is fitted once
 before the backtest's horizon ends ahead of the first origin, and forecasts horizons 1..``backtest.horizon``
 from each of those origins, with the source's known inputs as production would have them; on at most
 ``max_series`` series of the source (an even sample: the fits stay cheap), with ``rounds`` boosting rounds at a
-learning rate raised to keep learning_rate x rounds (the fit ranks candidates; it is not published). The choice runs when the model is
-fitted in full; a refresh keeps the settings of its full fit (the ``model_settings`` record).
+learning rate raised to keep learning_rate x rounds (the fit ranks candidates; it is not published). The choice
+runs when the model is fitted in full; a refresh keeps the settings of its full fit (the ``model_settings``
+record).
 """
 
 from __future__ import annotations
