@@ -71,7 +71,6 @@ def test_a_process_with_a_running_thread_or_another_program_exits_as_usual(tmp_p
 
 
 def test_inside_the_test_runner_it_returns():
-    assert (
-        not started_by_command_line()
-    )  # checked first: were it wrong, the call below would end the test run
+    # checked first: were it wrong, the call below would end the test run
+    assert not started_by_command_line()
     end_process(0)  # pytest is the program here: the call returns and this test goes on
