@@ -29,6 +29,7 @@ class RunFigures:
     peak_rss_mb: float
     first_node_s: float | None
     stages: dict[str, float] = field(default_factory=dict)
+    stage_peaks_mb: dict[str, float] = field(default_factory=dict)
     rows_loaded: int = 0
     forecast_rows: int = 0
 
@@ -58,7 +59,8 @@ def _figures(url: str, label: str, run_id: str, spawned: datetime, result) -> Ru
             0
         ]
         nodes = conn.execute(
-            "select node, started_at, duration_s from ops.node_runs where run_id = %s order by started_at",
+            "select node, started_at, duration_s, peak_rss_mb from ops.node_runs where run_id = %s "
+            "order by started_at",
             (run_id,),
         ).fetchall()
         rows = conn.execute(
@@ -77,7 +79,8 @@ def _figures(url: str, label: str, run_id: str, spawned: datetime, result) -> Ru
         wall_s=result.wall_s,
         peak_rss_mb=result.peak_rss_mb,
         first_node_s=round(first, 2) if first is not None else None,
-        stages={node: round(float(seconds or 0.0), 2) for node, _, seconds in nodes},
+        stages={node: round(float(seconds or 0.0), 2) for node, _, seconds, _ in nodes},
+        stage_peaks_mb={node: float(peak) for node, _, _, peak in nodes if peak is not None},
         rows_loaded=int(rows),
         forecast_rows=int(forecasts),
     )
@@ -105,6 +108,14 @@ def print_stages(figures: list[RunFigures]) -> None:
     print(f"{'node':<26}" + "".join(f"{run.label:>11}" for run in figures))
     for node in nodes:
         print(f"{node:<26}" + "".join(f"{run.stages.get(node, float('nan')):>10.2f}s" for run in figures))
+    print(
+        "the process's memory high-water mark when each stage ended (MB; the stage where it rises needed it)"
+    )
+    for node in nodes:
+        print(
+            f"{node:<26}"
+            + "".join(f"{run.stage_peaks_mb.get(node, float('nan')):>10.0f} " for run in figures)
+        )
     for run in figures:
         first = f"{run.first_node_s:.2f} s" if run.first_node_s is not None else "-"
         print(

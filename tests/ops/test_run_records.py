@@ -31,6 +31,7 @@ def _node(run_id: str, node: str, status: str, **extra) -> dict:
         "inputs": ["model_features"],
         "outputs": ["forecasts"],
         "error": None,
+        "peak_rss_mb": 512.0,
         **extra,
     }
 
@@ -74,7 +75,10 @@ def test_records_are_idempotent_and_status_reads_them(db_url):
             "select run_id, status, sessions from ops.pipeline_runs order by run_id"
         ).fetchall()
         assert rows == [("r1", "succeeded", 1), ("r2", "succeeded", 1), ("r3", "failed", 1)]
-        assert conn.execute("select attempt from ops.node_runs where run_id = 'r2'").fetchone()[0] == 2
+        assert conn.execute("select attempt, peak_rss_mb from ops.node_runs where run_id = 'r2'").fetchone() == (
+            2,
+            512.0,
+        )
         assert consecutive_failures(conn) == 1
         _run(conn, "r4", failed=True, start=T0 + timedelta(hours=3))
         assert consecutive_failures(conn) == 2
@@ -83,6 +87,7 @@ def test_records_are_idempotent_and_status_reads_them(db_url):
     assert [r["run_id"] for r in status.runs] == ["r4", "r3"]
     text = format_status(status)
     assert "r4  failed" in text and "write_forecasts" in text and "error: boom" in text
+    assert "peak 512 MB" in text
 
     # a real process, as a user runs it: standard output must hold the JSON and nothing else
     result = subprocess.run(

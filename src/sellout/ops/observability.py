@@ -25,8 +25,10 @@ import functools
 import inspect
 import logging
 import os
+import sys
 import time
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 import structlog
@@ -41,6 +43,11 @@ from sellout.integrations.alerting import AlertRouter
 from sellout.ops import run_records
 from sellout.ops.record_writer import RecordWriter
 from sellout.ops.status import consecutive_failures
+
+try:
+    import resource
+except ImportError:  # Windows
+    resource = None
 
 logger = logging.getLogger(__name__)
 RUNLOG = "sellout.runlog"
@@ -107,6 +114,24 @@ def _guarded(method):
             return None
 
     return wrapper
+
+
+def peak_rss_mb() -> float | None:
+    """The process's resident-memory high-water mark so far, in MB (None where the platform does not say).
+
+    On Linux it is VmHWM: getrusage's ru_maxrss also keeps the high-water mark of the process that forked this
+    one (the kernel carries it across exec), so a run spawned by a large process would report that one's size.
+    """
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return round(int(line.split()[1]) / 1024, 1)
+    except OSError:
+        pass
+    if resource is None:
+        return None
+    kilobytes = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return round(kilobytes / (1024 * 1024 if sys.platform == "darwin" else 1024), 1)  # macOS counts bytes
 
 
 def _now() -> datetime:
@@ -333,6 +358,7 @@ class ObservabilityHooks:
             "inputs": [d for d in node.inputs if not _is_param(d)],
             "outputs": list(node.outputs),
             "error": error,
+            "peak_rss_mb": peak_rss_mb() if done else None,
         }
 
     # ---------------------------------------------------------------------------------------- helpers

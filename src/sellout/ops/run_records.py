@@ -5,7 +5,8 @@ Tables (created on first use, ``create ... if not exists``, so every writer may 
 - ``ops.pipeline_runs``: one row per run id (Airflow runs one Kedro session per task under the same run id:
   each session upserts the same row, widening start/end and counting sessions).
 - ``ops.node_runs``: one row per (run id, node): start, end, status, duration, rows in/out, datasets read and
-  written, the error's first lines, the attempt number (a retried node overwrites its row).
+  written, the error's first lines, the attempt number (a retried node overwrites its row), and the process's
+  peak memory when the node ended.
 - ``ops.dbt_results``: dbt's per-model/per-test results of the run, one row per (run id, command, unique id).
 (``ops.tableau_refreshes``, the refresh confirmations, belongs to :mod:`sellout.datasets.tableau_refresh`.)
 
@@ -80,6 +81,8 @@ DDL = (
     "alter table ops.pipeline_runs add column if not exists heartbeat_at timestamptz",
     # what the run's result depended on (sellout.ops.no_op): a run that finds the same has nothing to do
     "alter table ops.pipeline_runs add column if not exists fingerprint text",
+    # the process's memory high-water mark when a node ended: the node where it rises is the one that needed it
+    "alter table ops.node_runs add column if not exists peak_rss_mb double precision",
     "create index if not exists node_runs_started on ops.node_runs (started_at desc)",
     "create index if not exists pipeline_runs_started on ops.pipeline_runs (started_at desc)",
 )
@@ -184,7 +187,7 @@ def start_node(conn, record: dict[str, Any]) -> None:
         on conflict (run_id, node) do update set
             pipeline = excluded.pipeline, status = 'running', started_at = excluded.started_at,
             ended_at = null, duration_s = null, rows_in = null, rows_out = null, error = null,
-            inputs = excluded.inputs, outputs = excluded.outputs,
+            peak_rss_mb = null, inputs = excluded.inputs, outputs = excluded.outputs,
             attempt = ops.node_runs.attempt + 1, updated_at = now()
         """,
         record,
@@ -196,13 +199,13 @@ def end_node(conn, record: dict[str, Any]) -> None:
     conn.execute(
         """
         insert into ops.node_runs (run_id, node, pipeline, status, started_at, ended_at, duration_s,
-                                   rows_in, rows_out, inputs, outputs, error)
+                                   rows_in, rows_out, inputs, outputs, error, peak_rss_mb)
         values (%(run_id)s, %(node)s, %(pipeline)s, %(status)s, %(started_at)s, %(ended_at)s, %(duration_s)s,
-                %(rows_in)s, %(rows_out)s, %(inputs)s, %(outputs)s, %(error)s)
+                %(rows_in)s, %(rows_out)s, %(inputs)s, %(outputs)s, %(error)s, %(peak_rss_mb)s)
         on conflict (run_id, node) do update set
             status = excluded.status, ended_at = excluded.ended_at, duration_s = excluded.duration_s,
             rows_in = excluded.rows_in, rows_out = excluded.rows_out, error = excluded.error,
-            updated_at = now()
+            peak_rss_mb = excluded.peak_rss_mb, updated_at = now()
         """,
         record,
     )

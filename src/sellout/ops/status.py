@@ -60,7 +60,7 @@ def load_status(
             for row in run_records.query(
                 conn,
                 "select run_id, node, status, started_at, duration_s, rows_in, rows_out, inputs, outputs, "
-                "attempt, error from ops.node_runs where run_id = any(%s) order by started_at, node",
+                "attempt, error, peak_rss_mb from ops.node_runs where run_id = any(%s) order by started_at, node",
                 (ids,),
             ):
                 nodes[row.pop("run_id")].append(row)
@@ -113,6 +113,7 @@ def format_status(status: Status) -> str:
             lines.append(
                 f"      {node['node']:<28} {node['status']:<9} {_s(node['duration_s']):>8}  "
                 f"rows in {_n(node['rows_in'])} out {_n(node['rows_out'])}"
+                + (f"  peak {node['peak_rss_mb']:,.0f} MB" if node.get("peak_rss_mb") is not None else "")
                 + (f"  attempt {node['attempt']}" if node["attempt"] > 1 else "")
             )
             if node.get("error"):
