@@ -75,10 +75,8 @@ def test_records_are_idempotent_and_status_reads_them(db_url):
             "select run_id, status, sessions from ops.pipeline_runs order by run_id"
         ).fetchall()
         assert rows == [("r1", "succeeded", 1), ("r2", "succeeded", 1), ("r3", "failed", 1)]
-        assert conn.execute("select attempt, peak_rss_mb from ops.node_runs where run_id = 'r2'").fetchone() == (
-            2,
-            512.0,
-        )
+        retried = "select attempt, peak_rss_mb from ops.node_runs where run_id = 'r2'"
+        assert conn.execute(retried).fetchone() == (2, 512.0)
         assert consecutive_failures(conn) == 1
         _run(conn, "r4", failed=True, start=T0 + timedelta(hours=3))
         assert consecutive_failures(conn) == 2

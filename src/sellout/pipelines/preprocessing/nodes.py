@@ -34,17 +34,20 @@ from sellout.canonical import (
     MEASURES,
     NUMERIC_ATTRIBUTES,
     PRICE_COLUMNS,
+    PRODUCT,
     PRODUCT_ATTRIBUTES,
     SALES_VALUE,
     SELLOUT_FLAGS,
     SERIES_KEYS,
     SOURCE,
+    STORE,
     STORE_ATTRIBUTES,
     UNITS,
     WEEK,
 )
 from sellout.config.parameters import PreprocessingParams, PromotionParams
-from sellout.pipelines.preprocessing.outages import mark_outages, store_outages, weekly_grid
+from sellout.pipelines.preprocessing.grid import panel_grid
+from sellout.pipelines.preprocessing.outages import outage_weeks
 from sellout.pipelines.preprocessing.panel_rules import apply_rules
 
 SERIES_KEYS = list(SERIES_KEYS)
@@ -115,46 +118,45 @@ def build_model_panel(
     weekly = _join_attributes(sellout_weekly, store_attributes, "store_code", list(STORE_ATTRIBUTES))
     weekly = _join_attributes(weekly, product_attributes, "product_code", list(PRODUCT_ATTRIBUTES))
     obs = _clean_observations(weekly, clip_negative=p.clip_negative_units)
-    outages = store_outages(obs) if p.outages.detect == "store_weeks" else None
-
-    spans = (
-        obs.groupby(SERIES_KEYS, sort=True)
-        .agg(first_week=(WEEK, "min"), last_week=(WEEK, "max"), n_obs=(WEEK, "size"))
-        .reset_index()
-    )
-    spans = spans[spans["n_obs"] >= p.min_weeks_history].reset_index(drop=True)
-    if spans.empty:
+    grid = panel_grid(obs, p.min_weeks_history)
+    if not len(grid):
         return _empty_panel()
-
-    grid = weekly_grid(spans, SERIES_KEYS)
-    panel = grid.merge(obs, on=[*SERIES_KEYS, WEEK], how="left", indicator=True, validate="one_to_one")
-    is_filled = (panel.pop("_merge") == "left_only").to_numpy()
+    series = grid.series
+    panel = pd.DataFrame({key: grid.keys[key].take(series).reset_index(drop=True) for key in SERIES_KEYS})
+    panel[WEEK] = grid.dates()
+    is_filled = grid.is_filled
+    is_outage = np.zeros(len(grid), dtype=bool)
+    if p.outages.detect == "store_weeks":
+        outages = outage_weeks(grid.store_of_obs, grid.obs_week, grid.n_stores, grid.n_weeks)
+        is_outage = outages[grid.store_of_series[series], grid.week] & is_filled
     panel["is_filled"] = is_filled
-    is_outage = mark_outages(panel, outages) if outages is not None else np.zeros(len(panel), dtype=bool)
-    panel["is_outage"] = is_outage & is_filled
+    panel["is_outage"] = is_outage
 
-    sid = panel.groupby(SERIES_KEYS, sort=False).ngroup()
     # One value per series for each attribute: the last non-null value observed for it.
-    per_series = obs.groupby(SERIES_KEYS, sort=False)[[*ATTRIBUTES, SOURCE, MEASURE]].last().reset_index()
-    panel = panel.drop(columns=[*ATTRIBUTES, SOURCE, MEASURE]).merge(per_series, on=SERIES_KEYS, how="left")
+    per_series = obs[[*ATTRIBUTES, SOURCE, MEASURE]].groupby(grid.obs_series, sort=True).last()
+    per_series = per_series[grid.kept].reset_index(drop=True)
+    for col in per_series.columns:
+        panel[col] = per_series[col].take(series).reset_index(drop=True)
     for col in (UNITS, SALES_VALUE):
-        panel[col] = panel[col].astype("float64").mask(is_filled, 0.0).mask(panel["is_outage"])
+        values = grid.place(obs[col], np.nan, "float64")
+        panel[col] = np.where(is_outage, np.nan, np.where(is_filled, 0.0, values))
     # The quantity forecast: the series' measure (units, or a value-only feed's sales value).
     by_value = (panel[MEASURE] == SALES_VALUE).to_numpy()
     panel[UNITS] = np.where(by_value, panel[SALES_VALUE], panel[UNITS])
-    _fill_prices(panel, sid, p.base_price_weeks)
     for col in SELLOUT_FLAGS:
-        panel[col] = panel[col].fillna(False).astype(bool)
-    for col in CALENDAR_INPUTS:
-        panel[col] = panel[col].astype("float64")
+        panel[col] = grid.place(obs[col].fillna(False).astype(bool), False, "bool")
+    for col in (*PRICE_COLUMNS, *CALENDAR_INPUTS):
+        panel[col] = grid.place(obs[col].astype("float64"), np.nan, "float64")
+    _fill_prices(panel, pd.Series(series), p.base_price_weeks)
     for col in ATTRIBUTES:
         if col == "sales_area":
             panel[col] = pd.to_numeric(panel[col], errors="coerce").astype("float64")
         else:
             panel[col] = panel[col].astype("str")
-    panel["series_id"] = panel["store_code"] + "|" + panel["product_code"]
+    series_id = grid.keys[STORE] + "|" + grid.keys[PRODUCT]
+    panel["series_id"] = series_id.take(series).reset_index(drop=True)
     panel = apply_rules(panel, p, promotion)
-    return panel[PANEL_COLUMNS].sort_values([*SERIES_KEYS, WEEK], ignore_index=True)
+    return panel[PANEL_COLUMNS]  # the grid's order: store_code, product_code, week_end_date
 
 
 def summarize_model_panel(incomplete_weeks: pd.DataFrame, model_panel: pd.DataFrame) -> dict[str, Any]:
@@ -261,10 +263,6 @@ def _clean_observations(sellout_weekly: pd.DataFrame, clip_negative: bool) -> pd
         raise ValueError(f"week_end_date must fall on one weekday; found weekdays {sorted(weekdays)}")
     for col in SERIES_KEYS:
         obs[col] = obs[col].astype("str")
-    duplicated = obs.duplicated([*SERIES_KEYS, WEEK])
-    if duplicated.any():
-        example = obs.loc[duplicated, [*SERIES_KEYS, WEEK]].iloc[0].to_dict()
-        raise ValueError(f"sellout_weekly has {int(duplicated.sum())} duplicate series-weeks, e.g. {example}")
     for col in (UNITS, SALES_VALUE):
         values = obs[col].astype("float64")
         measured = obs[MEASURE] == col

@@ -23,31 +23,33 @@ from sellout.canonical import STORE, WEEK
 ONE_WEEK = pd.Timedelta(days=7)
 
 
-def weekly_grid(spans: pd.DataFrame, keys: list[str]) -> pd.DataFrame:
-    """Every week from ``first_week`` to ``last_week`` of each row of ``spans`` (without a loop over rows)."""
-    n_weeks = ((spans["last_week"] - spans["first_week"]) // ONE_WEEK).astype("int64") + 1
-    rows = spans.loc[spans.index.repeat(n_weeks.to_numpy()), [*keys, "first_week"]]
-    offset = rows.groupby(level=0).cumcount().to_numpy()
-    weeks = rows["first_week"].to_numpy() + offset * np.timedelta64(7, "D")
-    grid = rows[keys].reset_index(drop=True)
-    grid[WEEK] = pd.Series(weeks, dtype="datetime64[ns]")
-    return grid
+def outage_weeks(store_no: np.ndarray, week_no: np.ndarray, n_stores: int, n_weeks: int) -> np.ndarray:
+    """(n_stores x n_weeks) True where a store delivered no row, between weeks it delivered rows; the rows'
+    store numbers ``store_no`` and week numbers ``week_no`` are every sell-out row's."""
+    delivered = np.zeros((n_stores, n_weeks), dtype=bool)
+    delivered[store_no, week_no] = True
+    since_first = np.maximum.accumulate(delivered, axis=1)
+    until_last = np.maximum.accumulate(delivered[:, ::-1], axis=1)[:, ::-1]
+    return since_first & until_last & ~delivered
+
+
+def week_dates(week0: pd.Timestamp, week_no: np.ndarray) -> np.ndarray:
+    """The dates of week numbers ``week_no`` counted from ``week0``."""
+    return np.datetime64(week0, "ns") + (np.asarray(week_no, dtype="int64") * 7).astype("timedelta64[D]")
 
 
 def store_outages(observations: pd.DataFrame) -> pd.DataFrame:
     """(store_code, week_end_date) of every store-week without a row between the store's first and last week."""
-    delivered = observations[[STORE, WEEK]].drop_duplicates()
-    spans = delivered.groupby(STORE, sort=True)[WEEK].agg(first_week="min", last_week="max").reset_index()
-    if spans.empty:
+    if observations.empty:
         return pd.DataFrame({STORE: pd.Series(dtype="str"), WEEK: pd.Series(dtype="datetime64[ns]")})
-    grid = weekly_grid(spans, [STORE])
-    merged = grid.merge(delivered, on=[STORE, WEEK], how="left", indicator=True)
-    return merged.loc[merged["_merge"] == "left_only", [STORE, WEEK]].reset_index(drop=True)
-
-
-def mark_outages(panel: pd.DataFrame, outages: pd.DataFrame) -> np.ndarray:
-    """True on the panel's rows whose store-week is in ``outages``."""
-    if outages.empty:
-        return np.zeros(len(panel), dtype=bool)
-    flagged = panel[[STORE, WEEK]].merge(outages.assign(_outage=True), on=[STORE, WEEK], how="left")
-    return flagged["_outage"].fillna(False).to_numpy(dtype=bool)
+    weeks = pd.to_datetime(observations[WEEK])
+    week0 = weeks.min()
+    week_no = ((weeks - week0) // ONE_WEEK).to_numpy(dtype="int64")
+    store_no, stores = pd.factorize(observations[STORE].astype("str"), sort=True)
+    store, week = np.nonzero(outage_weeks(store_no, week_no, len(stores), int(week_no.max()) + 1))
+    return pd.DataFrame(
+        {
+            STORE: pd.Series(stores.take(store), dtype="str"),
+            WEEK: pd.Series(week_dates(week0, week)),
+        }
+    )
