@@ -98,8 +98,9 @@ def _narrow_times(table: pa.Table, target_types: dict[str, str]) -> pa.Table:
     return table
 
 
-def csv_to_frame(data: bytes, columns: list[tuple[str, str]]) -> pd.DataFrame:
-    """Parse COPY CSV output whose columns are ``[(name, postgres type name), ...]``."""
+def csv_to_frame(data: bytes | bytearray, columns: list[tuple[str, str]]) -> pd.DataFrame:
+    """Parse COPY CSV output whose columns are ``[(name, postgres type name), ...]`` (read in place: a
+    bytearray is not copied)."""
     names = [name for name, _ in columns]
     arrow_types = {}
     dtypes = {}
@@ -110,7 +111,7 @@ def csv_to_frame(data: bytes, columns: list[tuple[str, str]]) -> pd.DataFrame:
     if not data:
         return pd.DataFrame({name: pd.Series([], dtype=dtypes[name]) for name in names})
     table = pa_csv.read_csv(
-        io.BytesIO(data),
+        pa.BufferReader(pa.py_buffer(data)),
         read_options=pa_csv.ReadOptions(column_names=names, block_size=1 << 24),
         # ignore_empty_lines=False: in a one-column table an empty line is a NULL row
         parse_options=pa_csv.ParseOptions(newlines_in_values=True, ignore_empty_lines=False),

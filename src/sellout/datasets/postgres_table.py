@@ -117,7 +117,7 @@ class PostgresTableDataset(AbstractDataset[pd.DataFrame, pd.DataFrame]):
             ):
                 for block in copy:
                     buffer += block
-        return csv_to_frame(bytes(buffer), columns)
+        return csv_to_frame(buffer, columns)
 
     def _save(self, data: pd.DataFrame) -> None:
         if not isinstance(data, pd.DataFrame):
