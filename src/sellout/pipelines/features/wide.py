@@ -165,7 +165,7 @@ def to_wide(panel: pd.DataFrame) -> WidePanel:
         raise ValueError("model panel weeks must all fall on the same weekday (7 days apart)")
     weeks = pd.date_range(first, last, freq="7D")
 
-    row, series = factorize_keys(panel[list(SERIES_KEYS)].astype("str"))
+    row, series = factorize_keys(_as_text(panel[list(SERIES_KEYS)]))
     col = offsets.to_numpy(dtype="int64")
     n_rows, n_cols = len(series), len(weeks)
     if pd.Series(row * n_cols + col).duplicated().any():
@@ -190,7 +190,7 @@ def to_wide(panel: pd.DataFrame) -> WidePanel:
     attributes = [c for c in [SOURCE, MEASURE, *STORE_ATTRIBUTES, *PRODUCT_ATTRIBUTES] if c in panel.columns]
     if attributes:
         first_rows = pd.DataFrame({"row": row}).join(panel[attributes].reset_index(drop=True))
-        per_series = first_rows.groupby("row", sort=True).last()
+        per_series = _decategorized(first_rows.groupby("row", sort=True).last())
         series = series.join(per_series.reset_index(drop=True))
     return WidePanel(
         series=series,
@@ -200,6 +200,24 @@ def to_wide(panel: pd.DataFrame) -> WidePanel:
         in_span=_fill_span(in_span),
         outage=outage,
     )
+
+
+def _as_text(keys: pd.DataFrame) -> pd.DataFrame:
+    """Keys as text; a categorical of text keeps its codes (its categories are sorted as the text is)."""
+    text = {c: "str" for c in keys.columns if not _is_text_categorical(keys[c])}
+    return keys.astype(text) if text else keys
+
+
+def _decategorized(frame: pd.DataFrame) -> pd.DataFrame:
+    """The per-series table with categorical columns as plain values (one row per series: nothing to save)."""
+    for column in frame.columns:
+        if isinstance(frame[column].dtype, pd.CategoricalDtype):
+            frame[column] = frame[column].astype(frame[column].cat.categories.dtype)
+    return frame
+
+
+def _is_text_categorical(values: pd.Series) -> bool:
+    return isinstance(values.dtype, pd.CategoricalDtype) and values.cat.categories.dtype == "str"
 
 
 def carry_over(units: np.ndarray, outage: np.ndarray) -> np.ndarray:

@@ -109,7 +109,8 @@ def build_model_panel(
         promotion: ``params:promotion`` (when a week counts as promoted, for the outlier rule).
 
     Returns:
-        The panel with columns ``PANEL_COLUMNS``, sorted by store_code, product_code, week_end_date.
+        The panel with columns ``PANEL_COLUMNS``, sorted by store_code, product_code, week_end_date; its
+        text columns (the keys, series_id, source, measure and the text attributes) are categoricals.
     """
     check_dbt_tests(dbt_test_status)
     sellout_weekly = sellout_weekly[sellout_weekly.reindex(columns=["is_complete_week"]).ne(False).all(1)]
@@ -122,7 +123,7 @@ def build_model_panel(
     if not len(grid):
         return _empty_panel()
     series = grid.series
-    panel = pd.DataFrame({key: grid.keys[key].take(series).reset_index(drop=True) for key in SERIES_KEYS})
+    panel = pd.DataFrame({key: _per_row(grid.keys[key], series) for key in SERIES_KEYS})
     panel[WEEK] = grid.dates()
     is_filled = grid.is_filled
     is_outage = np.zeros(len(grid), dtype=bool)
@@ -135,8 +136,13 @@ def build_model_panel(
     # One value per series for each attribute: the last non-null value observed for it.
     per_series = obs[[*ATTRIBUTES, SOURCE, MEASURE]].groupby(grid.obs_series, sort=True).last()
     per_series = per_series[grid.kept].reset_index(drop=True)
+    for col in ATTRIBUTES:
+        if col == "sales_area":
+            per_series[col] = pd.to_numeric(per_series[col], errors="coerce").astype("float64")
+        else:
+            per_series[col] = per_series[col].astype("str")
     for col in per_series.columns:
-        panel[col] = per_series[col].take(series).reset_index(drop=True)
+        panel[col] = _per_row(per_series[col], series)
     for col in (UNITS, SALES_VALUE):
         values = grid.place(obs[col], np.nan, "float64")
         panel[col] = np.where(is_outage, np.nan, np.where(is_filled, 0.0, values))
@@ -148,13 +154,7 @@ def build_model_panel(
     for col in (*PRICE_COLUMNS, *CALENDAR_INPUTS):
         panel[col] = grid.place(obs[col].astype("float64"), np.nan, "float64")
     _fill_prices(panel, pd.Series(series), p.base_price_weeks)
-    for col in ATTRIBUTES:
-        if col == "sales_area":
-            panel[col] = pd.to_numeric(panel[col], errors="coerce").astype("float64")
-        else:
-            panel[col] = panel[col].astype("str")
-    series_id = grid.keys[STORE] + "|" + grid.keys[PRODUCT]
-    panel["series_id"] = series_id.take(series).reset_index(drop=True)
+    panel["series_id"] = _per_row(grid.keys[STORE] + "|" + grid.keys[PRODUCT], series)
     panel = apply_rules(panel, p, promotion)
     return panel[PANEL_COLUMNS]  # the grid's order: store_code, product_code, week_end_date
 
@@ -189,6 +189,13 @@ def summarize_model_panel(incomplete_weeks: pd.DataFrame, model_panel: pd.DataFr
         "outage_weeks": sum(s.get("outage_weeks", 0) for s in sources.values()),
         "sources": sources,
     }
+
+
+def _per_row(per_series: pd.Series, series: np.ndarray) -> pd.Series:
+    """A per-series value on every row of its series: text as a categorical (one code per row, not one string:
+    a fifth of the panel's memory at 20x dunnhumby), numbers as they are."""
+    values = per_series.astype("category") if per_series.dtype == "str" else per_series
+    return values.take(series).reset_index(drop=True)
 
 
 def _fill_prices(panel: pd.DataFrame, sid: pd.Series, base_price_weeks: int) -> None:
