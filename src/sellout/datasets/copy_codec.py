@@ -10,7 +10,8 @@ The format is chosen so that every value survives a round trip exactly:
 from __future__ import annotations
 
 import io
-from collections.abc import Iterator
+import itertools
+from collections.abc import Iterable, Iterator
 
 import pandas as pd
 import pyarrow as pa
@@ -98,9 +99,11 @@ def _narrow_times(table: pa.Table, target_types: dict[str, str]) -> pa.Table:
     return table
 
 
-def csv_to_frame(data: bytes | bytearray, columns: list[tuple[str, str]]) -> pd.DataFrame:
-    """Parse COPY CSV output whose columns are ``[(name, postgres type name), ...]`` (read in place: a
-    bytearray is not copied)."""
+def csv_to_frame(
+    data: bytes | bytearray | memoryview | Iterable[bytes], columns: list[tuple[str, str]]
+) -> pd.DataFrame:
+    """Parse COPY CSV output whose columns are ``[(name, postgres type name), ...]``: bytes, or the blocks of
+    a ``COPY ... TO STDOUT`` as they arrive (parsed while they come: the whole text is never held)."""
     names = [name for name, _ in columns]
     arrow_types = {}
     dtypes = {}
@@ -108,10 +111,12 @@ def csv_to_frame(data: bytes | bytearray, columns: list[tuple[str, str]]) -> pd.
         arrow_type, dtype = _LOAD_TYPES.get(type_name, _TEXT)
         arrow_types[name] = arrow_type
         dtypes[name] = dtype
-    if not data:
+    blocks = iter([data] if isinstance(data, bytes | bytearray | memoryview) else data)
+    first = next((block for block in blocks if len(block)), None)
+    if first is None:
         return pd.DataFrame({name: pd.Series([], dtype=dtypes[name]) for name in names})
     table = pa_csv.read_csv(
-        pa.BufferReader(pa.py_buffer(data)),
+        io.BufferedReader(_BlockStream(itertools.chain([first], blocks)), buffer_size=1 << 20),
         read_options=pa_csv.ReadOptions(column_names=names, block_size=1 << 24),
         # ignore_empty_lines=False: in a one-column table an empty line is a NULL row
         parse_options=pa_csv.ParseOptions(newlines_in_values=True, ignore_empty_lines=False),
@@ -125,11 +130,39 @@ def csv_to_frame(data: bytes | bytearray, columns: list[tuple[str, str]]) -> pd.
         ),
     )
     # Nullable integers and booleans straight to pandas' masked types: through float64 large integers lose digits.
-    frame = table.to_pandas(types_mapper={pa.int64(): pd.Int64Dtype(), pa.bool_(): pd.BooleanDtype()}.get)
+    # self_destruct: each Arrow column is freed once converted (the table and the frame are not held together).
+    frame = table.to_pandas(
+        types_mapper={pa.int64(): pd.Int64Dtype(), pa.bool_(): pd.BooleanDtype()}.get,
+        self_destruct=True,
+        split_blocks=True,
+    )
+    del table
     for name in names:
         if dtypes[name] and str(frame[name].dtype) != dtypes[name]:
             frame[name] = frame[name].astype(dtypes[name])
     return frame
+
+
+class _BlockStream(io.RawIOBase):
+    """A readable stream over byte blocks (what COPY TO STDOUT yields), for Arrow's CSV reader."""
+
+    def __init__(self, blocks: Iterator[bytes]) -> None:
+        self._blocks = blocks
+        self._pending = memoryview(b"")
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, out) -> int:
+        while not self._pending:
+            block = next(self._blocks, None)
+            if block is None:
+                return 0
+            self._pending = memoryview(block)
+        n = min(len(out), len(self._pending))
+        out[:n] = self._pending[:n]
+        self._pending = self._pending[n:]
+        return n
 
 
 class NulCharacterError(DatasetError):

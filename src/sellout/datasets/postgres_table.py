@@ -110,14 +110,11 @@ class PostgresTableDataset(AbstractDataset[pd.DataFrame, pd.DataFrame]):
         with db.connect(self._url) as conn:
             conn.execute("set time zone 'UTC'")
             columns = _describe_query(conn, query, params)
-            buffer = bytearray()
             with (
                 conn.cursor() as cur,
                 cur.copy(f"copy ({query}) to stdout with ({COPY_OUT_OPTIONS})", params) as copy,
             ):
-                for block in copy:
-                    buffer += block
-        return csv_to_frame(buffer, columns)
+                return csv_to_frame(copy, columns)
 
     def _save(self, data: pd.DataFrame) -> None:
         if not isinstance(data, pd.DataFrame):

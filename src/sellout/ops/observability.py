@@ -157,6 +157,9 @@ class ObservabilityHooks:
         # nodes that returned but whose outputs may still be being saved: succeeded once the next node starts or
         # the run ends, failed if the run fails first (a generator node saves while it runs)
         self._saving: dict[str, Any] = {}
+        # the memory high-water mark when each node returned: what loading its inputs and running it needed
+        # (Kedro saves a node's outputs, then loads the next node's inputs, before the next node's hook)
+        self._returned_peak_mb: dict[str, float | None] = {}
         self._rows_saved: dict[str, int] = {}
         self._writer: RecordWriter | None = None
         self._heartbeat_s = 30.0
@@ -291,6 +294,7 @@ class ObservabilityHooks:
     ) -> None:
         """The node returned; it succeeds once its outputs are saved (Kedro saves them after this hook)."""
         self._saving[node.name] = node
+        self._returned_peak_mb[node.name] = peak_rss_mb()
         self._rows_saved[node.name] = _sum_rows(outputs) or 0
         for dataset, command in DBT_STATUS_DATASETS.items():
             status = outputs.get(dataset)
@@ -358,7 +362,7 @@ class ObservabilityHooks:
             "inputs": [d for d in node.inputs if not _is_param(d)],
             "outputs": list(node.outputs),
             "error": error,
-            "peak_rss_mb": peak_rss_mb() if done else None,
+            "peak_rss_mb": self._returned_peak_mb.pop(name, None) or peak_rss_mb() if done else None,
         }
 
     # ---------------------------------------------------------------------------------------- helpers

@@ -110,7 +110,9 @@ def test_columns_dtypes_order_and_category(raw):
     assert panel["week_end_date"].dtype == "datetime64[ns]"
     assert panel["units"].dtype == "float64"
     for text in ("store_code", "series_id", "source", "category"):  # one code per row, the text once
-        assert isinstance(panel[text].dtype, pd.CategoricalDtype) and panel[text].cat.categories.dtype == "str"
+        assert (
+            isinstance(panel[text].dtype, pd.CategoricalDtype) and panel[text].cat.categories.dtype == "str"
+        )
     assert panel["is_filled"].dtype == bool
     assert (panel.loc[panel["series_id"] == "S1|P1", "category"] == "snacks").all()  # also on filled rows
     assert panel.loc[panel["series_id"] == "S1|P2", "category"].isna().all()
