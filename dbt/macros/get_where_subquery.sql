@@ -6,11 +6,9 @@
     touches their (source, week), and then they are built again. Unset (full mode, dbt by hand): every row.
 
     - raw.sellout_lines: the lines of those files;
-    - stg_sellout_lines: the (source, week)s those files touched, as literals, which PostgreSQL pushes below the
-      view's window functions (they are partitioned by source and week);
     - fct_sellout_weekly: the rows those runs built (`built_by_run`), as a list of literals, which the index on
       built_by_run reads without scanning the table (`not in (subquery)` read every row, once per test).
-    Past `max_partitions` (source, week)s the staging test reads every row: most of them are new anyway.
+    (stg_sellout_lines has no tests: its rows are the fact table's.)
 -#}
 {% macro get_where_subquery(relation) -%}
     {%- set conditions = [] -%}
@@ -53,25 +51,11 @@
 {%- endmacro %}
 
 
-{% macro sellout_untested_scope(relation, max_partitions=2000) -%}
+{% macro sellout_untested_scope(relation) -%}
     {%- if relation.identifier == 'fct_sellout_weekly' -%}
         {%- do return(sellout_untested_builds(relation)) -%}
     {%- elif relation.identifier == 'sellout_lines' and relation.schema == 'raw' -%}
         {%- do return('file_id in ' ~ sellout_untested_files()) -%}
-    {%- elif relation.identifier == 'stg_sellout_lines' -%}
-        {%- set touched = run_query(
-            'select distinct source, week_end_date from raw.sellout_lines where file_id in '
-            ~ sellout_untested_files()) -%}
-        {%- if touched.rows | length == 0 -%}
-            {%- do return('false') -%}
-        {%- elif touched.rows | length > max_partitions -%}
-            {%- do return(none) -%}
-        {%- endif -%}
-        {%- set pairs = [] -%}
-        {%- for row in touched.rows -%}
-            {%- do pairs.append("('" ~ (row[0] | replace("'", "''")) ~ "', date '" ~ row[1] ~ "')") -%}
-        {%- endfor -%}
-        {%- do return('(source, week_end_date) in (' ~ pairs | join(', ') ~ ')') -%}
     {%- endif -%}
     {%- do return(none) -%}
 {%- endmacro %}

@@ -161,7 +161,7 @@ def test_a_failing_dbt_test_stops_downstream_and_fires_the_failure_callback(tmp_
     downstream = set(states) - UPSTREAM_OF_DBT_TEST - {"dbt-test"}
     assert {"build-model-panel", "refresh-tableau", "notify-run-end"} <= downstream
     assert {states[task] for task in downstream} == {"upstream_failed"}, states
-    assert "not_negative_stg_sellout_lines_units" in output
+    assert "not_negative_fct_sellout_weekly_units" in output
     assert "Alert dbt_test_failed for run manual__" in output, output[-4000:]
 
     with psycopg.connect(db_url) as conn:

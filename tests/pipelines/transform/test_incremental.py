@@ -102,10 +102,10 @@ def _plant_a_negative_line(url: str, week_index: int) -> None:
         conn.execute("insert into raw.sellout_lines select * from planted")
 
 
-def _stg_units_failures(run) -> int:
-    """The failing rows of staging's not_negative(units) test, as the run's error names them."""
+def _units_failures(run) -> int:
+    """The failing rows of the fact table's not_negative(units) test, as the run's error names them."""
     found = re.search(
-        r"not_negative_stg_sellout_lines_units\S* \[fail\] \((\d+) failing rows\)", str(run.error)
+        r"not_negative_fct_sellout_weekly_units\S* \[fail\] \((\d+) failing rows\)", str(run.error)
     )
     return int(found.group(1)) if found else 0
 
@@ -122,13 +122,13 @@ def test_incremental_tests_read_what_no_passing_test_has_read(isolated_project):
     _plant_a_negative_line(url, 8)  # in the new week: its run's tests read it and fail
     failed = run_pipeline("transform", run_id="w9", raise_on_error=False)
     assert failed.status == "failed" and "dbt test failed" in str(failed.error)
-    assert _stg_units_failures(failed) == 1
+    assert _units_failures(failed) == 1
     # nothing new, but no passing test has read the new week: fails again
     retried = run_pipeline("transform", run_id="w9-retry", raise_on_error=False)
     assert retried.status == "failed" and "not_negative_fct_sellout_weekly_units" in str(retried.error)
-    assert _stg_units_failures(retried) == 1
+    assert _units_failures(retried) == 1
 
     full = run_pipeline(
         "transform", mode="full", run_id="full", raise_on_error=False
     )  # every row: both lines
-    assert full.status == "failed" and _stg_units_failures(full) == 2
+    assert full.status == "failed" and _units_failures(full) == 2
