@@ -215,7 +215,10 @@ def test_a_series_with_enough_history_only_now_leaves_the_kept_origins_as_they_w
     monkeypatch.setattr(training.TrainingSet, "fit", lambda *a, **k: pytest.fail("fitted again"))
     _, again, nothing_new = _backtest(pd.concat([panel, newcomer], ignore_index=True), memo, RUN)
     assert nothing_new == {} and "S3" not in set(again["store_code"])
-    pd.testing.assert_frame_equal(again.reset_index(drop=True), cells.reset_index(drop=True))
+    # the same cells; the text columns' categories are the series of each panel (S3 joined)
+    pd.testing.assert_frame_equal(
+        again.reset_index(drop=True), cells.reset_index(drop=True), check_categorical=False
+    )
 
 
 def test_the_kept_origins_follow_the_preprocessing_parameters(tmp_path):

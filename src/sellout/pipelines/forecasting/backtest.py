@@ -168,6 +168,7 @@ def run_backtest(
     is_promoted = promoted(wp.exog, trainings.price_cut)
     history = delivered_history(wp)
     series_keys = pd.MultiIndex.from_frame(wp.series[list(SERIES_KEYS)].astype("str"))
+    text = _series_text(wp)
     future: WidePanel | None = None  # with the weeks after the last one; made when an origin is fitted
     frames, timings, made = [], [], {}
     base: ModelSet | None = None
@@ -217,7 +218,7 @@ def run_backtest(
         forecasts = {MODEL_METHOD: model_forecasts}
         for name, values in baseline_forecasts(wp, origin, h_max, ma_weeks, carried).items():
             forecasts[name] = values[rows]
-        frames.append(_cells(wp, origin, rows, forecasts, mase_scale(wp, origin)[rows], is_promoted))
+        frames.append(_cells(wp, text, origin, rows, forecasts, mase_scale(wp, origin)[rows], is_promoted))
     if production is not None:
         future = future if future is not None else wp.extended(horizon)
         _keep_production(
@@ -290,25 +291,36 @@ def _made(series_keys, rows, forecasts, known, h_max: int, history: np.ndarray) 
     return OriginForecasts(keys, valid.astype("float64"), int(history.sum(dtype="uint64")))
 
 
+def _series_text(wp: WidePanel) -> dict[str, pd.Categorical]:
+    """The series' text columns of the cells as categoricals over every series: a cell holds a code, not a
+    string (Python strings took about 300 bytes per cell, 5 GB for the cells of 20x dunnhumby), and the cells
+    of every origin share the categories, so that they concatenate as categoricals."""
+    category = wp.series["category"] if "category" in wp.series else pd.Series("", index=wp.series.index)
+    columns = {
+        "store_code": wp.series["store_code"],
+        "product_code": wp.series["product_code"],
+        "source": wp.sources,
+        "measure": wp.measures,
+        "category": category,
+    }
+    return {name: pd.Categorical(np.asarray(values, dtype=object)) for name, values in columns.items()}
+
+
 def _cells(
-    wp, origin, rows, forecasts: dict[str, np.ndarray], scale: np.ndarray, is_promoted
+    wp, text, origin, rows, forecasts: dict[str, np.ndarray], scale: np.ndarray, is_promoted
 ) -> pd.DataFrame:
     h_max = next(iter(forecasts.values())).shape[1]
     targets = origin + np.arange(1, h_max + 1)
     actual = wp.units[rows][:, targets]
     scored = wp.in_span[rows][:, targets] & ~np.isnan(actual)
     r_idx, h_idx = np.nonzero(scored)
-    series = wp.series.iloc[rows[r_idx]]
+    series = rows[r_idx]
     common = {
         "origin_week": wp.weeks[origin],
         "target_week": wp.weeks[targets[h_idx]].to_numpy(),
         "horizon": (h_idx + 1).astype("int64"),
-        "store_code": series["store_code"].to_numpy(),
-        "product_code": series["product_code"].to_numpy(),
-        "source": wp.sources[rows[r_idx]],
-        "measure": wp.measures[rows[r_idx]],
-        "category": series["category"].to_numpy() if "category" in series else np.full(len(r_idx), ""),
-        "promoted": is_promoted[rows[r_idx], targets[h_idx]],
+        **{name: values.take(series) for name, values in text.items()},
+        "promoted": is_promoted[series, targets[h_idx]],
         "actual": actual[r_idx, h_idx],
         "scale": scale[r_idx],
     }
@@ -316,7 +328,7 @@ def _cells(
     for method, values in forecasts.items():
         f = values[r_idx, h_idx]
         keep = ~np.isnan(f)
-        frame = pd.DataFrame({k: (v[keep] if isinstance(v, np.ndarray) else v) for k, v in common.items()})
+        frame = pd.DataFrame({k: (v if isinstance(v, pd.Timestamp) else v[keep]) for k, v in common.items()})
         frame["method"] = method
         frame["forecast"] = f[keep]
         out.append(frame[CELL_COLUMNS])

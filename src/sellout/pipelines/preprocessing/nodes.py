@@ -113,7 +113,6 @@ def build_model_panel(
         text columns (the keys, series_id, source, measure and the text attributes) are categoricals.
     """
     check_dbt_tests(dbt_test_status)
-    sellout_weekly = sellout_weekly[sellout_weekly.reindex(columns=["is_complete_week"]).ne(False).all(1)]
     p = PreprocessingParams.of(params, "preprocessing")
 
     weekly = _join_attributes(sellout_weekly, store_attributes, "store_code", list(STORE_ATTRIBUTES))
@@ -239,11 +238,11 @@ def _join_attributes(
     wanted = [c for c in columns if c in attributes.columns and c not in weekly.columns]
     if not wanted:
         return weekly
-    table = attributes[[key, *wanted]].copy()
-    table[key] = table[key].astype("str")
-    out = weekly.copy()
-    out[key] = out[key].astype("str")
-    return out.merge(table, on=key, how="left")
+    table = attributes[[key, *wanted]].set_index(attributes[key].astype("str"))
+    out = weekly.assign(**{key: weekly[key].astype("str")})  # columns shared, not copied (copy on write)
+    for column in wanted:
+        out[column] = out[key].map(table[column])
+    return out
 
 
 def _clean_observations(sellout_weekly: pd.DataFrame, clip_negative: bool) -> pd.DataFrame:
@@ -254,8 +253,10 @@ def _clean_observations(sellout_weekly: pd.DataFrame, clip_negative: bool) -> pd
         raise ValueError(f"sellout_weekly lacks required columns: {missing}")
     obs = sellout_weekly
     if IS_COMPLETE_WEEK in obs.columns:
-        obs = obs[obs[IS_COMPLETE_WEEK].ne(False).to_numpy()]
-    obs = obs.copy()
+        complete = obs[IS_COMPLETE_WEEK].ne(False).to_numpy()
+        if not complete.all():
+            obs = obs[complete]
+    # no copy: pandas copies on write, so the columns set below never change the caller's frame
     for col in [*OPTIONAL_COLUMNS, *ATTRIBUTES]:
         if col not in obs.columns:
             obs[col] = False if col in SELLOUT_FLAGS else np.nan

@@ -40,7 +40,7 @@ def apply_rules(
     columns added: is_ranged, is_launch, is_delisted, is_outlier, units_for_training."""
     rules = PreprocessingParams.of(params, "preprocessing").rules
     price_cut = PromotionParams.of(promotion, "promotion").price_cut
-    panel = panel.sort_values([*SERIES, WEEK], kind="stable").reset_index(drop=True)
+    panel = _sorted(panel, [*SERIES, WEEK])
     series = panel.groupby(SERIES, sort=False, observed=True)
     panel["is_ranged"] = ~_long_gaps(panel, series, rules.unranged_gap_weeks)
     panel.loc[~panel["is_ranged"], "units"] = np.nan
@@ -64,6 +64,14 @@ def apply_rules(
         training = training.where(~panel["is_outlier"], bound)
     panel["units_for_training"] = training
     return panel
+
+
+def _sorted(panel: pd.DataFrame, keys: list[str]) -> pd.DataFrame:
+    """The panel sorted by ``keys`` with a fresh index; as it is when it already is (sorting copies every column)."""
+    fresh_index = panel.index.equals(pd.RangeIndex(len(panel)))
+    if fresh_index and pd.MultiIndex.from_frame(panel[keys]).is_monotonic_increasing:
+        return panel
+    return panel.sort_values(keys, kind="stable").reset_index(drop=True)
 
 
 def _promoted(panel: pd.DataFrame, price_cut: float) -> pd.Series:
