@@ -57,6 +57,15 @@ def test_only_unit_valued_features_are_divided_and_the_input_is_left_alone():
     assert x[0, 0] == 14
 
 
+def test_in_place_scaling_changes_the_callers_matrix_and_holds_no_copy():
+    scale = TargetScale.from_params(SCALE, FEATURES)
+    x = np.array([[14, 12, 16, 2.0, 100]], dtype="float32")
+    expected, _ = scale.scale_features(x, FEATURES)
+    scaled, level = scale.scale_features(x, FEATURES, in_place=True)
+    assert scaled is x and level[0] == pytest.approx(15.0)
+    np.testing.assert_array_equal(x, expected)
+
+
 def test_scaled_model_forecasts_units_at_each_series_level():
     features = feature_set(promo_panel(70, stores=("S1", "S2", "S3")), PANEL_FEATURES)
     wp = features.panel

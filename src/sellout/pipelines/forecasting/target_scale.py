@@ -57,11 +57,15 @@ class TargetScale:
         mean = np.where(counts > 0, np.where(known, values, 0.0).sum(axis=1) / np.maximum(counts, 1), 0.0)
         return np.clip(mean, 0.0, None) + self.offset
 
-    def scale_features(self, x: np.ndarray, model_features: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
-        """(a copy of ``x`` with the unit-valued features divided by the level, the level)."""
+    def scale_features(
+        self, x: np.ndarray, model_features: Sequence[str], in_place: bool = False
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """(``x`` with the unit-valued features divided by the level, the level): a copy of ``x``, or ``x``
+        itself changed with ``in_place`` (for a caller whose ``x`` is its own: a training matrix, a gigabyte
+        at 20x dunnhumby, is not held twice)."""
         level = self.level(x, model_features)
         cols = [i for i, name in enumerate(model_features) if name.startswith(UNIT_FEATURE_PREFIXES)]
-        scaled = x.copy()
+        scaled = x if in_place else x.copy()
         scaled[:, cols] = x[:, cols] / level[:, None].astype(x.dtype)
         return scaled, level
 

@@ -152,16 +152,17 @@ class TrainingSet:
         if not keep.any():
             raise ValueError(f"no training rows up to week {self.weeks[until_col].date()}: series too short?")
         params, rounds = lgbm_train_params(lightgbm)
-        x, y, weight = self._x(keep), self.y[keep], None
+        x, y, weight = self._x(keep), self.y[keep], None  # x: a copy of the kept rows, this call's own
         if self.target_scale is not None:
-            x, weight = self.target_scale.scale_features(x, self.features)
+            x, weight = self.target_scale.scale_features(x, self.features, in_place=True)
             y = y / weight
         refreshing = base is not None and refresh_rounds > 0
+        init_score = self._base_raw_scores(base, keep, x) if refreshing else None
         data = lgb.Dataset(
             x,
             y,
             weight=weight,
-            init_score=self._base_raw_scores(base, keep, x) if refreshing else None,
+            init_score=init_score,
             feature_name=self.features,
             categorical_feature=[
                 self.features.index(c) for c in self.engine.categorical_columns if c in self.features
@@ -169,6 +170,9 @@ class TrainingSet:
             free_raw_data=True,
             params={"max_bin": params["max_bin"], "verbosity": -1},
         )
+        del (
+            x
+        )  # the Dataset's is the last reference: LightGBM drops it once the rows are binned (free_raw_data)
         common = dict(
             engine=self.engine,
             lgbm_params=params,
