@@ -264,6 +264,23 @@ def test_columns_filter_and_params(db_url):
     assert loaded["store_code"].tolist() == ["Bü3"]
 
 
+def test_text_as_category_loads_text_as_codes_with_the_same_values(db_url):
+    _dataset(db_url).save(_frame())
+    plain = _dataset(db_url, load_args={"order_by": ["week"]}).load()
+    coded = _dataset(db_url, load_args={"order_by": ["week"], "text_as_category": True}).load()
+    for column in ("run_id", "store_code"):
+        assert isinstance(coded[column].dtype, pd.CategoricalDtype)
+        assert coded[column].astype("str").tolist() == plain[column].tolist()
+    assert coded["units"].dtype == plain["units"].dtype == "float64"
+
+
+def test_unknown_load_args_are_refused_with_the_known_ones():
+    with pytest.raises(
+        DatasetError, match="unknown load_args \\['colums'\\]; use columns, .*text_as_category"
+    ):
+        _dataset("postgresql://x@/y", load_args={"colums": ["a"]})
+
+
 # ---- config errors ------------------------------------------------------------------------------------------
 
 

@@ -100,21 +100,27 @@ def _narrow_times(table: pa.Table, target_types: dict[str, str]) -> pa.Table:
 
 
 def csv_to_frame(
-    data: bytes | bytearray | memoryview | Iterable[bytes], columns: list[tuple[str, str]]
+    data: bytes | bytearray | memoryview | Iterable[bytes],
+    columns: list[tuple[str, str]],
+    text_as_category: bool = False,
 ) -> pd.DataFrame:
     """Parse COPY CSV output whose columns are ``[(name, postgres type name), ...]``: bytes, or the blocks of
-    a ``COPY ... TO STDOUT`` as they arrive (parsed while they come: the whole text is never held)."""
+    a ``COPY ... TO STDOUT`` as they arrive (parsed while they come: the whole text is never held).
+    ``text_as_category``: text columns become categoricals (their categories in the order they first appear):
+    a code per row, each distinct text once, for tables whose text repeats (keys, codes, names)."""
     names = [name for name, _ in columns]
     arrow_types = {}
     dtypes = {}
     for name, type_name in columns:
         arrow_type, dtype = _LOAD_TYPES.get(type_name, _TEXT)
+        if text_as_category and (arrow_type, dtype) == _TEXT:
+            arrow_type, dtype = pa.dictionary(pa.int32(), pa.string()), ""
         arrow_types[name] = arrow_type
         dtypes[name] = dtype
     blocks = iter([data] if isinstance(data, bytes | bytearray | memoryview) else data)
     first = next((block for block in blocks if len(block)), None)
     if first is None:
-        return pd.DataFrame({name: pd.Series([], dtype=dtypes[name]) for name in names})
+        return pd.DataFrame({name: pd.Series([], dtype=dtypes[name] or "category") for name in names})
     table = pa_csv.read_csv(
         io.BufferedReader(_BlockStream(itertools.chain([first], blocks)), buffer_size=1 << 20),
         read_options=pa_csv.ReadOptions(column_names=names, block_size=1 << 24),

@@ -90,11 +90,10 @@ class PostgresTableDataset(AbstractDataset[pd.DataFrame, pd.DataFrame]):
             db.quote_table(mark["table"])
             for column in mark["set"]:
                 db.quote_ident(column)
-        unknown = sorted(set(self._load_args) - {"query", "columns", "where", "params", "order_by"})
+        allowed = {"query", "columns", "where", "params", "order_by", "text_as_category"}
+        unknown = sorted(set(self._load_args) - allowed)
         if unknown:
-            raise DatasetError(
-                f"{where}: unknown load_args {unknown}; use query, columns, where, params, order_by"
-            )
+            raise DatasetError(f"{where}: unknown load_args {unknown}; use {', '.join(sorted(allowed))}")
 
     # -- Kedro interface -------------------------------------------------------------------------------------
 
@@ -114,7 +113,7 @@ class PostgresTableDataset(AbstractDataset[pd.DataFrame, pd.DataFrame]):
                 conn.cursor() as cur,
                 cur.copy(f"copy ({query}) to stdout with ({COPY_OUT_OPTIONS})", params) as copy,
             ):
-                return csv_to_frame(copy, columns)
+                return csv_to_frame(copy, columns, bool(self._load_args.get("text_as_category")))
 
     def _save(self, data: pd.DataFrame) -> None:
         if not isinstance(data, pd.DataFrame):

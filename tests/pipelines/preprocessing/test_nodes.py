@@ -245,3 +245,24 @@ def test_incomplete_weeks_of_a_daily_feed_are_left_out(raw):
     status = summarize_model_panel(daily, panel)
     assert status["sources"]["default"]["incomplete_weeks"] == 1
     assert status["sources"]["default"]["outage_weeks"] == 1 and status["outage_weeks"] == 1
+
+
+def _as_loaded_categories(frame):
+    """Text columns as the mart's load gives them with text_as_category: categoricals whose categories are in
+    the order the values first appear (here reversed, so that no order is sorted by chance)."""
+    out = frame.copy()
+    for column in out.columns:
+        if out[column].dtype == "str":
+            out[column] = pd.Categorical(out[column], categories=out[column].dropna().unique()[::-1])
+    return out
+
+
+def test_a_mart_with_text_as_categories_gives_the_same_panel(raw):
+    raw = raw.assign(source=np.where(raw["product_code"] == "P2", None, "shop"))  # a missing source too
+    stores = pd.DataFrame({"store_code": ["S2", "S1"], "segment": ["B", "A"], "sales_area": [2.0, 1.0]})
+    products = pd.DataFrame({"product_code": ["P1", "P2"], "manufacturer": ["M1", None]})
+    plain = build_model_panel(raw, OK, {"min_weeks_history": 1}, stores, products)
+    coded = build_model_panel(_as_loaded_categories(raw), OK, {"min_weeks_history": 1}, stores, products)
+    pd.testing.assert_frame_equal(coded, plain)
+    assert set(coded["source"]) == {"shop", "default"}  # a row without a source is the default source's
+    assert set(coded["segment"]) == {"A", "B"} and coded["manufacturer"].isna().any()

@@ -16,6 +16,7 @@ import pandas as pd
 from sellout.canonical import PRODUCT, STORE, WEEK
 
 from .outages import ONE_WEEK, week_dates
+from .text import sorted_codes
 
 
 @dataclass(frozen=True)
@@ -70,8 +71,8 @@ def panel_grid(obs: pd.DataFrame, min_weeks_history: int) -> PanelGrid:
     ``min_weeks_history`` observed weeks. Raises if two observations share a series and week."""
     week0 = obs[WEEK].min()
     week_no = ((obs[WEEK] - week0) // ONE_WEEK).to_numpy(dtype="int64")
-    store_no, stores = pd.factorize(obs[STORE], sort=True)
-    product_no, products = pd.factorize(obs[PRODUCT], sort=True)
+    store_no, stores = sorted_codes(obs[STORE])
+    product_no, products = sorted_codes(obs[PRODUCT])
     pair = store_no.astype("int64") * max(len(products), 1) + product_no
     series_no, pairs = pd.factorize(pair, sort=True)
     _refuse_duplicates(obs, series_no, week_no)

@@ -49,6 +49,7 @@ from sellout.config.parameters import PreprocessingParams, PromotionParams
 from sellout.pipelines.preprocessing.grid import panel_grid
 from sellout.pipelines.preprocessing.outages import outage_weeks
 from sellout.pipelines.preprocessing.panel_rules import apply_rules
+from sellout.pipelines.preprocessing.text import as_text, mapped, text_filled
 
 SERIES_KEYS = list(SERIES_KEYS)
 REQUIRED_COLUMNS = [WEEK, *SERIES_KEYS]
@@ -135,7 +136,7 @@ def build_model_panel(
     # One value per series for each attribute: the last non-null value observed for it.
     per_series = obs[[*ATTRIBUTES, SOURCE, MEASURE]].groupby(grid.obs_series, sort=True).last()
     per_series = per_series[grid.kept].reset_index(drop=True)
-    for col in ATTRIBUTES:
+    for col in per_series.columns:
         if col == "sales_area":
             per_series[col] = pd.to_numeric(per_series[col], errors="coerce").astype("float64")
         else:
@@ -239,9 +240,9 @@ def _join_attributes(
     if not wanted:
         return weekly
     table = attributes[[key, *wanted]].set_index(attributes[key].astype("str"))
-    out = weekly.assign(**{key: weekly[key].astype("str")})  # columns shared, not copied (copy on write)
+    out = weekly.assign(**{key: as_text(weekly[key])})  # columns shared, not copied (copy on write)
     for column in wanted:
-        out[column] = out[key].map(table[column])
+        out[column] = mapped(out[key], table[column])
     return out
 
 
@@ -251,16 +252,16 @@ def _clean_observations(sellout_weekly: pd.DataFrame, clip_negative: bool) -> pd
         missing.append(f"{UNITS} or {SALES_VALUE}")
     if missing:
         raise ValueError(f"sellout_weekly lacks required columns: {missing}")
-    obs = sellout_weekly
+    # a new frame sharing the caller's columns: pandas copies on write, so what is set below is this frame's
+    obs = sellout_weekly.copy(deep=False)
     if IS_COMPLETE_WEEK in obs.columns:
         complete = obs[IS_COMPLETE_WEEK].ne(False).to_numpy()
         if not complete.all():
             obs = obs[complete]
-    # no copy: pandas copies on write, so the columns set below never change the caller's frame
     for col in [*OPTIONAL_COLUMNS, *ATTRIBUTES]:
         if col not in obs.columns:
             obs[col] = False if col in SELLOUT_FLAGS else np.nan
-    obs[SOURCE] = obs[SOURCE].fillna(DEFAULT_SOURCE).astype("str") if SOURCE in obs else DEFAULT_SOURCE
+    obs[SOURCE] = text_filled(obs[SOURCE], DEFAULT_SOURCE) if SOURCE in obs else DEFAULT_SOURCE
     obs[MEASURE] = _measure(obs)
     obs = obs[[*REQUIRED_COLUMNS, SOURCE, MEASURE, *OPTIONAL_COLUMNS, *ATTRIBUTES]]
     obs[WEEK] = pd.to_datetime(obs[WEEK]).dt.normalize().astype("datetime64[ns]")
@@ -270,7 +271,7 @@ def _clean_observations(sellout_weekly: pd.DataFrame, clip_negative: bool) -> pd
     if len(weekdays) > 1:
         raise ValueError(f"week_end_date must fall on one weekday; found weekdays {sorted(weekdays)}")
     for col in SERIES_KEYS:
-        obs[col] = obs[col].astype("str")
+        obs[col] = as_text(obs[col])
     for col in (UNITS, SALES_VALUE):
         values = obs[col].astype("float64")
         measured = obs[MEASURE] == col
@@ -282,7 +283,7 @@ def _clean_observations(sellout_weekly: pd.DataFrame, clip_negative: bool) -> pd
 def _measure(obs: pd.DataFrame) -> pd.Series:
     """Each row's measure: the mart's, else units where the source delivers any, else its sales value."""
     if MEASURE in obs.columns and obs[MEASURE].notna().all():
-        measure = obs[MEASURE].astype("str")
+        measure = as_text(obs[MEASURE])
     else:
         has_units = obs[UNITS].notna().groupby(obs[SOURCE]).transform("any")
         measure = pd.Series(np.where(has_units, UNITS, SALES_VALUE), index=obs.index, dtype="str")
