@@ -1,6 +1,6 @@
 """Wall time and peak memory of one command, measured as a child process.
 
-The command runs under a small launcher process (``python -m benchmarks.measure OUT COMMAND...``), which waits
+The command runs under a small launcher process (``python benchmarks/measure.py OUT COMMAND...``), which waits
 for it and writes its peak RSS to OUT. A process's ru_maxrss starts at the resident size of the process that
 forked it (Linux carries the old address space's high-water mark across exec): spawned straight from a benchmark
 that holds a 20x retailer in memory, every run would report at least the benchmark's own size.
@@ -32,7 +32,7 @@ def measure(
         peak_file = Path(work) / "peak_kb"
         started = time.monotonic()
         with open(log_path or os.devnull, "wb") as log:
-            launcher = [sys.executable, "-m", "benchmarks.measure", str(peak_file), *command]
+            launcher = [sys.executable, __file__, str(peak_file), *command]  # a script: stdlib only
             returncode = subprocess.run(
                 launcher, check=False, env=env, stdout=log, stderr=subprocess.STDOUT
             ).returncode

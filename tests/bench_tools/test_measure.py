@@ -1,10 +1,18 @@
 """The benchmarks' peak memory is the measured command's own, not the benchmark process's."""
 
+import importlib.util
 import sys
+from pathlib import Path
 
 import numpy as np
 
-from benchmarks.measure import measure
+# the benchmarks are scripts of the project, not an installed package: load the module from its file
+_SPEC = importlib.util.spec_from_file_location(
+    "bench_measure", Path(__file__).resolve().parents[2] / "benchmarks" / "measure.py"
+)
+_MODULE = sys.modules["bench_measure"] = importlib.util.module_from_spec(_SPEC)
+_SPEC.loader.exec_module(_MODULE)
+measure = _MODULE.measure
 
 MB = 1024 * 1024
 
