@@ -152,6 +152,11 @@ class ObservabilityHooks:
         self._started = 0.0
         self._node_started: dict[str, float] = {}
         self._node_start_time: dict[str, datetime] = {}
+        # A node's time runs from the load of its first input to the save of its last output (Kedro loads a node's
+        # inputs before its before_node_run hook and saves its outputs after after_node_run): each side's clock
+        # (monotonic, wall) is taken there, so that a stage is not charged for the next one's loads.
+        self._loading_since: dict[str, tuple[float, datetime]] = {}
+        self._done_at: dict[str, tuple[float, datetime]] = {}
         self._node_rows_in: dict[str, int | None] = {}
         self.nodes_done: list[dict[str, Any]] = []
         # nodes that returned but whose outputs may still be being saved: succeeded once the next node starts or
@@ -281,8 +286,9 @@ class ObservabilityHooks:
     def before_node_run(self, node, catalog, inputs: dict[str, Any], is_async: bool, run_id: str) -> None:
         self._outputs_saved()
         name = node.name
-        self._node_started[name] = time.monotonic()
-        self._node_start_time[name] = _now()
+        self._node_started[name], self._node_start_time[name] = self._loading_since.pop(
+            name, (time.monotonic(), _now())
+        )
         self._node_rows_in[name] = _sum_rows(inputs)
         if self._writer is not None:
             self._writer("node_runs start", run_records.start_node, self._node_record(node, "running"))
@@ -295,6 +301,7 @@ class ObservabilityHooks:
         """The node returned; it succeeds once its outputs are saved (Kedro saves them after this hook)."""
         self._saving[node.name] = node
         self._returned_peak_mb[node.name] = peak_rss_mb()
+        self._done_at[node.name] = (time.monotonic(), _now())
         self._rows_saved[node.name] = _sum_rows(outputs) or 0
         for dataset, command in DBT_STATUS_DATASETS.items():
             status = outputs.get(dataset)
@@ -306,9 +313,17 @@ class ObservabilityHooks:
 
     @hook_impl
     @_guarded
+    def before_dataset_loaded(self, dataset_name: str, node) -> None:
+        if node is not None:
+            self._loading_since.setdefault(node.name, (time.monotonic(), _now()))
+
+    @hook_impl
+    @_guarded
     def after_dataset_saved(self, dataset_name: str, data: Any, node) -> None:
-        if node is not None and node.name in self._saving and inspect.isgeneratorfunction(node.func):
-            self._rows_saved[node.name] += count_rows(data) or 0  # a generator's outputs arrive one by one
+        if node is not None and node.name in self._saving:
+            self._done_at[node.name] = (time.monotonic(), _now())
+            if inspect.isgeneratorfunction(node.func):  # a generator's outputs arrive one by one
+                self._rows_saved[node.name] += count_rows(data) or 0
 
     def _outputs_saved(self) -> None:
         """Every node that returned has had its outputs saved (the next node starts, or the run ended)."""
@@ -321,6 +336,7 @@ class ObservabilityHooks:
     @_guarded
     def on_node_error(self, error: Exception, node, catalog, inputs, is_async: bool, run_id: str) -> None:
         message = self._error_text(error)
+        self._loading_since.pop(node.name, None)
         self._finish_node(self._node_record(node, run_records.FAILED, error=message))
         if type(error).__name__ == DBT_TEST_FAILURE:
             summary = {**self._totals(), "error": message, "failed_node": node.name}
@@ -349,14 +365,17 @@ class ObservabilityHooks:
         name = node.name
         started = self._node_started.get(name)
         done = status != "running"
+        ended, ended_at = (None, None)
+        if done:
+            ended, ended_at = self._done_at.pop(name, None) or (time.monotonic(), _now())
         return {
             "run_id": self._run_id,
             "node": name,
             "pipeline": self.pipeline,
             "status": status,
             "started_at": self._node_start_time.get(name) or _now(),
-            "ended_at": _now() if done else None,
-            "duration_s": round(time.monotonic() - started, 3) if done and started else None,
+            "ended_at": ended_at,
+            "duration_s": round(ended - started, 3) if done and started else None,
             "rows_in": self._node_rows_in.get(name),
             "rows_out": rows_out,
             "inputs": [d for d in node.inputs if not _is_param(d)],
