@@ -18,6 +18,7 @@ import psycopg
 import pytest
 import tableauserverclient.exponential_backoff as backoff
 from click.testing import CliRunner
+from kedro.pipeline import node
 from support.smtp_sink import SmtpSink
 from support.tableau_fake import FINISH_FAILED, FakeTableauServer
 from support.webhook_sink import WebhookSink
@@ -25,6 +26,7 @@ from support.webhook_sink import WebhookSink
 import sellout.api
 from sellout.api import run_pipeline
 from sellout.command_line import main as cli
+from sellout.ops import observability
 from sellout.ops.observability import RUNLOG, count_rows
 from sellout.pipelines.publish import create_pipeline as create_publish_pipeline
 from sellout.sample_data import generate
@@ -251,3 +253,34 @@ def test_count_rows():
     assert count_rows({"rows_loaded": 7}) == 7
     assert count_rows({"rows": True}) is None
     assert count_rows("text") is None
+
+
+class _Log:
+    def info(self, *args, **kwargs) -> None:
+        pass
+
+
+def test_a_nodes_time_runs_from_its_first_input_load_to_its_last_save(monkeypatch):
+    """Kedro loads a node's inputs before its before_node_run hook and saves its outputs after after_node_run:
+    the node is charged for both, and not for the next node's loads (a clock the test moves, no waiting)."""
+    now = [0.0]
+    monkeypatch.setattr(observability.time, "monotonic", lambda: now[0])
+    hooks = observability.ObservabilityHooks()
+    hooks.log, hooks.redactor = _Log(), str
+    first = node(lambda a: a, "a", "b", name="first")
+    second = node(lambda b: b, "b", "c", name="second")
+
+    def at(seconds, hook, *args, **kwargs):
+        now[0] = seconds
+        getattr(hooks, hook)(*args, **kwargs)
+
+    at(0.0, "before_dataset_loaded", "a", first)  # first's input: 5 s to load
+    at(5.0, "before_node_run", first, None, {"a": 1}, False, "r")
+    at(7.0, "after_node_run", first, None, {"a": 1}, {"b": 2}, False, "r")
+    at(8.0, "after_dataset_saved", "b", 2, first)  # its output saved
+    at(20.0, "before_dataset_loaded", "b", second)  # the next node's load: 12 s, not first's
+    at(32.0, "before_node_run", second, None, {"b": 2}, False, "r")
+    at(33.0, "after_node_run", second, None, {"b": 2}, {"c": 2}, False, "r")
+    at(34.0, "after_dataset_saved", "c", 2, second)
+    hooks._outputs_saved()  # the run ended
+    assert [(n["node"], n["duration_s"]) for n in hooks.nodes_done] == [("first", 8.0), ("second", 14.0)]

@@ -375,7 +375,7 @@ class ObservabilityHooks:
             "status": status,
             "started_at": self._node_start_time.get(name) or _now(),
             "ended_at": ended_at,
-            "duration_s": round(ended - started, 3) if done and started else None,
+            "duration_s": round(ended - started, 3) if done and started is not None else None,
             "rows_in": self._node_rows_in.get(name),
             "rows_out": rows_out,
             "inputs": [d for d in node.inputs if not _is_param(d)],
