@@ -11,6 +11,7 @@ Catalog entry::
         columns: [run_id, target_week]        # or query: "select ..." (with params: {...})
         where: "target_week >= %(since)s"
         params: {since: 2024-01-01}           # e.g. {run_id: "${runtime_params:run_id}"}: this run's rows
+        text_as_category: true                # text columns as categoricals (repeated codes and names)
       save_args:
         mode: append | replace | upsert | replace_partition
         keys: [run_id, target_week]           # upsert
