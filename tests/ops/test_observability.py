@@ -191,8 +191,14 @@ def test_whole_run_records_logs_alerts_and_leaks_no_secret(canary_env, tmp_path,
     assert nodes["refresh_tableau"][5] == refresh.outputs == ["tableau_refresh_status"]
     write = summary.outputs["forecast_write_status"]
     assert any(n[3] == write["rows"] for n in nodes.values())  # the forecast writer's rows out
-    # each node's memory high-water mark: set, and never falling from one node to the next
-    peaks = [p for (p,) in _rows(env["db_url"], "select peak_rss_mb from ops.node_runs order by ended_at")]
+    # each node's memory high-water mark: set, and never falling from one node to the next of the run
+    peaks = [
+        p
+        for (p,) in _rows(
+            env["db_url"],
+            f"select peak_rss_mb from ops.node_runs where run_id = '{summary.run_id}' order by ended_at",
+        )
+    ]
     assert all(p is not None and p > 0 for p in peaks) and peaks == sorted(peaks)
     dbt_rows = _rows(env["db_url"], "select command, status, count(*) from ops.dbt_results group by 1, 2")
     assert {(c, s) for c, s, _ in dbt_rows} >= {("run", "success"), ("test", "pass")}

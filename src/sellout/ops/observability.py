@@ -165,6 +165,7 @@ class ObservabilityHooks:
         # the memory high-water mark when each node returned: what loading its inputs and running it needed
         # (Kedro saves a node's outputs, then loads the next node's inputs, before the next node's hook)
         self._returned_peak_mb: dict[str, float | None] = {}
+        self._high_water_mb: float | None = None
         self._rows_saved: dict[str, int] = {}
         self._writer: RecordWriter | None = None
         self._heartbeat_s = 30.0
@@ -300,7 +301,7 @@ class ObservabilityHooks:
     ) -> None:
         """The node returned; it succeeds once its outputs are saved (Kedro saves them after this hook)."""
         self._saving[node.name] = node
-        self._returned_peak_mb[node.name] = peak_rss_mb()
+        self._returned_peak_mb[node.name] = self._high_water()
         self._done_at[node.name] = (time.monotonic(), _now())
         self._rows_saved[node.name] = _sum_rows(outputs) or 0
         for dataset, command in DBT_STATUS_DATASETS.items():
@@ -381,10 +382,18 @@ class ObservabilityHooks:
             "inputs": [d for d in node.inputs if not _is_param(d)],
             "outputs": list(node.outputs),
             "error": error,
-            "peak_rss_mb": self._returned_peak_mb.pop(name, None) or peak_rss_mb() if done else None,
+            "peak_rss_mb": self._returned_peak_mb.pop(name, None) or self._high_water() if done else None,
         }
 
     # ---------------------------------------------------------------------------------------- helpers
+    def _high_water(self) -> float | None:
+        """The largest high-water mark read so far in this run: the kernel updates VmHWM lazily, so a later
+        read can be a little lower than an earlier one (536.7 after 536.8 MB, seen in a test)."""
+        now = peak_rss_mb()
+        if now is not None:
+            self._high_water_mb = max(now, self._high_water_mb or 0.0)
+        return self._high_water_mb
+
     @property
     def _run_id(self) -> str | None:
         return self.run_context.get("run_id")
