@@ -266,3 +266,10 @@ def test_a_mart_with_text_as_categories_gives_the_same_panel(raw):
     pd.testing.assert_frame_equal(coded, plain)
     assert set(coded["source"]) == {"shop", "default"}  # a row without a source is the default source's
     assert set(coded["segment"]) == {"A", "B"} and coded["manufacturer"].isna().any()
+
+
+@pytest.mark.parametrize("key", ["store_code", "product_code"])
+def test_a_row_without_a_key_is_refused_not_dropped(raw, key):
+    raw.loc[3, key] = None
+    with pytest.raises(ValueError, match=f"1 rows with a null {key}"):
+        build_model_panel(raw, OK, {})

@@ -67,13 +67,14 @@ class PanelGrid:
 
 
 def panel_grid(obs: pd.DataFrame, min_weeks_history: int) -> PanelGrid:
-    """The grid of the series of ``obs`` (str keys, datetime64 weeks on one weekday) with at least
+    """The grid of the series of ``obs`` (text keys, none missing; datetime64 weeks on one weekday) with at least
     ``min_weeks_history`` observed weeks. Raises if two observations share a series and week."""
     week0 = obs[WEEK].min()
     week_no = ((obs[WEEK] - week0) // ONE_WEEK).to_numpy(dtype="int64")
     store_no, stores = sorted_codes(obs[STORE])
     product_no, products = sorted_codes(obs[PRODUCT])
-    pair = store_no.astype("int64") * max(len(products), 1) + product_no
+    n_products = max(len(products), 1)
+    pair = store_no.astype("int64") * n_products + product_no
     series_no, pairs = pd.factorize(pair, sort=True)
     _refuse_duplicates(obs, series_no, week_no)
 
@@ -94,7 +95,6 @@ def panel_grid(obs: pd.DataFrame, min_weeks_history: int) -> PanelGrid:
     obs_rows = np.flatnonzero(kept[series_no])
     of_row = number[series_no[obs_rows]]
     obs_cells = start[of_row] + week_no[obs_rows] - first[of_row]
-    n_products = max(len(products), 1)
     keys = pd.DataFrame(
         {
             STORE: pd.Series(stores.take(kept_pairs // n_products)),

@@ -272,6 +272,9 @@ def _clean_observations(sellout_weekly: pd.DataFrame, clip_negative: bool) -> pd
         raise ValueError(f"week_end_date must fall on one weekday; found weekdays {sorted(weekdays)}")
     for col in SERIES_KEYS:
         obs[col] = as_text(obs[col])
+        nulls = int(obs[col].isna().sum())
+        if nulls:
+            raise ValueError(f"sellout_weekly has {nulls} rows with a null {col}")
     for col in (UNITS, SALES_VALUE):
         values = obs[col].astype("float64")
         measured = obs[MEASURE] == col
