@@ -109,7 +109,7 @@ def print_stages(figures: list[RunFigures]) -> None:
     for node in nodes:
         print(f"{node:<26}" + "".join(f"{run.stages.get(node, float('nan')):>10.2f}s" for run in figures))
     print(
-        "the process's memory high-water mark when each stage ended (MB; the stage where it rises needed it)"
+        "the process's memory high-water mark when each stage returned (MB; the stage where it rises needed it)"
     )
     for node in nodes:
         print(

@@ -5,7 +5,6 @@ import pandas as pd
 import pytest
 
 from sellout.pipelines.preprocessing.nodes import build_model_panel, summarize_model_panel
-from sellout.pipelines.preprocessing.outages import store_outages
 
 OK = {"success": True}
 WEEKS = pd.date_range("2024-01-03", periods=20, freq="7D")
@@ -44,7 +43,8 @@ def _one(panel, store, product):
 
 
 def test_a_store_week_without_any_row_between_deliveries_is_an_outage(mart):
-    outages = store_outages(mart)
+    panel = build_model_panel(mart, OK, {})
+    outages = panel.loc[panel["is_outage"], ["store_code", "week_end_date"]].drop_duplicates()
     assert outages["store_code"].tolist() == ["A"] * 3
     assert list(outages["week_end_date"]) == list(WEEKS[6:9])
 

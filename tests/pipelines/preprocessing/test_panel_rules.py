@@ -83,3 +83,19 @@ def test_a_promoted_spike_is_not_an_outlier(promotion):
 def test_a_bad_action_is_refused_by_name():
     with pytest.raises(ValueError, match="preprocessing.rules.outlier_action"):
         apply_rules(_series("S1", "P1", [1.0]), _rules(outlier_action="drop"))
+
+
+def test_the_rules_leave_the_callers_sorted_panel_as_it_was():
+    panel = pd.DataFrame(
+        {
+            "store_code": ["S1"] * 4,
+            "product_code": ["P1"] * 4,
+            "week_end_date": pd.date_range("2024-01-07", periods=4, freq="7D"),
+            "units": [1.0, 2.0, 0.0, 3.0],
+            "is_filled": [False, False, True, False],
+        }
+    )
+    before = panel.copy()
+    ruled = apply_rules(panel)
+    assert "is_outlier" in ruled and not ruled.empty
+    pd.testing.assert_frame_equal(panel, before)  # already sorted: not sorted again, and not changed in place

@@ -31,6 +31,7 @@ from sellout.canonical import (
     UNITS,
     WEEK,
 )
+from sellout.pipelines.preprocessing.text import as_text, is_categorical
 
 # The columns of a week that a plan can give in advance: prices, promotions and calendar inputs (days closed,
 # public holidays) where a feed has them. The first ones are required in the model panel, the others optional.
@@ -165,7 +166,8 @@ def to_wide(panel: pd.DataFrame) -> WidePanel:
         raise ValueError("model panel weeks must all fall on the same weekday (7 days apart)")
     weeks = pd.date_range(first, last, freq="7D")
 
-    row, series = factorize_keys(_as_text(panel[list(SERIES_KEYS)]))
+    # a categorical of text keeps its codes: factorize_keys sorts by its categories, and they are the text sorted
+    row, series = factorize_keys(pd.DataFrame({key: as_text(panel[key]) for key in SERIES_KEYS}))
     col = offsets.to_numpy(dtype="int64")
     n_rows, n_cols = len(series), len(weeks)
     if pd.Series(row * n_cols + col).duplicated().any():
@@ -202,22 +204,12 @@ def to_wide(panel: pd.DataFrame) -> WidePanel:
     )
 
 
-def _as_text(keys: pd.DataFrame) -> pd.DataFrame:
-    """Keys as text; a categorical of text keeps its codes (its categories are sorted as the text is)."""
-    text = {c: "str" for c in keys.columns if not _is_text_categorical(keys[c])}
-    return keys.astype(text) if text else keys
-
-
 def _decategorized(frame: pd.DataFrame) -> pd.DataFrame:
     """The per-series table with categorical columns as plain values (one row per series: nothing to save)."""
     for column in frame.columns:
-        if isinstance(frame[column].dtype, pd.CategoricalDtype):
+        if is_categorical(frame[column]):
             frame[column] = frame[column].astype(frame[column].cat.categories.dtype)
     return frame
-
-
-def _is_text_categorical(values: pd.Series) -> bool:
-    return isinstance(values.dtype, pd.CategoricalDtype) and values.cat.categories.dtype == "str"
 
 
 def carry_over(units: np.ndarray, outage: np.ndarray) -> np.ndarray:

@@ -18,8 +18,6 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from sellout.canonical import STORE, WEEK
-
 ONE_WEEK = pd.Timedelta(days=7)
 
 
@@ -36,20 +34,3 @@ def outage_weeks(store_no: np.ndarray, week_no: np.ndarray, n_stores: int, n_wee
 def week_dates(week0: pd.Timestamp, week_no: np.ndarray) -> np.ndarray:
     """The dates of week numbers ``week_no`` counted from ``week0``."""
     return np.datetime64(week0, "ns") + (np.asarray(week_no, dtype="int64") * 7).astype("timedelta64[D]")
-
-
-def store_outages(observations: pd.DataFrame) -> pd.DataFrame:
-    """(store_code, week_end_date) of every store-week without a row between the store's first and last week."""
-    if observations.empty:
-        return pd.DataFrame({STORE: pd.Series(dtype="str"), WEEK: pd.Series(dtype="datetime64[ns]")})
-    weeks = pd.to_datetime(observations[WEEK])
-    week0 = weeks.min()
-    week_no = ((weeks - week0) // ONE_WEEK).to_numpy(dtype="int64")
-    store_no, stores = pd.factorize(observations[STORE].astype("str"), sort=True)
-    store, week = np.nonzero(outage_weeks(store_no, week_no, len(stores), int(week_no.max()) + 1))
-    return pd.DataFrame(
-        {
-            STORE: pd.Series(stores.take(store), dtype="str"),
-            WEEK: pd.Series(week_dates(week0, week)),
-        }
-    )

@@ -67,10 +67,11 @@ def apply_rules(
 
 
 def _sorted(panel: pd.DataFrame, keys: list[str]) -> pd.DataFrame:
-    """The panel sorted by ``keys`` with a fresh index; as it is when it already is (sorting copies every column)."""
+    """A new frame of the panel sorted by ``keys`` with a fresh index: a shallow copy when it already is (sorting
+    copies every column; with copy on write the rules' columns never reach the caller's frame either way)."""
     fresh_index = panel.index.equals(pd.RangeIndex(len(panel)))
     if fresh_index and pd.MultiIndex.from_frame(panel[keys]).is_monotonic_increasing:
-        return panel
+        return panel.copy(deep=False)
     return panel.sort_values(keys, kind="stable").reset_index(drop=True)
 
 
