@@ -15,6 +15,7 @@ from types import SimpleNamespace
 
 import pytest
 from kedro.framework.project import pipelines
+from kedro.io import CachedDataset
 from support.webhook_sink import WebhookSink
 
 from sellout.api import run_pipeline
@@ -240,6 +241,10 @@ def test_catalog_datasets_get_openlineage_names(tmp_path):
     }
     assert [n.name for n in names.of("ingested_files", loads, "input")] == ["postgres.ops.ingested_files"]
     assert names.of("params:dbt", None, "input") == []
+    # a dataset kept in memory for the run (CachedDataset) is named by the file it wraps
+    pickled = tmp_path / "05_model_input" / "feature_set.pkl"
+    cached = CachedDataset({"type": "pickle.PickleDataset", "filepath": str(pickled)}, copy_mode="assign")
+    assert names.of("feature_set", cached, "output") == [names.file(str(pickled))]
     assert names.memory("plan") == lineage.Name("kedro://sellout", "memory/plan")
     assert names.file("s3://bucket/a/b.parquet") == lineage.Name("s3://bucket", "/a/b.parquet")
     assert "secret" not in repr(names.table("raw.stores"))

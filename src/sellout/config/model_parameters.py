@@ -311,6 +311,9 @@ class ForecastingParams(Strict):
     active_weeks: Positive = 4
     # Train on the last `train_weeks` weeks before the origin only (null: all history).
     train_weeks: Positive | None = None
+    # A source whose training cells are more than this is fitted on a stable sample of its series that holds at
+    # most this many (forecasting/sampling.py); every series is still forecast. null: every series.
+    max_training_cells: Positive | None = 2_000_000
     # null: the model learns raw units.
     target_scale: TargetScaleParams | None = TargetScaleParams()
     plan_rule: Literal["last_base_price"] = "last_base_price"

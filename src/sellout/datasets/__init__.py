@@ -11,6 +11,8 @@ import importlib
 import sys
 from typing import Any
 
+from kedro.io import CachedDataset
+
 _MODULES = {
     "AlertDataset": "alerts",
     "CodeMappingsDataset": "run_config",
@@ -34,6 +36,12 @@ def loaded_class(name: str) -> type | None:
     needs no import (an object of a class whose module nobody imported cannot exist)."""
     module = sys.modules.get(f"sellout.datasets.{_MODULES[name]}")
     return getattr(module, name, None) if module is not None else None
+
+
+def stored(dataset: Any) -> Any:
+    """The dataset that holds the data: the wrapped one of a Kedro ``CachedDataset`` (which keeps what it saved or
+    loaded in memory for the rest of the run), else ``dataset`` itself."""
+    return dataset._dataset if isinstance(dataset, CachedDataset) else dataset
 
 
 def __getattr__(name: str) -> Any:

@@ -33,6 +33,7 @@ from sellout.config.project import ProjectConfig
 from sellout.config.schema import ConfigError
 from sellout.config.secrets import redact_url, safe_url
 from sellout.config.tableau import TableauSettings
+from sellout.datasets import stored
 from sellout.integrations import db
 
 logger = logging.getLogger(__name__)
@@ -155,6 +156,7 @@ def _describe_dataset(catalog, name: str) -> PlannedDataset:
         dataset = None
     if dataset is None:
         return PlannedDataset(name, "unresolved")
+    dataset = stored(dataset)
     type_name = type(dataset).__name__
     if type_name == "MemoryDataset":
         return PlannedDataset(name, "memory")

@@ -12,7 +12,7 @@ from typing import Any
 import attr
 from kedro.io import MemoryDataset
 
-from sellout.datasets import loaded_class
+from sellout.datasets import loaded_class, stored
 from sellout.integrations import db
 
 try:  # the `lineage` extra
@@ -86,6 +86,7 @@ class DatasetNames:
 
     def of(self, dataset_name: str, dataset: Any, role: str) -> list[Name]:
         """What ``dataset`` reads (``role="input"``) or writes (``"output"``), by OpenLineage's names."""
+        dataset = stored(dataset)
         if (
             dataset_name.startswith("params:")
             or dataset_name == "parameters"
