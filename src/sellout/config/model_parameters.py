@@ -132,6 +132,9 @@ class FeatureParams(Strict):
     # "carry" = the series' last value before the outage (a store back from an outage sells at its level
     # before it), "skip" = nothing (a lag is missing, a rolling mean averages the weeks that have data).
     across_outages: Literal["carry", "skip"] = "carry"
+    # A source whose training cells are more than this is fitted on a stable sample of its series that holds at
+    # most this many (features/sampling.py); every series is still forecast. null: every series.
+    max_training_cells: Positive | None = 2_000_000
 
     @field_validator("lags", "rolling_windows", "rolling_std_windows", "exclude")
     @classmethod
@@ -311,9 +314,6 @@ class ForecastingParams(Strict):
     active_weeks: Positive = 4
     # Train on the last `train_weeks` weeks before the origin only (null: all history).
     train_weeks: Positive | None = None
-    # A source whose training cells are more than this is fitted on a stable sample of its series that holds at
-    # most this many (forecasting/sampling.py); every series is still forecast. null: every series.
-    max_training_cells: Positive | None = 2_000_000
     # null: the model learns raw units.
     target_scale: TargetScaleParams | None = TargetScaleParams()
     plan_rule: Literal["last_base_price"] = "last_base_price"

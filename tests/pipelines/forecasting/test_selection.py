@@ -88,3 +88,12 @@ def test_a_short_history_keeps_the_default(features):
     assert chosen["candidate"] == "scaled_tweedie"
     assert chosen["validation_wape"] == {}
     assert "fewer than 1000000 training rows" in chosen["reason"]
+
+
+def test_a_sampled_source_is_validated_on_the_series_its_model_is_fitted_on(features):
+    sampled = feature_set(promo_panel(80, stores=("S1", "S2", "S3")), {**FEATURES, "max_training_cells": 200})
+    fitted = int(sampled.trained.sum())
+    assert 0 < fitted < sampled.panel.n_series
+    record = selection.choose_settings(sampled, params(min_training_rows=10))["default"]
+    assert record["series"] == fitted
+    assert selection.choose_settings(features, params())["default"]["series"] == features.panel.n_series

@@ -6,6 +6,7 @@ forecast all take their feature values from it, so the panel is pivoted and the 
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 
 import numpy as np
@@ -14,14 +15,19 @@ import pandas as pd
 from sellout.canonical import SERIES_KEYS, UNITS, WEEK
 
 from .engine import FeatureEngine
+from .sampling import sampled_series
 from .wide import WidePanel
+
+logger = logging.getLogger(__name__)
 
 
 @dataclass
 class FeatureSet:
     """``panel``: the model panel as matrices; ``engine``: what computed the features (and computes them for
     future weeks); ``rows``, ``cols``: the training cells; ``x``: their features (float32, one row per cell,
-    columns ``engine.columns``); ``fingerprint``: the content key of the panel, the parameters and the code."""
+    columns ``engine.columns``); ``fingerprint``: the content key of the panel, the parameters and the code;
+    ``trained``: per series, whether its cells are training cells (False: left out of a source's sample,
+    sampling.py; such a series is still forecast)."""
 
     panel: WidePanel
     engine: FeatureEngine
@@ -29,6 +35,7 @@ class FeatureSet:
     cols: np.ndarray
     x: np.ndarray
     fingerprint: str
+    trained: np.ndarray
 
     @property
     def y(self) -> np.ndarray:
@@ -69,7 +76,29 @@ def training_cells(panel: WidePanel, until_col: int, train_weeks: int | None = N
     return np.nonzero(mask)
 
 
+def _log_samples(panel: WidePanel, rows: np.ndarray, trained: np.ndarray, max_cells: int) -> None:
+    sources = panel.sources
+    for source in sorted(set(sources[~trained])):
+        of_source = sources == source
+        logger.info(
+            "source %s: its model is fitted on %d of its %d series (%d of %d training cells; "
+            "features.max_training_cells %d); every series is forecast",
+            source,
+            int((trained & of_source).sum()),
+            int(of_source.sum()),
+            int((trained & of_source)[rows].sum()),
+            int(of_source[rows].sum()),
+            max_cells,
+        )
+
+
 def build_feature_set(panel: WidePanel, engine: FeatureEngine, fingerprint: str) -> FeatureSet:
-    """Every training cell of ``panel`` (each series' weeks after its first) with its features."""
+    """The training cells of ``panel`` (each series' weeks after its first; of a sample of a source's series
+    past ``max_training_cells``) with their features."""
     rows, cols = training_cells(panel, len(panel.weeks) - 1)
-    return FeatureSet(panel, engine, rows, cols, engine.model_matrix(panel, rows, cols), fingerprint)
+    trained = sampled_series(panel, rows, engine.params.max_training_cells)
+    if not trained.all():
+        _log_samples(panel, rows, trained, engine.params.max_training_cells)
+        kept = trained[rows]
+        rows, cols = rows[kept], cols[kept]
+    return FeatureSet(panel, engine, rows, cols, engine.model_matrix(panel, rows, cols), fingerprint, trained)

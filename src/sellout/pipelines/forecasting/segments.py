@@ -28,7 +28,6 @@ from sellout.pipelines.features.feature_set import FeatureSet
 from sellout.pipelines.features.wide import WidePanel
 
 from .model import ModelSet, combined_version
-from .sampling import training_series
 from .training import BaseScores, TrainingSet
 
 BASE_CANDIDATE = CandidateParams(name="base")
@@ -126,20 +125,14 @@ class SourceTrainings:
         self.sources: dict[str, tuple[TrainingSet, ModelSettings]] = {}
         for source, rows in source_rows(feature_set.panel).items():
             settings = settings_of(params, feature_set.engine, self.chosen, source)
-            fitted = training_series(feature_set, rows, params.max_training_cells)
             training = TrainingSet(
-                feature_set,
-                params.train_weeks,
-                settings.target_scale,
-                series=fitted,
-                columns=settings.columns,
+                feature_set, params.train_weeks, settings.target_scale, series=rows, columns=settings.columns
             )
             self.sources[source] = (training, settings)
 
     def version_extra(self, settings: ModelSettings) -> dict[str, Any]:
         return {
             "train_weeks": self.params.train_weeks,
-            "max_training_cells": self.params.max_training_cells,
             "refit": self.params.refit.model_dump(),
             "settings": settings.describe(),
         }

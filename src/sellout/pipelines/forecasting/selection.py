@@ -96,7 +96,7 @@ def _choose(
     if not origins:
         return {**record, "reason": "no weeks before the backtest window to validate on: the default"}
     panel = feature_set.panel
-    sample = even_sample(rows, selection.max_series)
+    sample = even_sample(rows[feature_set.trained[rows]], selection.max_series)  # of the fitted series
     record["series"] = int(len(sample))
     record["validation_weeks"] = [
         str(panel.weeks[origins[0] + 1].date()),
