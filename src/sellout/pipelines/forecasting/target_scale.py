@@ -66,7 +66,9 @@ class TargetScale:
         level = self.level(x, model_features)
         cols = [i for i, name in enumerate(model_features) if name.startswith(UNIT_FEATURE_PREFIXES)]
         scaled = x if in_place else x.copy()
-        scaled[:, cols] = x[:, cols] / level[:, None].astype(x.dtype)
+        divisor = level.astype(x.dtype)
+        for col in cols:  # a column at a time: no temporary the size of the unit-valued columns
+            scaled[:, col] /= divisor
         return scaled, level
 
     def as_dict(self) -> dict[str, Any]:

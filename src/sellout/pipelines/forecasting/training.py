@@ -125,8 +125,11 @@ class TrainingSet:
         return keep
 
     def _x(self, keep: np.ndarray) -> np.ndarray:
-        x = self.feature_set.x[self._cells[keep]]
-        return x if self._column_index is None else x[:, self._column_index]
+        """A copy of the kept rows' features (the rows and the columns taken in one copy)."""
+        rows = self._cells[keep]
+        if self._column_index is None:
+            return self.feature_set.x[rows]
+        return self.feature_set.x[np.ix_(rows, self._column_index)]
 
     def fit_rows(self, until_col: int) -> int:
         """How many rows a model fitted at column ``until_col`` trains on."""

@@ -50,6 +50,7 @@ from sellout.pipelines.preprocessing.grid import panel_grid
 from sellout.pipelines.preprocessing.outages import outage_weeks
 from sellout.pipelines.preprocessing.panel_rules import apply_rules
 from sellout.pipelines.preprocessing.text import as_text, mapped, text_filled
+from sellout.pipelines.preprocessing.within_series import fill_within, rolling_max, series_bounds
 
 SERIES_KEYS = list(SERIES_KEYS)
 REQUIRED_COLUMNS = [WEEK, *SERIES_KEYS]
@@ -152,7 +153,7 @@ def build_model_panel(
         panel[col] = grid.place(obs[col].fillna(False).astype(bool), False, "bool")
     for col in (*PRICE_COLUMNS, *CALENDAR_INPUTS):
         panel[col] = grid.place(obs[col].astype("float64"), np.nan, "float64")
-    _fill_prices(panel, pd.Series(series), p.base_price_weeks)
+    _fill_prices(panel, series, p.base_price_weeks)
     panel["series_id"] = _per_row(grid.keys[STORE] + "|" + grid.keys[PRODUCT], series)
     panel = apply_rules(panel, p, promotion)
     return panel[PANEL_COLUMNS]  # the grid's order: store_code, product_code, week_end_date
@@ -197,26 +198,27 @@ def _per_row(per_series: pd.Series, series: np.ndarray) -> pd.Series:
     return values.take(series).reset_index(drop=True)
 
 
-def _fill_prices(panel: pd.DataFrame, sid: pd.Series, base_price_weeks: int) -> None:
+def _fill_prices(panel: pd.DataFrame, series: np.ndarray, base_price_weeks: int) -> None:
     """Price and base price per cell (in place): delivered, else derived, then carried within the series."""
-    price = panel["price"].astype("float64")
-    units = panel[UNITS].where(panel[MEASURE] == UNITS)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        price = price.fillna((panel[SALES_VALUE] / units).where(units > 0))
-    base = panel["base_price"].astype("float64")
-    if base.isna().any():
-        promoted = panel[list(SELLOUT_FLAGS)].fillna(False).astype(bool).any(axis=1)
-        regular = price.where(~promoted & ~panel["is_filled"])
-        derived = (
-            regular.groupby(sid)
-            .rolling(base_price_weeks, min_periods=1)
-            .max()
-            .reset_index(level=0, drop=True)
-        )
-        base = base.fillna(derived.sort_index())
-    for col, values in (("price", price), ("base_price", base)):
-        filled = values.groupby(sid).ffill()
-        panel[col] = filled.groupby(sid).bfill()
+    first, last = series_bounds(series)
+    price = panel["price"].to_numpy(dtype="float64", copy=True)
+    units = panel[UNITS].to_numpy(dtype="float64")
+    derive = np.isnan(price) & (units > 0) & (panel[MEASURE] == UNITS).to_numpy()
+    price[derive] = panel[SALES_VALUE].to_numpy(dtype="float64")[derive] / units[derive]
+    del derive
+    base = panel["base_price"].to_numpy(dtype="float64", copy=True)
+    unknown_base = np.isnan(base)
+    if unknown_base.any():
+        irregular = panel["is_filled"].to_numpy(dtype=bool, copy=True)
+        for flag in SELLOUT_FLAGS:
+            irregular |= panel[flag].fillna(False).to_numpy(dtype=bool)
+        regular = price.copy()
+        regular[irregular] = np.nan
+        base[unknown_base] = rolling_max(regular, first, base_price_weeks)[unknown_base]
+        del regular, irregular
+    panel["price"] = fill_within(price, first, last)
+    del price
+    panel["base_price"] = fill_within(base, first, last)
 
 
 def _join_attributes(
