@@ -32,6 +32,8 @@ class RunFigures:
     stage_peaks_mb: dict[str, float] = field(default_factory=dict)
     rows_loaded: int = 0
     forecast_rows: int = 0
+    # the model's backtest WAPE (forecast.model_runs; None: the run fitted no model)
+    backtest_wape: float | None = None
 
 
 def run_cases(
@@ -72,6 +74,13 @@ def _figures(url: str, label: str, run_id: str, spawned: datetime, result) -> Ru
             if _has(conn, "forecast.forecasts")
             else 0
         )
+        wapes = (
+            conn.execute(
+                "select model_wape from forecast.model_runs where run_id = %s order by measure", (run_id,)
+            ).fetchall()
+            if _has(conn, "forecast.model_runs")
+            else []
+        )
     first = (nodes[0][1] - spawned).total_seconds() if nodes else None
     return RunFigures(
         label=label,
@@ -83,6 +92,7 @@ def _figures(url: str, label: str, run_id: str, spawned: datetime, result) -> Ru
         stage_peaks_mb={node: float(peak) for node, _, _, peak in nodes if peak is not None},
         rows_loaded=int(rows),
         forecast_rows=int(forecasts),
+        backtest_wape=round(float(wapes[0][0]), 4) if wapes and wapes[0][0] is not None else None,
     )
 
 

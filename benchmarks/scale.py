@@ -40,6 +40,8 @@ def run_scale(source_dir: Path, scale: int) -> tuple[dict[str, float], list[RunF
         f"x{scale}_peak_rss_mb": max(run.peak_rss_mb for run in runs),
         f"x{scale}_rows": retailer.rows,
         f"x{scale}_series": retailer.series,
+        # the full run's backtest: what sampling the training series (features.max_training_cells) costs
+        f"x{scale}_backtest_wape": full.backtest_wape,
     }
     return figures, runs
 
