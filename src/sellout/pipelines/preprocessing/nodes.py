@@ -205,7 +205,6 @@ def _fill_prices(panel: pd.DataFrame, series: np.ndarray, base_price_weeks: int)
     units = panel[UNITS].to_numpy(dtype="float64")
     derive = np.isnan(price) & (units > 0) & (panel[MEASURE] == UNITS).to_numpy()
     price[derive] = panel[SALES_VALUE].to_numpy(dtype="float64")[derive] / units[derive]
-    del derive
     base = panel["base_price"].to_numpy(dtype="float64", copy=True)
     unknown_base = np.isnan(base)
     if unknown_base.any():
