@@ -29,7 +29,12 @@ class CategoryVocabulary:
         out = {}
         for col, mapping in self.codes.items():
             if col in series.columns:
-                out[col] = series[col].astype("str").map(mapping).to_numpy(dtype="float64", na_value=np.nan)
+                # one hash lookup of the whole column (a per-value map took 5 ms a column at 5 times dunnhumby,
+                # and every forecast window encodes the panel's series); an unseen value's position is -1: the
+                # NaN appended last
+                position = pd.Index(list(mapping), dtype="str").get_indexer(series[col].astype("str"))
+                codes = np.append(np.fromiter(mapping.values(), dtype="float64", count=len(mapping)), np.nan)
+                out[col] = codes[position]
             else:
                 out[col] = np.full(len(series), np.nan)
         return out
