@@ -4,8 +4,8 @@ A fit's time and memory grow with its training cells; its accuracy stops growing
 learns what the series share, and a retailer's ten-thousandth series teaches it little that the first thousands
 did not). Past ``features.max_training_cells`` a source's model is therefore fitted on a sample of its series,
 and still forecasts every series (a forecast computes its features from the panel, not from the training
-cells). The features stage computes the training cells of the sample only: the model matrix is the largest
-thing a run holds.
+cells). The features stage computes the training cells of the sample only: unsampled, the model matrix is a
+run's largest array (11.4 million cells x 35 float32 features at 20 times dunnhumby: 1.6 GB by its shape).
 
 The sample is stable from one week to the next: series are taken in the order of a hash of their keys (not of
 their row number, which a new store or product shifts) until the cells run out, so a new week drops at most the
