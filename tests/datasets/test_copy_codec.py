@@ -3,7 +3,7 @@
 import pandas as pd
 import pytest
 
-from sellout.datasets.copy_codec import csv_to_frame
+from sellout.datasets.copy_codec import _coalesced, csv_to_frame
 
 COLUMNS = [("week_end_date", "date"), ("store_code", "text"), ("units", "float8"), ("feature", "bool")]
 TEXT = (
@@ -33,3 +33,10 @@ def test_no_text_is_an_empty_frame_of_the_columns_types():
     frame = csv_to_frame(iter([b"", b""]), COLUMNS)
     assert frame.empty and list(frame.columns) == [name for name, _ in COLUMNS]
     assert frame["units"].dtype == "float64"
+
+
+def test_row_blocks_are_joined_into_pieces_of_the_size_asked():
+    rows = TEXT.splitlines(keepends=True)
+    pieces = list(_coalesced(iter(rows), size=40))
+    assert b"".join(pieces) == TEXT
+    assert len(pieces) > 1 and all(len(piece) >= 40 for piece in pieces[:-1])

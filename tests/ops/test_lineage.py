@@ -281,4 +281,6 @@ def test_the_hooks_read_the_runs_own_config_so_a_conf_source_elsewhere_keeps_its
     hooks.after_context_created(context)
     assert hooks.enabled
     catalog = loader["catalog"]
-    assert catalog["model_panel"]["filepath"] == f"{tmp_path / 'data'}/04_feature/model_panel.parquet"
+    assert (
+        catalog["model_panel"]["dataset"]["filepath"] == f"{tmp_path / 'data'}/04_feature/model_panel.parquet"
+    )

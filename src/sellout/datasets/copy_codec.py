@@ -122,7 +122,7 @@ def csv_to_frame(
     if first is None:
         return pd.DataFrame({name: pd.Series([], dtype=dtypes[name] or "category") for name in names})
     table = pa_csv.read_csv(
-        io.BufferedReader(_BlockStream(itertools.chain([first], blocks)), buffer_size=1 << 20),
+        io.BufferedReader(_BlockStream(_coalesced(itertools.chain([first], blocks))), buffer_size=1 << 20),
         read_options=pa_csv.ReadOptions(column_names=names, block_size=1 << 24),
         # ignore_empty_lines=False: in a one-column table an empty line is a NULL row
         parse_options=pa_csv.ParseOptions(newlines_in_values=True, ignore_empty_lines=False),
@@ -147,6 +147,20 @@ def csv_to_frame(
         if dtypes[name] and str(frame[name].dtype) != dtypes[name]:
             frame[name] = frame[name].astype(dtypes[name])
     return frame
+
+
+def _coalesced(blocks: Iterable[bytes], size: int = 1 << 20) -> Iterator[bytes]:
+    """The blocks joined into pieces of about ``size`` bytes: COPY TO STDOUT yields one block per row, and a
+    stream read a row at a time cost 1.5 s a million rows (10.5 million rows of 20 times dunnhumby). Copied
+    into one buffer as they come: holding a piece's rows' blocks until a join cost more than the copy."""
+    pending = bytearray()
+    for block in blocks:
+        pending += block
+        if len(pending) >= size:
+            yield bytes(pending)
+            pending.clear()
+    if pending:
+        yield bytes(pending)
 
 
 class _BlockStream(io.RawIOBase):

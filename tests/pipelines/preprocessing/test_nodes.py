@@ -273,3 +273,16 @@ def test_a_row_without_a_key_is_refused_not_dropped(raw, key):
     raw.loc[3, key] = None
     with pytest.raises(ValueError, match=f"1 rows with a null {key}"):
         build_model_panel(raw, OK, {})
+
+
+def test_the_mart_in_any_row_order_gives_the_same_panel(raw):
+    # a series' attribute changes over time: its value is the one of its latest week with a value
+    raw.loc[raw["product_code"] == "P1", "category"] = "snacks"
+    latest = raw.index[(raw["store_code"] == "S1") & (raw["product_code"] == "P1")][-1]
+    raw.loc[latest, "category"] = "cereal"
+    raw.loc[raw.index[(raw["store_code"] == "S1") & (raw["product_code"] == "P2")][-1], "category"] = None
+    in_order = build_model_panel(raw, OK, {"min_weeks_history": 1})
+    shuffled = raw.sample(frac=1.0, random_state=7).reset_index(drop=True)
+    pd.testing.assert_frame_equal(build_model_panel(shuffled, OK, {"min_weeks_history": 1}), in_order)
+    assert set(_one(in_order, "S1", "P1")["category"]) == {"cereal"}
+    assert _one(in_order, "S1", "P2")["category"].isna().all()  # P2 never has a category
