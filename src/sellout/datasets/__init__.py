@@ -26,6 +26,7 @@ _MODULES = {
     "SettingsDataset": "settings_dataset",
     "SourcesDataset": "run_config",
     "SupabaseTableDataset": "supabase_rest",
+    "TableSnapshotDataset": "table_snapshot",
     "TableauRefreshDataset": "tableau_refresh",
 }
 __all__ = list(_MODULES)  # noqa: PLE0605 - the same names as _MODULES, kept in one place

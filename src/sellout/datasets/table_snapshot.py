@@ -1,0 +1,249 @@
+"""A large table read whole, kept as a local file that each later read brings up to date with only what changed.
+
+Catalog entry::
+
+    sellout_weekly:
+      type: sellout.datasets.TableSnapshotDataset
+      table: marts.fct_sellout_weekly
+      credentials: db
+      columns: [week_end_date, store_code, product_code, units, ...]
+      keys: [source, week_end_date]         # the table is rewritten a whole key at a time
+      stamps: [built_by_run, file_id]       # columns every rewrite of a key sets anew (the run, the file)
+      filepath: data/03_primary/sellout_weekly.snapshot.parquet
+      mode: ${runtime_params:mode,incremental}   # full: read the whole table
+
+A read asks the database, per key, for the rows' count and the lowest and highest value of each stamp (one
+aggregate over the table), compares them with the snapshot's, and fetches only the rows of the keys that differ
+or are new; keys gone from the table leave the snapshot. The result is the table's rows (in no particular order):
+what a whole read gives. The whole table is read instead when there is no snapshot, when the table is another
+one than the snapshot's (a rebuild, as dbt's full refresh makes, gives it a new OID), when a stamp is missing on a
+row (a rewrite would not show), when more than half of the keys changed, and in ``mode: full``. The aggregate and
+the rows come from one repeatable-read transaction, so they describe the same state of the table. The snapshot
+file is replaced atomically and holds its own description (Parquet metadata): a snapshot that cannot be read is
+read anew from the table.
+
+At 20 times dunnhumby (10.5 million rows, 157 weeks) a whole read took 27 s; one new week, 7 s.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import psycopg
+from kedro.io import AbstractDataset, DatasetError
+
+from sellout.datasets.copy_codec import COPY_OUT_OPTIONS, csv_to_frame
+from sellout.integrations import db
+
+logger = logging.getLogger(__name__)
+
+_META_KEY = b"sellout.snapshot"
+# Past this share of changed keys, a whole read costs less than the snapshot's update.
+_MOST_KEYS = 0.5
+
+
+class TableSnapshotDataset(AbstractDataset[None, pd.DataFrame]):
+    def __init__(
+        self,
+        table: str,
+        columns: list[str],
+        keys: list[str],
+        stamps: list[str],
+        filepath: str,
+        credentials: dict[str, Any] | str | None = None,
+        mode: str = "incremental",
+        text_as_category: bool = True,
+        metadata: dict[str, Any] | None = None,
+    ) -> None:
+        db.quote_table(table)
+        for name in [*columns, *keys, *stamps]:
+            db.quote_ident(name)
+        if mode not in ("incremental", "full"):
+            raise DatasetError(f"{table}: snapshot mode {mode!r} is not 'incremental' or 'full'")
+        self._table = table
+        self._columns = list(dict.fromkeys([*keys, *columns]))
+        self._keys = list(keys)
+        self._stamps = list(stamps)
+        self._filepath = Path(filepath)
+        self._credentials = credentials
+        self._mode = mode
+        self._text_as_category = text_as_category
+        self.metadata = metadata
+
+    def _describe(self) -> dict[str, Any]:
+        return {"table": self._table, "filepath": str(self._filepath), "mode": self._mode}
+
+    def _exists(self) -> bool:
+        return True
+
+    def _save(self, data: pd.DataFrame) -> None:
+        raise DatasetError(f"{self._table} is read only: dbt writes it")
+
+    def _load(self) -> pd.DataFrame:
+        with db.connect(db.resolve_url(self._credentials)) as conn:
+            conn.rollback()  # no transaction open: the next one is set up first
+            conn.isolation_level = psycopg.IsolationLevel.REPEATABLE_READ
+            conn.read_only = True
+            conn.execute("set time zone 'UTC'")
+            oid = conn.execute("select %s::regclass::oid", (self._table,)).fetchone()[0]
+            versions = self._versions(conn)
+            stored = self._stored(int(oid))
+            if stored is None:
+                frame = self._rows(conn, None)
+                how = "read whole"
+            else:
+                rows, known = stored
+                frame, how = self._updated(conn, rows, known, versions)
+            conn.rollback()
+        if how != "unchanged":
+            self._store(frame, int(oid), versions)
+        logger.info("%s: %s (%d rows)", self._table, how, len(frame))
+        return frame
+
+    def _updated(
+        self, conn, rows: pd.DataFrame, known: pd.DataFrame, versions: pd.DataFrame
+    ) -> tuple[pd.DataFrame, str]:
+        """The snapshot's rows with the keys whose version changed fetched again; or the whole table."""
+        compared = versions.merge(known, on=self._keys, how="outer", suffixes=("", "_known"), indicator=True)
+        version_columns = [c for c in versions.columns if c not in self._keys]
+        same = compared["_merge"].eq("both")
+        for column in version_columns:
+            same &= compared[column].eq(compared[f"{column}_known"]).fillna(False)
+        stale = compared.loc[~same, self._keys]
+        if stale.empty:
+            return rows, "unchanged"
+        if len(stale) > _MOST_KEYS * max(len(versions), 1):
+            return self._rows(conn, None), f"read whole ({len(stale)} of {len(versions)} keys changed)"
+        fetched = self._rows(conn, stale)
+        kept = rows[~_key_in(rows, stale, self._keys)]
+        return _concat(kept, fetched), f"{len(stale)} of {len(versions)} keys read again"
+
+    def _versions(self, conn) -> pd.DataFrame:
+        """Per key: the rows' count and each stamp's lowest and highest value, as text."""
+        keys = ", ".join(db.quote_ident(k) for k in self._keys)
+        parts = ["count(*)::text as n_rows"]
+        for stamp in self._stamps:
+            quoted = db.quote_ident(stamp)
+            parts += [
+                f"min({quoted})::text as {db.quote_ident('min_' + stamp)}",
+                f"max({quoted})::text as {db.quote_ident('max_' + stamp)}",
+                f"count(*) filter (where {quoted} is null or {quoted}::text = '')::text as "
+                f"{db.quote_ident('unstamped_' + stamp)}",
+            ]
+        query = f"select {', '.join(db.quote_ident(k) + '::text' for k in self._keys)}, {', '.join(parts)} "
+        query += f"from {db.quote_table(self._table)} group by {keys}"
+        with conn.cursor() as cur:
+            cur.execute(query)
+            names = [col.name for col in cur.description]
+            return pd.DataFrame(cur.fetchall(), columns=names, dtype="str")
+
+    def _rows(self, conn, only: pd.DataFrame | None) -> pd.DataFrame:
+        """The table's rows (of the keys ``only``, given as text), through COPY."""
+        select = ", ".join(db.quote_ident(c) for c in self._columns)
+        query = f"select {select} from {db.quote_table(self._table)}"
+        params: dict[str, Any] = {}
+        if only is not None:
+            keys = ", ".join(f"{db.quote_ident(k)}::text" for k in self._keys)
+            arrays = ", ".join(f"%(key{i})s::text[]" for i in range(len(self._keys)))
+            query += f" where ({keys}) in (select * from unnest({arrays}))"
+            params = {f"key{i}": only[k].tolist() for i, k in enumerate(self._keys)}
+        with conn.cursor() as cur:
+            cur.execute(f"select * from ({query}) as _q limit 0", params)
+            columns = [(col.name, _type_name(conn, col.type_code)) for col in cur.description]
+            with cur.copy(f"copy ({query}) to stdout with ({COPY_OUT_OPTIONS})", params) as copy:
+                return csv_to_frame(copy, columns, self._text_as_category)
+
+    def _stored(self, oid: int) -> tuple[pd.DataFrame, pd.DataFrame] | None:
+        """The snapshot's rows and key versions, if it is one of this table and a read may use it."""
+        if self._mode == "full" or not self._filepath.is_file():
+            return None
+        import pyarrow.parquet as pq  # noqa: PLC0415 - only where a snapshot is read
+
+        try:
+            table = pq.read_table(self._filepath)
+            described = json.loads(table.schema.metadata[_META_KEY])
+        except Exception as error:  # noqa: BLE001 - an unreadable snapshot is read anew, not a failure
+            logger.warning(
+                "%s: snapshot %s unreadable (%s); reading the whole table", self._table, self._filepath, error
+            )
+            return None
+        if described.get("oid") != oid or described.get("columns") != self._columns:
+            return None
+        known = pd.DataFrame(described["versions"], dtype="str")
+        if any(known.get(f"unstamped_{s}", pd.Series(dtype="str")).ne("0").any() for s in self._stamps):
+            return None
+        return table.to_pandas(), known
+
+    def _store(self, frame: pd.DataFrame, oid: int, versions: pd.DataFrame) -> None:
+        import pyarrow as pa  # noqa: PLC0415
+        import pyarrow.parquet as pq  # noqa: PLC0415
+
+        described = {"oid": oid, "columns": self._columns, "versions": versions.to_dict(orient="list")}
+        table = pa.Table.from_pandas(frame, preserve_index=False)
+        table = table.replace_schema_metadata(
+            {**(table.schema.metadata or {}), _META_KEY: json.dumps(described)}
+        )
+        self._filepath.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=self._filepath.parent, prefix=f".{self._filepath.name}.")
+        os.close(fd)
+        try:
+            pq.write_table(table, tmp)
+            os.replace(tmp, self._filepath)
+        except BaseException:
+            Path(tmp).unlink(missing_ok=True)
+            raise
+
+
+def _key_in(rows: pd.DataFrame, keys: pd.DataFrame, names: list[str]) -> np.ndarray:
+    """Per row of ``rows``, whether its key (its ``names`` columns, as the database writes them as text) is one
+    of ``keys``: each column narrows the rows first, then the few left are compared whole."""
+    candidate = np.ones(len(rows), dtype=bool)
+    for name in names:
+        wanted = keys[name].unique()
+        values = rows[name]
+        if pd.api.types.is_datetime64_any_dtype(values):
+            candidate &= values.isin(pd.to_datetime(wanted)).to_numpy()
+        else:
+            candidate &= values.isin(wanted).to_numpy()  # a categorical compares its categories once
+    out = np.zeros(len(rows), dtype=bool)
+    if candidate.any():
+        wanted_keys = set(keys[names].itertuples(index=False, name=None))
+        subset = rows.loc[candidate, names]
+        texts = [_as_text(subset[n]).to_numpy(dtype=object) for n in names]
+        out[np.flatnonzero(candidate)] = [key in wanted_keys for key in zip(*texts, strict=True)]
+    return out
+
+
+def _as_text(values: pd.Series) -> pd.Series:
+    """Values as the database writes them as text (dates as ISO dates)."""
+    if pd.api.types.is_datetime64_any_dtype(values):
+        return values.dt.strftime("%Y-%m-%d")
+    return values.astype("str")
+
+
+def _concat(kept: pd.DataFrame, fetched: pd.DataFrame) -> pd.DataFrame:
+    """The rows of both; a text column that is a categorical in both stays one (its categories united)."""
+    if fetched.empty:
+        return kept.reset_index(drop=True)
+    if kept.empty:
+        return fetched.reset_index(drop=True)
+    columns = {}
+    for name in kept.columns:
+        a, b = kept[name], fetched[name]
+        if isinstance(a.dtype, pd.CategoricalDtype) and isinstance(b.dtype, pd.CategoricalDtype):
+            columns[name] = pd.api.types.union_categoricals([a, b], ignore_order=True)
+        else:
+            columns[name] = pd.concat([a, b], ignore_index=True)
+    return pd.DataFrame({name: pd.Series(values).reset_index(drop=True) for name, values in columns.items()})
+
+
+def _type_name(conn, oid: int) -> str:
+    info = conn.adapters.types.get(oid)
+    return info.name if info is not None else "text"
