@@ -336,7 +336,6 @@ def sellout():
     tasks["build-model-features"] >> tasks["backtest-forecast"]
     tasks["choose-model-settings"] >> tasks["backtest-forecast"]
     tasks["train-forecast-model"] >> tasks["backtest-forecast"]
-    tasks["build-model-panel"] >> tasks["forecast-next-weeks-build-forecast-report-write-forecasts"]
     tasks["build-model-features"] >> tasks["forecast-next-weeks-build-forecast-report-write-forecasts"]
     tasks["summarize-model-panel"] >> tasks["forecast-next-weeks-build-forecast-report-write-forecasts"]
     tasks["train-forecast-model"] >> tasks["forecast-next-weeks-build-forecast-report-write-forecasts"]

@@ -20,7 +20,7 @@ from support.webhook_sink import WebhookSink
 
 from sellout.api import run_pipeline
 from sellout.config.loader import CONFIG_LOADER_ARGS, ProjectConfigLoader, config_loader
-from sellout.datasets import PostgresTableDataset, RawFileLoadDataset
+from sellout.datasets import PostgresTableDataset, RawFileLoadDataset, TableSnapshotDataset
 from sellout.integrations import db
 from sellout.ops import lineage
 from sellout.sample_data import generate
@@ -233,6 +233,16 @@ def test_catalog_datasets_get_openlineage_names(tmp_path):
     assert [n.name for n in names.of("sellout_weekly", weekly, "input")] == [
         "postgres.marts.fct_sellout_weekly",
         "postgres.marts.dim_product",
+    ]
+    snapshot = TableSnapshotDataset(
+        table="marts.fct_sellout_weekly",
+        columns=["units"],
+        keys=["source", "week_end_date"],
+        stamps=["built_by_run"],
+        filepath=str(tmp_path / "sellout_weekly.parquet"),
+    )
+    assert [n.name for n in names.of("sellout_weekly", snapshot, "input")] == [
+        "postgres.marts.fct_sellout_weekly"
     ]
     loads = RawFileLoadDataset(quarantine_dir=str(tmp_path / "q"))
     assert {n.name for n in names.of("raw_file_loads", loads, "output")} >= {

@@ -21,6 +21,7 @@ from sellout.pipelines.forecasting.nodes import (
     train_forecast_model,
     write_forecasts,
 )
+from sellout.pipelines.preprocessing.nodes import summarize_model_panel
 
 FEATURES = {"lags": [1, 2, 52], "rolling_windows": [4, 13], "rolling_std_windows": [4], "exclude": []}
 # The source delivers a promo plan, and the backtest takes the actual weeks as that plan.
@@ -143,12 +144,21 @@ def test_gate_and_report(outputs):
     assert status["passed"] is True and status["last_published_wape"] is None
     assert run_row["run_id"].tolist() == ["run-1"] and bool(run_row["gate_passed"].iloc[0])
     assert run_row["origin_week"].iloc[0] == panel["week_end_date"].max()
-    panel_status = {"sources": {"default": {"measure": "units", "series": 6, "outage_weeks": 3}}}
+    whole_panel = panel.assign(
+        source="default", measure="units", series_id=panel["store_code"], is_outage=False
+    )
+    panel_status = {
+        **summarize_model_panel(pd.DataFrame(), whole_panel),
+        "sources": {"default": {"measure": "units", "series": 6, "outage_weeks": 3}},
+    }
     chart, table, report, script = build_forecast_report(
-        panel, cells, metrics, written, forecasts, status, model, panel_status, RUN
+        cells, metrics, written, forecasts, status, model, panel_status, RUN
     )
     assert isinstance(chart, go.Figure) and isinstance(table, go.Figure)
     assert {t.name for t in chart.data} >= {"actual", "forecast", "backtest lightgbm (h=1)"}
+    [actual] = [t for t in chart.data if t.name == "actual"]
+    weekly = panel.groupby("week_end_date")["units"].sum().tail(len(actual.y))
+    assert list(actual.y) == weekly.tolist() and list(pd.to_datetime(actual.x)) == list(weekly.index)
     html = report["run-1"]
     assert (
         html.startswith("<!DOCTYPE html>") and "Quality gate: PASSED" in html and model.model_version in html
@@ -165,7 +175,7 @@ def test_a_report_of_an_airflow_run_has_a_file_name_an_smb_share_keeps(outputs):
     run = {**RUN, "run_id": "scheduled__2026-03-02T06:00:00+00:00"}
     written = {"run_id": run["run_id"], "rows": len(metrics)}
     status, _ = evaluate_quality_gate(metrics, written, pd.DataFrame(), model, settings, run, PARAMS)
-    _, _, report, _ = build_forecast_report(panel, cells, metrics, written, forecasts, status, model, {}, run)
+    _, _, report, _ = build_forecast_report(cells, metrics, written, forecasts, status, model, {}, run)
     assert list(report) == ["scheduled__2026-03-02T06-00-00-00-00"]
 
 

@@ -115,8 +115,8 @@ class DatasetNames:
                     if t.lower() != dataset._table
                 ]
             return names
-        if _is(dataset, "TableSnapshotDataset"):
-            return [self.table(dataset._table, dataset._columns)]
+        if _is(dataset, "TableSnapshotDataset"):  # the table it reads (its local copy is a cache of it)
+            return [self.table(dataset._table)]
         if _is(dataset, "SupabaseTableDataset"):
             described = dataset._describe()
             return [self.table(f"{described.get('schema', 'public')}.{described.get('table')}")]

@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from sellout.canonical import SERIES_KEYS
+from sellout.canonical import SERIES_KEYS, UNITS, WEEK
 from sellout.config.model_parameters import ForecastingParams
 from sellout.config.run import run_file_name
 from sellout.pipelines.features.feature_set import FeatureSet
@@ -411,7 +411,6 @@ def _progress(panel, n_origins: int):
 
 
 def build_forecast_report(
-    model_panel: pd.DataFrame,
     backtest_cells: pd.DataFrame,
     this_run_backtest_metrics: pd.DataFrame,
     backtest_write_status: Mapping[str, Any],
@@ -424,7 +423,9 @@ def build_forecast_report(
     """Kedro node: the two plotly charts, the run's HTML report ({report name: html}) and the plotly.js it reads
     ({script name: source}, beside the reports)."""
     backtest_metrics = _as_written(this_run_backtest_metrics, backtest_write_status, run_context)
-    chart = report.forecast_chart(model_panel, backtest_cells, forecast_frame)
+    actuals = pd.DataFrame(model_panel_status.get("weekly_units") or [], columns=[WEEK, UNITS])
+    actuals[WEEK] = pd.to_datetime(actuals[WEEK])
+    chart = report.forecast_chart(actuals, backtest_cells, forecast_frame)
     metrics = report.backtest_chart(backtest_metrics)
     html = report.html_report(
         [chart, metrics],

@@ -97,7 +97,6 @@ def create_pipeline(**kwargs) -> Pipeline:
             node(
                 build_forecast_report,
                 inputs=[
-                    "model_panel",
                     "backtest_cells",
                     "this_run_backtest_metrics",
                     "backtest_write_status",

@@ -159,7 +159,7 @@ def build_model_panel(
 
 def summarize_model_panel(incomplete_weeks: pd.DataFrame, model_panel: pd.DataFrame) -> dict[str, Any]:
     """Kedro node: what the panel holds per source: series, weeks, outage store-weeks (and their cells) and
-    the incomplete weeks of a daily feed left out (``model_panel_status``). ``incomplete_weeks``: the mart's rows
+    the incomplete weeks of a daily feed left out, and the units of each week (``model_panel_status``). ``incomplete_weeks``: the mart's rows
     whose ``is_complete_week`` is false (the catalog entry's query; the whole mart counts the same)."""
     sources: dict[str, dict[str, Any]] = {}
     for source, rows in model_panel.groupby(SOURCE, sort=True):
@@ -181,11 +181,19 @@ def summarize_model_panel(incomplete_weeks: pd.DataFrame, model_panel: pd.DataFr
         for name, n in counts.groupby("_source").size().items():
             sources.setdefault(str(name), {"series": 0, "outage_weeks": 0, "outage_cells": 0})
             sources[str(name)]["incomplete_weeks"] = int(n)
+    weekly = (
+        model_panel.groupby(WEEK, sort=True)[UNITS].sum() if len(model_panel) else pd.Series(dtype="float64")
+    )
     return {
         "rows": int(len(model_panel)),
         "series": int(model_panel["series_id"].nunique()) if len(model_panel) else 0,
         "outage_weeks": sum(s.get("outage_weeks", 0) for s in sources.values()),
         "sources": sources,
+        # what the report draws as the actuals: it reads this, not the panel, which is freed after the features
+        "weekly_units": [
+            {WEEK: pd.Timestamp(week).date().isoformat(), UNITS: float(total)}
+            for week, total in weekly.items()
+        ],
     }
 
 
