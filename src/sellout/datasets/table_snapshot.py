@@ -88,7 +88,6 @@ class TableSnapshotDataset(AbstractDataset[None, pd.DataFrame]):
 
     def _load(self) -> pd.DataFrame:
         with db.connect(db.resolve_url(self._credentials)) as conn:
-            conn.rollback()  # no transaction open: the next one is set up first
             conn.isolation_level = psycopg.IsolationLevel.REPEATABLE_READ
             conn.read_only = True
             conn.execute("set time zone 'UTC'")
