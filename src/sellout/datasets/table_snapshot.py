@@ -9,7 +9,7 @@ Catalog entry::
       columns: [week_end_date, store_code, product_code, units, ...]
       keys: [source, week_end_date]         # the table is rewritten a whole key at a time
       stamps: [built_by_run, file_id]       # columns every rewrite of a key sets anew (the run, the file)
-      filepath: data/03_primary/sellout_weekly.snapshot.parquet
+      filepath: data/03_primary/sellout_weekly.parquet
       mode: ${runtime_params:mode,incremental}   # full: read the whole table
 
 A read asks the database, per key, for the rows' count and the lowest and highest value of each stamp (one
@@ -17,12 +17,14 @@ aggregate over the table), compares them with the snapshot's, and fetches only t
 or are new; keys gone from the table leave the snapshot. The result is the table's rows (in no particular order):
 what a whole read gives. The whole table is read instead when there is no snapshot, when the table is another
 one than the snapshot's (a rebuild, as dbt's full refresh makes, gives it a new OID), when a stamp is missing on a
-row (a rewrite would not show), when more than half of the keys changed, and in ``mode: full``. The aggregate and
-the rows come from one repeatable-read transaction, so they describe the same state of the table. The snapshot
-file is replaced atomically and holds its own description (Parquet metadata): a snapshot that cannot be read is
-read anew from the table.
+row (a rewrite would not show), when more than half of the keys changed, and in ``mode: full``. A key's rows are
+assumed to change only by a rewrite that stamps them (dbt's delete+insert): a hand-made UPDATE that keeps the
+count and the stamps is not seen until the next full run. The aggregate and the rows come from one
+repeatable-read transaction, so they describe the same state of the table. The snapshot file is replaced
+atomically and holds its own description (Parquet metadata): a snapshot that cannot be read is read anew.
 
-At 20 times dunnhumby (10.5 million rows, 157 weeks) a whole read took 27 s; one new week, 7 s.
+At 20 times dunnhumby (10.5 million rows, 156 weeks) a whole read (and the file written) took 19 s, the read after
+one week was rewritten 8 s, an unchanged table's 3 s.
 """
 
 from __future__ import annotations
@@ -91,6 +93,7 @@ class TableSnapshotDataset(AbstractDataset[None, pd.DataFrame]):
             conn.isolation_level = psycopg.IsolationLevel.REPEATABLE_READ
             conn.read_only = True
             conn.execute("set time zone 'UTC'")
+            conn.execute("set datestyle to 'ISO, YMD'")  # dates as text the way the keys are compared
             oid = conn.execute("select %s::regclass::oid", (self._table,)).fetchone()[0]
             versions = self._versions(conn)
             stored = self._stored(int(oid))

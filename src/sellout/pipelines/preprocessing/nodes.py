@@ -46,7 +46,7 @@ from sellout.canonical import (
     WEEK,
 )
 from sellout.config.parameters import PreprocessingParams, PromotionParams
-from sellout.pipelines.preprocessing.grid import panel_grid
+from sellout.pipelines.preprocessing.grid import PanelGrid, panel_grid
 from sellout.pipelines.preprocessing.outages import outage_weeks
 from sellout.pipelines.preprocessing.panel_rules import apply_rules
 from sellout.pipelines.preprocessing.text import as_text, mapped, text_filled
@@ -159,8 +159,9 @@ def build_model_panel(
 
 def summarize_model_panel(incomplete_weeks: pd.DataFrame, model_panel: pd.DataFrame) -> dict[str, Any]:
     """Kedro node: what the panel holds per source: series, weeks, outage store-weeks (and their cells) and
-    the incomplete weeks of a daily feed left out, and the units of each week (``model_panel_status``). ``incomplete_weeks``: the mart's rows
-    whose ``is_complete_week`` is false (the catalog entry's query; the whole mart counts the same)."""
+    the incomplete weeks of a daily feed left out; and the units of each week (``model_panel_status``).
+    ``incomplete_weeks``: the mart's rows whose ``is_complete_week`` is false (the catalog entry's query; the
+    whole mart counts the same)."""
     sources: dict[str, dict[str, Any]] = {}
     for source, rows in model_panel.groupby(SOURCE, sort=True):
         outage = rows[rows["is_outage"]]
@@ -204,7 +205,7 @@ def _per_row(per_series: pd.Series, series: np.ndarray) -> pd.Series:
     return values.take(series).reset_index(drop=True)
 
 
-def _last_per_series(columns: pd.DataFrame, grid) -> pd.DataFrame:
+def _last_per_series(columns: pd.DataFrame, grid: PanelGrid) -> pd.DataFrame:
     """One row per kept series: each column's last non-null value in week order. The observations may come in
     any order (the mart is read unsorted: sorting 10.5 million rows took PostgreSQL 10 s on disk)."""
     obs_at_cell = np.full(len(grid), -1, dtype="int64")
