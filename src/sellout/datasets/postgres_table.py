@@ -109,7 +109,7 @@ class PostgresTableDataset(AbstractDataset[pd.DataFrame, pd.DataFrame]):
         query, params = self._select_sql()
         with db.connect(self._url) as conn:
             conn.execute("set time zone 'UTC'")
-            columns = _describe_query(conn, query, params)
+            columns = describe_query(conn, query, params)
             with (
                 conn.cursor() as cur,
                 cur.copy(f"copy ({query}) to stdout with ({COPY_OUT_OPTIONS})", params) as copy,
@@ -240,7 +240,7 @@ class PostgresTableDataset(AbstractDataset[pd.DataFrame, pd.DataFrame]):
         )
 
 
-def _describe_query(conn, query: str, params: dict[str, Any]) -> list[tuple[str, str]]:
+def describe_query(conn, query: str, params: dict[str, Any]) -> list[tuple[str, str]]:
     """Column names and PostgreSQL type names of ``query``, without running it."""
     with conn.cursor() as cur:
         cur.execute(f"select * from ({query}) as _q limit 0", params)

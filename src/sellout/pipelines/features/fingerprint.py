@@ -59,8 +59,8 @@ def digest(
 
 def _update_with_column(sha, values: pd.Series) -> None:
     """A column's values into ``sha``: the memory of a numeric, boolean or datetime column as it is, a
-    categorical's categories and codes (sha256 over the memory took 0.8 s where pandas' row hashes took 3.8 s, a
-    panel of 10.5 million rows), other columns by pandas' row hashes. Equal values in another layout (a
+    categorical's categories and codes (0.9-1.0 s where pandas' row hashes took 4.4 s: the 11.5-million-row
+    panel of 20 times dunnhumby), other columns by pandas' row hashes. Equal values in another layout (a
     categorical's categories in another order) give another key: the result is computed again, never mixed up."""
     if isinstance(values.dtype, pd.CategoricalDtype):
         sha.update(json.dumps([str(c) for c in values.cat.categories]).encode())
