@@ -79,6 +79,24 @@ def test_window_operations_match_a_plain_loop():
     assert np.isnan(lagged[:, :3]).all() and (lagged[0, 3:] == a[0, :-3]).all()
 
 
+def test_rolling_means_at_any_lag_and_window_match_a_plain_loop():
+    rng = np.random.default_rng(2)
+    a = rng.poisson(5, (3, 12)).astype(float)
+    a[0, :4] = np.nan
+    a[1, 6] = np.nan
+    for lag in (0, 1, 3, 15):
+        for w in (1, 2, 5, 13, 30):
+            mean = rolling_mean(a, w, lag=lag)
+            for r in range(3):
+                for t in range(12):
+                    window = a[r, max(t - lag - w + 1, 0) : max(t - lag + 1, 0)]
+                    window = window[~np.isnan(window)]
+                    expect = window.mean() if len(window) else np.nan
+                    np.testing.assert_allclose(mean[r, t], expect, equal_nan=True, err_msg=f"{lag=} {w=}")
+    with pytest.raises(ValueError, match="lag"):
+        rolling_mean(a, 4, lag=-1)
+
+
 def test_group_operations_ignore_missing_values():
     a = np.array([[1.0, np.nan], [3.0, 4.0], [5.0, np.nan]])
     groups = np.array([0, 0, 1])

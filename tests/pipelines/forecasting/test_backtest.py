@@ -6,7 +6,13 @@ import pytest
 from support.forecast_panels import feature_set, promo_panel, source_trainings, with_outage
 
 from sellout.pipelines.features.wide import to_wide
-from sellout.pipelines.forecasting.backtest import baseline_forecasts, origin_columns, run_backtest, score
+from sellout.pipelines.forecasting.backtest import (
+    baseline_forecasts,
+    mase_scales,
+    origin_columns,
+    run_backtest,
+    score,
+)
 
 LGBM = {"n_estimators": 30, "num_leaves": 7, "min_child_samples": 5, "num_threads": 1}
 FEATURES = {"lags": [1, 2], "rolling_windows": [4], "rolling_std_windows": [4], "exclude": []}
@@ -26,6 +32,20 @@ def test_baselines():
     assert (b["naive"][:, 2] == wp.units[:, 55]).all()
     np.testing.assert_allclose(b["moving_average_4"][:, 0], wp.units[:, 52:56].mean(axis=1))
     assert (b["seasonal_naive"][:, 1] == wp.units[:, 55 + 2 - 52]).all()
+
+
+def test_mase_scales_are_each_origins_mean_absolute_week_on_week_change():
+    wp = to_wide(promo_panel(30))
+    wp.units[0, :3] = np.nan  # a series that starts later
+    wp.units[1, 10] = np.nan  # an outage: the changes around it are left out
+    scales = mase_scales(wp)
+    for origin in (0, 1, 2, 4, 11, 29):
+        diffs = np.abs(np.diff(wp.units[:, : origin + 1], axis=1))
+        counts = (~np.isnan(diffs)).sum(axis=1)
+        with np.errstate(invalid="ignore"):
+            expect = np.where(counts > 0, np.nansum(diffs, axis=1) / np.maximum(counts, 1), np.nan)
+        np.testing.assert_allclose(scales[:, origin], expect, equal_nan=True, err_msg=f"{origin=}")
+    assert np.isnan(scales[0, 3]) and scales[0, 4] > 0
 
 
 def test_scoring_formulas():

@@ -245,7 +245,8 @@ def shift(a: np.ndarray, k: int) -> np.ndarray:
 def rolling_mean(a: np.ndarray, window: int, lag: int = 1, min_periods: int = 1) -> np.ndarray:
     """NaN-aware mean of ``a[:, t-lag-window+1 .. t-lag]`` for every column t (vectorised cumsums)."""
     s, c = _windowed_sums(a, window, lag)
-    return np.where(c >= min_periods, s / np.maximum(c, 1), np.nan)
+    out = np.full(s.shape, np.nan)
+    return np.divide(s, c, out=out, where=c >= max(min_periods, 1))
 
 
 def rolling_std(a: np.ndarray, window: int, lag: int = 1, min_periods: int = 2) -> np.ndarray:
@@ -299,15 +300,41 @@ def _std(s: np.ndarray, s2: np.ndarray, c: np.ndarray, min_periods: int) -> np.n
 
 
 def _windowed_sums(a: np.ndarray, window: int, lag: int) -> tuple[np.ndarray, np.ndarray]:
+    """Sums and counts of the non-NaN values of ``a[:, t-lag-window+1 .. t-lag]`` for every column t."""
     valid = ~np.isnan(a)
-    zero = np.zeros((a.shape[0], 1))
-    cs = np.concatenate([zero, np.cumsum(np.where(valid, a, 0.0), axis=1)], axis=1)
-    cc = np.concatenate([zero, np.cumsum(valid, axis=1, dtype="float64")], axis=1)
-    n = a.shape[1]
-    t = np.arange(n)
-    hi = np.clip(t - lag + 1, 0, n)  # exclusive end index into cs
-    lo = np.clip(t - lag - window + 1, 0, n)
-    return cs[:, hi] - cs[:, lo], cc[:, hi] - cc[:, lo]
+    return (
+        _window_differences(_cumulative(np.where(valid, a, 0.0)), window, lag),
+        _window_differences(_cumulative(valid), window, lag),
+    )
+
+
+def _cumulative(values: np.ndarray) -> np.ndarray:
+    """Running sums along each row, with a column of zeros first: ``out[:, j]`` is the sum of columns < j."""
+    out = np.empty((values.shape[0], values.shape[1] + 1))
+    out[:, 0] = 0.0
+    np.cumsum(values, axis=1, dtype="float64", out=out[:, 1:])
+    return out
+
+
+def _window_differences(running: np.ndarray, window: int, lag: int) -> np.ndarray:
+    """``running[:, hi(t)] - running[:, lo(t)]`` with hi(t) = t - lag + 1 and lo(t) = t - lag - window + 1, both
+    clipped to the columns: three column ranges of slices (a column gather of the whole matrix for each bound
+    took twice as long at 20 times dunnhumby). Where lo(t) <= 0, running[:, 0] is 0 and the difference is
+    running[:, hi(t)] itself."""
+    if lag < 0:
+        raise ValueError(f"lag must be at least 0, got {lag}")
+    n = running.shape[1] - 1
+    out = np.empty((running.shape[0], n))
+    before = min(lag, n)  # hi(t) <= 0: nothing in the window yet
+    out[:, :before] = 0.0
+    partial = min(lag + window, n)  # lo(t) <= 0: the window reaches back to the first column
+    out[:, before:partial] = running[:, before - lag + 1 : partial - lag + 1]
+    np.subtract(
+        running[:, partial - lag + 1 : n - lag + 1],
+        running[:, partial - lag - window + 1 : n - lag - window + 1],
+        out=out[:, partial:],
+    )
+    return out
 
 
 def group_mean(a: np.ndarray, groups: np.ndarray) -> np.ndarray:

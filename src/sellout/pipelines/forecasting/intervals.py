@@ -96,9 +96,9 @@ def apply(forecast: np.ndarray, horizon: np.ndarray, calibration: Mapping[str, A
         return f.copy(), f.copy()
     known = np.array(sorted(table))
     # The largest calibrated horizon not above h (the smallest one if h is below them all).
-    pick = known[np.clip(np.searchsorted(known, h, side="right") - 1, 0, len(known) - 1)]
-    q_lo = np.array([min(table[int(k)][0], 0.0) for k in pick])
-    q_hi = np.array([max(table[int(k)][1], 0.0) for k in pick])
+    pick = np.clip(np.searchsorted(known, h, side="right") - 1, 0, len(known) - 1)
+    q_lo = np.array([min(table[int(k)][0], 0.0) for k in known])[pick]
+    q_hi = np.array([max(table[int(k)][1], 0.0) for k in known])[pick]
     base = np.log1p(f)
     p10 = np.clip(np.expm1(base + q_lo), 0.0, f)
     p90 = np.maximum(np.expm1(base + q_hi), f)
