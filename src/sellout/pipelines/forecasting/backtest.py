@@ -127,18 +127,18 @@ def baseline_forecasts(
     }
 
 
-def mase_scales(wp: WidePanel) -> np.ndarray:
-    """Per series (row) and origin (column), mean |units_t - units_{t-1}| over its span up to that origin (NaN
-    if under 2 weeks): running sums of the differences, once for every origin (each origin's own pass over
-    its history took 13 x 0.26 s at 20 times dunnhumby)."""
+def mase_scales(wp: WidePanel, origins: list[int]) -> np.ndarray:
+    """Per series (row) and origin (column, in ``origins`` order), mean |units_t - units_{t-1}| over its span
+    up to that origin (NaN if under 2 weeks): running sums of the differences, once for every origin (each
+    origin's own pass over its history took 13 x 0.26 s at 20 times dunnhumby)."""
     diffs = np.abs(np.diff(wp.units, axis=1))
     valid = ~np.isnan(diffs)
     sums = np.zeros(wp.units.shape)
     counts = np.zeros(wp.units.shape)
     np.cumsum(np.where(valid, diffs, 0.0), axis=1, out=sums[:, 1:])
     np.cumsum(valid, axis=1, dtype="float64", out=counts[:, 1:])
-    del diffs, valid
-    out = np.full(wp.units.shape, np.nan)
+    sums, counts = sums[:, origins], counts[:, origins]
+    out = np.full(sums.shape, np.nan)
     return np.divide(sums, counts, out=out, where=counts > 0)
 
 
@@ -176,12 +176,12 @@ def run_backtest(
     history = delivered_history(wp)
     series_keys = pd.MultiIndex.from_frame(wp.series[list(SERIES_KEYS)].astype("str"))
     text = _series_text(wp)
-    scales = mase_scales(wp)
+    scales = mase_scales(wp, origins)
     future: WidePanel | None = None  # with the weeks after the last one; made when an origin is fitted
     frames, timings, made = [], [], {}
     base: ModelSet | None = None
     base_origin = -1
-    for origin in origins:
+    for number, origin in enumerate(origins):
         week = pd.Timestamp(wp.weeks[origin])
         h_max = min(horizon, last - origin)
         rows = np.nonzero(wp.in_span[:, origin])[0]
@@ -226,7 +226,7 @@ def run_backtest(
         forecasts = {MODEL_METHOD: model_forecasts}
         for name, values in baseline_forecasts(wp, origin, h_max, ma_weeks, carried).items():
             forecasts[name] = values[rows]
-        frames.append(_cells(wp, text, origin, rows, forecasts, scales[rows, origin], is_promoted))
+        frames.append(_cells(wp, text, origin, rows, forecasts, scales[rows, number], is_promoted))
     if production is not None:
         future = future if future is not None else wp.extended(horizon)
         _keep_production(
