@@ -89,12 +89,18 @@ def panel_grid(obs: pd.DataFrame, min_weeks_history: int) -> PanelGrid:
     number = np.cumsum(kept) - 1  # a kept series' number among the kept
 
     lengths = last - first + 1
-    start = np.concatenate([[0], np.cumsum(lengths)[:-1]]).astype("int64")
-    series = np.repeat(np.arange(len(lengths)), lengths)
-    week = np.arange(int(lengths.sum()), dtype="int64") - start[series] + first[series]
-    obs_rows = np.flatnonzero(kept[series_no])
+    # positions as int32 where the rows allow it: each per-row array is a column's worth of memory
+    position = "int32" if max(int(lengths.sum()), len(obs)) < np.iinfo("int32").max else "int64"
+    start = np.concatenate([[0], np.cumsum(lengths)[:-1]]).astype(position)
+    first = first.astype(position)
+    series = np.repeat(np.arange(len(lengths), dtype=position), lengths)
+    week = np.arange(int(lengths.sum()), dtype=position)
+    week -= start[series]
+    week += first[series]
+    obs_rows = np.flatnonzero(kept[series_no]).astype(position)
     of_row = number[series_no[obs_rows]]
-    obs_cells = start[of_row] + week_no[obs_rows] - first[of_row]
+    obs_cells = (start[of_row] + week_no[obs_rows] - first[of_row]).astype(position)
+    del of_row
     keys = pd.DataFrame(
         {
             STORE: pd.Series(stores.take(kept_pairs // n_products)),
@@ -108,10 +114,10 @@ def panel_grid(obs: pd.DataFrame, min_weeks_history: int) -> PanelGrid:
         week0=week0,
         obs_rows=obs_rows,
         obs_cells=obs_cells,
-        obs_series=series_no,
-        obs_week=week_no,
+        obs_series=series_no.astype(position),
+        obs_week=week_no.astype(position),
         kept=kept,
-        store_of_obs=store_no,
+        store_of_obs=store_no.astype(position),
         store_of_series=kept_pairs // n_products,
         n_stores=len(stores),
     )

@@ -28,6 +28,8 @@ import pandas as pd
 from sellout.canonical import PROMO_FLAGS, SERIES_KEYS, WEEK
 from sellout.config.parameters import PreprocessingParams, PromotionParams
 
+from .within_series import series_bounds
+
 SERIES = list(SERIES_KEYS)
 
 
@@ -35,34 +37,51 @@ def apply_rules(
     panel: pd.DataFrame,
     params: PreprocessingParams | Mapping[str, Any] | None = None,
     promotion: PromotionParams | Mapping[str, Any] | None = None,
+    series: np.ndarray | None = None,
 ) -> pd.DataFrame:
-    """The panel (sorted by series and week, with ``is_filled`` marking weeks that had no row) with the rule
-    columns added: is_ranged, is_launch, is_delisted, is_outlier, units_for_training."""
+    """The panel (one row per series and week, ``is_filled`` marking weeks that had no row) with the rule
+    columns added: is_ranged, is_launch, is_delisted, is_outlier, units_for_training.
+
+    ``series``: each row's series number, when the rows already come in series, then week order (the grid's);
+    without it the panel is sorted and its series numbered here. The rules work on those numbers and the
+    rows' positions: a group-by on the two key columns took three times as long at 20 times dunnhumby."""
     rules = PreprocessingParams.of(params, "preprocessing").rules
     price_cut = PromotionParams.of(promotion, "promotion").price_cut
-    panel = _sorted(panel, [*SERIES, WEEK])
-    series = panel.groupby(SERIES, sort=False, observed=True)
-    panel["is_ranged"] = ~_long_gaps(panel, series, rules.unranged_gap_weeks)
-    panel.loc[~panel["is_ranged"], "units"] = np.nan
+    if series is None:
+        panel = _sorted(panel, [*SERIES, WEEK])
+        series = panel.groupby(SERIES, sort=False, observed=True).ngroup().to_numpy()
+    else:
+        panel = panel.copy(deep=False)
+    if not len(panel):
+        return panel.assign(
+            is_ranged=False, is_launch=False, is_delisted=False, is_outlier=False,
+            units_for_training=panel["units"].astype("float64"),
+        )  # fmt: skip
+    first, last = series_bounds(series)
+    filled = panel["is_filled"].to_numpy(dtype=bool)
+    is_ranged = ~_long_gaps(filled, first, rules.unranged_gap_weeks)
+    units = panel["units"].to_numpy(dtype="float64", copy=True)
+    units[~is_ranged] = np.nan
+    panel["is_ranged"] = is_ranged
+    panel["units"] = units
 
-    first_week = series[WEEK].transform("min")
-    week_index = series.cumcount()
-    starts_late = first_week > panel[WEEK].min()
-    panel["is_launch"] = starts_late & (week_index < rules.launch_weeks)
+    week = panel[WEEK].to_numpy(dtype="datetime64[ns]")
+    week_index = np.arange(len(panel), dtype=first.dtype) - first
+    panel["is_launch"] = (week[first] > week.min()) & (week_index < rules.launch_weeks)
+    del week_index
+    panel["is_delisted"] = (week.max() - week[last]) > np.timedelta64(7 * rules.delisted_after_weeks, "D")
 
-    last_week = series[WEEK].transform("max")
-    panel_end = panel[WEEK].max()
-    panel["is_delisted"] = (panel_end - last_week) > pd.Timedelta(weeks=rules.delisted_after_weeks)
-
-    median = series["units"].transform("median")
-    mad = (panel["units"] - median).abs().groupby([panel[c] for c in SERIES], sort=False).transform("median")
+    median = pd.Series(units).groupby(series, sort=False).transform("median").to_numpy()
+    mad = pd.Series(np.abs(units - median)).groupby(series, sort=False).transform("median").to_numpy()
     # a series that sells the same every week has MAD 0: one unit of slack keeps ordinary weeks from being outliers
     bound = median + rules.outlier_mad_threshold * np.maximum(mad, 1.0)
-    panel["is_outlier"] = (panel["units"] > bound).fillna(False) & ~_promoted(panel, price_cut)
-    training = panel["units"]
-    if rules.outlier_action == "cap":
-        training = training.where(~panel["is_outlier"], bound)
-    panel["units_for_training"] = training
+    del median, mad
+    with np.errstate(invalid="ignore"):
+        is_outlier = (units > bound) & ~_promoted(panel, price_cut)
+    panel["is_outlier"] = is_outlier
+    panel["units_for_training"] = (
+        np.where(is_outlier, bound, units) if rules.outlier_action == "cap" else units
+    )
     return panel
 
 
@@ -75,24 +94,29 @@ def _sorted(panel: pd.DataFrame, keys: list[str]) -> pd.DataFrame:
     return panel.sort_values(keys, kind="stable").reset_index(drop=True)
 
 
-def _promoted(panel: pd.DataFrame, price_cut: float) -> pd.Series:
+def _promoted(panel: pd.DataFrame, price_cut: float) -> np.ndarray:
     """True on weeks with a promotion flag or a price at least ``price_cut`` below base price."""
-    promoted = pd.Series(False, index=panel.index)
+    promoted = np.zeros(len(panel), dtype=bool)
     for flag in (*PROMO_FLAGS, "promotion"):
         if flag in panel:
-            promoted |= panel[flag].fillna(False).astype(bool)
+            promoted |= panel[flag].fillna(False).to_numpy(dtype=bool)
     if "price" in panel and "base_price" in panel:
-        promoted |= (panel["price"] < panel["base_price"] * (1.0 - float(price_cut))).fillna(False)
+        price = panel["price"].to_numpy(dtype="float64")
+        base_price = panel["base_price"].to_numpy(dtype="float64")
+        with np.errstate(invalid="ignore"):
+            promoted |= price < base_price * (1.0 - float(price_cut))
     return promoted
 
 
-def _long_gaps(panel: pd.DataFrame, series, min_weeks: int | None) -> pd.Series:
-    """True on weeks that belong to a run of at least ``min_weeks`` consecutive filled weeks."""
-    if not min_weeks:
-        return pd.Series(False, index=panel.index)
-    filled = panel["is_filled"].astype(bool)
+def _long_gaps(filled: np.ndarray, first: np.ndarray, min_weeks: int | None) -> np.ndarray:
+    """True on rows that belong to a run of at least ``min_weeks`` consecutive filled weeks of their series
+    (``first``: each row's series' first row)."""
+    if not min_weeks or not len(filled):
+        return np.zeros(len(filled), dtype=bool)
     # a new run starts where the filled flag changes or a new series begins
-    new_series = series.cumcount() == 0
-    run_id = ((filled != filled.shift(fill_value=False)) | new_series).cumsum()
-    run_length = filled.groupby(run_id).transform("sum")
-    return filled & (run_length >= int(min_weeks))
+    starts = np.ones(len(filled), dtype=bool)
+    starts[1:] = filled[1:] != filled[:-1]
+    starts[first == np.arange(len(filled), dtype=first.dtype)] = True
+    bounds = np.append(np.flatnonzero(starts), len(filled))
+    lengths = np.diff(bounds)
+    return filled & (np.repeat(lengths, lengths) >= int(min_weeks))
