@@ -86,6 +86,25 @@ def test_backtest_scores_only_cells_inside_spans_and_horizons_up_to_the_last_wee
     assert lgbm.groupby("origin_week")["horizon"].max().tolist() == [3, 2, 1]
 
 
+def test_every_cell_holds_its_own_series_week_actual_and_forecast():
+    features = feature_set(promo_panel(40), FEATURES)
+    wp = features.panel
+    origins = origin_columns(wp, 3)
+    cells, _, _ = run_backtest(wp, source_trainings(features, PARAMS), origins, 2)
+    assert list(cells["method"].cat.categories) == sorted(cells["method"].cat.categories)
+    row_of = {(s, p): r for r, (s, p) in enumerate(zip(wp.series["store_code"], wp.series["product_code"]))}
+    for cell in cells.itertuples():
+        row, origin = row_of[(cell.store_code, cell.product_code)], wp.week_index(cell.origin_week)
+        assert wp.weeks[origin + cell.horizon] == cell.target_week
+        assert cell.actual == wp.units[row, origin + cell.horizon]
+        if cell.method == "moving_average_4":
+            expected = baseline_forecasts(wp, origin, 2, 4)["moving_average_4"][row, cell.horizon - 1]
+            assert cell.forecast == expected
+    assert len(cells) == len(
+        cells.drop_duplicates(["method", "origin_week", "horizon", "store_code", "product_code"])
+    )
+
+
 def test_outage_weeks_are_neither_scored_nor_forecast_by_baselines_as_zero():
     panel = with_outage(promo_panel(40), "S2", [])
     weeks = sorted(panel["week_end_date"].unique())
