@@ -95,7 +95,10 @@ class FeatureInputs:
         self.ratio = self.price / np.where(self.base_price > 0, self.base_price, np.nan)
         self.flags = {f: panel.exog[f] for f in SELLOUT_FLAGS}
         self.price_cut = (self.ratio < 1.0 - price_cut).astype("float64")
-        self.promo = np.maximum.reduce([np.nan_to_num(v) for v in self.flags.values()] + [self.price_cut])
+        # one flag at a time: a reduce over the list stacked them all into one array first (5 matrices)
+        self.promo = self.price_cut.copy()
+        for flag in self.flags.values():
+            np.fmax(self.promo, flag, out=self.promo)
         # Where a week's plan is known (the panel's rows, a plan or the plan rule): NaN elsewhere.
         self.known_promo = np.where(np.isnan(self.flags["feature"]), np.nan, self.promo)
         self.known_price_cut = np.where(np.isnan(self.ratio), np.nan, self.price_cut)

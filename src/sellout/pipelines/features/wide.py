@@ -36,6 +36,10 @@ from sellout.pipelines.preprocessing.text import as_text, is_categorical
 # The columns of a week that a plan can give in advance: prices, promotions and calendar inputs (days closed,
 # public holidays) where a feed has them. The first ones are required in the model panel, the others optional.
 EXOG_COLUMNS = (*PRICE_COLUMNS, *SELLOUT_FLAGS, *CALENDAR_INPUTS)
+# Prices are float64; the flags (0/1) and calendar inputs (whole days) are float32, which holds them and NaN
+# exactly in half the memory (each matrix is 48 MB instead of 97 MB at 20 times dunnhumby, and the backtest
+# and the forecast copy them).
+EXOG_DTYPES = {column: "float64" if column in PRICE_COLUMNS else "float32" for column in EXOG_COLUMNS}
 REQUIRED_EXOG = (*PRICE_COLUMNS, *PROMO_FLAGS)
 # Per series attributes besides the store and product ones: which feed it comes from and what it counts.
 DEFAULT_MEASURE = UNITS
@@ -48,8 +52,8 @@ class WidePanel:
     ``series``: one row per series (keys, source, measure and attributes), in matrix row order.
     ``weeks``: the week columns, consecutive, 7 days apart.
     ``units``: float64, NaN outside each series' span, in outage weeks and in weeks still to forecast.
-    ``exog``: price, base_price, calendar inputs (float64) and promo flags (float64 0/1) per cell; NaN where
-    unknown.
+    ``exog``: price, base_price (float64), calendar inputs and promo flags (float32, 0/1) per cell; NaN where
+    unknown (``EXOG_DTYPES``).
     ``in_span``: True from a series' first to its last panel week.
     ``outage``: True in the weeks its store delivered nothing for (preprocessing's ``is_outage``).
     ``first``: each series' first week as a column number of this panel (negative in a window that starts
@@ -72,7 +76,7 @@ class WidePanel:
         for column in EXOG_COLUMNS:
             if column not in self.exog:  # an optional input the panel does not have
                 fill = 0.0 if column == PROMOTION else np.nan
-                self.exog[column] = np.full(self.units.shape, fill)
+                self.exog[column] = np.full(self.units.shape, fill, dtype=EXOG_DTYPES[column])
 
     def series_values(self, column: str, default: str) -> np.ndarray:
         """A per-series attribute as strings (``default`` where the panel has none)."""
@@ -173,9 +177,9 @@ def to_wide(panel: pd.DataFrame) -> WidePanel:
     if pd.Series(row * n_cols + col).duplicated().any():
         raise ValueError("model panel has duplicate (store_code, product_code, week_end_date) rows")
 
-    def matrix(values: pd.Series) -> np.ndarray:
-        out = np.full((n_rows, n_cols), np.nan)
-        out[row, col] = values.to_numpy(dtype="float64", na_value=np.nan)
+    def matrix(values: pd.Series, dtype: str = "float64") -> np.ndarray:
+        out = np.full((n_rows, n_cols), np.nan, dtype=dtype)
+        out[row, col] = values.to_numpy(dtype=dtype, na_value=np.nan)
         return out
 
     in_span = np.zeros((n_rows, n_cols), dtype=bool)
@@ -185,7 +189,7 @@ def to_wide(panel: pd.DataFrame) -> WidePanel:
         values = panel[c].astype("float64") if c in panel.columns else pd.Series(np.nan, index=panel.index)
         if c == PROMOTION and c not in panel.columns:
             values = pd.Series(0.0, index=panel.index)  # a panel without the flag: never promoted by it
-        exog[c] = matrix(values)
+        exog[c] = matrix(values, EXOG_DTYPES[c])
     outage = np.zeros((n_rows, n_cols), dtype=bool)
     if "is_outage" in panel.columns:
         outage[row, col] = panel["is_outage"].fillna(False).to_numpy(dtype=bool)

@@ -149,7 +149,7 @@ def delivered_history(panel: WidePanel) -> np.ndarray:
         units = panel.units[rows]
         mixed = mix64(key[rows, None] ^ day[None, :], MULTIPLIERS[0])
         for position, matrix in enumerate(matrices, start=1):
-            values = np.nan_to_num(matrix[rows], nan=-1.5e308).astype("float64", copy=False)
+            values = np.nan_to_num(matrix[rows].astype("float64"), nan=-1.5e308, copy=False)
             mixed = mix64(values.view("uint64") ^ mixed, MULTIPLIERS[position])
         delivered = np.isfinite(units) & (units != 0)
         with np.errstate(over="ignore"):
