@@ -92,7 +92,10 @@ def test_every_cell_holds_its_own_series_week_actual_and_forecast():
     origins = origin_columns(wp, 3)
     cells, _, _ = run_backtest(wp, source_trainings(features, PARAMS), origins, 2)
     assert list(cells["method"].cat.categories) == sorted(cells["method"].cat.categories)
-    row_of = {(s, p): r for r, (s, p) in enumerate(zip(wp.series["store_code"], wp.series["product_code"]))}
+    row_of = {
+        (s, p): r
+        for r, (s, p) in enumerate(zip(wp.series["store_code"], wp.series["product_code"], strict=True))
+    }
     for cell in cells.itertuples():
         row, origin = row_of[(cell.store_code, cell.product_code)], wp.week_index(cell.origin_week)
         assert wp.weeks[origin + cell.horizon] == cell.target_week
