@@ -355,7 +355,9 @@ def _cell_frame(origins: list[dict[str, np.ndarray]], text, methods: list[str]) 
     for column in CELL_COLUMNS:
         values = np.concatenate([origin.pop(column) for origin in origins]) if origins else np.empty(0)
         if column in text:
-            values = pd.Categorical.from_codes(values.astype(text[column].codes.dtype), text[column].categories)
+            values = pd.Categorical.from_codes(
+                values.astype(text[column].codes.dtype), text[column].categories
+            )
         elif column == "method":
             values = pd.Categorical.from_codes(values.astype("int8"), sorted(methods))
         columns[column] = values
