@@ -12,6 +12,7 @@ from sellout.pipelines.forecasting.backtest import (
     origin_columns,
     run_backtest,
     score,
+    score_sums,
 )
 
 LGBM = {"n_estimators": 30, "num_leaves": 7, "min_child_samples": 5, "num_threads": 1}
@@ -106,6 +107,26 @@ def test_every_cell_holds_its_own_series_week_actual_and_forecast():
     assert len(cells) == len(
         cells.drop_duplicates(["method", "origin_week", "horizon", "store_code", "product_code"])
     )
+
+
+def test_score_sums_taken_a_chunk_of_cells_at_a_time_are_the_sums_of_all_cells():
+    rng = np.random.default_rng(3)
+    n = 1000
+    cells = pd.DataFrame(
+        {
+            "method": pd.Categorical(rng.choice(["lightgbm", "naive"], n)),
+            "horizon": rng.integers(1, 5, n),
+            "category": pd.Categorical(rng.choice(["A", "B", None], n)),
+            "forecast": rng.gamma(2.0, 3.0, n),
+            "actual": rng.poisson(5, n).astype(float),
+            "scale": rng.choice([0.0, 1.5, 2.0], n),
+        }
+    )
+    by = ["method", "horizon", "category"]
+    whole = score_sums(cells, by, dropna=False)
+    chunked = score_sums(cells, by, dropna=False, chunk_rows=97)
+    assert whole["category"].isna().any() and len(whole) == len(chunked)
+    pd.testing.assert_frame_equal(whole, chunked, check_exact=False, rtol=1e-12)
 
 
 def test_outage_weeks_are_neither_scored_nor_forecast_by_baselines_as_zero():

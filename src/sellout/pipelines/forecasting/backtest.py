@@ -233,7 +233,9 @@ def run_backtest(
         _keep_production(
             future, production, trainings, horizon, promo_plan, kept or {}, made, series_keys, history
         )
-    return _cell_frame(frames, text, methods), timings, made
+    # the extended panel, the carried units and the digests are freed before the cells are put together
+    del future, carried, history
+    return _cell_frame(frames, wp.weeks, text, methods), timings, made
 
 
 def _forecast_from(model, future, origin, horizon, rows, params, promo_plan):
@@ -318,8 +320,9 @@ def _series_text(wp: WidePanel) -> dict[str, pd.Categorical]:
 def _cells(
     wp, text, origin, rows, forecasts: dict[str, np.ndarray], scale: np.ndarray, is_promoted
 ) -> dict[str, np.ndarray]:
-    """The cells of one origin as columns (``CELL_COLUMNS``; the text ones as codes into ``text``'s categories,
-    ``method`` as a position in the sorted method names): see ``_cell_frame``."""
+    """The cells of one origin as compact columns (``_cell_frame`` makes the frame): the origin's column number,
+    the horizon as int8, the text columns as codes into ``text``'s categories, ``method`` as a position in the
+    sorted method names."""
     h_max = next(iter(forecasts.values())).shape[1]
     targets = origin + np.arange(1, h_max + 1)
     actual = wp.units[rows][:, targets]
@@ -327,16 +330,14 @@ def _cells(
     r_idx, h_idx = np.nonzero(scored)
     series = rows[r_idx]
     common = {
-        "origin_week": np.full(len(r_idx), np.datetime64(wp.weeks[origin], "ns")),
-        "target_week": wp.weeks[targets[h_idx]].to_numpy(),
-        "horizon": (h_idx + 1).astype("int64"),
+        "horizon": (h_idx + 1).astype("int8"),
         **{name: values.codes.take(series) for name, values in text.items()},
         "promoted": is_promoted[series, targets[h_idx]],
         "actual": actual[r_idx, h_idx],
         "scale": scale[r_idx],
     }
     methods = sorted(forecasts)
-    parts: dict[str, list[np.ndarray]] = {column: [] for column in CELL_COLUMNS}
+    parts: dict[str, list[np.ndarray]] = {column: [] for column in [*common, "method", "forecast"]}
     for method, values in forecasts.items():
         f = values[r_idx, h_idx]
         keep = ~np.isnan(f)
@@ -344,23 +345,35 @@ def _cells(
             parts[column].append(column_values[keep])
         parts["method"].append(np.full(int(keep.sum()), methods.index(method), dtype="int8"))
         parts["forecast"].append(f[keep])
-    return {column: np.concatenate(values) for column, values in parts.items()}
+    out = {column: np.concatenate(values) for column, values in parts.items()}
+    out["origin"] = np.full(len(out["forecast"]), origin, dtype="int32")
+    return out
 
 
-def _cell_frame(origins: list[dict[str, np.ndarray]], text, methods: list[str]) -> pd.DataFrame:
-    """One frame of every origin's cells, put together a column at a time (each column's parts are freed as it
-    is made: concatenating the origins' frames held every cell twice, 2.2 GB at 20 times dunnhumby). Text
-    columns and the method are categoricals: 16 million cells of four method names took 370 MB as text."""
-    columns = {}
-    for column in CELL_COLUMNS:
-        values = np.concatenate([origin.pop(column) for origin in origins]) if origins else np.empty(0)
-        if column in text:
-            values = pd.Categorical.from_codes(
-                values.astype(text[column].codes.dtype), text[column].categories
-            )
-        elif column == "method":
+def _cell_frame(
+    origins: list[dict[str, np.ndarray]], weeks: pd.DatetimeIndex, text, methods: list[str]
+) -> pd.DataFrame:
+    """One frame (``CELL_COLUMNS``) of every origin's cells, put together a column at a time: each column's parts
+    are freed as it is made (concatenating the origins' frames held every cell twice, 2.2 GB at 20 times
+    dunnhumby). Text columns and the method are categoricals (16 million cells of four method names took
+    370 MB as text); the weeks are made from the origin's column and the horizon here, not kept per origin."""
+
+    def column(name: str) -> np.ndarray:
+        return np.concatenate([origin.pop(name) for origin in origins]) if origins else np.empty(0, "int8")
+
+    origin = column("origin")
+    horizon = column("horizon").astype("int64")
+    week_dates = weeks.to_numpy()
+    columns = {"origin_week": week_dates[origin], "target_week": week_dates[origin + horizon]}
+    del origin
+    columns["horizon"] = horizon
+    for name in CELL_COLUMNS[3:]:
+        values = column(name)
+        if name in text:
+            values = pd.Categorical.from_codes(values.astype(text[name].codes.dtype), text[name].categories)
+        elif name == "method":
             values = pd.Categorical.from_codes(values.astype("int8"), sorted(methods))
-        columns[column] = values
+        columns[name] = values
     return pd.DataFrame(columns, copy=False)  # in CELL_COLUMNS order; copy=False: no second copy of the cells
 
 
@@ -372,9 +385,30 @@ def score(cells: pd.DataFrame, by: list[str]) -> pd.DataFrame:
 SUMS = ["abs_err", "err", "actual", "scaled", "n_scaled", "n_cells"]
 
 
-def score_sums(cells: pd.DataFrame, by: list[str], dropna: bool = True) -> pd.DataFrame:
+# score_sums takes the cells this many rows at a time: its terms are six columns of every row it reads
+SCORE_CHUNK_ROWS = 2_000_000
+
+
+def score_sums(
+    cells: pd.DataFrame, by: list[str], dropna: bool = True, chunk_rows: int = SCORE_CHUNK_ROWS
+) -> pd.DataFrame:
     """Per group of ``by``: the sums the scores are made of (``SUMS``: |error|, error, actual, the MASE terms
-    of the cells with a scale above 0, and the cell count). Groups add up: ``rates`` of coarser keys."""
+    of the cells with a scale above 0, and the cell count). Groups add up: ``rates`` of coarser keys, and the
+    sums of ``chunk_rows`` cells at a time (at 20 times dunnhumby the terms of all 16 million cells at once
+    took 0.8 GB)."""
+    if len(cells) <= chunk_rows:
+        return _score_sums(cells, by, dropna)
+    parts = [_score_sums(cells.iloc[start : start + chunk_rows], by, dropna)
+             for start in range(0, len(cells), chunk_rows)]  # fmt: skip
+    return (
+        pd.concat(parts, ignore_index=True)
+        .groupby(by, sort=True, observed=True, dropna=dropna)[SUMS]
+        .sum()
+        .reset_index()
+    )
+
+
+def _score_sums(cells: pd.DataFrame, by: list[str], dropna: bool) -> pd.DataFrame:
     error = cells["forecast"].to_numpy(dtype="float64") - cells["actual"].to_numpy(dtype="float64")
     scale = cells["scale"].to_numpy(dtype="float64")
     with np.errstate(divide="ignore", invalid="ignore"):
