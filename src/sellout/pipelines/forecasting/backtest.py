@@ -354,9 +354,10 @@ def _cell_frame(
     origins: list[dict[str, np.ndarray]], weeks: pd.DatetimeIndex, text, methods: list[str]
 ) -> pd.DataFrame:
     """One frame (``CELL_COLUMNS``) of every origin's cells, put together a column at a time: each column's parts
-    are freed as it is made (concatenating the origins' frames held every cell twice, 2.2 GB at 20 times
-    dunnhumby). Text columns and the method are categoricals (16 million cells of four method names took
-    370 MB as text); the weeks are made from the origin's column and the horizon here, not kept per origin."""
+    are freed as it is made (concatenating the origins' frames held every cell twice). Text columns and the
+    method are categoricals, not a string per cell; the weeks are made here from the origin's column and the
+    horizon. At 20 times dunnhumby the backtest node's high-water mark, run in-process, went 4,728 -> 4,425 MB
+    with this and the categoricals."""
 
     def column(name: str) -> np.ndarray:
         return np.concatenate([origin.pop(name) for origin in origins]) if origins else np.empty(0, "int8")
@@ -394,8 +395,7 @@ def score_sums(
 ) -> pd.DataFrame:
     """Per group of ``by``: the sums the scores are made of (``SUMS``: |error|, error, actual, the MASE terms
     of the cells with a scale above 0, and the cell count). Groups add up: ``rates`` of coarser keys, and the
-    sums of ``chunk_rows`` cells at a time (at 20 times dunnhumby the terms of all 16 million cells at once
-    took 0.8 GB)."""
+    sums of ``chunk_rows`` cells at a time (the terms are six columns of every cell they are made for)."""
     if len(cells) <= chunk_rows:
         return _score_sums(cells, by, dropna)
     parts = [_score_sums(cells.iloc[start : start + chunk_rows], by, dropna)

@@ -44,7 +44,8 @@ def apply_rules(
 
     ``series``: each row's series number, when the rows already come in series, then week order (the grid's);
     without it the panel is sorted and its series numbered here. The rules work on those numbers and the
-    rows' positions: a group-by on the two key columns took three times as long at 20 times dunnhumby."""
+    rows' positions: a group-by on the two key columns took 1.42 s against 0.49 s on 3 million rows of the
+    20x dunnhumby panel."""
     rules = PreprocessingParams.of(params, "preprocessing").rules
     price_cut = PromotionParams.of(promotion, "promotion").price_cut
     if series is None:
