@@ -37,8 +37,7 @@ from sellout.pipelines.preprocessing.text import as_text, is_categorical
 # public holidays) where a feed has them. The first ones are required in the model panel, the others optional.
 EXOG_COLUMNS = (*PRICE_COLUMNS, *SELLOUT_FLAGS, *CALENDAR_INPUTS)
 # Prices are float64; the flags (0/1) and calendar inputs (whole days) are float32, which holds them and NaN
-# exactly in half the memory (each matrix is 48 MB instead of 97 MB at 20 times dunnhumby, and the backtest
-# and the forecast copy them).
+# exactly in half the memory (the backtest and the forecast copy these matrices too).
 EXOG_DTYPES = {column: "float64" if column in PRICE_COLUMNS else "float32" for column in EXOG_COLUMNS}
 REQUIRED_EXOG = (*PRICE_COLUMNS, *PROMO_FLAGS)
 # Per series attributes besides the store and product ones: which feed it comes from and what it counts.

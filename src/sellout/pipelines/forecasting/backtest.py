@@ -178,7 +178,7 @@ def run_backtest(
     text = _series_text(wp)
     scales = mase_scales(wp, origins)
     future: WidePanel | None = None  # with the weeks after the last one; made when an origin is fitted
-    frames, timings, made, methods = [], [], {}, [MODEL_METHOD]
+    origin_cells, timings, made, methods = [], [], {}, [MODEL_METHOD]
     base: ModelSet | None = None
     base_origin = -1
     for number, origin in enumerate(origins):
@@ -227,7 +227,7 @@ def run_backtest(
         for name, values in baseline_forecasts(wp, origin, h_max, ma_weeks, carried).items():
             forecasts[name] = values[rows]
         methods = list(forecasts)
-        frames.append(_cells(wp, text, origin, rows, forecasts, scales[rows, number], is_promoted))
+        origin_cells.append(_cells(wp, text, origin, rows, forecasts, scales[rows, number], is_promoted))
     if production is not None:
         future = future if future is not None else wp.extended(horizon)
         _keep_production(
@@ -235,7 +235,7 @@ def run_backtest(
         )
     # the extended panel, the carried units and the digests are freed before the cells are put together
     del future, carried, history
-    return _cell_frame(frames, wp.weeks, text, methods), timings, made
+    return _cell_frame(origin_cells, wp.weeks, text, methods), timings, made
 
 
 def _forecast_from(model, future, origin, horizon, rows, params, promo_plan):

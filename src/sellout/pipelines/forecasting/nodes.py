@@ -239,7 +239,7 @@ def backtest_forecast(
     calibration["run_id"] = run_id
     calibration["backtest_coverage"] = _coverage(model_cells, calibration)
     status = {"run_id": run_id, "table": "forecast.backtest_metrics", "rows": int(len(metrics))}
-    # the run id as a categorical of one value: as text it is a string per cell (16 million at 20x dunnhumby)
+    # the run id as a categorical of one value: as text it is a string per cell
     cells["run_id"] = pd.Categorical.from_codes(np.zeros(len(cells), dtype="int8"), [run_id])
     return _typed(metrics, BACKTEST_COLUMNS), status, cells, calibration, to_store
 

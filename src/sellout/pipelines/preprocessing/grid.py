@@ -17,6 +17,7 @@ from sellout.canonical import PRODUCT, STORE, WEEK
 
 from .outages import ONE_WEEK, week_dates
 from .text import sorted_codes
+from .within_series import position_type
 
 
 @dataclass(frozen=True)
@@ -90,7 +91,7 @@ def panel_grid(obs: pd.DataFrame, min_weeks_history: int) -> PanelGrid:
 
     lengths = last - first + 1
     # positions as int32 where the rows allow it: each per-row array is a column's worth of memory
-    position = "int32" if max(int(lengths.sum()), len(obs)) < np.iinfo("int32").max else "int64"
+    position = position_type(max(int(lengths.sum()), len(obs)))
     start = np.concatenate([[0], np.cumsum(lengths)[:-1]]).astype(position)
     first = first.astype(position)
     series = np.repeat(np.arange(len(lengths), dtype=position), lengths)

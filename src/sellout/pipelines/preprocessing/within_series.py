@@ -9,7 +9,8 @@ from __future__ import annotations
 import numpy as np
 
 
-def _position_type(n: int) -> str:
+def position_type(n: int) -> str:
+    """int32 for positions below ``n`` where they fit, else int64."""
     return "int32" if n < np.iinfo("int32").max else "int64"
 
 
@@ -22,7 +23,7 @@ def series_bounds(series: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         return np.empty(0, dtype="int64"), np.empty(0, dtype="int64")
     if np.any(series[1:] < series[:-1]):
         raise ValueError("the rows must be in series order (the grid's)")
-    starts = np.flatnonzero(np.concatenate([[True], series[1:] != series[:-1]])).astype(_position_type(n))
+    starts = np.flatnonzero(np.concatenate([[True], series[1:] != series[:-1]])).astype(position_type(n))
     ends = np.append(starts[1:], n).astype(starts.dtype) - 1
     lengths = ends - starts + 1
     return np.repeat(starts, lengths), np.repeat(ends, lengths)
