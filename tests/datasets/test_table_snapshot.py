@@ -139,3 +139,18 @@ def test_most_keys_changed_is_a_whole_read(fact, tmp_path, caplog):
 def test_it_is_read_only(fact, tmp_path):
     with pytest.raises(DatasetError, match="read only"):
         _dataset(fact, tmp_path).save(pd.DataFrame())
+
+
+@pytest.mark.parametrize("stamps", [["built_by_run", "file_id"], ["file_id", "built_by_run"]])
+def test_changed_keys_are_fetched_by_their_first_stamp_or_whole(fact, tmp_path, caplog, stamps):
+    """A changed key's rows are asked for by its one value of the first stamp (text or a number), and read
+    by the key alone where its rows carry several (a row added by hand beside a rewrite's)."""
+    dataset = _dataset(fact, tmp_path)
+    dataset._stamps = stamps
+    _read(dataset, fact, caplog)
+    _rewrite(fact, "shop", "2024-01-04", ["S1", "S5"], "r7", 70)
+    _rewrite(fact, "shop", "2024-01-10", ["S6"], "r7", 71)
+    assert "2 of 10 keys read again" in _read(dataset, fact, caplog)
+    with psycopg.connect(fact) as conn:
+        conn.execute("insert into marts.fact values ('shop', '2024-01-04', 'S7', 3, true, 'r8', 72)")
+    assert "1 of 10 keys read again" in _read(dataset, fact, caplog)

@@ -28,6 +28,7 @@ _MODULES = {
     "SupabaseTableDataset": "supabase_rest",
     "TableSnapshotDataset": "table_snapshot",
     "TableauRefreshDataset": "tableau_refresh",
+    "WriteBehindDataset": "write_behind",
 }
 __all__ = list(_MODULES)  # noqa: PLE0605 - the same names as _MODULES, kept in one place
 
