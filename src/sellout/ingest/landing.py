@@ -11,6 +11,7 @@ from sellout.canonical import FILE_KINDS  # master data first, so sell-out rows 
 from sellout.config.sources import SourceConfig
 
 HASH_CHUNK_BYTES = 1 << 20
+_hashed: dict[tuple, str] = {}
 
 
 @dataclass(frozen=True)
@@ -58,6 +59,17 @@ def scan_sources(sources: dict[str, SourceConfig]) -> list[LandingFile]:
 
 
 def file_sha256(path: Path) -> str:
+    """The file's content hash; hashed once per process while its inode, size, modification and change times
+    stay the same (a run scans the landing folders up to three times: the no-op check, the plan, its end)."""
+    stat = path.stat()
+    key = (str(path.resolve()), stat.st_ino, stat.st_size, stat.st_mtime_ns, stat.st_ctime_ns)
+    known = _hashed.get(key)
+    if known is None:
+        known = _hashed[key] = _content_sha256(path)
+    return known
+
+
+def _content_sha256(path: Path) -> str:
     digest = hashlib.sha256()
     with path.open("rb") as handle:
         while chunk := handle.read(HASH_CHUNK_BYTES):
