@@ -17,7 +17,9 @@ def test_a_file_is_hashed_by_its_content_and_again_once_it_changes(tmp_path):
 
     path.write_bytes(b"store,units\nS1,4\n")  # the same size: a resent file with one figure corrected
     stat = path.stat()
-    os.utime(path, ns=(stat.st_atime_ns, stat.st_mtime_ns + 1_000_000))  # past the clock's tick, whatever it is
+    os.utime(
+        path, ns=(stat.st_atime_ns, stat.st_mtime_ns + 1_000_000)
+    )  # past the clock's tick, whatever it is
     assert file_sha256(path) == hashlib.sha256(b"store,units\nS1,4\n").hexdigest()
 
 
