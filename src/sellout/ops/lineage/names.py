@@ -15,11 +15,6 @@ from kedro.io import MemoryDataset
 from sellout.datasets import loaded_class, stored
 from sellout.integrations import db
 
-try:  # the `lineage` extra
-    from openlineage.client.facet_v2 import datasource_dataset, schema_dataset
-except ImportError:  # pragma: no cover - exercised only in an image without the extra
-    datasource_dataset = schema_dataset = None
-
 # What a raw file load writes: one transaction per file (sellout.datasets.raw_load, DDL in raw_tables).
 RAW_LOAD_TABLES = (
     "raw.sellout_lines",
@@ -64,6 +59,9 @@ class DatasetNames:
         self.landing_dirs = sorted(str(Path(d).resolve()) for d in landing_dirs)
 
     def table(self, qualified: str, columns: Mapping[str, str] | None = None) -> Name:
+        # the `lineage` extra, imported once a run emits (hooks.py)
+        from openlineage.client.facet_v2 import datasource_dataset, schema_dataset  # noqa: PLC0415
+
         namespace, database = self.db
         facets: list[tuple[str, Any]] = [
             ("dataSource", datasource_dataset.DatasourceDatasetFacet(name=namespace, uri=namespace))
