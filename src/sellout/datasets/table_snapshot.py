@@ -26,8 +26,8 @@ is written on a thread while the rows are used (``write_behind``); the dataset's
 wait for it, and a run killed before it is replaced keeps the previous snapshot, brought up to date next time.
 
 At 20 times dunnhumby (10.5 million rows, 156 weeks) a whole read (and the file written) took 19 s, the read after
-the rows of one week were stamped anew 6.5-8 s (10.4-14.3 s before the file was written behind and the week's rows
-fetched by their run stamp), an unchanged table's 3 s.
+the rows of one week were stamped anew 6.5-8.3 s (12.1-14.3 s when the read wrote the file itself and fetched the
+week's rows by their key alone), an unchanged table's 3 s.
 """
 
 from __future__ import annotations
