@@ -10,21 +10,23 @@ from kedro.io import AbstractDataset, DataCatalog, DatasetError
 from kedro.pipeline import node, pipeline
 from kedro.runner import SequentialRunner
 
-from sellout.datasets import write_behind
 from sellout.datasets.write_behind import PendingWritesHooks, WriteBehindDataset, wait_for_writes
 
 
 class GatedDataset(AbstractDataset[pd.DataFrame, pd.DataFrame]):
-    """Holds each save until ``gate`` is set; ``fail`` makes the save raise once let through."""
+    """Holds each save until ``gate`` is set (at once unless ``held``); records the thread that saved;
+    ``fail`` makes the save raise once let through."""
 
-    def __init__(self, fail: bool = False) -> None:
+    def __init__(self, fail: bool = False, held: bool = False) -> None:
         self.gate = threading.Event()
-        self.started = threading.Event()
+        if not held:
+            self.gate.set()
         self.fail = fail
         self.saved: list[pd.DataFrame] = []
+        self.saved_on: list[threading.Thread] = []
 
     def _save(self, data: pd.DataFrame) -> None:
-        self.started.set()
+        self.saved_on.append(threading.current_thread())
         self.gate.wait()
         if self.fail:
             raise OSError("disk full")
@@ -40,15 +42,13 @@ class GatedDataset(AbstractDataset[pd.DataFrame, pd.DataFrame]):
 FRAME = pd.DataFrame({"a": [1, 2, 3]})
 
 
-def test_save_returns_before_the_write_and_release_waits_for_it():
+def test_the_write_runs_on_a_thread_and_release_waits_for_it():
     inner = GatedDataset()
     dataset = WriteBehindDataset(inner)
-    dataset.save(FRAME)  # would block here if the write were not on a thread
-    assert inner.started.wait(timeout=60)
-    assert inner.saved == []
-    assert dataset.load() is FRAME  # readers get the object in memory meanwhile
-    inner.gate.set()
+    dataset.save(FRAME)
+    assert dataset.load() is FRAME  # readers get the object in memory
     dataset.release()
+    assert inner.saved_on[0] is not threading.main_thread()
     pd.testing.assert_frame_equal(inner.saved[0], FRAME)
 
 
@@ -88,15 +88,13 @@ def test_the_hook_fails_a_run_whose_pipeline_output_was_not_written():
     inner = GatedDataset(fail=True)
     catalog = DataCatalog({"panel": WriteBehindDataset(inner)})
     SequentialRunner().run(pipeline([node(lambda: FRAME, None, "panel")]), catalog)
-    assert inner.started.wait(timeout=60)
-    inner.gate.set()
     with pytest.raises(DatasetError, match="disk full"):
         PendingWritesHooks().after_pipeline_run({}, None, None, catalog)
     wait_for_writes()  # nothing left pending
 
 
 def test_released_by_the_runner_after_its_last_reader():
-    inner = GatedDataset()
+    inner = GatedDataset(held=True)
 
     def reader(frame: pd.DataFrame) -> int:
         inner.gate.set()  # the write goes on only once the reader has run
@@ -106,5 +104,4 @@ def test_released_by_the_runner_after_its_last_reader():
     SequentialRunner().run(
         pipeline([node(lambda: FRAME, None, "panel"), node(reader, "panel", "rows")]), catalog
     )
-    assert not write_behind._pending  # the runner's release of the dataset waited for its write
-    assert len(inner.saved) == 1
+    assert len(inner.saved) == 1  # the runner's release of the dataset waited for its write

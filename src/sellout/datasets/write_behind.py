@@ -47,6 +47,9 @@ class BackgroundWrite:
             write()
         except BaseException as error:  # noqa: BLE001 - kept and raised where the write is waited for
             self._error = error
+            return
+        with _pending_lock:  # done: nothing to report, and the data it held is not kept by the list
+            _pending.discard(self)
 
     def wait(self) -> None:
         self._thread.join()

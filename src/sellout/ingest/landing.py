@@ -11,7 +11,7 @@ from sellout.canonical import FILE_KINDS  # master data first, so sell-out rows 
 from sellout.config.sources import SourceConfig
 
 HASH_CHUNK_BYTES = 1 << 20
-_hashed: dict[tuple, str] = {}
+_hashes_by_stat: dict[tuple, str] = {}
 
 
 @dataclass(frozen=True)
@@ -63,9 +63,9 @@ def file_sha256(path: Path) -> str:
     stay the same (a run scans the landing folders up to three times: the no-op check, the plan, its end)."""
     stat = path.stat()
     key = (str(path.resolve()), stat.st_ino, stat.st_size, stat.st_mtime_ns, stat.st_ctime_ns)
-    known = _hashed.get(key)
+    known = _hashes_by_stat.get(key)
     if known is None:
-        known = _hashed[key] = _content_sha256(path)
+        known = _hashes_by_stat[key] = _content_sha256(path)
     return known
 
 
