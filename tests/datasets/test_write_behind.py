@@ -54,12 +54,12 @@ def test_the_write_runs_on_a_thread_and_release_waits_for_it():
 
 def test_parquet_file_written_whole(tmp_path):
     path = tmp_path / "panel.parquet"
-    dataset = WriteBehindDataset({"type": "pandas.ParquetDataset", "filepath": str(path)})
+    dataset = WriteBehindDataset({"type": "sellout.datasets.ParquetFileDataset", "filepath": str(path)})
     dataset.save(FRAME)
     wait_for_writes()
     pd.testing.assert_frame_equal(pd.read_parquet(path), FRAME)
     # another process's catalog (an Airflow task) has no copy in memory: it reads the file
-    fresh = WriteBehindDataset({"type": "pandas.ParquetDataset", "filepath": str(path)})
+    fresh = WriteBehindDataset({"type": "sellout.datasets.ParquetFileDataset", "filepath": str(path)})
     pd.testing.assert_frame_equal(fresh.load(), FRAME)
 
 

@@ -1,5 +1,6 @@
 """Kedro datasets: the project's PostgreSQL (Supabase) tables, raw file loads, the landing folders, the run's
-identity and config, the Tableau refresh, alert delivery, stored results, optional sources and the Supabase REST API.
+identity and config, the Tableau refresh, alert delivery, stored results, optional sources, local files written
+atomically and the Supabase REST API.
 
 Each class is imported when it is first asked for (``sellout.datasets.TableauRefreshDataset`` in a catalog entry
 imports only its own module), so that a catalog without the Tableau or Supabase entries never loads those clients.
@@ -18,8 +19,10 @@ _MODULES = {
     "CodeMappingsDataset": "run_config",
     "LandingFilesDataset": "landing",
     "MemoDataset": "memo",
-    "OptionalCSVDataset": "optional",
+    "OptionalCSVDataset": "files",
     "OptionalPostgresTableDataset": "optional",
+    "ParquetFileDataset": "files",
+    "PlotlyJSONDataset": "files",
     "PostgresTableDataset": "postgres_table",
     "RawFileLoadDataset": "raw_load",
     "RunContextDataset": "run_config",

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import os
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -17,11 +18,16 @@ def write_json(path: Path, data: Any) -> None:
 
 
 def write_bytes(path: Path, content: bytes) -> None:
+    write_file(path, lambda tmp: tmp.write_bytes(content))
+
+
+def write_file(path: Path, write: Callable[[Path], object]) -> None:
+    """``write(temporary_path)`` writes the whole file beside ``path``; then it replaces ``path`` in one rename."""
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
+    os.close(fd)
     try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(content)
+        write(Path(tmp))
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)

@@ -1,13 +1,12 @@
 """Datasets whose source may not exist yet: they load as an empty frame instead of failing.
 
-The quality gate reads ``forecast.model_runs`` before the first run has written it; the promotion plan file
-is optional (the plan rule fills what it does not give).
+The quality gate reads ``forecast.model_runs`` before the first run has written it. (The optional promotion plan
+file is ``files.OptionalCSVDataset``.)
 """
 
 from __future__ import annotations
 
 import pandas as pd
-from kedro_datasets.pandas import CSVDataset
 
 from sellout.datasets.postgres_table import PostgresTableDataset
 
@@ -31,13 +30,4 @@ class OptionalPostgresTableDataset(PostgresTableDataset):
                     for name, pg_type in self._columns.items()
                 }
             )
-        return super()._load()
-
-
-class OptionalCSVDataset(CSVDataset):
-    """A CSV file that may be absent (the promotion plan): loads as an empty frame then."""
-
-    def _load(self) -> pd.DataFrame:
-        if not self._exists():
-            return pd.DataFrame()
         return super()._load()

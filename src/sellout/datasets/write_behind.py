@@ -4,14 +4,14 @@ Catalog entry::
 
     model_panel:
       type: sellout.datasets.WriteBehindDataset
-      dataset: {type: pandas.ParquetDataset, filepath: data/04_feature/model_panel.parquet}
+      dataset: {type: sellout.datasets.ParquetFileDataset, filepath: data/04_feature/model_panel.parquet}
 
 Like Kedro's ``CachedDataset`` (with ``copy_mode: assign``: readers get the saved object itself, so they must not
 change it), but ``save`` returns once the data is in memory and the wrapped dataset's save runs on a thread. The
 write is waited for when the dataset is released (its last reader has run), before it is saved again or loaded
 from its file, and at the end of the pipeline (``PendingWritesHooks``): a failed write fails the run there, with
-the wrapped dataset's error. The wrapped dataset writes atomically or not (a Parquet file is written in place by
-pandas): a run killed in the middle leaves what a killed synchronous save would. ``BackgroundWrite`` is the
+the wrapped dataset's error. The wrapped dataset writes atomically or not (``ParquetFileDataset`` does): a run
+killed in the middle leaves what a killed synchronous save would. ``BackgroundWrite`` is the
 thread itself, for other datasets that write a file behind (the table snapshot).
 """
 
