@@ -16,7 +16,7 @@ def test_kedro_viz_build_shows_every_stage(tmp_path):
     built = PROJECT_ROOT / "build"
     shutil.rmtree(built, ignore_errors=True)
     subprocess.run(
-        [str(Path(sys.executable).parent / "kedro"), "viz", "build"],
+        [str(Path(sys.executable).parent / "kedro"), "viz", "build", "--include-previews"],
         cwd=PROJECT_ROOT,
         env=env,
         check=True,
@@ -45,3 +45,6 @@ def test_kedro_viz_build_shows_every_stage(tmp_path):
     pipelines = {pipeline["id"] for pipeline in graph["pipelines"]}
     assert {"ingestion", "transform", "preprocessing", "features", "forecasting", "publish"} <= pipelines
     assert (tmp_path / "build" / "index.html").exists()
+    # the charts keep kedro-viz's chart view (the project's own atomic Plotly dataset)
+    chart = json.loads((tmp_path / "build" / "api" / "nodes" / datasets["forecast_chart"]["id"]).read_text())
+    assert chart["preview_type"] == "PlotlyPreview"
