@@ -10,7 +10,6 @@ from sellout.pipelines.features.wide import (
     group_sum,
     rolling_mean,
     rolling_std,
-    running_sums,
     shift,
     to_wide,
 )
@@ -96,18 +95,6 @@ def test_rolling_means_at_any_lag_and_window_match_a_plain_loop():
                     np.testing.assert_allclose(mean[r, t], expect, equal_nan=True, err_msg=f"{lag=} {w=}")
     with pytest.raises(ValueError, match="lag"):
         rolling_mean(a, 4, lag=-1)
-
-
-def test_windows_that_share_one_running_sum_match_their_own():
-    rng = np.random.default_rng(3)
-    a = rng.gamma(1.0, 3.0, (5, 40))
-    a[rng.random(a.shape) < 0.2] = np.nan
-    shared = running_sums(a)
-    for w in (1, 4, 13, 52):
-        np.testing.assert_array_equal(rolling_mean(a, w, running=shared), rolling_mean(a, w))
-        np.testing.assert_array_equal(rolling_std(a, w, running=shared), rolling_std(a, w))
-    # the shared sums are read, never written: a second use sees what the first did
-    np.testing.assert_array_equal(shared.values, running_sums(a).values)
 
 
 def test_group_operations_ignore_missing_values():

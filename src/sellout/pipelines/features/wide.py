@@ -12,7 +12,6 @@ forms: over every column (``shift``, ``rolling_mean``, ... for training) and at 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import NamedTuple
 
 import numpy as np
 import pandas as pd
@@ -246,34 +245,16 @@ def shift(a: np.ndarray, k: int) -> np.ndarray:
     return out
 
 
-class RunningSums(NamedTuple):
-    """Running sums along each row of a matrix's non-NaN values and their running counts, with a column of
-    zeros first: every rolling window of the matrix is a difference of two of their columns."""
-
-    values: np.ndarray
-    counts: np.ndarray
-
-
-def running_sums(a: np.ndarray) -> RunningSums:
-    valid = ~np.isnan(a)
-    return RunningSums(_cumulative(np.where(valid, a, 0.0)), _cumulative(valid))
-
-
-def rolling_mean(
-    a: np.ndarray, window: int, lag: int = 1, min_periods: int = 1, running: RunningSums | None = None
-) -> np.ndarray:
-    """NaN-aware mean of ``a[:, t-lag-window+1 .. t-lag]`` for every column t (vectorised cumsums);
-    ``running`` is ``running_sums(a)`` where several windows of ``a`` share it."""
-    s, c = _windowed_sums(running or running_sums(a), window, lag)
+def rolling_mean(a: np.ndarray, window: int, lag: int = 1, min_periods: int = 1) -> np.ndarray:
+    """NaN-aware mean of ``a[:, t-lag-window+1 .. t-lag]`` for every column t (vectorised cumsums)."""
+    s, c = _windowed_sums(a, window, lag)
     out = np.full(s.shape, np.nan)
     return np.divide(s, c, out=out, where=c >= max(min_periods, 1))
 
 
-def rolling_std(
-    a: np.ndarray, window: int, lag: int = 1, min_periods: int = 2, running: RunningSums | None = None
-) -> np.ndarray:
-    s, c = _windowed_sums(running or running_sums(a), window, lag)
-    s2 = _window_differences(running_sums(a * a).values, window, lag)
+def rolling_std(a: np.ndarray, window: int, lag: int = 1, min_periods: int = 2) -> np.ndarray:
+    s, c = _windowed_sums(a, window, lag)
+    s2, _ = _windowed_sums(a * a, window, lag)
     return _std(s, s2, c, min_periods)
 
 
@@ -321,9 +302,13 @@ def _std(s: np.ndarray, s2: np.ndarray, c: np.ndarray, min_periods: int) -> np.n
     return np.where(c >= min_periods, np.sqrt(var), np.nan)
 
 
-def _windowed_sums(running: RunningSums, window: int, lag: int) -> tuple[np.ndarray, np.ndarray]:
+def _windowed_sums(a: np.ndarray, window: int, lag: int) -> tuple[np.ndarray, np.ndarray]:
     """Sums and counts of the non-NaN values of ``a[:, t-lag-window+1 .. t-lag]`` for every column t."""
-    return _window_differences(running.values, window, lag), _window_differences(running.counts, window, lag)
+    valid = ~np.isnan(a)
+    return (
+        _window_differences(_cumulative(np.where(valid, a, 0.0)), window, lag),
+        _window_differences(_cumulative(valid), window, lag),
+    )
 
 
 def _cumulative(values: np.ndarray) -> np.ndarray:
