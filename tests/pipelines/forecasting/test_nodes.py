@@ -48,7 +48,7 @@ def outputs():
     settings = choose_model_settings(features, {}, None, PARAMS)
     model, stored_model, _ = train_forecast_model(features, settings, {}, {}, PARAMS)
     assert list(stored_model.values()) == [model]
-    metrics, written, cells, calibration, stored_forecasts = backtest_forecast(
+    metrics, written, cells, calibration, stored_forecasts, _ = backtest_forecast(
         features, settings, None, {}, {}, RUN, PARAMS
     )
     assert written == {"run_id": "run-1", "table": "forecast.backtest_metrics", "rows": len(metrics)}

@@ -39,8 +39,10 @@ def _run(mart: pd.DataFrame, memo: dict[str, MemoDataset], run_id: str):
     settings = choose_model_settings(features, memo["full_fits"].load(), None, PARAMS)
     model, _, full_fits = train_forecast_model(features, settings, {}, memo["full_fits"].load(), PARAMS)
     memo["full_fits"].save(full_fits)
-    _, _, cells, calibration, _ = backtest_forecast(features, settings, None, {}, {}, run, PARAMS)
-    published = forecast_next_weeks(model, features, None, calibration, run, PARAMS)
+    _, _, cells, calibration, _, production = backtest_forecast(
+        features, settings, None, {}, {}, run, PARAMS, None, model
+    )
+    published = forecast_next_weeks(model, features, None, calibration, run, PARAMS, production)
     return cells, calibration, published, model
 
 
@@ -90,3 +92,34 @@ def test_a_plan_delivered_for_a_rule_source_changes_nothing(mart, tmp_path):
     assert "feature" not in source_model.features and "discount_depth" not in source_model.features
     assert "weeks_since_promo" in source_model.features  # what production knows at the origin stays
     assert model.settings["grocer"]["known_inputs"] == "rule"
+
+
+def test_the_backtest_keeps_for_next_week_what_this_run_publishes(mart):
+    """Production's forecasts from the last week are made once, by the backtest node: it keeps their first weeks
+    (next week's last origin, which that run scores) and forecast_next_weeks publishes them level-corrected,
+    as it would have made them itself."""
+    run = {"run_id": "r1", "started_at": "2024-01-01T00:00:00+00:00"}
+    params = {**PARAMS, "horizon": 6}  # published 6 weeks ahead, 4 of them kept (the backtest's horizon)
+    panel = build_model_panel(mart, {"success": True}, {"min_weeks_history": 1})
+    features = build_model_features(panel, FEATURES, {"price_cut": 0.05})
+    settings = choose_model_settings(features, {}, None, params)
+    model, _, _ = train_forecast_model(features, settings, {}, {}, params)
+    *_, calibration, to_store, production = backtest_forecast(
+        features, settings, None, {}, {}, run, params, None, model
+    )
+    published = forecast_next_weeks(model, features, None, calibration, run, params, production)
+    made_again = forecast_next_weeks(model, features, None, calibration, run, params)
+    pd.testing.assert_frame_equal(published, made_again)
+
+    (by_origin,) = to_store.values()
+    last_week = max(by_origin)
+    assert last_week == features.panel.weeks[-1] == production.origin_week
+    kept = by_origin[last_week]
+    assert kept.known == params["backtest"]["horizon"] < production.horizon == 6
+    scale = intervals.for_source(calibration, "grocer")["scale"]
+    kept_cells = kept.keys.assign(**{f"h{h}": kept.forecasts[:, h - 1] for h in range(1, kept.known + 1)})
+    kept_cells = kept_cells.melt(id_vars=["store_code", "product_code"], var_name="h", value_name="kept")
+    kept_cells["horizon"] = kept_cells.pop("h").str[1:].astype("int64")
+    both = kept_cells.merge(published, on=["store_code", "product_code", "horizon"])
+    assert len(both) == len(kept_cells) == 6 * kept.known  # every series in span, every kept week
+    np.testing.assert_allclose(both["forecast_units"], both["kept"] * scale, rtol=1e-6)

@@ -75,7 +75,7 @@ def test_weeks_without_a_row_that_a_later_sale_puts_in_the_span_leave_the_histor
 def _backtest(frame, memo, run, params=PARAMS, production=None):
     """The backtest node as the catalog runs it: stored forecasts and full fits in, new ones saved
     (``production``: the run's production model, trained before it)."""
-    metrics, _, cells, _, to_store = nodes.backtest_forecast(
+    metrics, _, cells, _, to_store, _ = nodes.backtest_forecast(
         feature_set(frame, FEATURES),
         {},
         None,
@@ -228,7 +228,7 @@ def test_the_kept_origins_follow_the_preprocessing_parameters(tmp_path):
     memo = _memo(tmp_path)
 
     def backtest(preprocessing):
-        *_, to_store = nodes.backtest_forecast(
+        _, _, _, _, to_store, _ = nodes.backtest_forecast(
             features, {}, None, memo["forecasts"].load(), {}, RUN, PARAMS, preprocessing
         )
         memo["forecasts"].save(to_store)

@@ -46,6 +46,7 @@ from sellout.pipelines.features.wide import WidePanel, carry_over
 
 from .model import ModelSet, recursive_forecast
 from .plan import known_future
+from .production import ProductionForecast
 from .reuse import delivered_history
 from .segments import SourceTrainings
 
@@ -153,7 +154,7 @@ def run_backtest(
     refit: RefitParams | None = None,
     kept: Mapping[pd.Timestamp, OriginForecasts] | None = None,
     stored_base: Callable[[int], ModelSet | None] | None = None,
-    production: ModelSet | None = None,
+    production: ProductionForecast | None = None,
 ) -> tuple[pd.DataFrame, list[OriginTiming], dict[pd.Timestamp, OriginForecasts]]:
     """Cells of every method at every origin, what each origin's fit + forecast cost, and the model's
     forecasts from each origin (to keep for the next run).
@@ -166,7 +167,7 @@ def run_backtest(
     fit at every origin. ``kept``: an earlier run's forecasts by origin week, scored again where their history
     still holds; ``stored_base(origin)``: the full fit production stored that the schedule refreshes at
     ``origin`` (or fitted at that very week), for the first origin fitted here. ``production``: this run's
-    production model; its forecasts from the last week are added to those to keep (next week's last origin).
+    production forecasts from the last week (production.py), added to those to keep (next week's last origin).
     """
     last = len(wp.weeks) - 1
     schedule = refit or RefitParams(full_every_weeks=1, refresh_rounds=0)
@@ -229,10 +230,7 @@ def run_backtest(
         methods = list(forecasts)
         origin_cells.append(_cells(wp, text, origin, rows, forecasts, scales[rows, number], is_promoted))
     if production is not None:
-        future = future if future is not None else wp.extended(horizon)
-        _keep_production(
-            future, production, trainings, horizon, promo_plan, kept or {}, made, series_keys, history
-        )
+        _keep_production(wp, production, trainings, horizon, kept or {}, made, series_keys, history)
     # the extended panel, the carried units and the digests are freed before the cells are put together
     del future, carried, history
     return _cell_frame(origin_cells, wp.weeks, text, methods), timings, made
@@ -248,27 +246,31 @@ def _forecast_from(model, future, origin, horizon, rows, params, promo_plan):
         return rows, recursive_forecast(model, future, origin, horizon, rows), known
 
 
-def _keep_production(
-    future, production, trainings, horizon, promo_plan, kept, made, series_keys, history
-) -> None:
-    """Adds to ``made`` the production model's forecasts from the last week, which is next week's last origin:
-    that run keeps them instead of fitting the same model again (a refresh, or a full fit, of the same weeks
-    with the same settings). Only for a model of this run's settings trained up to the last week, and only when
-    all of them are known ahead (an ``actual_is_plan`` source's forecast weeks are not). ``future``: the panel
-    extended past its last week."""
-    last = len(future.weeks) - horizon - 1
-    week = pd.Timestamp(future.weeks[last])
-    if production.trained_until != week or production.model_version != trainings.model_version():
+def _keep_production(wp, production, trainings, horizon, kept, made, series_keys, history) -> None:
+    """Adds to ``made`` the first ``horizon`` weeks of production's forecasts from the last week (``production``,
+    which this run publishes), for the series in span there: next week's last origin, which that run keeps
+    instead of fitting the same model again (a refresh, or a full fit, of the same weeks with the same
+    settings). Only for a model of this run's settings trained up to the last week, and only when all of them
+    are known ahead (an ``actual_is_plan`` source's forecast weeks are not)."""
+    last = len(wp.weeks) - 1
+    week = pd.Timestamp(wp.weeks[last])
+    if (
+        production.trained_until != week
+        or production.origin_week != week
+        or production.model_version != trainings.model_version()
+        or production.horizon < horizon
+    ):
         return
-    if any(trainings.params.known_inputs_of(s) == "actual_is_plan" for s in production.models):
+    if any(known == "actual_is_plan" for _, known in production.known):
         return
-    rows = np.nonzero(future.in_span[:, last])[0]
+    rows = np.nonzero(wp.in_span[:, last])[0]
     if _still_valid(kept.get(week), series_keys, rows, history[:, last], horizon) is not None:
         made[week] = kept[week]
         return
-    rows, forecasts, known = _forecast_from(
-        production, future, last, horizon, rows, trainings.params, promo_plan
-    )
+    in_span = wp.in_span[production.rows, last]
+    rows = production.rows[in_span]
+    known = [(own[wp.in_span[own, last]], known) for own, known in production.known]
+    forecasts = production.point[in_span, :horizon]
     made[week] = _made(series_keys, rows, forecasts, known, horizon, history[rows, last])
 
 

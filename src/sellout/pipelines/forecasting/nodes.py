@@ -24,8 +24,8 @@ from sellout.pipelines.features.feature_set import FeatureSet
 from . import gate, intervals, report
 from .backtest import MODEL_METHOD, origin_columns, run_backtest
 from .metrics import backtest_metrics_table
-from .model import ModelSet, recursive_forecast
-from .plan import activate_series, apply_plan
+from .model import ModelSet
+from .production import ProductionForecast, production_forecast
 from .reuse import (
     LastFullFit,
     StoredResults,
@@ -189,17 +189,21 @@ def backtest_forecast(
     params: ForecastingParams,
     preprocessing: Mapping[str, Any] | None = None,
     forecast_model: ModelSet | None = None,
-) -> tuple[pd.DataFrame, dict[str, Any], pd.DataFrame, dict[str, Any], dict[str, Any]]:
+) -> tuple[
+    pd.DataFrame, dict[str, Any], pd.DataFrame, dict[str, Any], dict[str, Any], ProductionForecast | None
+]:
     """Kedro node: rolling-origin backtest (see backtest.py) -> metrics, what was written (for the gate and the
-    report, which read the metrics back), cells, interval calibration, and the model's forecasts by origin to
-    store (empty when every origin was kept from an earlier run).
+    report, which read the metrics back), cells, interval calibration, the model's forecasts by origin to
+    store (empty when every origin was kept from an earlier run), and production's point forecasts from the
+    last week (production.py; None without ``forecast_model``).
 
     The origins an earlier run forecast with the same code, parameters and settings are kept where what had
     been delivered up to them is unchanged; the others are fitted, the first of them from production's stored
     full fit (``stored_full_fits``) where the schedule refreshes it. The preprocessing parameters
     (``params:preprocessing``: spans, outages) are part of what the kept origins were made with.
-    ``forecast_model`` (this run's production model) forecasts from the last week for the next run to keep: its
-    last origin then, so that a new week's backtest fits no model.
+    ``forecast_model`` (this run's production model) forecasts from the last week, once: those forecasts are
+    published (``forecast_next_weeks``) and kept for the next run, whose last origin this week is, so that a
+    new week's backtest fits no model and scores what was published.
 
     Metrics rows (metrics.py): per method x horizon x category x measure, over all categories (category 'ALL')
     and all horizons (horizon 0), and the promoted / not-promoted cells (segment).
@@ -221,9 +225,14 @@ def backtest_forecast(
             stored_full_fits, fit_key, feature_set, p, settings, col, trainings, same_week=True
         )
 
+    production = (
+        production_forecast(forecast_model, feature_set, promo_plan, p)
+        if forecast_model is not None
+        else None
+    )
     cells, timings, made = run_backtest(
         panel, trainings, origins, b.horizon, b.moving_average_weeks, _progress(panel, len(origins)),
-        promo_plan, p.refit, earlier or None, stored_base, forecast_model,
+        promo_plan, p.refit, earlier or None, stored_base, production,
     )  # fmt: skip
     # an origin fitted here, or production's forecasts from the last week added
     fresh = any(earlier.get(week) is not forecasts for week, forecasts in made.items())
@@ -241,7 +250,7 @@ def backtest_forecast(
     status = {"run_id": run_id, "table": "forecast.backtest_metrics", "rows": int(len(metrics))}
     # the run id as a categorical of one value: as text it is a string per cell
     cells["run_id"] = pd.Categorical.from_codes(np.zeros(len(cells), dtype="int8"), [run_id])
-    return _typed(metrics, BACKTEST_COLUMNS), status, cells, calibration, to_store
+    return _typed(metrics, BACKTEST_COLUMNS), status, cells, calibration, to_store, production
 
 
 def _coverage(model_cells: pd.DataFrame, calibration: Mapping[str, Any]) -> float:
@@ -265,48 +274,42 @@ def forecast_next_weeks(
     interval_calibration: Mapping[str, Any],
     run_context: Mapping[str, Any],
     params: ForecastingParams,
+    production: ProductionForecast | None = None,
 ) -> pd.DataFrame:
     """Kedro node: forecasts of the ``horizon`` weeks after the panel's last week for the active series.
 
-    Future prices and promotions per source (``known_inputs``): the plan rule alone where no plan is delivered
-    (a plan's rows for such a source are ignored, as the backtest ignored them), ``promo_plan`` where it has
-    them and the rule elsewhere otherwise (plan.py). Level correction and intervals: the backtest's
-    calibration of the source (intervals.py); ``forecast_units`` is the model's forecast times its ``scale``,
-    in the series' measure (``measure``: units, or a value-only feed's sales value).
+    ``production``: the model's point forecasts that the backtest node made (production.py), else made here;
+    future prices and promotions per source as production.py says. Level correction and intervals: the
+    backtest's calibration of the source (intervals.py); ``forecast_units`` is the model's forecast times its
+    ``scale``, in the series' measure (``measure``: units, or a value-only feed's sales value).
     """
     p = ForecastingParams.of(params, "forecasting")
     horizon = p.horizon
-    origin = len(feature_set.panel.weeks) - 1
-    wp = feature_set.panel.extended(horizon)
-    rows = activate_series(wp, origin, p.active_weeks)
-    rows = rows[np.isin(wp.sources[rows], list(forecast_model.models))]
+    made = (
+        production
+        if production is not None and production.made_by(forecast_model, feature_set, horizon)
+        else production_forecast(forecast_model, feature_set, promo_plan, p)
+    )
+    rows, panel = made.rows, feature_set.panel
     if len(rows) == 0:
         return _typed(pd.DataFrame(columns=list(FORECAST_COLUMNS)), FORECAST_COLUMNS)
-    sources = wp.sources[rows]
-    for source in sorted(set(sources)):
-        own = rows[sources == source]
-        if p.known_inputs_of(source) == "rule":
-            _warn_ignored_plan(promo_plan, source, wp.series.iloc[own])
-            apply_plan(wp, origin, horizon, own, None, p.plan_rule)
-        else:
-            apply_plan(wp, origin, horizon, own, promo_plan, p.plan_rule)
-    point = recursive_forecast(forecast_model, wp, origin, horizon, rows)
+    origin = len(panel.weeks) - 1
     h = np.tile(np.arange(1, horizon + 1), len(rows))
-    row_sources = np.repeat(sources, horizon)
+    row_sources = np.repeat(panel.sources[rows], horizon)
     units, p10, p90 = (np.empty(len(h)) for _ in range(3))
-    flat = point.reshape(-1)
-    for source in sorted(set(sources)):
+    flat = made.point.reshape(-1)
+    for source in sorted(set(row_sources)):
         at = row_sources == source
         own = intervals.for_source(interval_calibration, source)
         units[at] = intervals.correct(flat[at], own)
         p10[at], p90[at] = intervals.apply(units[at], h[at], own)
     out = pd.DataFrame(
         {
-            "store_code": np.repeat(wp.series["store_code"].to_numpy()[rows], horizon),
-            "product_code": np.repeat(wp.series["product_code"].to_numpy()[rows], horizon),
-            "measure": np.repeat(wp.measures[rows], horizon),
+            "store_code": np.repeat(panel.series["store_code"].to_numpy()[rows], horizon),
+            "product_code": np.repeat(panel.series["product_code"].to_numpy()[rows], horizon),
+            "measure": np.repeat(panel.measures[rows], horizon),
             "horizon": h,
-            "target_week": wp.weeks[origin + h],
+            "target_week": made.weeks[origin + h],
             "forecast_units": units,
             "forecast_p10": p10,
             "forecast_p90": p90,
@@ -314,24 +317,9 @@ def forecast_next_weeks(
     )
     out["run_id"] = str(run_context["run_id"])
     out["model_version"] = forecast_model.model_version
-    out["origin_week"] = wp.weeks[origin]
+    out["origin_week"] = made.weeks[origin]
     out["created_at"] = str(run_context["started_at"])
     return _typed(out.sort_values([*SERIES_KEYS, "horizon"]), FORECAST_COLUMNS)
-
-
-def _warn_ignored_plan(promo_plan: pd.DataFrame | None, source: str, series: pd.DataFrame) -> None:
-    if promo_plan is None or promo_plan.empty or not set(SERIES_KEYS) <= set(promo_plan.columns):
-        return
-    keys = pd.MultiIndex.from_frame(series[list(SERIES_KEYS)].astype("str"))
-    planned = pd.MultiIndex.from_frame(promo_plan[list(SERIES_KEYS)].astype("str")).isin(keys)
-    if planned.any():
-        logger.warning(
-            "promo_plan has %d rows for source %s, whose known_inputs is 'rule': ignored (set "
-            "forecasting.known_inputs_by_source.%s: plan to use them)",
-            int(planned.sum()),
-            source,
-            source,
-        )
 
 
 def write_forecasts(
