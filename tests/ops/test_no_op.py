@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
+
 import psycopg
 import pytest
 
 from sellout.api import run_pipeline
+from sellout.ingest import landing
 from sellout.sample_data import generate
 
 
@@ -34,6 +38,23 @@ def test_a_rerun_with_nothing_new_is_a_no_op_that_runs_no_node(project):
     assert _runs(project["url"])["again"] == ("noop", 0)
     third = run_pipeline("ingestion", run_id="third")  # still nothing new: still the first run's forecasts
     assert third.status == "noop" and "since run first" in third.note
+
+
+def test_a_later_run_reads_no_landing_file_an_earlier_run_hashed(project, monkeypatch):
+    """A run keeps the landing files' hashes in the data folder: the next one (a new process) reads only the
+    files that are new or changed since, so that its start does not grow with the landing archive."""
+    record = json.loads((project["data"] / "landing_hashes.json").read_text(encoding="utf-8"))
+    assert {Path(entry[0]).name for entry in record} == {p.name for p in project["landing"].rglob("*.csv")}
+    monkeypatch.setattr(landing, "_hashes_by_stat", {})  # what a new process starts with
+    read = []
+    hash_content = landing._content_sha256
+    monkeypatch.setattr(landing, "_content_sha256", lambda path: read.append(path.name) or hash_content(path))
+    assert run_pipeline("ingestion", run_id="again").status == "noop" and read == []
+    hashed_before = {Path(entry[0]).name for entry in record}
+    generate(project["landing"], weeks=7)
+    new_week = {p.name for p in project["landing"].rglob("*.csv")} - hashed_before
+    assert run_pipeline("ingestion", run_id="second").status == "succeeded"
+    assert sorted(read) == sorted(new_week) and new_week  # each new file read once, no other file
 
 
 @pytest.mark.parametrize(

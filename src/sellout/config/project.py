@@ -82,6 +82,12 @@ class ProjectConfig:
             return {}
 
     @cached_property
+    def data_dir(self) -> Path:
+        """The data folder (``globals.data_dir``: ``SELLOUT_DATA_DIR``, else ``data`` in the project)."""
+        folder = Path(str(self.group("globals").get("data_dir") or "data")).expanduser()
+        return folder if folder.is_absolute() else self.project_path / folder
+
+    @cached_property
     def credentials(self) -> dict[str, Any]:
         return self.group("credentials")
 

@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import fnmatch
 import hashlib
+import json
+import os
+import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -67,6 +70,45 @@ def file_sha256(path: Path) -> str:
     if known is None:
         known = _hashes_by_stat[key] = _content_sha256(path)
     return known
+
+
+def load_known_hashes(path: Path) -> int:
+    """Seeds this process's hashes with those an earlier run saved (``save_known_hashes``): a file whose path,
+    inode, size, modification and change times are the recorded ones is not read again, so that a run's start no
+    longer grows with the landing archive (623 MB at 20 times dunnhumby: 1.0 s each run). An unreadable record
+    is ignored: every file is hashed, as without it. Returns how many hashes it knew."""
+    try:
+        entries = json.loads(path.read_text(encoding="utf-8"))
+        known = {(str(e[0]), int(e[1]), int(e[2]), int(e[3]), int(e[4])): str(e[5]) for e in entries}
+    except (OSError, ValueError, TypeError, IndexError, KeyError):
+        return 0
+    _hashes_by_stat.update(known)
+    return len(known)
+
+
+def save_known_hashes(path: Path) -> None:
+    """Writes (atomically) the hashes of the files that are still as they were when hashed, for the next run."""
+    entries = sorted([*key, sha256] for key, sha256 in _hashes_by_stat.items() if _unchanged(key))
+    text = json.dumps(entries)
+    if path.is_file() and path.read_text(encoding="utf-8") == text:
+        return
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            handle.write(text)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def _unchanged(key: tuple) -> bool:
+    try:
+        stat = os.stat(key[0])
+    except OSError:
+        return False
+    return (stat.st_ino, stat.st_size, stat.st_mtime_ns, stat.st_ctime_ns) == tuple(key[1:])
 
 
 def _content_sha256(path: Path) -> str:

@@ -12,17 +12,21 @@ succeeded or failed; a succeeded run first records its fingerprint, which the ne
 from __future__ import annotations
 
 import logging
+from pathlib import Path
 from typing import Any
 
 from kedro.framework.hooks import hook_impl
 
 from sellout.config.parameters import RunControlParams
 from sellout.config.project import ProjectConfig
+from sellout.ingest import landing
 from sellout.integrations import db
 from sellout.ops import no_op, run_records
 from sellout.ops.run_lock import RunLock
 
 logger = logging.getLogger(__name__)
+
+LANDING_HASHES_FILE = "landing_hashes.json"
 
 
 class RunControlHooks:
@@ -53,6 +57,7 @@ class RunControlHooks:
         )
         lock.acquire()
         self._lock = lock
+        landing.load_known_hashes(self._hashes_file())
         self._run = {**run_context, "pipeline": ",".join(run_params.get("pipeline_names") or ["__default__"])}
         with db.connect(self._url, attempts=2, autocommit=True) as conn, conn.transaction():
             run_records.ensure_tables(conn)
@@ -62,6 +67,7 @@ class RunControlHooks:
                     "Runs that stopped without ending (killed?) are now marked abandoned: %s", abandoned
                 )
             previous = self._nothing_new(conn) if no_op.can_be_no_op(run_context) else None
+        _save_hashes(self._hashes_file())
         if previous is not None:
             self._release()
             raise no_op.NothingNew(previous)
@@ -84,6 +90,7 @@ class RunControlHooks:
                 pipeline_name = self._run["pipeline"]
                 ended_with = no_op.fingerprint(self._project, pipeline_name, conn)
                 no_op.store_fingerprint(conn, self._run["run_id"], ended_with)
+            _save_hashes(self._hashes_file())
         except Exception as exc:  # noqa: BLE001 - without it the next run just runs
             logger.warning(
                 "The run's fingerprint was not recorded (%s): the next run runs in full", type(exc).__name__
@@ -94,6 +101,11 @@ class RunControlHooks:
     @hook_impl(trylast=True)
     def on_pipeline_error(self, error: Exception, run_params: dict[str, Any], pipeline, catalog) -> None:
         self._release()
+
+    def _hashes_file(self) -> Path:
+        """Where the landing files' hashes are kept between runs (read and written by a run that writes, not by a
+        dry run)."""
+        return self._project.data_dir / LANDING_HASHES_FILE
 
     def _release(self) -> None:
         if self._lock is not None:
@@ -106,3 +118,10 @@ def _params(catalog) -> Any:
         return catalog.load("params:run_control")
     except Exception:  # noqa: BLE001 - a catalog without the parameter: the defaults apply
         return None
+
+
+def _save_hashes(path: Path) -> None:
+    try:
+        landing.save_known_hashes(path)
+    except OSError as exc:  # the next run hashes the files again, as it would without the record
+        logger.warning("The landing files' hashes were not kept (%s: %s)", type(exc).__name__, exc)
