@@ -2,6 +2,8 @@
 backtest scored for that origin, through the real nodes (preprocessing, features, settings, training with the
 stored full fits of earlier weeks, the forecast, the backtest)."""
 
+from dataclasses import replace
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -110,6 +112,13 @@ def test_the_backtest_keeps_for_next_week_what_this_run_publishes(mart):
     published = forecast_next_weeks(model, features, None, calibration, run, params, production)
     made_again = forecast_next_weeks(model, features, None, calibration, run, params)
     pd.testing.assert_frame_equal(published, made_again)
+    # the forecasts handed over are the ones published; made from other inputs, they are made again
+    doubled = replace(production, point=production.point * 2)
+    twice = forecast_next_weeks(model, features, None, calibration, run, params, doubled)
+    np.testing.assert_allclose(twice["forecast_units"], 2 * published["forecast_units"])
+    stale = replace(doubled, key="made from another week's panel")
+    from_stale = forecast_next_weeks(model, features, None, calibration, run, params, stale)
+    pd.testing.assert_frame_equal(from_stale, published)
 
     (by_origin,) = to_store.values()
     last_week = max(by_origin)

@@ -85,6 +85,12 @@ def _plan_key(promo_plan: pd.DataFrame | None, p: ForecastingParams, feature_set
     return pd.util.hash_pandas_object(promo_plan, index=False).sum().item()
 
 
+def _production_key(feature_set: FeatureSet, promo_plan: pd.DataFrame | None, p: ForecastingParams) -> str:
+    """What production's forecasts are made from: a forecast handed over for other data, parameters or plan is
+    made again."""
+    return result_key("production_forecast", feature_set, p, _plan_key(promo_plan, p, feature_set))
+
+
 # ------------------------------------------------------------------------------------------------ settings
 
 
@@ -226,7 +232,9 @@ def backtest_forecast(
         )
 
     production = (
-        production_forecast(forecast_model, feature_set, promo_plan, p)
+        production_forecast(
+            forecast_model, feature_set, promo_plan, p, _production_key(feature_set, promo_plan, p)
+        )
         if forecast_model is not None
         else None
     )
@@ -285,10 +293,11 @@ def forecast_next_weeks(
     """
     p = ForecastingParams.of(params, "forecasting")
     horizon = p.horizon
+    key = _production_key(feature_set, promo_plan, p)
     made = (
         production
-        if production is not None and production.made_by(forecast_model, feature_set, horizon)
-        else production_forecast(forecast_model, feature_set, promo_plan, p)
+        if production is not None and production.made_by(forecast_model, key)
+        else production_forecast(forecast_model, feature_set, promo_plan, p, key)
     )
     rows, panel = made.rows, feature_set.panel
     if len(rows) == 0:

@@ -28,8 +28,10 @@ logger = logging.getLogger(__name__)
 class ProductionForecast:
     """Forecasts (``point``: len(rows) x horizon, before the level correction) of the active series ``rows``
     from the panel's last week, with the inputs each source knows ahead (``known``: its rows, its
-    ``known_inputs``); ``weeks`` are the panel's weeks and the forecast weeks after them."""
+    ``known_inputs``); ``weeks`` are the panel's weeks and the forecast weeks after them; ``key``: what they
+    were made from (the feature set, the parameters, the promo plan where a source reads it)."""
 
+    key: str
     model_version: str
     trained_until: pd.Timestamp
     origin_week: pd.Timestamp
@@ -42,17 +44,17 @@ class ProductionForecast:
     def horizon(self) -> int:
         return int(self.point.shape[1])
 
-    def made_by(self, model: ModelSet, feature_set: FeatureSet, horizon: int) -> bool:
-        """Whether these are ``model``'s forecasts of ``horizon`` weeks from this panel's last week."""
-        return (
-            self.model_version == model.model_version
-            and self.origin_week == pd.Timestamp(feature_set.panel.weeks[-1])
-            and self.horizon == horizon
-        )
+    def made_by(self, model: ModelSet, key: str) -> bool:
+        """Whether these are ``model``'s forecasts from what ``key`` stands for."""
+        return self.model_version == model.model_version and self.key == key
 
 
 def production_forecast(
-    model: ModelSet, feature_set: FeatureSet, promo_plan: pd.DataFrame | None, p: ForecastingParams
+    model: ModelSet,
+    feature_set: FeatureSet,
+    promo_plan: pd.DataFrame | None,
+    p: ForecastingParams,
+    key: str,
 ) -> ProductionForecast:
     """``model``'s forecasts of the ``p.horizon`` weeks after the panel's last week for the active series.
 
@@ -75,6 +77,7 @@ def production_forecast(
         known.append((own, known_inputs))
     point = recursive_forecast(model, wp, origin, horizon, rows) if len(rows) else np.empty((0, horizon))
     return ProductionForecast(
+        key=key,
         model_version=model.model_version,
         trained_until=pd.Timestamp(model.trained_until),
         origin_week=pd.Timestamp(wp.weeks[origin]),
