@@ -6,7 +6,9 @@ waiting for or refusing to meet another run, as ``params:run_control`` says. Hol
 ``running`` whose heartbeat stopped as ``abandoned``: nobody else can be running, so they were killed. Then an
 incremental run that finds nothing new (:mod:`sellout.ops.no_op`) records itself as ``noop`` and stops with
 :class:`~sellout.ops.no_op.NothingNew`. The lock is released after the run's records are written, whether it
-succeeded or failed; a succeeded run first records its fingerprint, which the next run compares with.
+succeeded or failed; a succeeded run first records its fingerprint, which the next run compares with. The
+landing files' hashes that the fingerprint and the ingestion read are kept between runs in the data folder
+(``landing_hashes.json``, :func:`sellout.ingest.landing.load_known_hashes`): a run reads only new or changed files.
 """
 
 from __future__ import annotations
