@@ -29,7 +29,7 @@ def test_a_file_unchanged_since_the_last_run_is_not_read_again(tmp_path, monkeyp
     week.write_text("store,product,units\nS1,P1,3\n", encoding="utf-8")
     first = landing.file_sha256(week)
     record = tmp_path / "data" / "landing_hashes.json"
-    landing.save_known_hashes(record)
+    landing.save_known_hashes(record, [week.parent])
 
     read = _new_process(monkeypatch)
     assert landing.load_known_hashes(record) == 1
@@ -39,16 +39,21 @@ def test_a_file_unchanged_since_the_last_run_is_not_read_again(tmp_path, monkeyp
     assert landing.file_sha256(week) != first and read == ["sales_2026-W01.csv"]
 
 
-def test_the_record_keeps_only_files_that_are_still_as_hashed(tmp_path):
-    kept, gone = tmp_path / "a.csv", tmp_path / "b.csv"
-    for path in (kept, gone):
+def test_the_record_keeps_only_landing_files_that_are_still_as_hashed(tmp_path):
+    kept, gone, elsewhere = tmp_path / "a.csv", tmp_path / "b.csv", tmp_path / "other" / "c.csv"
+    elsewhere.parent.mkdir()
+    for path in (kept, gone, elsewhere):
         path.write_text(path.name, encoding="utf-8")
         landing.file_sha256(path)
     gone.unlink()
     record = tmp_path / "landing_hashes.json"
-    landing.save_known_hashes(record)
+    landing.save_known_hashes(record, [tmp_path])  # not the other folder's file
     assert [entry[0] for entry in json.loads(record.read_text(encoding="utf-8"))] == [str(kept.resolve())]
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["a.csv", "landing_hashes.json"]  # no temporary file
+    assert sorted(p.name for p in tmp_path.iterdir()) == [
+        "a.csv",
+        "landing_hashes.json",
+        "other",
+    ]  # no temporary file
 
 
 @pytest.mark.parametrize("content", ["not json", '[["a.csv", 1]]', '{"a": 1}'])

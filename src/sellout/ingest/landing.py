@@ -86,9 +86,15 @@ def load_known_hashes(path: Path) -> int:
     return len(known)
 
 
-def save_known_hashes(path: Path) -> None:
-    """Writes (atomically) the hashes of the files that are still as they were when hashed, for the next run."""
-    entries = sorted([*key, sha256] for key, sha256 in _hashes_by_stat.items() if _unchanged(key))
+def save_known_hashes(path: Path, folders: list[Path]) -> None:
+    """Writes (atomically) the hashes of the files in ``folders`` (the landing folders) that are still as they
+    were when hashed, for the next run."""
+    inside = {str(Path(folder).resolve()) for folder in folders}
+    entries = sorted(
+        [*key, sha256]
+        for key, sha256 in _hashes_by_stat.items()
+        if str(Path(key[0]).parent) in inside and _unchanged(key)
+    )
     text = json.dumps(entries)
     if path.is_file() and path.read_text(encoding="utf-8") == text:
         return

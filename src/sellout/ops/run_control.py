@@ -69,7 +69,7 @@ class RunControlHooks:
                     "Runs that stopped without ending (killed?) are now marked abandoned: %s", abandoned
                 )
             previous = self._nothing_new(conn) if no_op.can_be_no_op(run_context) else None
-        _save_hashes(self._hashes_file())
+        _save_hashes(self._hashes_file(), self._landing_folders())
         if previous is not None:
             self._release()
             raise no_op.NothingNew(previous)
@@ -92,7 +92,7 @@ class RunControlHooks:
                 pipeline_name = self._run["pipeline"]
                 ended_with = no_op.fingerprint(self._project, pipeline_name, conn)
                 no_op.store_fingerprint(conn, self._run["run_id"], ended_with)
-            _save_hashes(self._hashes_file())
+            _save_hashes(self._hashes_file(), self._landing_folders())
         except Exception as exc:  # noqa: BLE001 - without it the next run just runs
             logger.warning(
                 "The run's fingerprint was not recorded (%s): the next run runs in full", type(exc).__name__
@@ -109,6 +109,9 @@ class RunControlHooks:
         dry run)."""
         return self._project.data_dir / LANDING_HASHES_FILE
 
+    def _landing_folders(self) -> list[Path]:
+        return [Path(source.directory) for source in self._project.sources.values() if source.enabled]
+
     def _release(self) -> None:
         if self._lock is not None:
             self._lock.release()
@@ -122,8 +125,8 @@ def _params(catalog) -> Any:
         return None
 
 
-def _save_hashes(path: Path) -> None:
+def _save_hashes(path: Path, folders: list[Path]) -> None:
     try:
-        landing.save_known_hashes(path)
+        landing.save_known_hashes(path, folders)
     except OSError as exc:  # the next run hashes the files again, as it would without the record
         logger.warning("The landing files' hashes were not kept (%s: %s)", type(exc).__name__, exc)
