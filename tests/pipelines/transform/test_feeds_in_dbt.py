@@ -46,6 +46,13 @@ sources:
       week_ending_weekday: sunday
       columns: {{date: Date, store_code: Store, sales_value: Sales, open: Open, promotion: Promo}}
       constants: {{product_code: ALL}}
+  preis:
+    directory: {root}/preis
+    sellout:
+      pattern: "preis_*"
+      week_ending_weekday: saturday
+      columns: {{week_end_date: Week, store_code: Store, product_code: Item, units: Units, price: Price,
+                 base_price: BasePrice}}
 """
 CONTEXT = {"run_id": "r1", "mode": "incremental", "started_at": "2026-11-27T07:00:00+00:00", "dry_run": False}
 
@@ -80,6 +87,13 @@ def _write_files(root: Path) -> None:
                 f"{store},{day.date()},{0 if closed else 1000 + store * 10 + day.day},{int(not closed)},0"
             )
     (root / "tage" / "tage_2026-08.csv").write_text("\n".join(rows) + "\n", encoding="utf-8")
+    (root / "preis").mkdir()
+    for index, week in enumerate(weeks[:4]):  # a base price on every line, promoted or not
+        price = "1.60" if index == 2 else "2.00"
+        (root / "preis" / f"preis_{week.date()}.csv").write_text(
+            f"Week,Store,Item,Units,Price,BasePrice\n{week.date()},P1,B1,{7 + index},{price},2.{index}0\n",
+            encoding="utf-8",
+        )
 
 
 def _load_and_build(root: Path, url: str, context: dict) -> tuple[dict, dict]:
@@ -144,7 +158,7 @@ def test_the_dimensions_come_from_the_feeds_codes_and_names(built):
 def test_the_mart_says_what_each_source_measures_and_which_weeks_are_complete(built):
     fct = built["marts.fct_sellout_weekly"]
     by_source = fct.groupby("source")["measure"].unique().map(list).to_dict()
-    assert by_source == {"neu": ["units"], "tage": ["sales_value"]}
+    assert by_source == {"neu": ["units"], "preis": ["units"], "tage": ["sales_value"]}
     daily = fct[fct["source"] == "tage"]
     daily = daily.set_index(["store_code", daily["week_end_date"].astype(str)])
     assert daily["units"].isna().all()
@@ -160,6 +174,10 @@ def test_the_mart_says_what_each_source_measures_and_which_weeks_are_complete(bu
     assert weekly["base_price_derived"].all()
     assert (weekly["base_price"].astype(float) == 2.0).all()
     assert (weekly["price"].astype(float).round(2).isin([1.5, 2.0])).all()  # sales value over units
+    # a feed that delivers the base price everywhere keeps it as delivered, none derived
+    delivered = fct[fct["source"] == "preis"].sort_values("week_end_date")
+    assert not delivered["base_price_derived"].any()
+    assert delivered["base_price"].astype(float).tolist() == [2.0, 2.1, 2.2, 2.3]
 
 
 @pytest.mark.integration
@@ -244,3 +262,46 @@ def assert_frame_equal_sorted(left: pd.DataFrame, right: pd.DataFrame, keys: lis
     pd.testing.assert_frame_equal(
         left.sort_values(keys).reset_index(drop=True), right.sort_values(keys).reset_index(drop=True)
     )
+
+
+def _write_priced_week(folder: Path, week: pd.Timestamp, lines: list[str]) -> None:
+    (folder / f"preis_{week.date()}.csv").write_text(
+        "Week,Store,Item,Units,Price,BasePrice\n" + "".join(f"{week.date()},{line}\n" for line in lines),
+        encoding="utf-8",
+    )
+
+
+def _built_fct_sql(target: Path) -> str:
+    return (target / "run" / "sellout" / "models" / "marts" / "fct_sellout_weekly.sql").read_text()
+
+
+@pytest.mark.integration
+def test_the_base_price_is_derived_for_the_series_that_lack_it_alone(pg_server, tmp_path, monkeypatch):
+    """A feed that lacks the base price on a few lines: the build derives it for those series only (the others
+    pass through, as delivered); a later week with every base price derives nothing; both equal a full rebuild."""
+    target = tmp_path / "dbt" / "target"
+    monkeypatch.setenv("DBT_TARGET_PATH", str(target))
+    monkeypatch.setenv("DBT_LOG_PATH", str(tmp_path / "dbt" / "logs"))
+    for name in ("neu", "tage", "preis"):
+        (tmp_path / name).mkdir()
+    weeks = pd.date_range("2026-06-06", periods=20, freq="7D")  # Saturdays, before the run's day
+    for index, week in enumerate(weeks[:4]):
+        b2 = "P1,B2,5,1.00," if index == 3 else "P1,B2,5,3.00,3.00"  # week 4: promoted, no base price
+        _write_priced_week(tmp_path / "preis", week, [f"P1,B1,{7 + index},2.00,2.{index}0", b2])
+    with temporary_database(pg_server["url"], prefix="basis") as url:
+        _load_and_build(tmp_path, url, {**CONTEXT, "run_id": "first"})
+        assert "series_without_base_price" in _built_fct_sql(target)
+        # weeks later than base_price_weeks after the gap: every line the build reads has its base price
+        _write_priced_week(tmp_path / "preis", weeks[-1], ["P1,B1,9,2.00,2.50", "P1,B2,4,3.00,3.00"])
+        ingestion, test_status = _load_and_build(tmp_path, url, {**CONTEXT, "run_id": "second"})
+        assert ingestion["files_loaded"] == 1 and test_status["success"]
+        assert " over (" not in _built_fct_sql(target)
+        incremental = _tables(url, "marts.fct_sellout_weekly")["marts.fct_sellout_weekly"]
+        _load_and_build(tmp_path, url, {**CONTEXT, "run_id": "full", "mode": "full"})
+        rebuilt = _tables(url, "marts.fct_sellout_weekly")["marts.fct_sellout_weekly"]
+
+    fct = incremental.set_index(["product_code", incremental["week_end_date"].astype(str)])
+    assert fct["base_price_derived"].sum() == 1
+    assert fct.loc[("B2", str(weeks[3].date())), ["base_price", "base_price_derived"]].tolist() == [3.0, True]
+    assert fct.loc["B1", "base_price"].astype(float).tolist() == [2.0, 2.1, 2.2, 2.3, 2.5]
+    assert_frame_equal_sorted(incremental, rebuilt, ["source", "store_code", "product_code", "week_end_date"])
