@@ -1,37 +1,14 @@
-"""Atomic file writes (a temporary file beside the target, then a rename: readers see the old or the new file), and
-the base of datasets whose save does something and records it as JSON."""
+"""The base of datasets whose save does something and records it as JSON (written atomically)."""
 
 from __future__ import annotations
 
 import json
-import os
-import tempfile
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from kedro.io import AbstractDataset, DatasetError
 
-
-def write_json(path: Path, data: Any) -> None:
-    write_bytes(path, json.dumps(data, default=str, indent=2).encode("utf-8"))
-
-
-def write_bytes(path: Path, content: bytes) -> None:
-    write_file(path, lambda tmp: tmp.write_bytes(content))
-
-
-def write_file(path: Path, write: Callable[[Path], object]) -> None:
-    """``write(temporary_path)`` writes the whole file beside ``path``; then it replaces ``path`` in one rename."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
-    os.close(fd)
-    try:
-        write(Path(tmp))
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+from sellout.integrations.atomic_files import write_json
 
 
 class JsonRecordDataset(AbstractDataset[Any, dict]):

@@ -18,7 +18,7 @@ import pandas as pd
 from kedro.io import AbstractDataset, DatasetError
 from kedro_datasets._typing import PlotlyPreview, TablePreview
 
-from sellout.datasets.atomic import write_bytes, write_file
+from sellout.integrations.atomic_files import write_bytes, write_file
 
 
 class _LocalFile(AbstractDataset):

@@ -26,12 +26,13 @@ import logging
 import os
 import pickle
 import re
-import tempfile
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from kedro.io import AbstractDataset, DatasetError
+
+from sellout.integrations.atomic_files import write_file
 
 logger = logging.getLogger(__name__)
 
@@ -105,11 +106,8 @@ class MemoDataset(AbstractDataset[dict[str, Any], dict[str, Callable[[], Any]]])
 
 
 def _write_atomically(path: Path, value: Any) -> None:
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
-    try:
-        with os.fdopen(fd, "wb") as handle:
+    def dump(tmp: Path) -> None:
+        with tmp.open("wb") as handle:
             pickle.dump(value, handle, protocol=pickle.HIGHEST_PROTOCOL)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+
+    write_file(path, dump)

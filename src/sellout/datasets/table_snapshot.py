@@ -34,8 +34,6 @@ from __future__ import annotations
 
 import json
 import logging
-import os
-import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -48,6 +46,7 @@ from sellout.datasets.copy_codec import COPY_OUT_OPTIONS, csv_to_frame
 from sellout.datasets.postgres_table import describe_query
 from sellout.datasets.write_behind import BackgroundWrite
 from sellout.integrations import db
+from sellout.integrations.atomic_files import write_file
 
 logger = logging.getLogger(__name__)
 
@@ -236,15 +235,7 @@ class TableSnapshotDataset(AbstractDataset[None, pd.DataFrame]):
         table = table.replace_schema_metadata(
             {**(table.schema.metadata or {}), _META_KEY: json.dumps(described)}
         )
-        self._filepath.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=self._filepath.parent, prefix=f".{self._filepath.name}.")
-        os.close(fd)
-        try:
-            pq.write_table(table, tmp)
-            os.replace(tmp, self._filepath)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
+        write_file(self._filepath, lambda tmp: pq.write_table(table, tmp))
 
 
 def _key_in(rows: pd.DataFrame, keys: pd.DataFrame, names: list[str]) -> np.ndarray:

@@ -6,12 +6,12 @@ import fnmatch
 import hashlib
 import json
 import os
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
 from sellout.canonical import FILE_KINDS  # master data first, so sell-out rows find their codes
 from sellout.config.sources import SourceConfig
+from sellout.integrations.atomic_files import write_bytes
 
 HASH_CHUNK_BYTES = 1 << 20
 _hashes_by_stat: dict[tuple, str] = {}
@@ -98,15 +98,7 @@ def save_known_hashes(path: Path, folders: list[Path]) -> None:
     text = json.dumps(entries)
     if path.is_file() and path.read_text(encoding="utf-8") == text:
         return
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            handle.write(text)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    write_bytes(path, text.encode("utf-8"))
 
 
 def _unchanged(key: tuple) -> bool:
