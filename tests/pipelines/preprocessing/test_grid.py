@@ -44,6 +44,19 @@ def test_two_rows_of_one_series_week_are_refused_with_an_example():
         panel_grid(obs, min_weeks_history=1)
 
 
+def test_only_a_repeated_series_week_is_refused_whichever_series_it_is_in():
+    rows = [
+        ("S1", "P1", W[0], 1.0),
+        ("S1", "P2", W[0], 1.0),
+        ("S2", "P1", W[0], 1.0),
+        ("S2", "P1", W[3], 1.0),
+    ]
+    assert len(panel_grid(_obs(rows), min_weeks_history=1)) == 6  # one week in two series: no duplicate
+    repeated = [*rows, ("S2", "P1", W[3], 4.0), ("S9", "P9", W[5], 1.0), ("S9", "P9", W[5], 1.0)]
+    with pytest.raises(ValueError, match=r"2 duplicate series-weeks, e.g. .*'S2'.*'P1'"):
+        panel_grid(_obs(repeated), min_weeks_history=5)  # S9|P9 is too short to keep: still refused
+
+
 def test_a_store_week_without_rows_between_deliveries_is_an_outage():
     store_no = np.array([0, 0, 1, 1])
     week_no = np.array([0, 3, 1, 2])

@@ -39,3 +39,10 @@ def test_codes_follow_the_texts_sort_order_whatever_the_categories_order():
     plain_codes, plain_uniques = pd.factorize(values.astype("str"), sort=True)
     assert list(uniques) == list(plain_uniques) == ["a", "b", "c"]
     np.testing.assert_array_equal(codes, plain_codes)
+
+
+def test_a_missing_value_keeps_no_code_and_unused_categories_are_left_out():
+    values = _coded(["b", None, "a", "b"], ["b", "unused", "a"])
+    codes, uniques = sorted_codes(values)
+    assert list(uniques) == ["a", "b"]
+    np.testing.assert_array_equal(codes, [1, -1, 0, 1])

@@ -173,8 +173,6 @@ def to_wide(panel: pd.DataFrame) -> WidePanel:
     row, series = factorize_keys(pd.DataFrame({key: as_text(panel[key]) for key in SERIES_KEYS}))
     col = offsets.to_numpy(dtype="int64")
     n_rows, n_cols = len(series), len(weeks)
-    if pd.Series(row * n_cols + col).duplicated().any():
-        raise ValueError("model panel has duplicate (store_code, product_code, week_end_date) rows")
 
     def matrix(values: pd.Series, dtype: str = "float64") -> np.ndarray:
         out = np.full((n_rows, n_cols), np.nan, dtype=dtype)
@@ -183,6 +181,9 @@ def to_wide(panel: pd.DataFrame) -> WidePanel:
 
     in_span = np.zeros((n_rows, n_cols), dtype=bool)
     in_span[row, col] = True
+    # two rows in one cell mark it once (a hashed `duplicated` of the cells took 0.7 s at 20 times dunnhumby)
+    if int(np.count_nonzero(in_span)) != len(row):
+        raise ValueError("model panel has duplicate (store_code, product_code, week_end_date) rows")
     exog = {}
     for c in EXOG_COLUMNS:
         values = panel[c].astype("float64") if c in panel.columns else pd.Series(np.nan, index=panel.index)

@@ -77,7 +77,6 @@ def panel_grid(obs: pd.DataFrame, min_weeks_history: int) -> PanelGrid:
     n_products = max(len(products), 1)
     pair = store_no.astype("int64") * n_products + product_no
     series_no, pairs = pd.factorize(pair, sort=True)
-    _refuse_duplicates(obs, series_no, week_no)
 
     n_series = len(pairs)
     n_obs = np.bincount(series_no, minlength=n_series)
@@ -85,6 +84,7 @@ def panel_grid(obs: pd.DataFrame, min_weeks_history: int) -> PanelGrid:
     last = np.full(n_series, -1)
     np.minimum.at(first, series_no, week_no)
     np.maximum.at(last, series_no, week_no)
+    _refuse_duplicates(obs, series_no, week_no, first, last)
     kept = n_obs >= min_weeks_history
     first, last, kept_pairs = first[kept], last[kept], pairs[kept]
     number = np.cumsum(kept) - 1  # a kept series' number among the kept
@@ -124,9 +124,17 @@ def panel_grid(obs: pd.DataFrame, min_weeks_history: int) -> PanelGrid:
     )
 
 
-def _refuse_duplicates(obs: pd.DataFrame, series_no: np.ndarray, week_no: np.ndarray) -> None:
-    cell = series_no.astype("int64") * (int(week_no.max()) + 1 if len(week_no) else 1) + week_no
-    duplicated = pd.Series(cell).duplicated().to_numpy()
-    if duplicated.any():
-        example = obs[[STORE, PRODUCT, WEEK]].iloc[int(np.argmax(duplicated))].to_dict()
-        raise ValueError(f"sellout_weekly has {int(duplicated.sum())} duplicate series-weeks, e.g. {example}")
+def _refuse_duplicates(
+    obs: pd.DataFrame, series_no: np.ndarray, week_no: np.ndarray, first: np.ndarray, last: np.ndarray
+) -> None:
+    """Raises if two observations share a series and week. Each observation counted in its cell of every
+    series' span (``first`` to ``last`` week): one pass, no hashing or sorting of the 10 million cells of 20
+    times dunnhumby (a hashed ``duplicated`` took 2.4 s of the panel's 18 s there)."""
+    spans = last - first + 1
+    start = np.concatenate([[0], np.cumsum(spans)[:-1]])
+    cell = start[series_no] + week_no - first[series_no]
+    per_cell = np.bincount(cell, minlength=int(spans.sum()))
+    if len(per_cell) and per_cell.max() > 1:
+        example = obs[[STORE, PRODUCT, WEEK]].iloc[int(np.argmax(per_cell[cell] > 1))].to_dict()
+        extra = int((per_cell[per_cell > 1] - 1).sum())
+        raise ValueError(f"sellout_weekly has {extra} duplicate series-weeks, e.g. {example}")

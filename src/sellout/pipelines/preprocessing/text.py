@@ -54,6 +54,12 @@ def sorted_codes(values: pd.Series) -> tuple[np.ndarray, pd.Index]:
     with ``sort=True``, without turning a categorical into text)."""
     if not is_categorical(values):
         return pd.factorize(values, sort=True)
-    values = values.cat.remove_unused_categories()
-    values = values.cat.reorder_categories(sorted(values.cat.categories))
-    return values.cat.codes.to_numpy(dtype="int64"), values.cat.categories
+    # the categories in use counted in one pass over the codes (-1, a missing value, shifted to 0), then only
+    # they are sorted: remove_unused_categories sorted the 10 million codes of 20 times dunnhumby (1.4 s a column)
+    shifted = values.cat.codes.to_numpy().astype(np.intp) + 1
+    categories = values.cat.categories
+    used = np.flatnonzero(np.bincount(shifted, minlength=len(categories) + 1)[1:])
+    order = used[np.argsort(np.asarray(categories[used], dtype=object), kind="stable")]
+    new_code = np.full(len(categories) + 1, -1, dtype="int64")
+    new_code[order + 1] = np.arange(len(order))
+    return new_code[shifted], categories[order]
