@@ -1,6 +1,6 @@
 {#- How the lines a build of fct_sellout_weekly reads lack a delivered base price: 'none' (every line has one),
     'some' (fewer than half of them lack it) or 'most'. The lines are all of them (`relation` none, a full build)
-    or the weeks from base_price_weeks before the first week loaded since `relation` was last built; raw lines,
+    or those an incremental build of `relation` reads (sellout_lines_a_build_reads); raw lines,
     loaded or not (a line staging leaves out can only make the answer more cautious). Run when executing. -#}
 {% macro sellout_base_price_gaps(relation) -%}
     {%- set query -%}
@@ -14,9 +14,7 @@
         select count(*) filter (where base_price is null) as without_base_price, count(*) as lines
         from {{ source('raw', 'sellout_lines') }}
         {%- if relation is not none %}
-        where source in (select source from touched)
-          and week_end_date >= (select min(week_end_date) from touched)
-              - interval '{{ var("base_price_weeks") - 1 }} weeks'
+        where {{ sellout_lines_a_build_reads() }}
         {%- endif %}
     {%- endset -%}
     {%- set row = run_query(query).rows[0] -%}

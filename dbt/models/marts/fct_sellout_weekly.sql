@@ -47,9 +47,7 @@ lines as (
 
     select * from {{ ref('stg_sellout_lines') }}
     {% if since_last_build %}
-    where source in (select source from touched)
-      and week_end_date >= (select min(week_end_date) from touched)
-          - interval '{{ var("base_price_weeks") - 1 }} weeks'
+    where {{ sellout_lines_a_build_reads() }}
     {% endif %}
 
 ),

@@ -90,10 +90,14 @@ def _write_files(root: Path) -> None:
     (root / "preis").mkdir()
     for index, week in enumerate(weeks[:4]):  # a base price on every line, promoted or not
         price = "1.60" if index == 2 else "2.00"
-        (root / "preis" / f"preis_{week.date()}.csv").write_text(
-            f"Week,Store,Item,Units,Price,BasePrice\n{week.date()},P1,B1,{7 + index},{price},2.{index}0\n",
-            encoding="utf-8",
-        )
+        _write_priced_week(root / "preis", week, [f"P1,B1,{7 + index},{price},2.{index}0"])
+
+
+def _write_priced_week(folder: Path, week: pd.Timestamp, lines: list[str]) -> None:
+    (folder / f"preis_{week.date()}.csv").write_text(
+        "Week,Store,Item,Units,Price,BasePrice\n" + "".join(f"{week.date()},{line}\n" for line in lines),
+        encoding="utf-8",
+    )
 
 
 def _load_and_build(root: Path, url: str, context: dict) -> tuple[dict, dict]:
@@ -261,13 +265,6 @@ def assert_frame_equal_sorted(left: pd.DataFrame, right: pd.DataFrame, keys: lis
     )
     pd.testing.assert_frame_equal(
         left.sort_values(keys).reset_index(drop=True), right.sort_values(keys).reset_index(drop=True)
-    )
-
-
-def _write_priced_week(folder: Path, week: pd.Timestamp, lines: list[str]) -> None:
-    (folder / f"preis_{week.date()}.csv").write_text(
-        "Week,Store,Item,Units,Price,BasePrice\n" + "".join(f"{week.date()},{line}\n" for line in lines),
-        encoding="utf-8",
     )
 
 
