@@ -1,7 +1,8 @@
 """`make bench-scale`: a larger retailer built from dunnhumby (stores cloned under new codes, units perturbed by a
 fixed seed, delivered as weekly files) at 1x, 5x and 20x: at each scale a full run, one new week and a no-op, with
 the time and peak memory of each, every stage's time, and how each stage grew against the scale. The last line is
-JSON. ``SCALES=1,5`` (or ``python -m benchmarks.scale 1 5``) runs a subset.
+JSON. ``SCALES=1,5`` (or ``python -m benchmarks.scale 1 5``) runs a subset; ``SELLOUT_BENCH_KEEP=1`` keeps each
+scale's work folder (the runs' logs, dbt's artifacts, the database) and prints where it is.
 """
 
 from __future__ import annotations
@@ -31,7 +32,10 @@ def run_scale(source_dir: Path, scale: int) -> tuple[dict[str, float], list[RunF
         runs = run_cases(conf, work, retailer, url, environment(work))
     finally:
         embedded_db.stop(work / "pg")
-        shutil.rmtree(work, ignore_errors=True)
+        if os.environ.get("SELLOUT_BENCH_KEEP"):  # the runs' logs, dbt's run_results.json, the database
+            print(f"kept {work}")
+        else:
+            shutil.rmtree(work, ignore_errors=True)
     full, new_week, noop = runs
     figures = {
         f"x{scale}_full_wall_s": full.wall_s,
