@@ -1,19 +1,24 @@
 {#-
-    A post-hook: an index on `column` of `relation` unless it already has one led by that column. dbt's
-    `indexes` config creates indexes only when a table is created, not on a table an earlier version built;
-    an index named here would collide, in a full refresh, with the one of the table being replaced (still there
-    until the swap commits), so PostgreSQL names it.
+    A post-hook: an index on `columns` (a list, in order) of `relation` unless it already has one led by those
+    columns. dbt's `indexes` config creates indexes only when a table is created, not on a table an earlier
+    version built; an index named here would collide, in a full refresh, with the one of the table being
+    replaced (still there until the swap commits), so PostgreSQL names it.
 -#}
-{% macro sellout_ensure_index(relation, column) -%}
+{% macro sellout_ensure_index(relation, columns) -%}
 do $$
 begin
     if not exists (
         select 1
         from pg_index i
-        join pg_attribute a on a.attrelid = i.indrelid and a.attnum = i.indkey[0]
-        where i.indrelid = '{{ relation }}'::regclass and a.attname = '{{ column }}'
+        where i.indrelid = '{{ relation }}'::regclass
+          and (
+              select array_agg(a.attname::text order by key.position)
+              from unnest(i.indkey::int2[]) with ordinality as key(attnum, position)
+              join pg_attribute a on a.attrelid = i.indrelid and a.attnum = key.attnum
+              where key.position <= {{ columns | length }}
+          ) = array['{{ columns | join("', '") }}']::text[]
     ) then
-        execute 'create index on {{ relation }} ({{ column }})';
+        execute 'create index on {{ relation }} ({{ columns | join(", ") }})';
     end if;
 end
 $$

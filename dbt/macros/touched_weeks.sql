@@ -9,10 +9,28 @@
 {%- endmacro %}
 
 
-{#- The lines an incremental build of fct_sellout_weekly reads, given a CTE `touched` (sellout_touched_weeks): the
-    sources touched, from base_price_weeks before the first week touched (the derived base price looks back). -#}
-{% macro sellout_lines_a_build_reads() -%}
-    source in (select source from touched)
-      and week_end_date >= (select min(week_end_date) from touched)
-          - interval '{{ var("base_price_weeks") - 1 }} weeks'
+{#- The (source, week_end_date)s an incremental build of `relation` (fct_sellout_weekly) rewrites, given a CTE
+    `touched` (sellout_touched_weeks): the weeks touched, and the weeks of the same source built up to
+    base_price_weeks - 1 after one of them, whose derived base price looks back at it (a corrected week moves it):
+    what a full rebuild would change. A new week has no such weeks after it. -#}
+{% macro sellout_weeks_a_build_rewrites(relation) -%}
+    select source, week_end_date from touched
+    union
+    select built.source, built.week_end_date
+    from {{ relation }} as built
+    inner join touched
+        on built.source = touched.source
+       and built.week_end_date > touched.week_end_date
+       and built.week_end_date <= touched.week_end_date + interval '{{ var("base_price_weeks") - 1 }} weeks'
+{%- endmacro %}
+
+
+{#- The lines an incremental build of fct_sellout_weekly rewrites, given a CTE `rewritten_weeks`
+    (sellout_weeks_a_build_rewrites): their sources, from the first to the last week rewritten. Plain conditions
+    on the source and the week, which PostgreSQL applies below stg_sellout_lines' window (partitioned by both):
+    only those weeks' lines are read. -#}
+{% macro sellout_lines_a_build_rewrites() -%}
+    source in (select source from rewritten_weeks)
+      and week_end_date between (select min(week_end_date) from rewritten_weeks)
+                            and (select max(week_end_date) from rewritten_weeks)
 {%- endmacro %}

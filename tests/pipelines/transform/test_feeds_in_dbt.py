@@ -93,8 +93,8 @@ def _write_files(root: Path) -> None:
         _write_priced_week(root / "preis", week, [f"P1,B1,{7 + index},{price},2.{index}0"])
 
 
-def _write_priced_week(folder: Path, week: pd.Timestamp, lines: list[str]) -> None:
-    (folder / f"preis_{week.date()}.csv").write_text(
+def _write_priced_week(folder: Path, week: pd.Timestamp, lines: list[str], suffix: str = "") -> None:
+    (folder / f"preis_{week.date()}{suffix}.csv").write_text(
         "Week,Store,Item,Units,Price,BasePrice\n" + "".join(f"{week.date()},{line}\n" for line in lines),
         encoding="utf-8",
     )
@@ -301,4 +301,44 @@ def test_the_base_price_is_derived_for_the_series_that_lack_it_alone(pg_server, 
     assert fct["base_price_derived"].sum() == 1
     assert fct.loc[("B2", str(weeks[3].date())), ["base_price", "base_price_derived"]].tolist() == [3.0, True]
     assert fct.loc["B1", "base_price"].astype(float).tolist() == [2.0, 2.1, 2.2, 2.3, 2.5]
+    assert_frame_equal_sorted(incremental, rebuilt, ["source", "store_code", "product_code", "week_end_date"])
+
+
+def _by_product_and_week(fct: pd.DataFrame) -> pd.DataFrame:
+    return fct.set_index(["product_code", fct["week_end_date"].astype(str)]).sort_index()
+
+
+@pytest.mark.integration
+def test_weeks_without_a_base_price_built_run_by_run_equal_a_full_rebuild(pg_server, tmp_path, monkeypatch):
+    """A new week lacking the base price derives it from the weeks the table holds before it, and rewrites no
+    earlier week; a corrected earlier week rewrites the later weeks whose derived base price looks back at it.
+    Built run by run, the table equals a full rebuild."""
+    monkeypatch.setenv("DBT_TARGET_PATH", str(tmp_path / "dbt" / "target"))
+    monkeypatch.setenv("DBT_LOG_PATH", str(tmp_path / "dbt" / "logs"))
+    for name in ("neu", "tage", "preis"):
+        (tmp_path / name).mkdir()
+    folder = tmp_path / "preis"
+    weeks = pd.date_range("2026-06-06", periods=4, freq="7D")  # Saturdays, before the run's day
+    for week in weeks[:2]:
+        _write_priced_week(folder, week, ["P1,B1,7,2.00,2.00", "P1,B2,5,3.00,3.00"])
+    with temporary_database(pg_server["url"], prefix="rueck") as url:
+        _load_and_build(tmp_path, url, {**CONTEXT, "run_id": "first"})
+        _write_priced_week(folder, weeks[2], ["P1,B1,7,2.00,2.00", "P1,B2,9,1.00,"])
+        _load_and_build(tmp_path, url, {**CONTEXT, "run_id": "second"})
+        second = _by_product_and_week(_tables(url, "marts.fct_sellout_weekly")["marts.fct_sellout_weekly"])
+        # week 1 corrected (B2 at 3.40), and a new week 3 without B2's base price
+        _write_priced_week(folder, weeks[0], ["P1,B1,7,2.00,2.00", "P1,B2,5,3.40,3.40"], suffix="_korrektur")
+        _write_priced_week(folder, weeks[3], ["P1,B1,7,2.00,2.00", "P1,B2,9,1.20,"])
+        ingestion, test_status = _load_and_build(tmp_path, url, {**CONTEXT, "run_id": "third"})
+        assert ingestion["files_loaded"] == 2 and test_status["success"]
+        incremental = _tables(url, "marts.fct_sellout_weekly")["marts.fct_sellout_weekly"]
+        _load_and_build(tmp_path, url, {**CONTEXT, "run_id": "full", "mode": "full"})
+        rebuilt = _tables(url, "marts.fct_sellout_weekly")["marts.fct_sellout_weekly"]
+
+    week = [str(w.date()) for w in weeks]
+    assert second.loc[("B2", week[2]), ["base_price", "base_price_derived"]].tolist() == [3.0, True]
+    assert set(second.loc[second["built_by_run"] == "second"].index) == {("B1", week[2]), ("B2", week[2])}
+    third = _by_product_and_week(incremental)
+    assert third.loc["B2", "base_price"].astype(float).tolist() == [3.4, 3.0, 3.4, 3.4]
+    assert set(third["built_by_run"]) == {"third"}  # week 1 and the weeks that look back at it, and week 4
     assert_frame_equal_sorted(incremental, rebuilt, ["source", "store_code", "product_code", "week_end_date"])

@@ -6,12 +6,17 @@ from __future__ import annotations
 import csv
 import io
 import re
+from pathlib import Path
 
+import pandas as pd
 import psycopg
+import yaml
 
 from sellout.api import run_pipeline
 from sellout.sample_data import generate
 
+DBT_PROJECT = Path(__file__).resolve().parents[3] / "dbt" / "dbt_project.yml"
+BASE_PRICE_WEEKS = yaml.safe_load(DBT_PROJECT.read_text())["vars"]["base_price_weeks"]
 COLUMNS = "source, store_code, product_code, week_end_date, units, sales_value, price, base_price, promotion"
 
 
@@ -25,6 +30,18 @@ def _built_by(url: str) -> dict[str, int]:
         return dict(
             conn.execute("select built_by_run, count(*) from marts.fct_sellout_weekly group by 1").fetchall()
         )
+
+
+def _weeks_built_by(url: str) -> dict[str, set[tuple[str, pd.Timestamp]]]:
+    """The (source, week)s each run built."""
+    with psycopg.connect(url) as conn:
+        rows = conn.execute(
+            "select distinct built_by_run, source, week_end_date from marts.fct_sellout_weekly"
+        ).fetchall()
+    out: dict[str, set[tuple[str, pd.Timestamp]]] = {}
+    for run, source, week in rows:
+        out.setdefault(run, set()).add((source, pd.Timestamp(week)))
+    return out
 
 
 def _built_by_run_indexes(url: str) -> list[str]:
@@ -54,8 +71,19 @@ def test_weeks_built_incrementally_equal_a_full_rebuild(isolated_project):
     _resend_with_a_correction(landing)  # and a corrected old one
     for pipeline in ("ingestion", "transform"):
         assert run_pipeline(pipeline, run_id="w9").status == "succeeded"
-    built = _built_by(url)
-    assert set(built) == {"w8", "w9"} and built["w9"] < built["w8"]  # only the touched weeks were rebuilt
+    weeks = _weeks_built_by(url)
+    assert set(weeks) == {"w8", "w9"}
+    every_week = weeks["w8"] | weeks["w9"]
+    new_week = max(week for _, week in every_week)
+    corrected = min(week for source, week in every_week if source == "grocer_a")
+    looking_back = pd.Timedelta(weeks=BASE_PRICE_WEEKS - 1)
+    # the touched weeks (the new one, the corrected one) and those whose derived base price looks back at it
+    assert weeks["w9"] == {
+        (source, week)
+        for source, week in every_week
+        if week == new_week or (source == "grocer_a" and week <= corrected + looking_back)
+    }
+    assert weeks["w8"]  # the other sources' earlier weeks were kept
     assert len(_built_by_run_indexes(url)) == 1  # what the incremental tests read by
     incremental = _fact(url)
     assert any(row[4] == 999 for row in incremental)  # the correction won
