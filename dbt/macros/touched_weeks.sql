@@ -16,12 +16,16 @@
 {% macro sellout_weeks_a_build_rewrites(relation) -%}
     select source, week_end_date from touched
     union
-    select built.source, built.week_end_date
-    from {{ relation }} as built
-    inner join touched
-        on built.source = touched.source
-       and built.week_end_date > touched.week_end_date
-       and built.week_end_date <= touched.week_end_date + interval '{{ var("base_price_weeks") - 1 }} weeks'
+    {#- lateral: an index range of `relation` per week touched (a join read the whole index: 4 s at 20x) #}
+    select later.source, later.week_end_date
+    from touched
+    cross join lateral (
+        select distinct built.source, built.week_end_date
+        from {{ relation }} as built
+        where built.source = touched.source
+          and built.week_end_date > touched.week_end_date
+          and built.week_end_date <= touched.week_end_date + interval '{{ var("base_price_weeks") - 1 }} weeks'
+    ) as later
 {%- endmacro %}
 
 
