@@ -154,3 +154,38 @@ def test_changed_keys_are_fetched_by_their_first_stamp_or_whole(fact, tmp_path, 
     with psycopg.connect(fact) as conn:
         conn.execute("insert into marts.fact values ('shop', '2024-01-04', 'S7', 3, true, 'r8', 72)")
     assert "1 of 10 keys read again" in _read(dataset, fact, caplog)
+
+
+def _stored_versions(dataset: TableSnapshotDataset, url: str) -> pd.DataFrame:
+    with psycopg.connect(url) as conn:
+        oid = conn.execute("select %s::regclass::oid", (TABLE,)).fetchone()[0]
+    return dataset._stored(int(oid))[1]
+
+
+def _sorted(versions: pd.DataFrame) -> pd.DataFrame:
+    return versions.sort_values(["source", "week_end_date"]).reset_index(drop=True)
+
+
+def test_only_the_keys_of_changed_stamps_are_aggregated_again(fact, tmp_path, caplog, monkeypatch):
+    """A read counts the rows per combination of stamps and aggregates again only the keys of those whose count
+    changed (a rewrite, a key gone, a row added by hand); the versions it keeps equal an aggregate of every key."""
+    dataset = _dataset(fact, tmp_path)
+    _read(dataset, fact, caplog)
+    aggregated = []
+    aggregate = TableSnapshotDataset._aggregate
+
+    def recording(self, conn, stamped=None):
+        versions = aggregate(self, conn, stamped)
+        aggregated.append(len(versions))
+        return versions
+
+    monkeypatch.setattr(TableSnapshotDataset, "_aggregate", recording)
+    _rewrite(fact, "shop", "2024-01-03", ["S2"], "r3", 10)
+    with psycopg.connect(fact) as conn:
+        conn.execute("delete from marts.fact where source = 'shop' and week_end_date = '2024-01-05'")
+        conn.execute("insert into marts.fact values ('shop', '2024-01-07', 'S8', 3, true, 'r4', 12)")
+    assert "3 of 8 keys read again" in _read(dataset, fact, caplog)
+    assert aggregated == [2]  # the rewritten key and the one with a row added; the deleted one is gone
+    with psycopg.connect(fact) as conn:
+        every_key = aggregate(dataset, conn)
+    pd.testing.assert_frame_equal(_sorted(_stored_versions(dataset, fact)), _sorted(every_key))
