@@ -29,7 +29,7 @@ wait for it, and a run killed before it is replaced keeps the previous snapshot,
 
 At 20 times dunnhumby (10.5 million rows, 156 weeks) a whole read (and the file written) took 19 s, the read after
 the rows of one week were stamped anew 6.5-8.3 s (12.1-14.3 s when the read wrote the file itself and fetched the
-week's rows by their key alone; 6.3-6.5 s against 8.0-8.6 s since the versions of unchanged keys are kept), an
+week's rows by their key alone; 5.8-6.5 s against 8.0-8.6 s since the versions of unchanged keys are kept), an
 unchanged table's 3 s.
 """
 
@@ -186,9 +186,8 @@ class TableSnapshotDataset(AbstractDataset[None, pd.DataFrame]):
         if not self._stamps or any(known[f"min_{s}"].ne(known[f"max_{s}"]).any() for s in self._stamps):
             return None
         stamps = [db.quote_ident(s) for s in self._stamps]
-        as_text = ", ".join(
-            f"{stamp}::text" for stamp in stamps
-        )  # after grouping: a cast per group, not per row
+        # cast to text after grouping: a cast per group, not per row
+        as_text = ", ".join(f"{stamp}::text" for stamp in stamps)
         with conn.cursor() as cur:
             cur.execute(
                 f"select {as_text}, count(*) from {db.quote_table(self._table)} group by {', '.join(stamps)}"
