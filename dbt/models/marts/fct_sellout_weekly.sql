@@ -17,11 +17,12 @@
     Incremental: a run rebuilds the (source, week)s that a file loaded since the last build touched (a file with
     a file_id above the highest one in this table, which an index on file_id finds without reading the table)
     and the weeks whose derived base price looks back at one of them (macros/touched_weeks.sql), and replaces
-    those weeks whole (delete+insert on source and week, which an index on both finds). Where it derives a base
-    price, the weeks it looks back at before the first one rewritten come from this table: its rows of a week
-    no file touched since are that week's latest lines, so staging's window over every line of those weeks is
-    not run again (at 20 times dunnhumby, a new week's build read 852,600 lines through it for 66,540
-    written). `--full-refresh` (the run's full mode) rebuilds everything. `built_by_run` is indexed: an
+    those weeks whole (delete+insert on source and week, which an index on both finds: the week first, so that
+    building it sorts dates, not one source's name over and over: 11-12.5 s at 20x against 22-23 s). Where it
+    derives a base price, the weeks it looks back at before the first one rewritten come from this table: its
+    rows of a week no file touched since are that week's latest lines, so staging's window over every line of
+    those weeks is not run again (at 20 times dunnhumby, a new week's build read 852,600 lines through it for
+    66,540 written). `--full-refresh` (the run's full mode) rebuilds everything. `built_by_run` is indexed: an
     incremental run's tests read only the rows of runs no passing test has read
     (macros/get_where_subquery.sql). The incomplete weeks (the catalog's `incomplete_weeks`) have an index of
     their own: a read of them does not scan the table.
@@ -34,9 +35,9 @@
         on_schema_change='append_new_columns',
         post_hook=[
             "{{ sellout_ensure_index(this, ['built_by_run']) }}",
-            "{{ sellout_ensure_index(this, ['source', 'week_end_date']) }}",
+            "{{ sellout_ensure_index(this, ['week_end_date', 'source']) }}",
             "{{ sellout_ensure_index(this, ['file_id']) }}",
-            "{{ sellout_ensure_index(this, ['source', 'week_end_date'], where='is_complete_week = false') }}",
+            "{{ sellout_ensure_index(this, ['week_end_date', 'source'], where='is_complete_week = false') }}",
         ],
     )
 }}

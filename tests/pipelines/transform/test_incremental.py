@@ -117,8 +117,8 @@ def test_an_incremental_build_indexes_a_table_an_earlier_version_built(isolated_
     assert _fact_indexes(url) == [
         "btree (built_by_run)",
         "btree (file_id)",
-        "btree (source, week_end_date)",
-        "btree (source, week_end_date) WHERE (is_complete_week = false)",
+        "btree (week_end_date, source)",
+        "btree (week_end_date, source) WHERE (is_complete_week = false)",
     ]
 
 
