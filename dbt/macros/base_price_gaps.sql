@@ -5,17 +5,7 @@
 {% macro sellout_base_price_gaps(relation) -%}
     {%- set query -%}
         {%- if relation is not none %}
-        with touched as (
-
-            {{ sellout_touched_weeks(relation) }}
-
-        ),
-
-        rewritten_weeks as (
-
-            {{ sellout_weeks_a_build_rewrites(relation) }}
-
-        )
+        with {{ sellout_rewritten_weeks_ctes(relation) }}
         {%- endif %}
         select count(*) filter (where base_price is null) as without_base_price, count(*) as lines
         from {{ source('raw', 'sellout_lines') }}

@@ -1,6 +1,7 @@
 {#-
-    A post-hook: an index on `columns` (a list, in order) of `relation` unless it already has one led by those
-    columns, of the rows `where` holds (a partial index; none: every row). dbt's `indexes` config creates indexes
+    A post-hook: an index on `columns` (a list, in order) of `relation`, of the rows `where` holds (a partial
+    index; none: every row), unless it already has one led by those columns, partial or not alike (a partial
+    index's condition is not compared). dbt's `indexes` config creates indexes
     only when a table is created, not on a table an earlier version built; an index named here would collide, in
     a full refresh, with the one of the table being replaced (still there until the swap commits), so PostgreSQL
     names it.

@@ -38,3 +38,20 @@
       and week_end_date between (select min(week_end_date) from rewritten_weeks)
                             and (select max(week_end_date) from rewritten_weeks)
 {%- endmacro %}
+
+
+{#- The CTEs `touched` and `rewritten_weeks` of an incremental build of `relation`, for a `with` clause: what the
+    model and its base-price count (macros/base_price_gaps.sql) both read. -#}
+{% macro sellout_rewritten_weeks_ctes(relation) -%}
+touched as (
+
+    {{ sellout_touched_weeks(relation) }}
+
+),
+
+rewritten_weeks as (
+
+    {{ sellout_weeks_a_build_rewrites(relation) }}
+
+)
+{%- endmacro %}
