@@ -322,6 +322,10 @@ class ForecastingParams(Strict):
     known_inputs_by_source: dict[str, KnownInputs] = {}
     selection: SelectionParams = SelectionParams()
     lightgbm: LightGBMParams = LightGBMParams()
+    # Independent fits (the backtest's refreshes of one full fit, the selection's candidates) run this many at a
+    # time, LightGBM's threads (lightgbm.num_threads; 0 = every core) shared among them; null: one per thread.
+    # Their models are the same either way.
+    parallel_fits: Positive | None = None
     refit: RefitParams = RefitParams()
     backtest: BacktestParams = BacktestParams()
     intervals: IntervalParams = IntervalParams()

@@ -27,6 +27,12 @@ def test_result_keys_follow_the_feature_set_and_the_parameters():
     assert reuse.result_key("backtest_cells", features, ForecastingParams.of({**PARAMS, "horizon": 3})) != key
     other_features = feature_set(panel, {**FEATURES, "lags": [1, 2]})
     assert reuse.result_key("backtest_cells", other_features, params) != key
+    # how many fits run side by side changes how fast, not what: stored results are kept
+    side_by_side = ForecastingParams.of({**PARAMS, "parallel_fits": 2})
+    assert reuse.result_key("backtest_cells", features, side_by_side) == key
+    assert reuse.schedule_key("full_fit", features, side_by_side) == reuse.schedule_key(
+        "full_fit", features, params
+    )
 
 
 def _history(frame):

@@ -97,3 +97,11 @@ def test_a_sampled_source_is_validated_on_the_series_its_model_is_fitted_on(feat
     record = selection.choose_settings(sampled, params(min_training_rows=10))["default"]
     assert record["series"] == fitted
     assert selection.choose_settings(features, params())["default"]["series"] == features.panel.n_series
+
+
+def test_candidates_fitted_side_by_side_score_as_one_at_a_time(features):
+    one_at_a_time = selection.choose_settings(features, params(min_gain=0.0))
+    side_by_side = selection.choose_settings(
+        features, ForecastingParams.of({**params(min_gain=0.0).model_dump(), "parallel_fits": 2})
+    )
+    assert side_by_side == one_at_a_time

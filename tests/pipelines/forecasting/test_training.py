@@ -193,3 +193,26 @@ def test_a_fit_is_the_same_whatever_the_thread_count(features):
         for threads in (1, 2)
     ]
     np.testing.assert_array_equal(forecasts[0], forecasts[1])
+
+
+def test_refreshes_side_by_side_are_the_refreshes_one_at_a_time(features):
+    panel = features.panel
+    origins = list(range(len(panel.weeks) - 6, len(panel.weeks) - 1))
+    runs = []
+    for parallel_fits in (1, 2):
+        params = {"lightgbm": LGBM, "target_scale": SCALE, "parallel_fits": parallel_fits}
+        timings = []
+        cells, _, made = run_backtest(
+            panel,
+            source_trainings(features, params),
+            origins,
+            2,
+            on_origin=timings.append,
+            refit=RefitParams(full_every_weeks=4, refresh_rounds=5),
+        )
+        runs.append((cells, [t.kind for t in timings], made))
+    (cells, kinds, made), (side_by_side, side_by_side_kinds, side_by_side_made) = runs
+    assert kinds == side_by_side_kinds == ["full fit", "refresh", "refresh", "refresh", "full fit"]
+    pd.testing.assert_frame_equal(cells, side_by_side)
+    for week, forecasts in made.items():
+        np.testing.assert_array_equal(forecasts.forecasts, side_by_side_made[week].forecasts)

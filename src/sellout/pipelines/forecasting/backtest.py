@@ -33,8 +33,9 @@ are left out of MASE).
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
+from functools import partial
 
 import numpy as np
 import pandas as pd
@@ -45,6 +46,7 @@ from sellout.pipelines.features.transforms import promoted
 from sellout.pipelines.features.wide import WidePanel, carry_over
 
 from .model import ModelSet, recursive_forecast
+from .parallel import fit_workers, in_order
 from .plan import known_future
 from .production import ProductionForecast
 from .reuse import delivered_history
@@ -178,46 +180,53 @@ def run_backtest(
     series_keys = pd.MultiIndex.from_frame(wp.series[list(SERIES_KEYS)].astype("str"))
     text = _series_text(wp)
     scales = mase_scales(wp, origins)
+    earlier_by_origin = {}
+    for origin in origins:
+        rows = np.nonzero(wp.in_span[:, origin])[0]
+        h_max = min(horizon, last - origin)
+        week = pd.Timestamp(wp.weeks[origin])
+        earlier_by_origin[origin] = _still_valid(
+            (kept or {}).get(week), series_keys, rows, history[:, origin], h_max
+        )
+    to_fit = [origin for origin in origins if earlier_by_origin[origin] is None]
+    fits = _fits(to_fit, trainings, schedule, stored_base, wp)
     future: WidePanel | None = None  # with the weeks after the last one; made when an origin is fitted
     origin_cells, timings, made, methods = [], [], {}, [MODEL_METHOD]
-    base: ModelSet | None = None
-    base_origin = -1
     for number, origin in enumerate(origins):
         week = pd.Timestamp(wp.weeks[origin])
         h_max = min(horizon, last - origin)
-        rows = np.nonzero(wp.in_span[:, origin])[0]
-        earlier = _still_valid((kept or {}).get(week), series_keys, rows, history[:, origin], h_max)
+        earlier = earlier_by_origin[origin]
         if earlier is not None:
             rows, model_forecasts = earlier
             made[week] = kept[week]
             if on_origin:
                 on_origin(OriginTiming(origin, 0.0, 0.0, 0.0, "kept"))
         else:
-            started, started_cpu = time.perf_counter(), time.process_time()
-            if base is None and stored_base is not None:
-                base = stored_base(origin)
-                base_origin = wp.week_index(base.trained_until) if base is not None else -1
-            if base is not None and origin == base_origin:
-                model, kind = base, "stored full fit"  # production's full fit of this very week
-            elif base is not None and schedule.refreshes(origin - base_origin):
-                model = trainings.fit(origin, base=base, refresh_rounds=schedule.refresh_rounds)
-                kind = "refresh"
-            else:
-                model = base = trainings.fit(origin)
-                base_origin, kind = origin, "full fit"
-            forecast_started = time.process_time()
+            fitted_origin, model, kind, fit_wall, fit_cpu, threads = next(fits)
+            if fitted_origin != origin:
+                raise RuntimeError(f"backtest: origin {origin} forecast with the model of {fitted_origin}")
+            forecast_started, forecast_started_cpu = time.perf_counter(), time.process_time()
             if future is None:
                 future = wp.extended(horizon)
             rows, full_horizon, known = _forecast_from(
-                model, future, origin, horizon, rows, params, promo_plan
+                model,
+                future,
+                origin,
+                horizon,
+                np.nonzero(wp.in_span[:, origin])[0],
+                params,
+                promo_plan,
+                threads,
             )
+            del model
             model_forecasts = full_horizon[:, :h_max]
+            forecast_cpu = time.process_time() - forecast_started_cpu
             timings.append(
                 OriginTiming(
                     origin,
-                    wall_seconds=time.perf_counter() - started,
-                    cpu_seconds=time.process_time() - started_cpu,
-                    forecast_cpu_seconds=time.process_time() - forecast_started,
+                    wall_seconds=fit_wall + time.perf_counter() - forecast_started,
+                    cpu_seconds=fit_cpu + forecast_cpu,
+                    forecast_cpu_seconds=forecast_cpu,
                     kind=kind,
                 )
             )
@@ -236,14 +245,90 @@ def run_backtest(
     return _cell_frame(origin_cells, wp.weeks, text, methods), timings, made
 
 
-def _forecast_from(model, future, origin, horizon, rows, params, promo_plan):
+@dataclass
+class _FullFit:
+    """A full fit the schedule refreshes (``stored``: production's, fitted at ``origin``; None: fitted here at
+    ``origin``), whether the backtest forecasts from ``origin`` with it, and the origins it is refreshed at."""
+
+    origin: int
+    stored: ModelSet | None
+    forecasts: bool
+    refreshes: list[int]
+
+
+def _schedule(
+    origins: list[int], schedule: RefitParams, stored: ModelSet | None, wp: WidePanel
+) -> list[_FullFit]:
+    """The production schedule replayed over ``origins`` (ascending): each full fit and its refreshes."""
+    fits: list[_FullFit] = []
+    if stored is not None:
+        fits.append(_FullFit(wp.week_index(stored.trained_until), stored, False, []))
+    for origin in origins:
+        current = fits[-1] if fits else None
+        if current is not None and origin == current.origin:
+            current.forecasts = True  # production's full fit of this very week
+        elif current is not None and schedule.refreshes(origin - current.origin):
+            current.refreshes.append(origin)
+        else:
+            fits.append(_FullFit(origin, None, True, []))
+    return fits
+
+
+def _fits(
+    origins: list[int],
+    trainings: SourceTrainings,
+    schedule: RefitParams,
+    stored_base: Callable[[int], ModelSet | None] | None,
+    wp: WidePanel,
+) -> Iterator[tuple[int, ModelSet, str, float, float, int | None]]:
+    """``(origin, model, kind, wall s, CPU s of its fit, LightGBM threads)`` for each of ``origins``, in their
+    order: a full fit alone, on every thread; the refreshes of one full fit side by side (parallel.py), each
+    yielded as soon as it and those before it are fitted, with the threads each fit has (None: the setting's),
+    which the forecasts made meanwhile use too: LightGBM keeps one thread count for the whole process, and a
+    forecast on every core would set the fits beside it on every core too. Side by side, a refresh's CPU
+    seconds are its own thread's."""
+    stored = stored_base(origins[0]) if origins and stored_base is not None else None
+    params = trainings.params
+    for full_fit in _schedule(origins, schedule, stored, wp):
+        started, started_cpu = time.perf_counter(), time.process_time()
+        base = full_fit.stored if full_fit.stored is not None else trainings.fit(full_fit.origin)
+        if full_fit.forecasts:
+            kind = "stored full fit" if full_fit.stored is not None else "full fit"
+            yield (
+                full_fit.origin,
+                base,
+                kind,
+                time.perf_counter() - started,
+                time.process_time() - started_cpu,
+                None,
+            )
+        workers, threads = fit_workers(
+            params.parallel_fits, params.lightgbm.num_threads, len(full_fit.refreshes)
+        )
+        threads = threads if workers > 1 else None
+        refresh = partial(_refresh, trainings, base, schedule.refresh_rounds, threads)
+        for origin, (model, wall, cpu) in in_order(refresh, full_fit.refreshes, workers):
+            yield origin, model, "refresh", wall, cpu, threads
+
+
+def _refresh(
+    trainings: SourceTrainings, base: ModelSet, rounds: int, threads: int | None, origin: int
+) -> tuple[ModelSet, float, float]:
+    """``base`` refreshed at ``origin``, its wall and CPU seconds (side by side on one thread: that thread's)."""
+    clock = time.thread_time if threads == 1 else time.process_time
+    started, started_cpu = time.perf_counter(), clock()
+    model = trainings.fit(origin, base=base, refresh_rounds=rounds, num_threads=threads)
+    return model, time.perf_counter() - started, clock() - started_cpu
+
+
+def _forecast_from(model, future, origin, horizon, rows, params, promo_plan, num_threads=None):
     """``model``'s forecasts of horizons 1..``horizon`` from ``origin`` for the ``rows`` of its sources, with
     the inputs production would have known (``future``: the panel extended past its last week): the rows
     (ordered by source), the forecasts and each source's (rows, known inputs)."""
     known = [(rows[future.sources[rows] == s], params.known_inputs_of(s)) for s in model.models]
     rows = np.concatenate([r for r, _ in known]) if known else rows
     with known_future(future, origin, horizon, known, promo_plan, params.plan_rule):
-        return rows, recursive_forecast(model, future, origin, horizon, rows), known
+        return rows, recursive_forecast(model, future, origin, horizon, rows, num_threads), known
 
 
 def _keep_production(wp, production, trainings, horizon, kept, made, series_keys, history) -> None:

@@ -86,28 +86,30 @@ class ForecastModel:
         index = [self.engine.columns.index(c) for c in self.columns]
         return x[:, index]
 
-    def predict_engine_matrix(self, x: np.ndarray) -> np.ndarray:
+    def predict_engine_matrix(self, x: np.ndarray, num_threads: int | None = None) -> np.ndarray:
         """Units forecast for each row of an engine matrix ``x``."""
-        return self.predict_matrix(self.select(x))
+        return self.predict_matrix(self.select(x), num_threads)
 
-    def predict_matrix(self, x: np.ndarray) -> np.ndarray:
-        """Units forecast for each row of features ``x`` (columns in ``features`` order)."""
+    def predict_matrix(self, x: np.ndarray, num_threads: int | None = None) -> np.ndarray:
+        """Units forecast for each row of features ``x`` (columns in ``features`` order); ``num_threads``:
+        LightGBM's threads instead of the model's setting (beside fits on their own threads, parallel.py)."""
         if self.target_scale is None:
-            return np.clip(self._predict(x), 0.0, None)
+            return np.clip(self._predict(x, num_threads), 0.0, None)
         scaled, level = self.target_scale.scale_features(x, self.features)
-        return np.clip(self._predict(scaled), 0.0, None) * level
+        return np.clip(self._predict(scaled, num_threads), 0.0, None) * level
 
-    def _predict(self, x: np.ndarray) -> np.ndarray:
-        threads = self.lgbm_params["num_threads"]
+    def _predict(self, x: np.ndarray, num_threads: int | None = None) -> np.ndarray:
+        threads = self.lgbm_params["num_threads"] if num_threads is None else num_threads
         if self.refresh is None:
             return self.booster.predict(x, num_threads=threads)
         raw = self.booster.predict(x, raw_score=True, num_threads=threads)
         raw += self.refresh.predict(x, raw_score=True, num_threads=threads)
         return from_raw(self.lgbm_params["objective"], raw)
 
-    def raw_scores(self, x: np.ndarray) -> np.ndarray:
+    def raw_scores(self, x: np.ndarray, num_threads: int | None = None) -> np.ndarray:
         """The base booster's raw scores (before the objective's link) for already scaled features ``x``."""
-        return self.booster.predict(x, raw_score=True, num_threads=self.lgbm_params["num_threads"])
+        threads = self.lgbm_params["num_threads"] if num_threads is None else num_threads
+        return self.booster.predict(x, raw_score=True, num_threads=threads)
 
 
 def has_known_link(objective: str) -> bool:
@@ -196,12 +198,18 @@ class ModelSet:
 
 
 def recursive_forecast(
-    model: ForecastModel | ModelSet, panel: WidePanel, origin_col: int, horizon: int, rows: np.ndarray
+    model: ForecastModel | ModelSet,
+    panel: WidePanel,
+    origin_col: int,
+    horizon: int,
+    rows: np.ndarray,
+    num_threads: int | None = None,
 ) -> np.ndarray:
     """Forecasts (len(rows) x horizon) of weeks origin+1 .. origin+horizon for the given series rows.
 
     ``panel`` must have week columns up to origin+horizon, with their plan in ``exog``. Units after the origin
-    are ignored (they are what is being forecast); ``panel`` is not changed.
+    are ignored (they are what is being forecast); ``panel`` is not changed. ``num_threads``: LightGBM's
+    threads instead of the models' setting.
     """
     parts = (
         model.rows_by_model(panel, rows) if isinstance(model, ModelSet) else [(model, np.arange(len(rows)))]
@@ -211,6 +219,6 @@ def recursive_forecast(
     for step in range(1, horizon + 1):
         x = window.features(step, rows)
         for part, positions in parts:
-            out[positions, step - 1] = part.predict_engine_matrix(x[positions])
+            out[positions, step - 1] = part.predict_engine_matrix(x[positions], num_threads)
         window.record(step, rows, out[:, step - 1])
     return out

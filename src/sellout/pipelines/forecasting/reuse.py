@@ -50,10 +50,18 @@ class LastFullFit:
     scores: dict[str, BaseScores] = field(default_factory=dict)
 
 
+# Settings that change how fast a result is made, not the result: changing them keeps what was stored.
+RESULT_NEUTRAL = {"parallel_fits"}
+
+
 def result_key(kind: str, feature_set: FeatureSet, params: ForecastingParams, extra: Any = None) -> str:
     """The content key of a result of ``kind`` computed from ``feature_set`` with ``params`` (and ``extra``:
     the settings chosen, a promo plan)."""
-    settings = {"kind": kind, "forecasting": params.model_dump(mode="json"), "extra": extra}
+    settings = {
+        "kind": kind,
+        "forecasting": params.model_dump(mode="json", exclude=RESULT_NEUTRAL),
+        "extra": extra,
+    }
     return digest(settings=settings, text=[feature_set.fingerprint, *_forecasting_code()])
 
 
@@ -63,7 +71,7 @@ def schedule_key(kind: str, feature_set: FeatureSet, params: ForecastingParams, 
     engine = feature_set.engine
     settings = {
         "kind": kind,
-        "forecasting": params.model_dump(mode="json"),
+        "forecasting": params.model_dump(mode="json", exclude=RESULT_NEUTRAL),
         "features": engine.params.model_dump(mode="json"),
         "promotion": engine.promotion.model_dump(mode="json"),
         "extra": extra,

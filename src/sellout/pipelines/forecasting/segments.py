@@ -148,9 +148,15 @@ class SourceTrainings:
     def fit_rows(self, until_col: int) -> int:
         return sum(training.fit_rows(until_col) for training, _ in self.sources.values())
 
-    def fit(self, until_col: int, base: ModelSet | None = None, refresh_rounds: int = 0) -> ModelSet:
+    def fit(
+        self,
+        until_col: int,
+        base: ModelSet | None = None,
+        refresh_rounds: int = 0,
+        num_threads: int | None = None,
+    ) -> ModelSet:
         """Every source's model at column ``until_col`` (refreshed on top of ``base`` if given); a source
-        without training rows by then has no model yet."""
+        without training rows by then has no model yet. ``num_threads``: LightGBM's threads (TrainingSet.fit)."""
         models, settings_by_source = {}, {}
         for source, (training, settings) in self.sources.items():
             if training.fit_rows(until_col) == 0:
@@ -162,6 +168,7 @@ class SourceTrainings:
                 self.version_extra(settings),
                 base=source_base,
                 refresh_rounds=refresh_rounds if source_base is not None else 0,
+                num_threads=num_threads,
             )
             settings_by_source[source] = {**self.chosen.get(source, {}), **settings.describe()}
         if not models:

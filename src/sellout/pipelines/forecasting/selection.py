@@ -39,7 +39,8 @@ from sellout.config.model_parameters import ForecastingParams, LightGBMParams
 from sellout.pipelines.features.feature_set import FeatureSet
 
 from .backtest import origin_columns
-from .model import recursive_forecast
+from .model import ForecastModel, recursive_forecast
+from .parallel import fit_workers, in_order
 from .plan import known_future
 from .segments import candidates, resolve, source_rows
 from .training import TrainingSet
@@ -102,7 +103,7 @@ def _choose(
         str(panel.weeks[origins[0] + 1].date()),
         str(panel.weeks[first_origin].date()),
     ]
-    scores = {}
+    trainings = {}
     for candidate in listed:
         settings = resolve(params, feature_set.engine, candidate, known)
         training = TrainingSet(
@@ -114,19 +115,30 @@ def _choose(
                 "reason": f"fewer than {selection.min_training_rows} training rows before the validation "
                 "window: the default",
             }
-        model = training.fit(origins[0], _validation_lightgbm(settings.lightgbm, selection.rounds))
+        trainings[candidate.name] = (training, _validation_lightgbm(settings.lightgbm, selection.rounds))
+    workers, threads = fit_workers(params.parallel_fits, params.lightgbm.num_threads, len(trainings))
+    threads = threads if workers > 1 else None  # the forecasts beside the fits too (backtest._fits says why)
+
+    def fit(name: str) -> ForecastModel:
+        training, lightgbm = trainings[name]
+        return training.fit(origins[0], lightgbm, num_threads=threads)
+
+    scores = {}
+    for name, model in in_order(
+        fit, list(trainings), workers
+    ):  # the forecasts one at a time: they share panel
         abs_error = actual_total = 0.0
         for origin in origins:
             steps = min(horizon, first_origin - origin)
             live = sample[panel.in_span[sample, origin]]
             with known_future(panel, origin, steps, [(live, known)], promo_plan, params.plan_rule):
-                forecast = recursive_forecast(model, panel, origin, steps, live)
+                forecast = recursive_forecast(model, panel, origin, steps, live, threads)
             targets = slice(origin + 1, origin + steps + 1)
             actual = panel.units[live, targets]
             scored = panel.in_span[live, targets] & ~np.isnan(actual)
             abs_error += float(np.abs(forecast - actual)[scored].sum())
             actual_total += float(actual[scored].sum())
-        scores[candidate.name] = abs_error / actual_total if actual_total > 0 else float("inf")
+        scores[name] = abs_error / actual_total if actual_total > 0 else float("inf")
     record["validation_wape"] = {name: round(wape, 5) for name, wape in scores.items()}
     default, best = listed[0].name, min(scores, key=scores.get)
     if best != default and scores[best] < scores[default] * (1.0 - selection.min_gain):

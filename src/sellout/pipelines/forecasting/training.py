@@ -37,6 +37,7 @@ from sellout.pipelines.features.feature_set import FeatureSet
 from sellout.pipelines.features.fingerprint import MULTIPLIERS, mix64
 
 from .model import ForecastModel, compute_model_version, has_known_link, lgbm_train_params, to_raw
+from .parallel import MATRIX_LOCK
 from .target_scale import TargetScale
 
 if TYPE_CHECKING:
@@ -142,12 +143,15 @@ class TrainingSet:
         extra_version: Mapping[str, Any] | None = None,
         base: ForecastModel | None = None,
         refresh_rounds: int = 0,
+        num_threads: int | None = None,
     ) -> ForecastModel:
         """A model trained on the cells at or before column ``until_col`` (and within ``train_weeks``).
 
         With a ``base`` model (fitted by this training set, or one whose ``BaseScores`` it adopted) and
         ``refresh_rounds``, the base's trees are kept and only ``refresh_rounds`` boosting rounds are fitted on
         top of its scores: the cheap weekly refresh between full fits (``forecasting.refit``).
+        ``num_threads``: LightGBM's threads for this fit (fits side by side, parallel.py) instead of the
+        setting's; the model, and the threads it predicts with, are the same either way.
         """
         import lightgbm as lgb  # noqa: PLC0415 - imported where a model is fitted, not at start-up
 
@@ -155,27 +159,29 @@ class TrainingSet:
         if not keep.any():
             raise ValueError(f"no training rows up to week {self.weeks[until_col].date()}: series too short?")
         params, rounds = lgbm_train_params(lightgbm)
-        x, y, weight = self._x(keep), self.y[keep], None  # x: a copy of the kept rows, this call's own
-        if self.target_scale is not None:
-            x, weight = self.target_scale.scale_features(x, self.features, in_place=True)
-            y = y / weight
+        fit_params = params if num_threads is None else {**params, "num_threads": num_threads}
         refreshing = base is not None and refresh_rounds > 0
-        init_score = self._base_raw_scores(base, keep, x) if refreshing else None
-        data = lgb.Dataset(
-            x,
-            y,
-            weight=weight,
-            init_score=init_score,
-            feature_name=self.features,
-            categorical_feature=[
-                self.features.index(c) for c in self.engine.categorical_columns if c in self.features
-            ],
-            free_raw_data=True,
-            params={"max_bin": params["max_bin"], "verbosity": -1},
-        )
-        del (
-            x
-        )  # the Dataset's is the last reference: LightGBM drops it once the rows are binned (free_raw_data)
+        with MATRIX_LOCK:
+            x, y, weight = self._x(keep), self.y[keep], None  # x: a copy of the kept rows, this call's own
+            if self.target_scale is not None:
+                x, weight = self.target_scale.scale_features(x, self.features, in_place=True)
+                y = y / weight
+            init_score = self._base_raw_scores(base, keep, x, num_threads) if refreshing else None
+            data = lgb.Dataset(
+                x,
+                y,
+                weight=weight,
+                init_score=init_score,
+                feature_name=self.features,
+                categorical_feature=[
+                    self.features.index(c) for c in self.engine.categorical_columns if c in self.features
+                ],
+                free_raw_data=True,
+                params=dict(fit_params),  # as lgb.train would bin them (its seed samples the bins' rows)
+            ).construct()
+            del (
+                x
+            )  # LightGBM dropped its reference once the rows were binned (free_raw_data): the copy is freed
         common = dict(
             engine=self.engine,
             lgbm_params=params,
@@ -186,7 +192,7 @@ class TrainingSet:
             columns=self.columns,
         )
         if refreshing:
-            refresh = lgb.train(params, data, num_boost_round=int(refresh_rounds))
+            refresh = lgb.train(fit_params, data, num_boost_round=int(refresh_rounds))
             return ForecastModel(
                 booster=base.booster,
                 n_estimators=base.n_estimators + int(refresh_rounds),
@@ -194,7 +200,7 @@ class TrainingSet:
                 base_trained_until=base.trained_until,
                 **common,
             )
-        booster = lgb.train(params, data, num_boost_round=rounds, keep_training_booster=True)
+        booster = lgb.train(fit_params, data, num_boost_round=rounds, keep_training_booster=True)
         model = ForecastModel(booster=booster, n_estimators=rounds, **common)
         self._remember_training_scores(model, keep)
         return model
@@ -253,7 +259,9 @@ class TrainingSet:
         model.booster.free_dataset()
         self._base_scores[keep] = to_raw(model.lgbm_params["objective"], captured[0])
 
-    def _base_raw_scores(self, base: ForecastModel, keep: np.ndarray, x_kept: np.ndarray) -> np.ndarray:
+    def _base_raw_scores(
+        self, base: ForecastModel, keep: np.ndarray, x_kept: np.ndarray, num_threads: int | None = None
+    ) -> np.ndarray:
         """The base model's raw scores on the rows in ``keep`` (``x_kept``: their scaled features)."""
         scores = self._base_scores
         if self._base_booster is not base.booster:
@@ -261,7 +269,7 @@ class TrainingSet:
         kept = scores[keep]
         missing = np.isnan(kept)
         if missing.any():
-            kept[missing] = base.raw_scores(x_kept[missing])
+            kept[missing] = base.raw_scores(x_kept[missing], num_threads)
             scores[np.flatnonzero(keep)[missing]] = kept[missing]
         self._base_booster, self._base_scores = base.booster, scores
         return kept
