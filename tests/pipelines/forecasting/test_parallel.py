@@ -16,6 +16,8 @@ def test_the_threads_are_shared_among_the_fits(monkeypatch):
     assert parallel.fit_workers(None, 4, jobs=12) == (4, 1)  # num_threads set: that many threads in all
     assert parallel.fit_workers(2, 4, jobs=12) == (2, 2)
     assert parallel.fit_workers(8, 4, jobs=12) == (8, 1)
+    big = parallel.SIDE_BY_SIDE_MAX_BYTES + 1  # a big fit gains nothing side by side and holds more memory
+    assert parallel.fit_workers(None, 0, jobs=12, matrix_bytes=big) == (1, 2)
 
 
 def test_fits_run_side_by_side_and_come_back_in_order():

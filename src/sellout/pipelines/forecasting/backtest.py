@@ -302,8 +302,12 @@ def _fits(
                 time.process_time() - started_cpu,
                 None,
             )
+        last_refresh = full_fit.refreshes[-1] if full_fit.refreshes else full_fit.origin
         workers, threads = fit_workers(
-            params.parallel_fits, params.lightgbm.num_threads, len(full_fit.refreshes)
+            params.parallel_fits,
+            params.lightgbm.num_threads,
+            len(full_fit.refreshes),
+            trainings.matrix_bytes(last_refresh),
         )
         threads = threads if workers > 1 else None
         refresh = partial(_refresh, trainings, base, schedule.refresh_rounds, threads)

@@ -3,8 +3,11 @@
 LightGBM's boosting gains 1.68 times from a second thread on 2 cores here (40 rounds over 562,000 rows: 2.7-2.8 s
 on one thread, 1.6 s on two), so two one-thread fits side by side finish before the same two fits one after the
 other on two threads (3.3-3.9 s against 4.1-4.9 s). The backtest's refreshes of one full fit and the selection's
-candidates do not depend on one another: they are fitted this way. A fit's model does not depend on its thread
-count (deterministic, row-wise histograms), so neither does anything built from it.
+candidates do not depend on one another: they are fitted this way (`make bench-flow`: the backtest 38.7 -> 33.2 s,
+the choice of settings 5.6 -> 4.7 s). Not so big fits: at 20 times dunnhumby (11 million rows a refresh) the
+backtest took as long side by side (182.6 s against 181.8 s) and the run's peak rose by 290 MB, so fits whose
+matrix is over ``SIDE_BY_SIDE_MAX_BYTES`` run one at a time. A fit's model does not depend on its thread count
+(deterministic, row-wise histograms), so neither does anything built from it.
 """
 
 from __future__ import annotations
@@ -22,6 +25,10 @@ Result = TypeVar("Result")
 # share the cores, not the memory of their copies (at 20 times dunnhumby one copy is about 1 GB).
 MATRIX_LOCK = threading.Lock()
 
+# The float32 training matrix of a fit above which fits run one at a time (see above: 562,000 x 21 = 47 MB gains,
+# 11 million x 21 = 920 MB does not).
+SIDE_BY_SIDE_MAX_BYTES = 256 * 2**20
+
 
 def cores() -> int:
     """The cores this process may run on."""
@@ -31,10 +38,15 @@ def cores() -> int:
         return os.cpu_count() or 1
 
 
-def fit_workers(parallel_fits: int | None, num_threads: int, jobs: int) -> tuple[int, int]:
+def fit_workers(
+    parallel_fits: int | None, num_threads: int, jobs: int, matrix_bytes: int = 0
+) -> tuple[int, int]:
     """How many fits run at a time and LightGBM's threads for each: ``parallel_fits`` (None: one per thread of
-    ``num_threads``, LightGBM's setting, 0 = every core) over at most ``jobs`` fits."""
+    ``num_threads``, LightGBM's setting, 0 = every core) over at most ``jobs`` fits, one at a time where a
+    fit's training matrix takes ``matrix_bytes`` over ``SIDE_BY_SIDE_MAX_BYTES``."""
     budget = num_threads if num_threads > 0 else cores()
+    if matrix_bytes > SIDE_BY_SIDE_MAX_BYTES:
+        return 1, budget
     workers = max(1, min(parallel_fits or budget, jobs))
     return workers, max(1, budget // workers)
 

@@ -148,6 +148,16 @@ class SourceTrainings:
     def fit_rows(self, until_col: int) -> int:
         return sum(training.fit_rows(until_col) for training, _ in self.sources.values())
 
+    def matrix_bytes(self, until_col: int) -> int:
+        """The largest training matrix (float32) of a source's fit at column ``until_col``."""
+        return max(
+            (
+                training.fit_rows(until_col) * len(training.features) * 4
+                for training, _ in self.sources.values()
+            ),
+            default=0,
+        )
+
     def fit(
         self,
         until_col: int,

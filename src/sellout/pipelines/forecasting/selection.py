@@ -116,7 +116,10 @@ def _choose(
                 "window: the default",
             }
         trainings[candidate.name] = (training, _validation_lightgbm(settings.lightgbm, selection.rounds))
-    workers, threads = fit_workers(params.parallel_fits, params.lightgbm.num_threads, len(trainings))
+    matrix_bytes = max(t.fit_rows(origins[0]) * len(t.features) * 4 for t, _ in trainings.values())
+    workers, threads = fit_workers(
+        params.parallel_fits, params.lightgbm.num_threads, len(trainings), matrix_bytes
+    )
     threads = threads if workers > 1 else None  # the forecasts beside the fits too (backtest._fits says why)
 
     def fit(name: str) -> ForecastModel:
