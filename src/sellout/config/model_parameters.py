@@ -324,7 +324,7 @@ class ForecastingParams(Strict):
     lightgbm: LightGBMParams = LightGBMParams()
     # Independent fits (the backtest's refreshes of one full fit, the selection's candidates) run this many at a
     # time, LightGBM's threads (lightgbm.num_threads; 0 = every core) shared among them; null: one per thread.
-    # Their models are the same either way.
+    # Their models are the same either way (to rounding: forecasting/parallel.py).
     parallel_fits: Positive | None = None
     refit: RefitParams = RefitParams()
     backtest: BacktestParams = BacktestParams()

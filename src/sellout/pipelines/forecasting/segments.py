@@ -150,13 +150,7 @@ class SourceTrainings:
 
     def matrix_bytes(self, until_col: int) -> int:
         """The largest training matrix (float32) of a source's fit at column ``until_col``."""
-        return max(
-            (
-                training.fit_rows(until_col) * len(training.features) * 4
-                for training, _ in self.sources.values()
-            ),
-            default=0,
-        )
+        return max((training.matrix_bytes(until_col) for training, _ in self.sources.values()), default=0)
 
     def fit(
         self,

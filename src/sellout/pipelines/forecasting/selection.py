@@ -116,7 +116,7 @@ def _choose(
                 "window: the default",
             }
         trainings[candidate.name] = (training, _validation_lightgbm(settings.lightgbm, selection.rounds))
-    matrix_bytes = max(t.fit_rows(origins[0]) * len(t.features) * 4 for t, _ in trainings.values())
+    matrix_bytes = max(training.matrix_bytes(origins[0]) for training, _ in trainings.values())
     workers, threads = fit_workers(
         params.parallel_fits, params.lightgbm.num_threads, len(trainings), matrix_bytes
     )
@@ -127,9 +127,8 @@ def _choose(
         return training.fit(origins[0], lightgbm, num_threads=threads)
 
     scores = {}
-    for name, model in in_order(
-        fit, list(trainings), workers
-    ):  # the forecasts one at a time: they share panel
+    # the candidates fitted side by side, their forecasts one at a time: they write into the panel's plan
+    for name, model in in_order(fit, list(trainings), workers):
         abs_error = actual_total = 0.0
         for origin in origins:
             steps = min(horizon, first_origin - origin)

@@ -136,6 +136,10 @@ class TrainingSet:
         """How many rows a model fitted at column ``until_col`` trains on."""
         return int(self._rows_until(until_col).sum())
 
+    def matrix_bytes(self, until_col: int) -> int:
+        """The size of the training matrix (float32) of a fit at column ``until_col``."""
+        return self.fit_rows(until_col) * len(self.features) * 4
+
     def fit(
         self,
         until_col: int,
