@@ -21,7 +21,9 @@ def test_the_threads_are_shared_among_the_fits(monkeypatch):
 
 
 def test_fits_run_side_by_side_and_come_back_in_order():
-    both_running = threading.Barrier(2, timeout=60)  # passes only if two fits run at the same time
+    # The barrier opens only when two fits run at the same time; its timeout never paces a passing run, it turns
+    # fits run one after the other (a deadlock) into a failure instead of a hang.
+    both_running = threading.Barrier(2, timeout=600)
 
     def fit(item):
         if item < 2:

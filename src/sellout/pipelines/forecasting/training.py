@@ -183,9 +183,8 @@ class TrainingSet:
                 free_raw_data=True,
                 params=dict(fit_params),  # as lgb.train would bin them (its seed samples the bins' rows)
             ).construct()
-            del (
-                x
-            )  # LightGBM dropped its reference once the rows were binned (free_raw_data): the copy is freed
+            # LightGBM dropped its reference once the rows were binned (free_raw_data): the copy is freed
+            del x
         common = dict(
             engine=self.engine,
             lgbm_params=params,
