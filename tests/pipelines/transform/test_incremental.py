@@ -113,12 +113,12 @@ def test_an_incremental_build_indexes_a_table_an_earlier_version_built(isolated_
     generate(landing, weeks=9)
     for pipeline in ("ingestion", "transform"):
         assert run_pipeline(pipeline, run_id="w9").status == "succeeded"
-    # the incremental tests' rows, the last build's file, the weeks rewritten, the incomplete weeks
+    # the incremental tests' rows, the last build's file, the incomplete weeks, the grain (the weeks rewritten)
     assert _fact_indexes(url) == [
         "btree (built_by_run)",
         "btree (file_id)",
-        "btree (week_end_date, source)",
         "btree (week_end_date, source) WHERE (is_complete_week = false)",
+        "btree (week_end_date, store_code, product_code)",
     ]
 
 
