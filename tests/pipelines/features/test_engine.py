@@ -9,6 +9,7 @@ from support.forecast_panels import promo_panel
 from sellout.config.model_parameters import PROMOTION_HISTORY, FeatureParams
 from sellout.config.parameters import PromotionParams
 from sellout.pipelines.features.engine import FeatureEngine, ForecastWindow
+from sellout.pipelines.features.transforms import FeatureInputs
 from sellout.pipelines.features.wide import to_wide
 
 PARAMS = {"lags": [1, 2, 52], "rolling_windows": [4], "rolling_std_windows": [4], "exclude": []}
@@ -122,3 +123,20 @@ def test_a_forecast_window_leaves_the_panel_alone_and_hides_the_weeks_it_forecas
     window.record(1, np.arange(wp.n_series), np.full(wp.n_series, 7.0))
     assert (window.inputs.units[:, window.origin + 1] == 7.0).all()
     np.testing.assert_array_equal(wp.units, before)
+
+
+def test_a_forecast_of_few_series_computes_their_own_features_on_their_rows_alone(monkeypatch):
+    wp = to_wide(promo_panel(60, stores=("S1", "S2", "S3", "S4"), products=("P1", "P2", "P3")))
+    engine = FeatureEngine.fit(wp, FeatureParams(), PromotionParams())
+    window = ForecastWindow(engine, wp, 55, 4)
+    of_rows = FeatureInputs.of_rows
+    calls = []
+    monkeypatch.setattr(
+        FeatureInputs, "of_rows", lambda self, rows: calls.append(rows) or of_rows(self, rows)
+    )
+    rows = np.array([7, 2, 10])  # 3 of 12 series, out of order
+    for step in range(1, 5):
+        every_series = engine.step(window.inputs, window.origin + step, rows)  # each feature on every row
+        np.testing.assert_array_equal(window.features(step, rows), every_series)
+        window.record(step, rows, np.full(len(rows), 10.0 * step))  # later steps read these forecasts
+    assert len(calls) == 1  # the rows' inputs are kept from one step to the next

@@ -83,6 +83,41 @@ def test_one_week_formula_equals_the_every_week_formula(seed, n_weeks, params):
 
 
 @settings(max_examples=40, deadline=None)
+@given(seed=st.integers(0, 2**32 - 1), n_weeks=st.integers(1, 80), params=feature_params())
+def test_a_feature_not_marked_cross_series_is_the_same_on_its_series_rows_alone(seed, n_weeks, params):
+    rng = np.random.default_rng(seed)
+    panel = random_panel(rng, n_weeks)
+    engine = FeatureEngine.fit(panel, params, PromotionParams(price_cut=0.05))
+    inputs = engine.inputs(panel)
+    rows = rng.permutation(panel.n_series)[: rng.integers(1, panel.n_series + 1)]  # some rows, in any order
+    alone = inputs.of_rows(rows)
+    for transform in transforms(params):
+        if transform.cross_series:
+            continue
+        for t in some_weeks(rng, n_weeks):
+            np.testing.assert_array_equal(
+                transform.at(alone, t), transform.at(inputs, t)[rows], transform.name
+            )
+
+
+def test_the_cross_series_features_read_other_series():
+    rng = np.random.default_rng(7)
+    panel = random_panel(rng, 60)
+    params = FeatureParams()
+    inputs = FeatureEngine.fit(panel, params, PromotionParams()).inputs(panel)
+    rows = np.array([0, 4])  # S1's first product and S2's second: no product or store category in common
+    alone = inputs.of_rows(rows)
+    marked = [t for t in transforms(params) if t.cross_series]
+    assert marked
+    for transform in marked:
+        differs = [
+            not np.array_equal(transform.at(alone, t), transform.at(inputs, t)[rows], equal_nan=True)
+            for t in range(1, 60)
+        ]
+        assert any(differs), transform.name
+
+
+@settings(max_examples=40, deadline=None)
 @given(seed=st.integers(0, 2**32 - 1), n_weeks=st.integers(2, 90), params=feature_params())
 def test_the_kept_history_is_enough_for_every_model_feature(seed, n_weeks, params):
     rng = np.random.default_rng(seed)

@@ -21,6 +21,8 @@ from .wide import WidePanel, carry_over
 
 # Features written into the model matrix together (see model_matrix).
 _FEATURE_GROUP = 8
+# A forecast of at most this share of the series computes their own features on their rows alone.
+_ROWS_ALONE = 0.25
 
 
 @dataclass(frozen=True)
@@ -93,11 +95,18 @@ class FeatureEngine:
             out[:, start : start + len(group)] = by_feature.T
         return out
 
-    def step(self, inputs: FeatureInputs, t: int, rows: np.ndarray) -> np.ndarray:
-        """The model matrix of week column ``t`` for the series ``rows``: only that week is computed."""
+    def step(
+        self, inputs: FeatureInputs, t: int, rows: np.ndarray, rows_inputs: FeatureInputs | None = None
+    ) -> np.ndarray:
+        """The model matrix of week column ``t`` for the series ``rows``: only that week is computed.
+        ``rows_inputs`` (``inputs.of_rows(rows)``, its units up to date): the features of each series' own
+        rows are computed on it, for those rows alone; the cross-series ones on ``inputs``, then taken."""
         out = np.empty((len(rows), len(self.columns)), dtype="float32")
         for j, transform in enumerate(self._model_transforms()):
-            out[:, j] = transform.at(inputs, t)[rows]
+            if rows_inputs is None or transform.cross_series:
+                out[:, j] = transform.at(inputs, t)[rows]
+            else:
+                out[:, j] = transform.at(rows_inputs, t)
         return out
 
     def _model_transforms(self) -> list[Transform]:
@@ -125,6 +134,7 @@ class ForecastWindow:
         units = engine.feature_units(panel.window(0, origin_col + 1))[:, self.start :]
         units = np.concatenate([units, np.full((panel.n_series, stop - origin_col - 1), np.nan)], axis=1)
         self.inputs = engine.inputs(self.panel, units)
+        self._rows: tuple[np.ndarray, FeatureInputs] | None = None
 
     @property
     def history_weeks(self) -> int:
@@ -133,7 +143,19 @@ class ForecastWindow:
 
     def features(self, step: int, rows: np.ndarray) -> np.ndarray:
         """The model matrix of week origin + ``step`` for ``rows`` (earlier steps' forecasts recorded)."""
-        return self.engine.step(self.inputs, self.origin + step, rows)
+        return self.engine.step(self.inputs, self.origin + step, rows, self._rows_inputs(rows))
+
+    def _rows_inputs(self, rows: np.ndarray) -> FeatureInputs | None:
+        """The inputs of ``rows`` alone, when they are few of the series (a sample: the choice of settings
+        forecasts 1,000 of 78,000 series at 20 times dunnhumby); None when most are forecast, where the copy
+        would cost more than the rows it spares. Kept for the window's next steps, its units set anew."""
+        if len(rows) > _ROWS_ALONE * self.inputs.n_series:
+            return None
+        if self._rows is None or not np.array_equal(self._rows[0], rows):
+            self._rows = (np.array(rows, copy=True), self.inputs.of_rows(rows))
+        rows_inputs = self._rows[1]
+        rows_inputs.units = self.inputs.units[rows]
+        return rows_inputs
 
     def record(self, step: int, rows: np.ndarray, forecast: np.ndarray) -> None:
         """The forecasts of week origin + ``step``: later steps read them as that week's units."""

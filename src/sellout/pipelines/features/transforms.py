@@ -112,6 +112,23 @@ class FeatureInputs:
         self.store_category = _dense_pairs(self.codes["store_code"], category)
         self.numeric = {col: _numeric_attribute(panel.series, col) for col in NUMERIC_ATTRIBUTES}
 
+    def of_rows(self, rows: np.ndarray) -> FeatureInputs:
+        """These inputs of the series ``rows`` alone, in that order: what the features of a series' own history
+        and plan read (a ``cross_series`` feature needs every series). The units are a copy: a forecast that
+        records into these inputs' units sets them again (``ForecastWindow``)."""
+        view = object.__new__(FeatureInputs)
+        view.panel = self.panel.of_rows(rows)
+        view.units = self.units[rows]
+        view.n_series, view.n_weeks = len(rows), self.n_weeks
+        for name in ("price", "base_price", "ratio", "price_cut", "promo", "known_promo", "known_price_cut"):
+            setattr(view, name, getattr(self, name)[rows])
+        view.flags = {flag: values[rows] for flag, values in self.flags.items()}
+        view.calendar = self.calendar  # per week
+        view.codes = {column: codes[rows] for column, codes in self.codes.items()}
+        view.product, view.store_category = self.product[rows], self.store_category[rows]
+        view.numeric = {column: values[rows] for column, values in self.numeric.items()}
+        return view
+
     def units_where(self, promoted: bool, lo: int = 0, hi: int | None = None) -> np.ndarray:
         """Units of the promoted (or the other) weeks of columns lo .. hi-1, NaN elsewhere."""
         lo = max(lo, 0)
@@ -134,6 +151,9 @@ class Transform:
     at: Callable[[FeatureInputs, int], np.ndarray]
     # True: the feature of week t reads week t's plan (prices, promotions, calendar inputs)
     reads_plan: bool = False
+    # True: a series' feature reads other series (its product's or its store category's); False: only its own
+    # row of every input, so that it can be computed on ``FeatureInputs.of_rows``
+    cross_series: bool = False
 
 
 def transforms(params: FeatureParams) -> list[Transform]:
@@ -335,14 +355,25 @@ def _hierarchy() -> list[Transform]:
             full=lambda i: group_mean(values(i), i.product),
             at=lambda i, t: group_mean(values(i)[:, t : t + 1], i.product)[:, 0],
             reads_plan=True,
+            cross_series=True,
         )
 
     def lag_and_roll(name: str, aggregate) -> list[Transform]:
         """Last week's level of the aggregate and its 4-week mean."""
         return [
-            Transform(f"{name}_lag_1", 1, full=lambda i: shift(aggregate(i), 1), at=last_week(aggregate)),
             Transform(
-                f"{name}_roll_4", 4, full=lambda i: rolling_mean(aggregate(i), 4), at=four_weeks(aggregate)
+                f"{name}_lag_1",
+                1,
+                full=lambda i: shift(aggregate(i), 1),
+                at=last_week(aggregate),
+                cross_series=True,
+            ),
+            Transform(
+                f"{name}_roll_4",
+                4,
+                full=lambda i: rolling_mean(aggregate(i), 4),
+                at=four_weeks(aggregate),
+                cross_series=True,
             ),
         ]
 
@@ -358,6 +389,7 @@ def _hierarchy() -> list[Transform]:
             full=lambda i: group_mean(i.known_promo, i.store_category),
             at=lambda i, t: group_mean(i.known_promo[:, t : t + 1], i.store_category)[:, 0],
             reads_plan=True,
+            cross_series=True,
         ),
     ]
 

@@ -101,6 +101,18 @@ class WidePanel:
             raise KeyError(f"week {pd.Timestamp(week).date()} is not a column of the panel")
         return int(pos)
 
+    def of_rows(self, rows: np.ndarray) -> WidePanel:
+        """The series ``rows`` alone, in that order (every matrix's rows copied)."""
+        return WidePanel(
+            series=self.series.iloc[rows].reset_index(drop=True),
+            weeks=self.weeks,
+            units=self.units[rows],
+            exog={column: values[rows] for column, values in self.exog.items()},
+            in_span=self.in_span[rows],
+            outage=self.outage[rows],
+            first=self.first[rows],
+        )
+
     def extended(self, n_weeks: int) -> WidePanel:
         """A copy with ``n_weeks`` more week columns (units NaN, exog NaN, not in span)."""
         if n_weeks <= 0:
