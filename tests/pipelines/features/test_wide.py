@@ -5,6 +5,7 @@ import pandas as pd
 import pytest
 
 from sellout.pipelines.features.wide import (
+    carry_over,
     factorize_keys,
     group_mean,
     group_sum,
@@ -127,3 +128,31 @@ def test_a_missing_key_is_a_key_of_its_own():
     assert row.tolist() == [1, 2, 0, 3]
     assert series["store_code"].iloc[:2].tolist() == ["a", "b"] and series["store_code"].iloc[2:].isna().all()
     assert series["product_code"].tolist() == ["1", "1", "1", "2"]
+
+
+def test_an_outage_carries_the_last_known_value_into_it():
+    units = np.array([[1.0, np.nan, np.nan, 4.0, np.nan], [np.nan, np.nan, 2.0, np.nan, np.nan]])
+    outage = np.array([[False, True, True, False, True], [True, True, False, False, True]])
+    expected = np.array([[1.0, 1.0, 1.0, 4.0, 4.0], [np.nan, np.nan, 2.0, np.nan, 2.0]])
+    np.testing.assert_array_equal(
+        carry_over(units, outage), expected
+    )  # a missing week that is no outage stays
+
+
+@pytest.mark.parametrize("seed", range(20))
+def test_a_window_of_columns_carries_over_what_the_whole_history_would(seed):
+    rng = np.random.default_rng(seed)
+    n_series, n_weeks = 12, int(rng.integers(1, 40))
+    units = rng.gamma(2.0, 5.0, (n_series, n_weeks))
+    units[rng.random(units.shape) < 0.2] = np.nan
+    outage = np.zeros(units.shape, dtype=bool)
+    for row in range(n_series):  # a run of outage weeks or two per series
+        for _ in range(int(rng.integers(0, 3))):
+            first = int(rng.integers(0, n_weeks))
+            outage[row, first : first + int(rng.integers(1, 12))] = True
+    units[outage] = np.nan
+    whole = carry_over(units, outage)
+    for start in range(n_weeks + 1):
+        np.testing.assert_array_equal(
+            carry_over(units, outage, start), whole[:, start:], err_msg=f"start {start}"
+        )

@@ -55,11 +55,12 @@ class FeatureEngine:
         """Weeks before a forecast week that its features read: what a forecast keeps of the history."""
         return max(t.lookback for t in self._model_transforms())
 
-    def feature_units(self, panel: WidePanel) -> np.ndarray:
-        """The units the features read: the panel's, with outage weeks carried over if the rule says so."""
+    def feature_units(self, panel: WidePanel, start: int = 0) -> np.ndarray:
+        """The units the features read, of columns ``start`` on: the panel's, with outage weeks carried over
+        (from before ``start`` too) if the rule says so."""
         if self.params.across_outages == "carry":
-            return carry_over(panel.units, panel.outage)
-        return panel.units
+            return carry_over(panel.units, panel.outage, start)
+        return panel.units[:, start:]
 
     def inputs(self, panel: WidePanel, units: np.ndarray | None = None) -> FeatureInputs:
         """What the transforms read; ``units`` (already as the features read them) replaces the panel's."""
@@ -130,8 +131,8 @@ class ForecastWindow:
         stop = origin_col + horizon + 1
         self.panel = panel.window(self.start, stop)
         self.origin = origin_col - self.start
-        # outages are carried over on the whole history, as in training, then the window is taken
-        units = engine.feature_units(panel.window(0, origin_col + 1))[:, self.start :]
+        # outages carried over as on the whole history, as in training
+        units = engine.feature_units(panel.window(0, origin_col + 1), self.start)
         units = np.concatenate([units, np.full((panel.n_series, stop - origin_col - 1), np.nan)], axis=1)
         self.inputs = engine.inputs(self.panel, units)
         self._rows: tuple[np.ndarray, FeatureInputs] | None = None

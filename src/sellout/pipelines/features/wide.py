@@ -101,6 +101,19 @@ class WidePanel:
             raise KeyError(f"week {pd.Timestamp(week).date()} is not a column of the panel")
         return int(pos)
 
+    def series_cache(self) -> dict:
+        """Values derived from ``series`` alone, kept for this panel and shared with its windows and extensions
+        (which have the same series). Created on first use: a panel pickled before it existed has none."""
+        cache = self.__dict__.get("_series_cache")
+        if cache is None:
+            cache = self.__dict__["_series_cache"] = {}
+        return cache
+
+    def _same_series(self, panel: WidePanel) -> WidePanel:
+        """``panel`` (built from this one with the same ``series``) sharing this panel's ``series_cache``."""
+        panel.__dict__["_series_cache"] = self.series_cache()
+        return panel
+
     def of_rows(self, rows: np.ndarray) -> WidePanel:
         """The series ``rows`` alone, in that order (every matrix's rows copied)."""
         return WidePanel(
@@ -122,7 +135,7 @@ class WidePanel:
         def pad(a: np.ndarray, fill) -> np.ndarray:
             return np.concatenate([a, np.full((a.shape[0], n_weeks), fill, dtype=a.dtype)], axis=1)
 
-        return WidePanel(
+        extended = WidePanel(
             series=self.series,
             weeks=self.weeks.append(extra),
             units=pad(self.units, np.nan),
@@ -131,11 +144,12 @@ class WidePanel:
             outage=pad(self.outage, False),
             first=self.first,
         )
+        return self._same_series(extended)
 
     def window(self, start: int, stop: int) -> WidePanel:
         """Columns ``start`` .. ``stop - 1`` (views: a caller that writes ``units`` copies them first)."""
         start = max(int(start), 0)
-        return WidePanel(
+        window = WidePanel(
             series=self.series,
             weeks=self.weeks[start:stop],
             units=self.units[:, start:stop],
@@ -144,6 +158,7 @@ class WidePanel:
             outage=self.outage[:, start:stop],
             first=self.first - start,
         )
+        return self._same_series(window)
 
 
 def factorize_keys(keys: pd.DataFrame) -> tuple[np.ndarray, pd.DataFrame]:
@@ -228,18 +243,31 @@ def _decategorized(frame: pd.DataFrame) -> pd.DataFrame:
     return frame
 
 
-def carry_over(units: np.ndarray, outage: np.ndarray) -> np.ndarray:
-    """``units`` with each outage cell set to its series' last value before it (a copy; NaN if none)."""
-    if not outage.any():
-        return units
-    n_cols = units.shape[1]
-    known = ~np.isnan(units) & ~outage
-    last = np.where(known, np.arange(n_cols)[None, :], -1)
+def carry_over(units: np.ndarray, outage: np.ndarray, start: int = 0) -> np.ndarray:
+    """``units[:, start:]`` with each outage cell set to its series' last value before it (a copy; NaN if none).
+
+    The columns before ``start`` are read only for the series with outage cells before their first known
+    value from ``start`` on: the value carried into them (a forecast window carries over its own weeks, not
+    the whole history before them)."""
+    window, window_outage = units[:, start:], outage[:, start:]
+    if not window_outage.any():
+        return window
+    known = ~np.isnan(window) & ~window_outage
+    last = np.where(known, np.arange(window.shape[1])[None, :], -1)
     np.maximum.accumulate(last, axis=1, out=last)
-    carried = np.take_along_axis(units, np.maximum(last, 0), axis=1)
-    out = units.copy()
-    fill = outage & (last >= 0)
+    carried = np.take_along_axis(window, np.maximum(last, 0), axis=1)
+    out = window.copy()
+    fill = window_outage & (last >= 0)
     out[fill] = carried[fill]
+    early = window_outage & (last < 0)
+    rows = np.flatnonzero(early.any(axis=1)) if start > 0 else np.empty(0, dtype="int64")
+    if len(rows):
+        before = units[rows, :start]
+        before_known = ~np.isnan(before) & ~outage[rows, :start]
+        last_before = start - 1 - np.argmax(before_known[:, ::-1], axis=1)
+        value = before[np.arange(len(rows)), last_before]
+        into = early[rows] & before_known.any(axis=1)[:, None]
+        out[rows] = np.where(into, value[:, None], out[rows])
     return out
 
 
