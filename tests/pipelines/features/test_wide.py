@@ -1,5 +1,7 @@
 """The (series x week) matrices and their vectorised window/group operations."""
 
+import pickle
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -156,3 +158,13 @@ def test_a_window_of_columns_carries_over_what_the_whole_history_would(seed):
         np.testing.assert_array_equal(
             carry_over(units, outage, start), whole[:, start:], err_msg=f"start {start}"
         )
+
+
+def test_a_pickled_panel_leaves_its_series_cache_behind():
+    wp = to_wide(_panel())
+    wp.window(0, 3).series_cache()["derived"] = np.arange(wp.n_series)  # a window shares its panel's cache
+    assert "derived" in wp.series_cache()
+    again = pickle.loads(pickle.dumps(wp, protocol=5))
+    assert again.series_cache() == {}
+    np.testing.assert_array_equal(again.units, wp.units)
+    assert again.series.equals(wp.series)

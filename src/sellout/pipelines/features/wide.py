@@ -103,11 +103,18 @@ class WidePanel:
 
     def series_cache(self) -> dict:
         """Values derived from ``series`` alone, kept for this panel and shared with its windows and extensions
-        (which have the same series). Created on first use: a panel pickled before it existed has none."""
+        (which have the same series). Created on first use; not pickled (``__getstate__``)."""
         cache = self.__dict__.get("_series_cache")
         if cache is None:
             cache = self.__dict__["_series_cache"] = {}
         return cache
+
+    def __getstate__(self) -> dict:
+        # A copy without the cache: the feature set is pickled on a thread (write-behind) while the next nodes
+        # forecast from its panel and may add to the cache; a dict is copied in one step under the GIL.
+        state = self.__dict__.copy()
+        state.pop("_series_cache", None)
+        return state
 
     def _same_series(self, panel: WidePanel) -> WidePanel:
         """``panel`` (built from this one with the same ``series``) sharing this panel's ``series_cache``."""
