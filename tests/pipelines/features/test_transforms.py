@@ -69,14 +69,19 @@ def some_weeks(rng: np.random.Generator, n_weeks: int) -> list[int]:
     return sorted({0, 1, n_weeks - 1, *rng.integers(0, n_weeks, 5).tolist()} & set(range(n_weeks)))
 
 
-@settings(max_examples=40, deadline=None)
-@given(seed=st.integers(0, 2**32 - 1), n_weeks=st.integers(1, 80), params=feature_params())
-def test_one_week_formula_equals_the_every_week_formula(seed, n_weeks, params):
+def _random_inputs(seed: int, n_weeks: int, params: FeatureParams):
+    """A random panel of ``n_weeks``, its engine and the inputs its features read (and the generator)."""
     rng = np.random.default_rng(seed)
     panel = random_panel(rng, n_weeks)
     engine = FeatureEngine.fit(panel, params, PromotionParams(price_cut=0.05))
+    return rng, panel, engine, engine.inputs(panel)
+
+
+@settings(max_examples=40, deadline=None)
+@given(seed=st.integers(0, 2**32 - 1), n_weeks=st.integers(1, 80), params=feature_params())
+def test_one_week_formula_equals_the_every_week_formula(seed, n_weeks, params):
+    rng, panel, engine, inputs = _random_inputs(seed, n_weeks, params)
     full = engine.matrices(panel, every_feature=True)
-    inputs = engine.inputs(panel)
     for transform in transforms(params):
         for t in some_weeks(rng, n_weeks):
             assert_same_feature(transform.name, full[transform.name][:, t], transform.at(inputs, t))
@@ -85,10 +90,7 @@ def test_one_week_formula_equals_the_every_week_formula(seed, n_weeks, params):
 @settings(max_examples=40, deadline=None)
 @given(seed=st.integers(0, 2**32 - 1), n_weeks=st.integers(1, 80), params=feature_params())
 def test_a_feature_not_marked_cross_series_is_the_same_on_its_series_rows_alone(seed, n_weeks, params):
-    rng = np.random.default_rng(seed)
-    panel = random_panel(rng, n_weeks)
-    engine = FeatureEngine.fit(panel, params, PromotionParams(price_cut=0.05))
-    inputs = engine.inputs(panel)
+    rng, panel, _, inputs = _random_inputs(seed, n_weeks, params)
     rows = rng.permutation(panel.n_series)[: rng.integers(1, panel.n_series + 1)]  # some rows, in any order
     alone = inputs.of_rows(rows)
     for transform in transforms(params):
