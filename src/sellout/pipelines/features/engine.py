@@ -148,8 +148,9 @@ class ForecastWindow:
 
     def _rows_inputs(self, rows: np.ndarray) -> FeatureInputs | None:
         """The inputs of ``rows`` alone, when they are few of the series (a sample: the choice of settings
-        forecasts 1,000 of 78,000 series at 20 times dunnhumby); None when most are forecast, where the copy
-        would cost more than the rows it spares. Kept for the window's next steps, its units set anew."""
+        forecasts 1,000 of 78,000 series at 20 times dunnhumby); None for more, where the copy spares little
+        (1,000 of dunnhumby's 3,909 series: the choice took 3.5-3.7 s either way). Kept for the window's next
+        steps, its units set anew."""
         if len(rows) > _ROWS_ALONE * self.inputs.n_series:
             return None
         if self._rows is None or not np.array_equal(self._rows[0], rows):
