@@ -42,6 +42,18 @@ def promo_panel(n_weeks: int = 60, stores=("S1", "S2"), products=("P1", "P2"), s
     return pd.concat(frames, ignore_index=True)
 
 
+def closed_days_panel(n_weeks: int = 60, stores=("S1", "S2"), products=("P1", "P2")) -> pd.DataFrame:
+    """``promo_panel`` as a daily feed's weeks: closed 1 day a week, 2 every tenth week (a holiday), store S1
+    closed throughout week 20; units in proportion to the open days."""
+    panel = promo_panel(n_weeks, stores, products)
+    week = ((panel["week_end_date"] - panel["week_end_date"].min()).dt.days // 7).to_numpy()
+    closed = np.where(week % 10 == 3, 2.0, 1.0)
+    closed[(week == 20) & (panel["store_code"] == "S1").to_numpy()] = 7.0
+    panel["days_closed"] = closed
+    panel["units"] = panel["units"] * (7.0 - closed) / 6.0
+    return panel
+
+
 def feature_set(panel: pd.DataFrame, features: dict | None = None, price_cut: float = 0.05):
     """The features stage's output for ``panel`` (what the forecasting nodes read)."""
     return build_model_features(panel, features, {"price_cut": price_cut})

@@ -132,6 +132,10 @@ class FeatureParams(Strict):
     # "carry" = the series' last value before the outage (a store back from an outage sells at its level
     # before it), "skip" = nothing (a lag is missing, a rolling mean averages the weeks that have data).
     across_outages: Literal["carry", "skip"] = "carry"
+    # Where a feed says how many days a store was closed in a week (a daily feed's weeks), the model learns and
+    # the features read units per open day (times 7), and a forecast is that times the week's open days / 7.
+    # A week closed throughout says nothing of demand: not trained on, carried over as an outage.
+    per_open_day: bool = True
     # A source whose training cells are more than this is fitted on a stable sample of its series that holds at
     # most this many (features/sampling.py); every series is still forecast. null: every series.
     max_training_cells: Positive | None = 2_000_000

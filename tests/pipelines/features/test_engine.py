@@ -4,7 +4,7 @@ import dataclasses
 
 import numpy as np
 import pytest
-from support.forecast_panels import promo_panel
+from support.forecast_panels import closed_days_panel, promo_panel
 
 from sellout.config.model_parameters import PROMOTION_HISTORY, FeatureParams
 from sellout.config.parameters import PromotionParams
@@ -140,3 +140,39 @@ def test_a_forecast_of_few_series_computes_their_own_features_on_their_rows_alon
         np.testing.assert_array_equal(window.features(step, rows), every_series)
         window.record(step, rows, np.full(len(rows), 10.0 * step))  # later steps read these forecasts
     assert len(calls) == 1  # the rows' inputs are kept from one step to the next
+
+
+def test_a_daily_feeds_features_read_units_per_open_day():
+    wp = to_wide(closed_days_panel())
+    engine = _engine(wp)
+    units, no_demand = engine.demand(wp)
+    open_days = 7.0 - wp.exog["days_closed"]
+    s1 = (wp.series["store_code"] == "S1").to_numpy()
+    open_weeks = ~(s1[:, None] & (np.arange(len(wp.weeks)) == 20)[None, :])
+    np.testing.assert_allclose(units[open_weeks], wp.units[open_weeks] * 7.0 / open_days[open_weeks])
+    # S1's week closed throughout says nothing of demand: an outage, carried over by the lags
+    assert np.isnan(units[s1, 20]).all() and no_demand[s1, 20].all() and not no_demand[~s1, 20].any()
+    m = engine.matrices(wp)
+    np.testing.assert_allclose(m["lag_1"][s1, 21], units[s1, 19])
+    # a holiday week sells less but not less per open day: the next week's lag reads the open days' rate
+    np.testing.assert_allclose(m["lag_1"][:, 14], wp.units[:, 13] * 7.0 / 5.0)
+
+
+def test_weekly_feeds_and_per_open_day_off_read_units_as_delivered():
+    weekly = to_wide(_panel())
+    assert weekly.open_share() is None
+    units, no_demand = _engine(weekly).demand(weekly)
+    assert units is weekly.units and no_demand is weekly.outage
+    daily = to_wide(closed_days_panel())
+    off = _engine(daily, {**PARAMS, "per_open_day": False})
+    assert off.demand(daily)[0] is daily.units
+    np.testing.assert_array_equal(off.matrices(daily)["lag_1"][:, 1:], daily.units[:, :-1])
+
+
+def test_a_forecast_window_gives_the_models_forecasts_in_units_of_the_weeks_open_days():
+    wp = to_wide(closed_days_panel(60)).extended(2)
+    wp.exog["days_closed"][:, 60:] = [[1.0, 3.0]]
+    window = ForecastWindow(_engine(wp), wp, 59, 2)
+    rows = np.array([0, 3])
+    per_open_day = np.array([[7.0, 14.0], [70.0, 140.0]])
+    np.testing.assert_allclose(window.in_units(rows, per_open_day), per_open_day * [[6 / 7, 4 / 7]])

@@ -1,7 +1,7 @@
 """The feature set: training cells, the features stage's content key, the panel and engine it carries."""
 
 import numpy as np
-from support.forecast_panels import promo_panel
+from support.forecast_panels import closed_days_panel, promo_panel
 
 from sellout.pipelines.features.feature_set import training_cells
 from sellout.pipelines.features.nodes import build_model_features
@@ -46,3 +46,13 @@ def test_each_row_of_the_model_matrix_is_its_cells_features():
     assert x.dtype == np.float32 and x.flags["C_CONTIGUOUS"] and x.shape == (len(rows), len(engine.columns))
     for j, name in enumerate(engine.columns):
         np.testing.assert_array_equal(x[:, j], matrices[name][rows[::-1], cols[::-1]].astype("float32"), name)
+
+
+def test_a_daily_feed_trains_on_units_per_open_day_and_never_on_a_week_closed_throughout():
+    feature_set = build_model_features(closed_days_panel(), PARAMS, PROMOTION)
+    wp = feature_set.panel
+    open_days = 7.0 - wp.exog["days_closed"][feature_set.rows, feature_set.cols]
+    assert (open_days > 0).all()  # S1's week closed throughout is no training cell
+    assert len(feature_set) == len(training_cells(wp, len(wp.weeks) - 1)[0]) - 2
+    units = wp.units[feature_set.rows, feature_set.cols]
+    np.testing.assert_allclose(feature_set.y, units * 7.0 / open_days)

@@ -68,10 +68,17 @@ def test_level_scale_is_clipped_shrunk_on_small_totals_and_one_without_cells():
 def test_a_bias_every_origin_shows_is_corrected_one_that_flips_is_left_alone():
     origins = np.repeat(np.arange(6), 50)
     forecast = np.full(len(origins), 100.0)
-    steady = np.full(len(origins), 110.0)  # every origin 10% under
+    steady = np.full(len(origins), 110.0)  # every origin 10% under: corrected beyond the tolerance
+    beyond = np.exp(np.log(1.1) - intervals.LEVEL_TOLERANCE)
     assert intervals.origin_level_scale(
         steady * np.linspace(0.99, 1.01, len(origins)), forecast, origins
-    ) == (pytest.approx(1.1, rel=0.01))
+    ) == (pytest.approx(beyond, rel=0.01))
+    over = np.full(len(origins), 80.0)  # every origin 25% over: corrected down, beyond the tolerance
+    assert intervals.origin_level_scale(over, forecast, origins) == pytest.approx(
+        np.exp(np.log(0.8) + intervals.LEVEL_TOLERANCE)
+    )
+    slight = np.full(len(origins), 103.0)  # every origin 3% under: within the tolerance, left alone
+    assert intervals.origin_level_scale(slight, forecast, origins) == 1.0
     flipping = np.where(origins % 2 == 0, 112.0, 89.0)  # +12%, -11%: no steady bias
     assert abs(intervals.origin_level_scale(flipping, forecast, origins) - 1.0) < 0.01
     # free of the measure's scale: sales value in euros gives the same factor as units

@@ -5,7 +5,7 @@ import pickle
 
 import numpy as np
 import pytest
-from support.forecast_panels import feature_set, promo_panel
+from support.forecast_panels import closed_days_panel, feature_set, promo_panel
 
 from sellout.pipelines.features.engine import ForecastWindow
 from sellout.pipelines.forecasting.model import lgbm_train_params, recursive_forecast
@@ -97,3 +97,17 @@ def test_the_huber_delta_reaches_lightgbm_for_the_huber_loss_only(fitted):
     assert training.model_version(
         {**LGBM, "objective": "huber", "huber_delta": 0.1}
     ) != training.model_version({**LGBM, "objective": "huber", "huber_delta": 0.2})
+
+
+def test_a_holiday_closure_moves_its_weeks_forecast_by_its_open_days_and_not_the_next_weeks():
+    # the model does not read the week's closed days: what moves the forecast is the open days alone
+    features = feature_set(closed_days_panel(70), {**FEATURES, "exclude": ["days_closed"]})
+    model = TrainingSet(features).fit(69, LGBM)
+    future = features.panel.extended(2)
+    rows = np.arange(future.n_series)
+    future.exog["days_closed"][:, 70:] = 1.0
+    usual = recursive_forecast(model, future, 69, 2, rows)
+    future.exog["days_closed"][:, 70] = 3.0
+    holiday = recursive_forecast(model, future, 69, 2, rows)
+    np.testing.assert_allclose(holiday[:, 0], usual[:, 0] * 4.0 / 6.0)
+    np.testing.assert_allclose(holiday[:, 1], usual[:, 1])

@@ -56,11 +56,45 @@ class FeatureEngine:
         return max(t.lookback for t in self._model_transforms())
 
     def feature_units(self, panel: WidePanel, start: int = 0) -> np.ndarray:
-        """The units the features read, of columns ``start`` on: the panel's, with outage weeks carried over
-        (from before ``start`` too) if the rule says so."""
+        """The units the features read, of columns ``start`` on: the model's (``demand``), with outage weeks
+        carried over (from before ``start`` too) if the rule says so."""
+        units, no_demand = self.demand(panel)
         if self.params.across_outages == "carry":
-            return carry_over(panel.units, panel.outage, start)
-        return panel.units[:, start:]
+            return carry_over(units, no_demand, start)
+        return units[:, start:]
+
+    def demand(self, panel: WidePanel) -> tuple[np.ndarray, np.ndarray]:
+        """The units the model learns (the panel's; per open day, times 7, where the feed says how many days
+        the store was closed and ``per_open_day``) and the cells that say nothing of demand (outages; weeks
+        closed throughout)."""
+        share = self._open_share(panel)
+        if share is None:
+            return panel.units, panel.outage
+        closed = share == 0.0
+        with np.errstate(divide="ignore", invalid="ignore"):
+            units = np.where(closed, np.nan, panel.units / share)
+        return units, panel.outage | closed
+
+    def targets(self, panel: WidePanel, rows: np.ndarray, cols: np.ndarray) -> np.ndarray:
+        """The model's targets at cells (rows[i], cols[i]): ``demand``'s units there (NaN: no demand known)."""
+        units = panel.units[rows, cols]
+        share = self._open_share(panel)
+        if share is None:
+            return units
+        share = share[rows, cols]
+        with np.errstate(divide="ignore", invalid="ignore"):
+            return np.where(share == 0.0, np.nan, units / share)
+
+    def in_units(
+        self, panel: WidePanel, rows: np.ndarray, cols: np.ndarray, values: np.ndarray
+    ) -> np.ndarray:
+        """The model's forecasts ``values`` (len(rows) x len(cols)) as units of the weeks ``cols``: times each
+        week's open share where the model learns units per open day."""
+        share = self._open_share(panel)
+        return values if share is None else values * share[np.ix_(rows, cols)]
+
+    def _open_share(self, panel: WidePanel) -> np.ndarray | None:
+        return panel.open_share() if self.params.per_open_day else None
 
     def inputs(self, panel: WidePanel, units: np.ndarray | None = None) -> FeatureInputs:
         """What the transforms read; ``units`` (already as the features read them) replaces the panel's."""
@@ -160,5 +194,10 @@ class ForecastWindow:
         return rows_inputs
 
     def record(self, step: int, rows: np.ndarray, forecast: np.ndarray) -> None:
-        """The forecasts of week origin + ``step``: later steps read them as that week's units."""
+        """The model's forecasts of week origin + ``step``: later steps read them as that week's units."""
         self.inputs.units[rows, self.origin + step] = forecast
+
+    def in_units(self, rows: np.ndarray, forecasts: np.ndarray) -> np.ndarray:
+        """The model's forecasts of ``rows`` (one column per step) in units (``FeatureEngine.in_units``)."""
+        cols = self.origin + 1 + np.arange(forecasts.shape[1])
+        return self.engine.in_units(self.panel, rows, cols, forecasts)

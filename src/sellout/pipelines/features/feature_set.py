@@ -39,8 +39,8 @@ class FeatureSet:
 
     @property
     def y(self) -> np.ndarray:
-        """Units of the training cells."""
-        return self.panel.units[self.rows, self.cols]
+        """The model's targets at the training cells (units; per open day where the engine says)."""
+        return self.engine.targets(self.panel, self.rows, self.cols)
 
     @property
     def shape(self) -> tuple[int, int]:
@@ -96,6 +96,8 @@ def build_feature_set(panel: WidePanel, engine: FeatureEngine, fingerprint: str)
     """The training cells of ``panel`` (each series' weeks after its first; of a sample of a source's series
     past ``max_training_cells``) with their features."""
     rows, cols = training_cells(panel, len(panel.weeks) - 1)
+    known = ~np.isnan(engine.targets(panel, rows, cols))  # a week closed throughout is no target
+    rows, cols = rows[known], cols[known]
     trained = sampled_series(panel, rows, engine.params.max_training_cells)
     if not trained.all():
         _log_samples(panel, rows, trained, engine.params.max_training_cells)

@@ -18,6 +18,7 @@ import pandas as pd
 
 from sellout.canonical import (
     CALENDAR_INPUTS,
+    DAYS_CLOSED,
     DEFAULT_SOURCE,
     MEASURE,
     PRICE_COLUMNS,
@@ -42,6 +43,7 @@ EXOG_DTYPES = {column: "float64" if column in PRICE_COLUMNS else "float32" for c
 REQUIRED_EXOG = (*PRICE_COLUMNS, *PROMO_FLAGS)
 # Per series attributes besides the store and product ones: which feed it comes from and what it counts.
 DEFAULT_MEASURE = UNITS
+DAYS_PER_WEEK = 7
 
 
 @dataclass
@@ -94,6 +96,14 @@ class WidePanel:
     @property
     def n_series(self) -> int:
         return len(self.series)
+
+    def open_share(self) -> np.ndarray | None:
+        """Each cell's share of its week the store was open, (7 - days closed) / 7: 1 where the feed does not
+        say; None where no cell says (a weekly feed)."""
+        closed = self.exog.get(DAYS_CLOSED)
+        if closed is None or np.isnan(closed).all():
+            return None
+        return np.clip(1.0 - np.nan_to_num(closed.astype("float64"), nan=0.0) / DAYS_PER_WEEK, 0.0, 1.0)
 
     def week_index(self, week: pd.Timestamp) -> int:
         pos = self.weeks.get_indexer([pd.Timestamp(week)])[0]

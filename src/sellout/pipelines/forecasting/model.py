@@ -221,4 +221,4 @@ def recursive_forecast(
         for part, positions in parts:
             out[positions, step - 1] = part.predict_engine_matrix(x[positions], num_threads)
         window.record(step, rows, out[:, step - 1])
-    return out
+    return window.in_units(rows, out)
