@@ -64,6 +64,9 @@ def test_bad_plan_rows_are_named():
         apply_plan(wp, origin, 3, rows, bad_flag)
     with pytest.raises(ValueError, match="lacks columns"):
         apply_plan(wp, origin, 3, rows, pd.DataFrame({"store_code": ["S1"], "price": [1.0]}))
+    too_many = bad_flag.drop(columns="display").assign(days_closed=[8])
+    with pytest.raises(ValueError, match=r"row 0: days_closed must be days of the week \(0 to 7\), got 8"):
+        apply_plan(wp, origin, 3, rows, too_many)
     with pytest.raises(ValueError, match="plan_rule"):
         apply_plan(wp, origin, 3, rows, None, rule="carry_promo")
 

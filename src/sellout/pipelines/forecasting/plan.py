@@ -24,7 +24,7 @@ import numpy as np
 import pandas as pd
 
 from sellout.canonical import CALENDAR_INPUTS, PRICE_COLUMNS, SELLOUT_FLAGS, SERIES_KEYS, WEEK
-from sellout.pipelines.features.wide import EXOG_COLUMNS, WidePanel
+from sellout.pipelines.features.wide import DAYS_PER_WEEK, EXOG_COLUMNS, WidePanel
 
 CALENDAR_WEEKS = 13
 
@@ -172,4 +172,12 @@ def _numeric(values: pd.Series, column: str) -> np.ndarray:
     if bad.any():
         row = int(np.argmax(bad.to_numpy()))
         raise ValueError(f"promo_plan row {row}: {column} must be a number, got {values.iloc[row]!r}")
+    if column in CALENDAR_INPUTS:
+        outside = (numeric < 0) | (numeric > DAYS_PER_WEEK)
+        if outside.any():
+            row = int(np.argmax(outside.to_numpy()))
+            raise ValueError(
+                f"promo_plan row {row}: {column} must be days of the week (0 to {DAYS_PER_WEEK}), "
+                f"got {numeric.iloc[row]:g}"
+            )
     return numeric.to_numpy(dtype="float64")
