@@ -7,7 +7,7 @@ from dataclasses import replace
 import numpy as np
 import pandas as pd
 import pytest
-from support.forecast_panels import promo_panel
+from support.forecast_panels import closed_days_panel, promo_panel
 
 from sellout.datasets import MemoDataset
 from sellout.pipelines.features.nodes import build_model_features
@@ -54,7 +54,16 @@ def mart():
     return weekly.assign(source="grocer", sales_value=weekly["units"] * weekly["price"])
 
 
-def test_what_production_published_is_what_the_backtest_scored(mart, tmp_path_factory):
+@pytest.fixture(scope="module")
+def daily_mart():
+    """A daily feed's weeks: closed days (holidays, a week closed throughout), units per open day modelled."""
+    weekly = closed_days_panel(70, stores=("S1", "S2", "S3")).drop(columns="is_filled")
+    return weekly.assign(source="grocer", sales_value=weekly["units"] * weekly["price"])
+
+
+@pytest.mark.parametrize("feed", ["mart", "daily_mart"])
+def test_what_production_published_is_what_the_backtest_scored(feed, request, tmp_path_factory):
+    mart = request.getfixturevalue(feed)
     memo = {"full_fits": MemoDataset(tmp_path_factory.mktemp("memo"), keep=3)}
     weeks = sorted(mart["week_end_date"].unique())
     last = len(weeks) - 1
