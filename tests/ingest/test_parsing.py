@@ -252,6 +252,29 @@ def test_daily_rows_are_summed_into_the_retailers_weeks(tmp_path):
     assert week["line_no"].tolist() == [2, 9]
 
 
+def test_a_daily_feed_that_lists_only_what_sold_has_complete_weeks(tmp_path):
+    # A1 sold Monday to Wednesday, A2 Thursday to Sunday: the store reported every day of the week
+    header = "Tag;Markt;Artikel;Menge;Preis;Offen;Display\n"
+    a1 = [f"2026-09-{d:02d};M1;A1;2;1.0;1;0\n" for d in (7, 8, 9)]
+    a2 = [f"2026-09-{d:02d};M1;A2;3;1.0;1;0\n" for d in (10, 11, 12, 13)]
+    partial = ["2026-09-14;M1;A1;5;1.5;1;0\n", "2026-09-15;M1;A2;1;1.5;1;0\n"]  # the file ends on Tuesday
+    good, rejected = _parse(tmp_path, header + "".join(a1 + a2 + partial), DAILY)
+    assert rejected.empty
+    weeks = good.set_index(["product_code", good["week_end_date"].astype(str)])
+    assert weeks.loc[("A1", "2026-09-13"), ["units", "days_reported", "is_complete_week"]].tolist() == [
+        6.0,
+        3,
+        True,
+    ]
+    assert weeks.loc[("A2", "2026-09-13"), ["units", "days_reported", "is_complete_week"]].tolist() == [
+        12.0,
+        4,
+        True,
+    ]
+    assert not weeks.loc[("A1", "2026-09-20"), "is_complete_week"]
+    assert not weeks.loc[("A2", "2026-09-20"), "is_complete_week"]
+
+
 def test_a_daily_feed_rejects_the_same_day_twice_with_other_values(tmp_path):
     header = "Tag;Markt;Artikel;Menge;Preis;Offen;Display\n"
     good, rejected = _parse(

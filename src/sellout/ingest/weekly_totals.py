@@ -33,7 +33,8 @@ def aggregate_weeks(rows: pd.DataFrame, daily: bool, days_per_week: int) -> pd.D
     """One row per store, product and week: measures summed (a return row is added to its week's row), price as
     the units-weighted mean of the trading days (plain mean without units), base price likewise, a flag true if
     any day has it, names the first given. A daily feed's weeks also get the days reported, the closed days, and
-    whether the week is complete (``days_per_week`` days reported). Vectorised over one key per row."""
+    whether the week is complete (its store has lines on ``days_per_week`` days of it, over all its products).
+    Vectorised over one key per row."""
     stores = pa.array(rows[STORE].array._pa_array.combine_chunks())
     products = pa.array(rows[PRODUCT].array._pa_array.combine_chunks())
     weeks = rows[WEEK].to_numpy()
@@ -91,10 +92,28 @@ def aggregate_weeks(rows: pd.DataFrame, daily: bool, days_per_week: int) -> pd.D
         closed = np.bincount(group[where_first], weights=~rows[OPEN].to_numpy()[where_first], minlength=n)
         out[DAYS_REPORTED] = reported[order].astype(np.int16)
         out[DAYS_CLOSED] = closed[order].astype(np.int16)
-        out[IS_COMPLETE_WEEK] = reported[order] >= days_per_week
+        store_days = _store_days_reported(stores, days, weeks, group, n)
+        out[IS_COMPLETE_WEEK] = store_days[order] >= days_per_week
     frame = pd.DataFrame(out, copy=False)
     frame[WEEK] = frame[WEEK].astype("datetime64[ns]")
     return frame
+
+
+def _store_days_reported(
+    stores: pa.Array, days: np.ndarray, weeks: np.ndarray, group: np.ndarray, n: int
+) -> np.ndarray:
+    """Per week row (``group`` of each line, ``n`` rows), the days of the week on which its store has any line,
+    over all its products: whether the file covers the store's week, not whether each product sold every day
+    (a feed that lists only what sold has no line for a product's day without sales)."""
+    store_ids = pc.dictionary_encode(stores).indices.to_numpy(zero_copy_only=False).astype(np.int64)
+    week_days = weeks.astype("datetime64[D]").astype(np.int64)
+    _, store_week = np.unique(store_ids * (week_days.max() + 1) + week_days, return_inverse=True)
+    day_in_week = days - week_days + 7  # 1..7
+    _, first_of_day = np.unique(store_week * 8 + day_in_week, return_index=True)
+    per_store_week = np.bincount(store_week[first_of_day], minlength=int(store_week.max()) + 1)
+    out = np.empty(n, dtype=np.int64)
+    out[group] = per_store_week[store_week]
+    return out
 
 
 def derive_price(rows: pd.DataFrame, spec: SelloutFileSpec) -> pd.DataFrame:
