@@ -258,8 +258,12 @@ def test_a_daily_feed_that_lists_only_what_sold_has_complete_weeks(tmp_path):
     a1 = [f"2026-09-{d:02d};M1;A1;2;1.0;1;0\n" for d in (7, 8, 9)]
     a2 = [f"2026-09-{d:02d};M1;A2;3;1.0;1;0\n" for d in (10, 11, 12, 13)]
     partial = ["2026-09-14;M1;A1;5;1.5;1;0\n", "2026-09-15;M1;A2;1;1.5;1;0\n"]  # the file ends on Tuesday
-    good, rejected = _parse(tmp_path, header + "".join(a1 + a2 + partial), DAILY)
+    other_store = [f"2026-09-{d:02d};M2;A1;1;1.0;1;0\n" for d in (7, 8, 9)]  # M2's lines stop on Wednesday
+    good, rejected = _parse(tmp_path, header + "".join(a1 + a2 + partial + other_store), DAILY)
     assert rejected.empty
+    m2 = good[good["store_code"] == "M2"]
+    assert m2["days_reported"].tolist() == [3] and not m2["is_complete_week"].any()
+    good = good[good["store_code"] == "M1"]
     weeks = good.set_index(["product_code", good["week_end_date"].astype(str)])
     assert weeks.loc[("A1", "2026-09-13"), ["units", "days_reported", "is_complete_week"]].tolist() == [
         6.0,

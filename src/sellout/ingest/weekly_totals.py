@@ -92,7 +92,7 @@ def aggregate_weeks(rows: pd.DataFrame, daily: bool, days_per_week: int) -> pd.D
         closed = np.bincount(group[where_first], weights=~rows[OPEN].to_numpy()[where_first], minlength=n)
         out[DAYS_REPORTED] = reported[order].astype(np.int16)
         out[DAYS_CLOSED] = closed[order].astype(np.int16)
-        store_days = _store_days_reported(stores, days, weeks, group, n)
+        store_days = _store_days_reported(stores, weeks, first, day_keys[where_first], reported)
         out[IS_COMPLETE_WEEK] = store_days[order] >= days_per_week
     frame = pd.DataFrame(out, copy=False)
     frame[WEEK] = frame[WEEK].astype("datetime64[ns]")
@@ -100,20 +100,22 @@ def aggregate_weeks(rows: pd.DataFrame, daily: bool, days_per_week: int) -> pd.D
 
 
 def _store_days_reported(
-    stores: pa.Array, days: np.ndarray, weeks: np.ndarray, group: np.ndarray, n: int
+    stores: pa.Array, weeks: np.ndarray, first: np.ndarray, group_days: np.ndarray, reported: np.ndarray
 ) -> np.ndarray:
-    """Per week row (``group`` of each line, ``n`` rows), the days of the week on which its store has any line,
-    over all its products: whether the file covers the store's week, not whether each product sold every day
-    (a feed that lists only what sold has no line for a product's day without sales)."""
-    store_ids = pc.dictionary_encode(stores).indices.to_numpy(zero_copy_only=False).astype(np.int64)
-    week_days = weeks.astype("datetime64[D]").astype(np.int64)
+    """Per week row (its first line ``first``), the days of the week on which its store has any line, over all its
+    products: whether the file covers the store's week, not whether each product sold every day (a feed that
+    lists only what sold has no line for a product's day without sales). ``group_days``: the rows' distinct days
+    (row * 8 + day of the week); ``reported``: each row's own days."""
+    store_ids = pc.dictionary_encode(stores).indices.to_numpy(zero_copy_only=False).astype(np.int64)[first]
+    week_days = weeks[first].astype("datetime64[D]").astype(np.int64)
     _, store_week = np.unique(store_ids * (week_days.max() + 1) + week_days, return_inverse=True)
-    day_in_week = days - week_days + 7  # 1..7
-    _, first_of_day = np.unique(store_week * 8 + day_in_week, return_index=True)
-    per_store_week = np.bincount(store_week[first_of_day], minlength=int(store_week.max()) + 1)
-    out = np.empty(n, dtype=np.int64)
-    out[group] = per_store_week[store_week]
-    return out
+    if store_week.max() + 1 == len(first):  # one row per store and week (one product): its own days
+        return reported
+    _, first_of_day = np.unique(store_week[group_days // 8] * 8 + group_days % 8, return_index=True)
+    per_store_week = np.bincount(
+        store_week[group_days[first_of_day] // 8], minlength=int(store_week.max()) + 1
+    )
+    return per_store_week[store_week]
 
 
 def derive_price(rows: pd.DataFrame, spec: SelloutFileSpec) -> pd.DataFrame:
