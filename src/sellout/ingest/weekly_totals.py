@@ -104,8 +104,8 @@ def _store_days_reported(
 ) -> np.ndarray:
     """Per week row (its first line ``first``), the days of the week on which its store has any line, over all its
     products: whether the file covers the store's week, not whether each product sold every day (a feed that
-    lists only what sold has no line for a product's day without sales). ``group_days``: the rows' distinct days
-    (row * 8 + day of the week); ``reported``: each row's own days."""
+    lists only what sold has no line for a product's day without sales). ``group_days``: the week rows' distinct
+    days (week row * 8 + day of the week, 1..7); ``reported``: each week row's own days."""
     store_ids = pc.dictionary_encode(stores).indices.to_numpy(zero_copy_only=False).astype(np.int64)[first]
     week_days = weeks[first].astype("datetime64[D]").astype(np.int64)
     _, store_week = np.unique(store_ids * (week_days.max() + 1) + week_days, return_inverse=True)

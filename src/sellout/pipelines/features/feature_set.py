@@ -50,7 +50,7 @@ class FeatureSet:
         return len(self.rows)
 
     def frame(self) -> pd.DataFrame:
-        """The training rows as a table: keys, week, units and every feature column."""
+        """The training rows as a table: keys, week, the target (``y``, under ``units``) and every feature."""
         keys = pd.DataFrame(
             {
                 **{key: self.panel.series[key].to_numpy()[self.rows] for key in SERIES_KEYS},
