@@ -106,9 +106,11 @@ def _store_days_reported(
     products: whether the file covers the store's week, not whether each product sold every day (a feed that
     lists only what sold has no line for a product's day without sales). ``group_days``: the week rows' distinct
     days (week row * 8 + day of the week, 1..7); ``reported``: each week row's own days."""
-    store_ids = pc.dictionary_encode(stores).indices.to_numpy(zero_copy_only=False).astype(np.int64)[first]
+    store_ids = pc.dictionary_encode(stores.take(pa.array(first))).indices.to_numpy(zero_copy_only=False)
     week_days = weeks[first].astype("datetime64[D]").astype(np.int64)
-    _, store_week = np.unique(store_ids * (week_days.max() + 1) + week_days, return_inverse=True)
+    _, store_week = np.unique(
+        store_ids.astype(np.int64) * (week_days.max() + 1) + week_days, return_inverse=True
+    )
     if store_week.max() + 1 == len(first):  # one row per store and week (one product): its own days
         return reported
     _, first_of_day = np.unique(store_week[group_days // 8] * 8 + group_days % 8, return_index=True)

@@ -77,13 +77,7 @@ class FeatureEngine:
 
     def targets(self, panel: WidePanel, rows: np.ndarray, cols: np.ndarray) -> np.ndarray:
         """The model's targets at cells (rows[i], cols[i]): ``demand``'s units there (NaN: no demand known)."""
-        units = panel.units[rows, cols]
-        share = self._open_share(panel)
-        if share is None:
-            return units
-        share = share[rows, cols]
-        with np.errstate(divide="ignore", invalid="ignore"):
-            return np.where(share == 0.0, np.nan, units / share)
+        return self.demand(panel)[0][rows, cols]
 
     def in_units(
         self, panel: WidePanel, rows: np.ndarray, cols: np.ndarray, values: np.ndarray
