@@ -13,7 +13,7 @@ from sellout.datasets import MemoDataset
 from sellout.pipelines.forecasting import nodes
 from sellout.pipelines.forecasting.backtest import run_backtest
 from sellout.pipelines.forecasting.model import recursive_forecast
-from sellout.pipelines.forecasting.training import TrainingSet
+from sellout.pipelines.forecasting.training import REFRESH_BIN_SAMPLE_ROWS, TrainingSet
 
 FEATURES = {"lags": [1, 2, 52], "rolling_windows": [4, 13], "rolling_std_windows": [4], "exclude": []}
 SCALE = {"features": ["roll_mean_4", "roll_mean_13"]}
@@ -216,3 +216,15 @@ def test_refreshes_side_by_side_are_the_refreshes_one_at_a_time(features):
     pd.testing.assert_frame_equal(cells, side_by_side)
     for week, forecasts in made.items():
         np.testing.assert_array_equal(forecasts.forecasts, side_by_side_made[week].forecasts)
+
+
+def test_a_refresh_draws_its_bins_from_fewer_rows_unless_the_settings_say(features):
+    training = TrainingSet(features, target_scale=SCALE)
+    origin = len(features.panel.weeks) - 3
+    base = training.fit(origin - 3, LGBM)
+    refreshed = training.fit(origin, LGBM, base=base, refresh_rounds=5)
+    assert "bin_construct_sample_cnt" not in base.booster.params
+    assert refreshed.refresh.params["bin_construct_sample_cnt"] == REFRESH_BIN_SAMPLE_ROWS
+    chosen = {**LGBM, "extra": {"bin_construct_sample_cnt": 1000}}
+    refreshed = training.fit(origin, chosen, base=training.fit(origin - 3, chosen), refresh_rounds=5)
+    assert refreshed.refresh.params["bin_construct_sample_cnt"] == 1000
