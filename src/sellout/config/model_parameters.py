@@ -183,6 +183,8 @@ class FeatureParams(Strict):
 class BacktestParams(Strict):
     # Rolling origins: the `origins` weeks before the last week (T-n .. T-1).
     origins: Positive = 13
+    # Fewer origins on a shorter panel: the first keeps this many weeks to fit on.
+    min_training_weeks: Annotated[int, Field(ge=2)] = 8
     # Horizons 1..`horizon` scored (those on or before the last week).
     horizon: Positive = 4
     moving_average_weeks: Positive = 4

@@ -168,3 +168,8 @@ def test_a_pickled_panel_leaves_its_series_cache_behind():
     assert again.series_cache() == {}
     np.testing.assert_array_equal(again.units, wp.units)
     assert again.series.equals(wp.series)
+
+
+def test_an_empty_panel_is_refused_with_its_likely_causes():
+    with pytest.raises(ValueError, match="no series with preprocessing.min_weeks_history weeks of sales yet"):
+        to_wide(_panel().iloc[:0])

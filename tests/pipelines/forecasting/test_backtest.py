@@ -23,8 +23,18 @@ PARAMS = {"lightgbm": LGBM, "target_scale": None}
 def test_origins_are_the_weeks_before_the_last_one():
     wp = to_wide(promo_panel(30))
     assert origin_columns(wp, 3) == [26, 27, 28]
-    with pytest.raises(ValueError, match="more weeks than origins"):
-        origin_columns(wp, 29)
+    assert origin_columns(wp, 3, min_training_weeks=8) == [26, 27, 28]
+
+
+def test_a_short_panel_backtests_fewer_origins_and_too_short_a_one_is_refused():
+    wp = to_wide(promo_panel(12))
+    # 12 weeks (0..11): the first origin keeps 8 weeks (0..7) to fit on
+    assert origin_columns(wp, 13, min_training_weeks=8) == [7, 8, 9, 10]
+    assert origin_columns(wp, 13) == list(range(1, 11))
+    with pytest.raises(ValueError, match="the panel has 12 weeks, and a backtest needs 12 to fit on"):
+        origin_columns(wp, 13, min_training_weeks=12)
+    with pytest.raises(ValueError, match="too little history"):
+        origin_columns(to_wide(promo_panel(2)), 13)
 
 
 def test_baselines():

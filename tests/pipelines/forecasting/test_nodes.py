@@ -246,3 +246,17 @@ def test_the_backtest_logs_each_origin_as_it_goes(outputs, caplog):
     n = PARAMS["backtest"]["origins"]
     assert len(progress) == n and progress[-1].startswith(f"Backtest origin {n} of {n} ("), progress
     assert all(("full fit in" in m) or ("refresh in" in m) for m in progress)
+
+
+def test_a_new_retailers_short_history_is_backtested_on_the_weeks_it_has(caplog):
+    """12 weeks and 13 origins: the backtest starts where the first origin has min_training_weeks to fit on,
+    and says so; the choice of settings validates before that origin (here too few rows: the default)."""
+    features = feature_set(promo_panel(12, stores=("S1", "S2")), FEATURES)
+    params = {**PARAMS, "backtest": {"origins": 13, "horizon": 4, "min_training_weeks": 8}}
+    settings = choose_model_settings(features, {}, None, params)
+    assert settings["default"]["candidate"] == "scaled_tweedie"
+    with caplog.at_level("WARNING", logger="sellout.pipelines.forecasting.nodes"):
+        metrics, *_ = backtest_forecast(features, settings, None, {}, {}, RUN, params)
+    weeks = features.panel.weeks
+    assert (metrics["first_origin_week"] == weeks[7]).all() and (metrics["last_origin_week"] == weeks[10]).all()
+    assert "Backtest on 4 origins, not 13: the panel has 12 weeks, the first origin keeps 8" in caplog.text

@@ -142,9 +142,14 @@ def test_rejects_mixed_weekdays_and_duplicates(raw):
         build_model_panel(pd.concat([raw, raw.iloc[[0]]]), OK, {})
 
 
-def test_empty_panel_when_nothing_qualifies(raw):
+def test_empty_panel_when_nothing_qualifies(raw, caplog):
     panel = build_model_panel(raw, OK, {"min_weeks_history": 1000})
     assert panel.empty and list(panel.columns) == PANEL_COLUMNS
+    longest = raw.groupby(["store_code", "product_code"]).size().max()
+    assert (
+        f"No series has 1000 weeks of sales yet (preprocessing.min_weeks_history); the longest has {longest}"
+        in caplog.text
+    )
 
 
 def test_pipeline_wiring():

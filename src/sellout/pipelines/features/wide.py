@@ -205,7 +205,10 @@ def to_wide(panel: pd.DataFrame) -> WidePanel:
     if missing:
         raise ValueError(f"model panel lacks columns {missing}")
     if panel.empty:
-        raise ValueError("model panel is empty: no series to compute features for")
+        raise ValueError(
+            "model panel is empty: no series to compute features for (no sales loaded, or no series with "
+            "preprocessing.min_weeks_history weeks of sales yet)"
+        )
     week = pd.to_datetime(panel[WEEK]).astype("datetime64[ns]")
     first, last = week.min(), week.max()
     offsets = (week - first) // pd.Timedelta(days=7)

@@ -99,14 +99,19 @@ class OriginForecasts:
         return self.forecasts.shape[1]
 
 
-def origin_columns(wp: WidePanel, n_origins: int) -> list[int]:
-    """Columns of the origins T-n .. T-1 (T = the last week)."""
+def origin_columns(wp: WidePanel, n_origins: int, min_training_weeks: int = 2) -> list[int]:
+    """Columns of the origins T-n .. T-1 (T = the last week), fewer on a short panel: the first origin keeps
+    ``min_training_weeks`` weeks (its own included) to fit on. A new retailer's first weeks are backtested on
+    what they have rather than not at all; too few to backtest one origin is refused, saying how many it needs."""
     last = len(wp.weeks) - 1
-    if n_origins < 1 or last - n_origins < 1:
+    first = max(last - n_origins, min_training_weeks - 1, 1)
+    if n_origins < 1 or first >= last:
         raise ValueError(
-            f"backtest needs more weeks than origins + 1: {len(wp.weeks)} weeks for {n_origins} origins"
+            f"too little history to forecast: the panel has {len(wp.weeks)} weeks, and a backtest needs "
+            f"{max(min_training_weeks, 2)} to fit on and one more to score "
+            "(forecasting.backtest.min_training_weeks); forecasts start once the feeds have delivered that many"
         )
-    return list(range(last - n_origins, last))
+    return list(range(first, last))
 
 
 def baseline_forecasts(

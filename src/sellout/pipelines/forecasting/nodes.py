@@ -217,7 +217,13 @@ def backtest_forecast(
     p = ForecastingParams.of(params, "forecasting")
     b = p.backtest
     panel = feature_set.panel
-    origins = origin_columns(panel, b.origins)
+    origins = origin_columns(panel, b.origins, b.min_training_weeks)
+    if len(origins) < b.origins:
+        logger.warning(
+            "Backtest on %d origins, not %d: the panel has %d weeks, the first origin keeps %d to fit on "
+            "(forecasting.backtest.min_training_weeks)",
+            len(origins), b.origins, len(panel.weeks), b.min_training_weeks,
+        )  # fmt: skip
     settings = {str(k): dict(v) for k, v in model_settings.items()}
     trainings = SourceTrainings(feature_set, p, settings)
     made_with = [settings, _plan_key(promo_plan, p, feature_set), dict(preprocessing or {})]

@@ -51,7 +51,8 @@ def choose_settings(
 ) -> dict[str, dict[str, Any]]:
     """Each source's chosen candidate, with the validation WAPE of every candidate and why it was chosen."""
     panel = feature_set.panel
-    first_origin = origin_columns(panel, params.backtest.origins)[0]
+    backtest = params.backtest
+    first_origin = origin_columns(panel, backtest.origins, backtest.min_training_weeks)[0]
     return {
         source: _choose(feature_set, params, source, rows, first_origin, promo_plan)
         for source, rows in source_rows(panel).items()

@@ -20,6 +20,7 @@ Rules (see ``build_model_panel``):
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Mapping
 from typing import Any
 
@@ -51,6 +52,8 @@ from sellout.pipelines.preprocessing.outages import outage_weeks
 from sellout.pipelines.preprocessing.panel_rules import apply_rules
 from sellout.pipelines.preprocessing.text import as_text, mapped, text_filled
 from sellout.pipelines.preprocessing.within_series import fill_within, rolling_max, series_bounds
+
+logger = logging.getLogger(__name__)
 
 SERIES_KEYS = list(SERIES_KEYS)
 REQUIRED_COLUMNS = [WEEK, *SERIES_KEYS]
@@ -123,6 +126,13 @@ def build_model_panel(
     del weekly
     grid = panel_grid(obs, p.min_weeks_history)
     if not len(grid):
+        if len(obs):
+            longest = int(obs.groupby([STORE, PRODUCT], observed=True).size().max())
+            logger.warning(
+                "No series has %d weeks of sales yet (preprocessing.min_weeks_history); the longest has %d: "
+                "the model panel is empty",
+                p.min_weeks_history, longest,
+            )  # fmt: skip
         return _empty_panel()
     series = grid.series
     panel = pd.DataFrame({key: _per_row(grid.keys[key], series) for key in SERIES_KEYS})
