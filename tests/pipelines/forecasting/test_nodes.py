@@ -258,5 +258,6 @@ def test_a_new_retailers_short_history_is_backtested_on_the_weeks_it_has(caplog)
     with caplog.at_level("WARNING", logger="sellout.pipelines.forecasting.nodes"):
         metrics, *_ = backtest_forecast(features, settings, None, {}, {}, RUN, params)
     weeks = features.panel.weeks
-    assert (metrics["first_origin_week"] == weeks[7]).all() and (metrics["last_origin_week"] == weeks[10]).all()
+    assert (metrics["first_origin_week"] == weeks[7]).all()
+    assert (metrics["last_origin_week"] == weeks[10]).all()
     assert "Backtest on 4 origins, not 13: the panel has 12 weeks, the first origin keeps 8" in caplog.text
