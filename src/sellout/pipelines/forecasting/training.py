@@ -174,7 +174,8 @@ class TrainingSet:
         fit_params = params if num_threads is None else {**params, "num_threads": num_threads}
         refreshing = base is not None and refresh_rounds > 0
         if refreshing:
-            fit_params = {"bin_construct_sample_cnt": REFRESH_BIN_SAMPLE_ROWS, **fit_params}  # extra's first
+            # a bin_construct_sample_cnt in lightgbm.extra (already in fit_params) overrides this one
+            fit_params = {"bin_construct_sample_cnt": REFRESH_BIN_SAMPLE_ROWS, **fit_params}
         with MATRIX_LOCK:
             x, y, weight = self._x(keep), self.y[keep], None  # x: a copy of the kept rows, this call's own
             if self.target_scale is not None:
