@@ -69,8 +69,8 @@ bench-ingest: install  ## dunnhumby as 156 weekly files, then one new week, then
 	touch $@
 
 DATA ?= dunnhumby
-bench-forecast: install .venv-mlforecast/.installed  ## the project's forecaster vs mlforecast on one data set (DATA=dunnhumby|rossmann); last line JSON
-	$(BIN)/python -m benchmarks.forecast --data $(DATA)
+bench-forecast: install .venv-mlforecast/.installed  ## the project's forecaster vs mlforecast on one data set (DATA=dunnhumby|rossmann|pipeline [SOURCE=name]); last line JSON
+	$(BIN)/python -m benchmarks.forecast --data $(DATA) $(if $(SOURCE),--source $(SOURCE))
 
 N8N_DIR := airflow/n8n
 # n8n's node_modules (2.3 GB, `npm ci` takes 3 to 13 minutes) are installed once per lock file into a cache outside

@@ -1,11 +1,15 @@
-"""`make bench-forecast [DATA=dunnhumby|rossmann]`: the project's forecaster and mlforecast on one data set.
+"""`make bench-forecast [DATA=dunnhumby|rossmann|pipeline] [SOURCE=...]`: the project's forecaster and mlforecast
+on one data set. ``pipeline`` (or a model panel's parquet path) is a retailer the team has onboarded: the model
+panel of the pipeline's last run, one source of it (benchmarks/forecast_data.py).
 
 Protocol (issue 15, today's): the data set's panel (benchmarks/forecast_data.py: a week with no row inside a
 series' span = 0, a store's outage weeks left out of training and scoring); 13 rolling origins (the weeks T-13
 .. T-1), horizons 1-4 on or before T, WAPE = sum|error| / sum(actual) over the cells of series in span, outage
 weeks left out; promoted-cell WAPE over the cells whose target week was promoted. The forecast weeks' known
 inputs: ``--known-inputs`` (default ``actual_is_plan``: prices, promotions and calendar inputs are a plan known
-in advance, the actual ones), for both methods alike (plan.known_future). Both use the LightGBM settings of
+in advance, the actual ones; for a pipeline source, what production takes for it, ``known_inputs`` of
+parameters_forecasting.yml, a promo plan counted as the actual weeks), for both methods alike
+(plan.known_future). Both use the LightGBM settings of
 ``conf/base/parameters_forecasting.yml`` (the same ``num_threads``) and are timed in this one run, back to back.
 
 The project's forecaster runs as production runs it: the settings per source chosen on a validation window
@@ -30,12 +34,13 @@ import json
 import resource
 import sys
 import time
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import yaml
 
-from benchmarks.forecast_data import DATA_SETS, data_dir
+from benchmarks.forecast_data import DATA_SETS, PIPELINE_PANEL, PanelFileError, data_dir, load_panel_file
 from benchmarks.forecast_reference import REFERENCE_PYTHON, run_mlforecast
 from benchmarks.shared_data import PROJECT_ROOT
 from sellout.config.model_parameters import ForecastingParams
@@ -68,14 +73,21 @@ def load_parameters() -> tuple[dict, dict, PromotionParams]:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m benchmarks.forecast", description=__doc__)
-    parser.add_argument("--data", choices=sorted(DATA_SETS), default="dunnhumby", help="the data set")
+    parser.add_argument(
+        "--data",
+        default="dunnhumby",
+        help=f"the data set: {', '.join(sorted(DATA_SETS))}, pipeline (the last run's model panel) or the path of "
+        "a model panel parquet file",
+    )
+    parser.add_argument("--source", default=None, help="the source of a pipeline panel that holds several")
     parser.add_argument("--origins", type=int, default=13, help="scored rolling origins (default 13)")
     parser.add_argument("--horizon", type=int, default=4, help="scored horizons 1..N (default 4)")
     parser.add_argument(
         "--known-inputs",
         choices=["actual_is_plan", "rule"],
-        default="actual_is_plan",
-        help="the forecast weeks' prices and promotions: the actual ones (a plan) or the plan rule's",
+        default=None,
+        help="the forecast weeks' prices and promotions: the actual ones (a plan) or the plan rule's (default: "
+        "actual_is_plan; for a pipeline source, what production takes for it)",
     )
     parser.add_argument(
         "--calibration-origins",
@@ -90,9 +102,6 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--set-features", action="append", default=[], help="features KEY=JSON override")
     args = parser.parse_args(argv)
 
-    folder = data_dir(args.data)
-    if folder is None:
-        return 2
     if not args.skip_mlforecast and not REFERENCE_PYTHON.exists():
         print(
             f"bench-forecast needs the mlforecast environment {REFERENCE_PYTHON}: run "
@@ -102,6 +111,22 @@ def main(argv: list[str] | None = None) -> int:
         return 2
 
     raw_forecasting, features, promotion = load_parameters()
+    started = time.perf_counter()
+    try:
+        loaded = load_data(args.data, args.source)
+    except PanelFileError as exc:
+        print(f"bench-forecast: {exc}", file=sys.stderr)
+        return 2
+    if loaded is None:
+        return 2
+    name, panel = loaded
+    load_s = time.perf_counter() - started
+    if args.known_inputs is None:
+        configured = raw_forecasting.get("known_inputs_by_source", {}).get(
+            name, raw_forecasting["known_inputs"]
+        )
+        pipeline_source = args.data not in DATA_SETS
+        args.known_inputs = "rule" if pipeline_source and configured == "rule" else "actual_is_plan"
     raw_forecasting = {**raw_forecasting, "known_inputs": args.known_inputs, "known_inputs_by_source": {}}
     raw_forecasting["backtest"] = {
         **raw_forecasting["backtest"],
@@ -119,9 +144,6 @@ def main(argv: list[str] | None = None) -> int:
     forecasting = ForecastingParams.of(raw_forecasting, "forecasting")
     if args.calibration_origins is None:
         args.calibration_origins = forecasting.backtest.origins
-    started = time.perf_counter()
-    panel = DATA_SETS[args.data].load(folder)
-    load_s = time.perf_counter() - started
     outage_weeks = summarize_model_panel(panel.iloc[:0], panel)["outage_weeks"]
     rss_panel = _rss_mb()
     started, started_cpu = time.perf_counter(), time.process_time()
@@ -129,15 +151,20 @@ def main(argv: list[str] | None = None) -> int:
     del panel
     build_s, build_cpu = time.perf_counter() - started, time.process_time() - started_cpu
     rss_features = _rss_mb()
+    wp = feature_set.panel
+    first_fit = forecasting.backtest.min_training_weeks - 1
+    try:
+        scored = origin_columns(wp, args.origins, forecasting.backtest.min_training_weeks)
+    except ValueError as exc:
+        print(f"bench-forecast: {name}: {exc}", file=sys.stderr)
+        return 2
     started, started_cpu = time.perf_counter(), time.process_time()
     chosen = choose_settings(feature_set, forecasting)
     choose_s, choose_cpu = time.perf_counter() - started, time.process_time() - started_cpu
     trainings = SourceTrainings(feature_set, forecasting, chosen)
-    wp = feature_set.panel
-    scored = origin_columns(wp, args.origins)
-    warmup = list(range(scored[0] - args.calibration_origins, scored[0]))
+    warmup = list(range(max(scored[0] - args.calibration_origins, first_fit), scored[0]))
     print(
-        f"{args.data}: {wp.n_series} series x {len(wp.weeks)} weeks ({int(wp.in_span.sum())} cells, "
+        f"{name}: {wp.n_series} series x {len(wp.weeks)} weeks ({int(wp.in_span.sum())} cells, "
         f"{outage_weeks} outage store-weeks; panel {load_s:.1f} s); origins {wp.weeks[scored[0]].date()} .. "
         f"{wp.weeks[scored[-1]].date()}, horizons 1-{args.horizon}; known inputs {args.known_inputs}",
         flush=True,
@@ -189,7 +216,7 @@ def main(argv: list[str] | None = None) -> int:
         return round(float(promoted.loc[key, "wape"]), 4) if key in promoted.index else None
 
     result = {
-        "data": args.data,
+        "data": name,
         "known_inputs": args.known_inputs,
         "wape": round(float(by_method.loc[MODEL_METHOD, "wape"]), 4),
         "bias": round(float(by_method.loc[MODEL_METHOD, "bias"]), 4),
@@ -255,6 +282,17 @@ def main(argv: list[str] | None = None) -> int:
     print_table(scored_cells, result)
     print(json.dumps(result))
     return 0
+
+
+def load_data(data: str, source: str | None) -> tuple[str, pd.DataFrame] | None:
+    """The name and model panel of ``data``: a named data set of ../shared, or one source of a model panel file
+    (``pipeline``: the pipeline's last). None after saying on stderr where a named data set's files were sought."""
+    if data in DATA_SETS:
+        if source is not None:
+            raise PanelFileError(f"--source names a source of a pipeline panel; {data} has one")
+        folder = data_dir(data)
+        return None if folder is None else (data, DATA_SETS[data].load(folder))
+    return load_panel_file(PIPELINE_PANEL if data == "pipeline" else Path(data), source)
 
 
 def _rss_mb() -> float:

@@ -123,6 +123,42 @@ DATA_SETS = {
 }
 
 
+PIPELINE_PANEL = PROJECT_ROOT / "data" / "04_feature" / "model_panel.parquet"
+PANEL_COLUMNS = ("source", "store_code", "product_code", WEEK)
+
+
+class PanelFileError(ValueError):
+    """A model panel file that cannot be benchmarked: the message says why."""
+
+
+def load_panel_file(path: Path, source: str | None) -> tuple[str, pd.DataFrame]:
+    """The name and model panel of one source of the model panel in ``path`` (``source``: which one; needed
+    only when the file holds several)."""
+    if not path.is_file():
+        hint = " (run the pipeline first: `make run`, or `sellout run`)" if path == PIPELINE_PANEL else ""
+        raise PanelFileError(f"no model panel at {path}{hint}")
+    try:
+        panel = pd.read_parquet(path)
+    except Exception as exc:  # pyarrow's errors share no base class worth naming
+        raise PanelFileError(f"{path} is not a parquet file: {exc}") from exc
+    missing = [col for col in PANEL_COLUMNS if col not in panel.columns]
+    if missing or not ("units" in panel.columns or "sales_value" in panel.columns):
+        needed = ", ".join(missing) if missing else "units or sales_value"
+        raise PanelFileError(f"{path} is not a model panel: it has no {needed} column")
+    sources = sorted(str(s) for s in pd.unique(panel["source"].astype(str)))
+    if source is None:
+        if len(sources) != 1:
+            listed = ", ".join(sources) if sources else "none"
+            raise PanelFileError(f"{path} holds the sources {listed}: name one (--source, SOURCE=)")
+        source = sources[0]
+    elif source not in sources:
+        raise PanelFileError(f"{path} has no source {source!r}; it holds {', '.join(sources) or 'none'}")
+    one = panel[panel["source"].astype(str) == source].reset_index(drop=True)
+    for col in one.select_dtypes("category").columns:
+        one[col] = one[col].cat.remove_unused_categories()
+    return source, one
+
+
 def data_dir(name: str) -> Path | None:
     """The folder of data set ``name``, or None after saying on stderr where it looked."""
     shared = Path(os.environ.get("SELLOUT_SHARED_DIR") or PROJECT_ROOT.parent / "shared").resolve()
