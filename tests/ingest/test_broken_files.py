@@ -424,9 +424,34 @@ def _write_corpus(root: Path) -> None:
             22,
             20,
             reasons=(
-                "line 22, column 'Woche': 'Summe' is not a date",
-                "line 23, column 'Woche': 'Anzahl Zeilen: 20' is not a date",
+                "line 22: a summary line (no store and no product code), not a sale",
+                "line 23: a summary line (no store and no product code), not a sale",
             ),
+        )
+    )
+    # a small week with its total line: 1 of 5 rows is over max_rejected_share (15%), but a summary line is no
+    # bad row
+    rows = _german_rows(6, n=4, units=[3] * 4)
+    rows.append(["Summe", "", "", "12", "18,00", "", "", ""])
+    de_file("abverkauf_25b_small_week_with_total.csv", _german(rows))
+    CASES.append(
+        Case(
+            "retailer_de",
+            "abverkauf_25b_small_week_with_total.csv",
+            5,
+            4,
+            reasons=("line 6: a summary line (no store and no product code), not a sale",),
+        )
+    )
+    de_file("abverkauf_25c_only_totals.csv", _german([["Summe", "", "", "12", "18,00", "", "", ""]]))
+    CASES.append(
+        Case(
+            "retailer_de",
+            "abverkauf_25c_only_totals.csv",
+            1,
+            0,
+            status="quarantined",
+            reasons=("no sales: every one of the 1 rows is a summary line (no store and no product code)",),
         )
     )
 

@@ -189,6 +189,37 @@ def test_the_us_file_reads_thousands_separators(tmp_path):
     assert result["sources"]["new"].sellout.columns["promotion"] == "on_promo"
 
 
+def _write_case_counts_with_total(folder: Path) -> None:
+    """A US feed that counts in thousands with grouping commas and ends each file with a "Total" line."""
+    folder.mkdir()
+    for week in WEEKS:
+        rows = [
+            f'{week.date()},U{i % 3},{100200300 + i},"{(i + 1) * 1000:,}",{(i + 1) * 1.99:.2f}'
+            for i in range(12)
+        ]
+        total = f'Total,,,"{78000:,}",{sum((i + 1) * 1.99 for i in range(12)):.2f}'
+        text = "\n".join(["week_ending,store_id,upc,units,dollars", *rows, total]) + "\n"
+        (folder / f"pos_{week.date()}.csv").write_text(text)
+
+
+def test_grouped_thousands_and_a_total_line(tmp_path):
+    _write_case_counts_with_total(tmp_path / "us")
+    result, parsed = load_with_suggestion(tmp_path / "us" / f"pos_{WEEKS[0].date()}.csv")
+    spec = result["sources"]["new"].sellout
+    # "1,000" reads either way; the file's "1.99" make '.' the decimal mark, so ',' groups thousands
+    assert (spec.csv.decimal, spec.csv.thousands) == (".", ",")
+    # one "Total" line in the date column does not hide it; the entry says its rows are rejected
+    assert spec.columns["week_end_date"] == "week_ending"
+    assert "not dates in %Y-%m-%d ('Total'): their rows are rejected" in result["text"]
+    assert len(parsed) == len(WEEKS)
+    for item in parsed:
+        assert item.status == "loaded"
+        assert item.rows_loaded == 12 and item.rows["units"].max() == 12000
+        assert item.rejected["reason"].tolist() == [
+            "line 14: a summary line (no store and no product code), not a sale"
+        ]
+
+
 def test_the_sample_retailers_files(tmp_path):
     generate(tmp_path, weeks=3)
     for retailer, first in (("grocer_a", "sellout_2023-01-07.csv"), ("grocer_b", "abverkauf_20230107.csv")):

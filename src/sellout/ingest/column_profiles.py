@@ -53,7 +53,7 @@ class ColumnProfile:
     dates: np.ndarray | None = None
     # other formats that read the dates differently, and the distinct values the chosen one does not read
     date_alternatives: list[str] = field(default_factory=list)
-    date_failures: int = 0
+    non_dates: list[str] = field(default_factory=list)
     na_tokens: list[str] = field(default_factory=list)  # missing-value marks in a numeric column (e.g. "-")
     bad_values: list[str] = field(default_factory=list)  # the few other non-numbers of a numeric column
 
@@ -71,9 +71,9 @@ def profile_column(text: TextTable, index: int, decimal: str, thousands: str | N
     if not _digits_only(uniques) or _date_like_digits(uniques):
         profile.date_format, profile.dates, profile.date_alternatives = _date_format(filled, uniques)
     if profile.date_format:
-        profile.date_failures = (
-            int(np.isnat(parse_dates(uniques, profile.date_format)).sum()) if not _iso_cells(uniques) else 0
-        )
+        if not _iso_cells(uniques):
+            unread = np.isnat(parse_dates(uniques, profile.date_format))
+            profile.non_dates = [v for v, bad in zip(uniques.to_pylist(), unread, strict=True) if bad]
         return profile
     numbers, bad = parse_numbers(uniques, decimal, thousands)
     tokens = [t for t, b in zip(uniques.to_pylist(), bad, strict=True) if b]
@@ -116,16 +116,30 @@ def _iso_cells(uniques: pa.Array) -> bool:
 
 def _date_format(filled: pa.Array, uniques: pa.Array) -> tuple[str | None, np.ndarray | None, list[str]]:
     """The first format that reads every value of the column (ties: the one whose dates fall on fewest weekdays,
-    which a weekly feed's dates do), with the parsed dates."""
+    which a weekly feed's dates do), with the parsed dates. A few values that are no dates (2% of the distinct
+    values, or one row or 2% of the rows: a file's "Total" line) do not hide the format; their rows are
+    rejected."""
     sample = uniques.slice(0, 5000)
     if _iso_cells(sample):
         dates = parse_dates(pc.utf8_slice_codeunits(filled, 0, 10), "%Y-%m-%d")
         return ("%Y-%m-%d", dates, []) if not np.isnat(dates).any() else (None, None, [])
+    rows_per_value = pc.value_counts(filled)
+    counts = dict(
+        zip(
+            rows_per_value.field("values").to_pylist(),
+            rows_per_value.field("counts").to_pylist(),
+            strict=True,
+        )
+    )
+    sample_rows = np.array([counts[v] for v in sample.to_pylist()])
     fits = []
     for date_format in DATE_FORMATS:
         parsed = parse_dates(sample, date_format)
-        failed = int(np.isnat(parsed).sum())
-        if len(parsed) and failed <= len(parsed) // 50:  # a bad date or two does not hide the format
+        failed = np.isnat(parsed)
+        few = failed.sum() <= len(parsed) // 50 or sample_rows[failed].sum() <= max(
+            1, sample_rows.sum() // 50
+        )
+        if len(parsed) and few and not failed.all():
             parsed = parsed[~np.isnat(parsed)]
             years = parsed.astype("datetime64[Y]").astype(int) + 1970
             if years.min() < 1980 or years.max() > 2100:

@@ -1,5 +1,5 @@
-"""The row rules a sell-out file's fields must pass, one field at a time: no control characters, a date in the
-configured format, the week's weekday, the delivery window, store and product codes, numbers and measures.
+"""The row rules a sell-out file's fields must pass, one field at a time: no control characters, a row that is
+no summary line, a date in the configured format, the week's weekday, the delivery window, store and product codes, numbers and measures.
 
 Each rule is vectorised over the file's Arrow text columns and rejects the rows it fails with their reason
 (``column 'STORE_NUM': empty store code``); :func:`sellout.ingest.parsing.parse_sellout` runs them in order.
@@ -13,7 +13,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from sellout.canonical import PRICE_COLUMNS, SALES_VALUE, UNITS, WEEK
+from sellout.canonical import PRICE_COLUMNS, PRODUCT, SALES_VALUE, STORE, UNITS, WEEK
 from sellout.config.sources import WEEKDAYS, SelloutFileSpec
 from sellout.ingest.columns import Columns
 from sellout.ingest.conversions import parse_dates, parse_numbers, true_mask, weekday_of
@@ -35,6 +35,20 @@ def check_control_characters(cols: Columns, rejections: Rejections) -> None:
             rejections.reject_each(
                 found, f"{label}: contains a control character", _control_detail(raw, label)
             )
+
+
+SUMMARY_LINE = "a summary line (no store and no product code), not a sale"
+
+
+def check_summary_lines(cols: Columns, rejections: Rejections) -> None:
+    """A row whose store and product codes are both empty (of those the file has) is an export's total or
+    subtotal line ("Total", "Summe"), not a sale: rejected as such, it does not count against the file
+    (``ingestion.max_rejected_share``)."""
+    keys = [key for key in (STORE, PRODUCT) if key in cols.spec.columns]
+    if not keys:
+        return
+    summary = np.logical_and.reduce([cols.missing(key) for key in keys])
+    rejections.reject(summary, SUMMARY_LINE)
 
 
 def _control_detail(raw: pa.Array, label: str) -> Callable[[int], str]:

@@ -29,6 +29,8 @@ SAMPLE_SHEET_ROWS = 5_000
 DELIMITERS = (",", ";", "\t", "|")
 _DE_NUMBER = re.compile(r"^[+-]?\d{1,3}(\.\d{3})+(,\d+)?$|^[+-]?\d+,\d+$")
 _US_NUMBER = re.compile(r"^[+-]?\d{1,3}(,\d{3})+(\.\d+)?$|^[+-]?\d+\.\d+$")
+# 1,234 or 1.234: a thousand, or one point two three four (0,125 is no thousand)
+_EITHER_NUMBER = re.compile(r"[+-]?[1-9]\d{0,2}([.,])\d{3}")
 
 
 def read_sample(path: Path, unsure: dict[str, str]) -> tuple[TextTable, dict, str, str | None]:
@@ -143,27 +145,35 @@ def _looks_like_data(cell: str) -> bool:
 
 
 def detect_number_marks(text: TextTable, delimiter: str) -> tuple[str, str | None, str | None]:
-    """(decimal, thousands, why unsure) from the numbers the sample's cells hold."""
+    """(decimal, thousands, why unsure) from the numbers the sample's cells hold. ``1,234`` and ``1.234`` read
+    either way: the other numbers decide the decimal mark, and such a number then has the other mark as its
+    thousands mark (``1,000`` in a file of ``1.99`` is a thousand)."""
     german = us = 0
     german_thousands = us_thousands = False
+    ambiguous: dict[str, str] = {}  # mark -> an example
     for i in range(len(text.columns)):
         values = pc.utf8_trim_whitespace(text.table.column(i).combine_chunks())
         sample = pc.unique(values).to_pylist()[:2000]
         for value in sample:
-            if _DE_NUMBER.match(value):
-                if re.fullmatch(r"[+-]?\d{1,3}\.\d{3}", value):
-                    continue  # 1.234: a thousand or one point two three four
+            either = _EITHER_NUMBER.fullmatch(value)
+            if either:
+                ambiguous.setdefault(either.group(1), value)
+            elif _DE_NUMBER.match(value):
                 german += 1
                 german_thousands |= "." in value
             elif _US_NUMBER.match(value):
-                if re.fullmatch(r"[+-]?\d{1,3},\d{3}", value):
-                    continue
                 us += 1
                 us_thousands |= (
                     "," in value and "." in value or bool(re.fullmatch(r"[+-]?\d{1,3}(,\d{3})+", value))
                 )
     if german > us:
         why = f"{us} value(s) look like 1,234.5 against {german} like 1.234,5" if us else None
-        return ",", "." if german_thousands else None, why
+        return ",", "." if german_thousands or "." in ambiguous else None, why
     why = f"{german} value(s) look like 1.234,5 against {us} like 1,234.5" if german else None
-    return ".", "," if us_thousands else None, why
+    if not us and not german and ambiguous:
+        shown = " or ".join(repr(v) for v in ambiguous.values())
+        why = (
+            f"every number with a mark has three digits after it ({shown}): a ',' is read as a thousands mark, a "
+            "'.' as the decimal mark; if not, set decimal and thousands"
+        )
+    return ".", "," if us_thousands or "," in ambiguous else None, why

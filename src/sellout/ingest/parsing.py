@@ -36,6 +36,7 @@ from sellout.ingest.field_rules import (
     check_control_characters,
     check_delivery_window,
     check_measures,
+    check_summary_lines,
     check_weekday,
     parse_date_column,
     parse_number_column,
@@ -61,6 +62,8 @@ def parse_sellout(text: TextTable, spec: SelloutFileSpec, rules: RowRules = _UNC
 
     with rule("control characters"):
         check_control_characters(cols, rejections)
+    with rule("summary lines"):
+        check_summary_lines(cols, rejections)
     with rule("dates"):
         dates = parse_date_column(cols, date_field, spec, rejections)
     with rule("week ending weekday"):

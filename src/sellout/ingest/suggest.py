@@ -89,11 +89,12 @@ def _mark_rejected_in_sample(
                 f"sellout.columns.{key}",
                 f"{len(profile.bad_values)} value(s) of the sample are not numbers ({shown}): their rows are rejected",
             )
-        if key and profile.date_failures:
+        if key and profile.non_dates:
+            shown = ", ".join(repr(v) for v in profile.non_dates[:3])
             unsure.setdefault(
                 f"sellout.columns.{key}",
-                f"{profile.date_failures} value(s) of the sample are not dates in {profile.date_format}: their rows "
-                "are rejected",
+                f"{len(profile.non_dates)} value(s) of the sample are not dates in {profile.date_format} ({shown}): "
+                "their rows are rejected",
             )
 
 

@@ -14,6 +14,7 @@ import pandas as pd
 from sellout.config.backfill import backfill_dates
 from sellout.config.parameters import IngestionParams
 from sellout.config.sources import SourceConfig
+from sellout.ingest.field_rules import SUMMARY_LINE
 from sellout.ingest.landing import LandingFile
 from sellout.ingest.master_files import master_key, parse_master
 from sellout.ingest.parsing import parse_sellout
@@ -232,15 +233,20 @@ def parse_one(
 
 
 def too_many_rejected(result: ParseResult, rows_in_file: int, max_rejected_share: float) -> str | None:
-    """The quarantine reason when more than ``max_rejected_share`` of a file's rows are rejected: how many, the
-    commonest reasons and the first rejected lines."""
-    rejected = result.rejected_count
-    share = rejected / rows_in_file if rows_in_file else 0.0
+    """The quarantine reason when more than ``max_rejected_share`` of a file's rows are rejected (its summary
+    lines aside): how many, the commonest reasons and the first rejected lines; or when it has no sale at all."""
+    counts = result.reason_counts()
+    summary = counts.pop(SUMMARY_LINE, 0)
+    rejected, rows = result.rejected_count - summary, rows_in_file - summary
+    if summary and rows <= 0:
+        return f"no sales: every one of the {rows_in_file} rows is {SUMMARY_LINE}"
+    share = rejected / rows if rows else 0.0
     if share <= max_rejected_share:
         return None
-    reasons = "; ".join(f"{n} x {key}" for key, n in list(result.reason_counts().items())[:3])
+    reasons = "; ".join(f"{n} x {key}" for key, n in list(counts.items())[:3])
+    besides = f" (besides {summary} summary line(s))" if summary else ""
     return (
-        f"{rejected} of {rows_in_file} rows rejected ({share:.1%} > {max_rejected_share:.1%}, "
+        f"{rejected} of {rows} rows rejected{besides} ({share:.1%} > {max_rejected_share:.1%}, "
         f"ingestion.max_rejected_share): {reasons}; first: {' | '.join(result.first_rejected(2))}"
     )
 
