@@ -220,6 +220,29 @@ def test_grouped_thousands_and_a_total_line(tmp_path):
         ]
 
 
+def test_a_workbook_of_date_cells_with_a_total_row(tmp_path):
+    folder = tmp_path / "xl"
+    folder.mkdir()
+    for week in WEEKS[:2]:
+        workbook = openpyxl.Workbook()
+        sheet = workbook.active
+        sheet.title = "Sales"
+        sheet.append(["Week", "Store", "Item", "Units", "Promo"])
+        for i in range(20):  # real date cells; the promo cell left empty but on every fourth row
+            sheet.append([week.to_pydatetime(), f"F{i % 2}", f"X{i}", i + 1, "Y" if i % 4 == 0 else None])
+        sheet.append(["Total", None, None, 210, None])
+        workbook.save(folder / f"sales_{week.date()}.xlsx")
+    result, parsed = load_with_suggestion(folder / f"sales_{WEEKS[0].date()}.xlsx")
+    assert result["sources"]["new"].sellout.columns["week_end_date"] == "Week"
+    assert len(parsed) == 2
+    for item in parsed:
+        assert item.status == "loaded", item.quarantine_reason
+        assert item.rows_loaded == 20 and item.rows["promotion"].sum() == 5
+        assert item.rejected["reason"].tolist() == [
+            "line 22: a summary line (no store and no product code), not a sale"
+        ]
+
+
 def test_the_sample_retailers_files(tmp_path):
     generate(tmp_path, weeks=3)
     for retailer, first in (("grocer_a", "sellout_2023-01-07.csv"), ("grocer_b", "abverkauf_20230107.csv")):

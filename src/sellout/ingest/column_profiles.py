@@ -71,9 +71,9 @@ def profile_column(text: TextTable, index: int, decimal: str, thousands: str | N
     if not _digits_only(uniques) or _date_like_digits(uniques):
         profile.date_format, profile.dates, profile.date_alternatives = _date_format(filled, uniques)
     if profile.date_format:
-        if not _iso_cells(uniques):
-            unread = np.isnat(parse_dates(uniques, profile.date_format))
-            profile.non_dates = [v for v, bad in zip(uniques.to_pylist(), unread, strict=True) if bad]
+        cells = pc.utf8_slice_codeunits(uniques, 0, 10) if _iso_cells(uniques) else uniques
+        unread = np.isnat(parse_dates(cells, profile.date_format))
+        profile.non_dates = [v for v, bad in zip(uniques.to_pylist(), unread, strict=True) if bad]
         return profile
     numbers, bad = parse_numbers(uniques, decimal, thousands)
     tokens = [t for t, b in zip(uniques.to_pylist(), bad, strict=True) if b]
@@ -110,8 +110,10 @@ def _date_like_digits(uniques: pa.Array) -> bool:
 
 
 def _iso_cells(uniques: pa.Array) -> bool:
-    """A spreadsheet's date cells, which arrive as ``2026-09-05 00:00:00``."""
-    return all(re.fullmatch(r"\d{4}-\d{2}-\d{2} 00:00:00", v) for v in uniques.slice(0, 50).to_pylist())
+    """A spreadsheet's date cells, which arrive as ``2026-09-05 00:00:00`` (all but a few: a "Total" row)."""
+    sample = uniques.slice(0, 50).to_pylist()
+    cells = sum(bool(re.fullmatch(r"\d{4}-\d{2}-\d{2} 00:00:00", v)) for v in sample)
+    return cells > 0 and len(sample) - cells <= max(1, len(sample) // 50)
 
 
 def _date_format(filled: pa.Array, uniques: pa.Array) -> tuple[str | None, np.ndarray | None, list[str]]:
@@ -122,7 +124,8 @@ def _date_format(filled: pa.Array, uniques: pa.Array) -> tuple[str | None, np.nd
     sample = uniques.slice(0, 5000)
     if _iso_cells(sample):
         dates = parse_dates(pc.utf8_slice_codeunits(filled, 0, 10), "%Y-%m-%d")
-        return ("%Y-%m-%d", dates, []) if not np.isnat(dates).any() else (None, None, [])
+        few = np.isnat(dates).sum() <= max(1, len(dates) // 50)
+        return ("%Y-%m-%d", dates, []) if few else (None, None, [])
     rows_per_value = pc.value_counts(filled)
     counts = dict(
         zip(

@@ -372,7 +372,10 @@ def _read_xlsx(path: Path, spec: FileSpec) -> TextTable:
     names = [f"c{i}" for i in range(len(header))]
     table = pa.table(
         {
-            name: pc.fill_null(pa.array(body.iloc[:, i].to_numpy(dtype=object), type=pa.string()), "")
+            # an empty cell is NaN in a str column: from_pandas reads it as null
+            name: pc.fill_null(
+                pa.array(body.iloc[:, i].to_numpy(dtype=object), type=pa.string(), from_pandas=True), ""
+            )
             for i, name in enumerate(names)
         }
     )
