@@ -243,6 +243,21 @@ def test_a_workbook_of_date_cells_with_a_total_row(tmp_path):
         ]
 
 
+@pytest.mark.parametrize(
+    "date_format", ["%d-%b-%Y", "%B %d, %Y", "%Y-%m-%d %H:%M:%S", "%Y-%m-%dT%H:%M:%S", "%d.%m.%Y %H:%M"]
+)
+def test_month_names_and_midnight_timestamps(tmp_path, date_format):
+    folder = tmp_path / "export"
+    folder.mkdir()
+    for week in WEEKS[:3]:
+        rows = [f'"{week.strftime(date_format)}",S{i % 3},{500 + i},{i + 1}' for i in range(9)]
+        (folder / f"export_{week.date()}.csv").write_text("\n".join(["week,store,sku,qty", *rows]) + "\n")
+    result, parsed = load_with_suggestion(folder / f"export_{WEEKS[0].date()}.csv")
+    assert result["sources"]["new"].sellout.date_format == date_format
+    assert_all_rows_load(parsed, 3)
+    assert parsed[0].rows["week_end_date"].unique().tolist() == [WEEKS[0]]
+
+
 def test_the_sample_retailers_files(tmp_path):
     generate(tmp_path, weeks=3)
     for retailer, first in (("grocer_a", "sellout_2023-01-07.csv"), ("grocer_b", "abverkauf_20230107.csv")):

@@ -28,6 +28,22 @@ DATE_FORMATS = (
     "%m/%d/%y",
     "%Y%m%d",
     "%d%m%Y",
+    "%d-%b-%Y",
+    "%d %b %Y",
+    "%d-%b-%y",
+    "%b %d, %Y",
+    "%B %d, %Y",
+    "%d %B %Y",
+    # a database's or a system's export: a timestamp at midnight
+    "%Y-%m-%d %H:%M:%S",
+    "%Y-%m-%dT%H:%M:%S",
+    "%Y-%m-%d %H:%M:%S.%f",
+    "%d.%m.%Y %H:%M:%S",
+    "%d.%m.%Y %H:%M",
+    "%d/%m/%Y %H:%M:%S",
+    "%m/%d/%Y %H:%M:%S",
+    "%d/%m/%Y %H:%M",
+    "%m/%d/%Y %H:%M",
 )
 TRUE_TOKENS = ("1", "y", "yes", "j", "ja", "x", "true", "t", "wahr")
 FALSE_TOKENS = ("0", "n", "no", "nein", "false", "f", "falsch", "")
@@ -58,7 +74,11 @@ class ColumnProfile:
     bad_values: list[str] = field(default_factory=list)  # the few other non-numbers of a numeric column
 
 
-def profile_column(text: TextTable, index: int, decimal: str, thousands: str | None) -> ColumnProfile:
+def profile_column(
+    text: TextTable, index: int, decimal: str, thousands: str | None, spreadsheet: bool = False
+) -> ColumnProfile:
+    """What the sample says of column ``index``; ``spreadsheet``: its cells come from a workbook (whose date
+    cells arrive as ``2026-09-05 00:00:00`` whatever the format of its text cells)."""
     values = pc.utf8_trim_whitespace(text.table.column(index).combine_chunks())
     profile = ColumnProfile(name=text.columns[index], values=values)
     missing = pc.is_in(values, value_set=pa.array(list(DEFAULT_NA_VALUES)))
@@ -69,9 +89,11 @@ def profile_column(text: TextTable, index: int, decimal: str, thousands: str | N
     if not profile.filled:
         return profile
     if not _digits_only(uniques) or _date_like_digits(uniques):
-        profile.date_format, profile.dates, profile.date_alternatives = _date_format(filled, uniques)
+        profile.date_format, profile.dates, profile.date_alternatives = _date_format(
+            filled, uniques, spreadsheet
+        )
     if profile.date_format:
-        cells = pc.utf8_slice_codeunits(uniques, 0, 10) if _iso_cells(uniques) else uniques
+        cells = pc.utf8_slice_codeunits(uniques, 0, 10) if spreadsheet and _iso_cells(uniques) else uniques
         unread = np.isnat(parse_dates(cells, profile.date_format))
         profile.non_dates = [v for v, bad in zip(uniques.to_pylist(), unread, strict=True) if bad]
         return profile
@@ -116,13 +138,15 @@ def _iso_cells(uniques: pa.Array) -> bool:
     return cells > 0 and len(sample) - cells <= max(1, len(sample) // 50)
 
 
-def _date_format(filled: pa.Array, uniques: pa.Array) -> tuple[str | None, np.ndarray | None, list[str]]:
+def _date_format(
+    filled: pa.Array, uniques: pa.Array, spreadsheet: bool
+) -> tuple[str | None, np.ndarray | None, list[str]]:
     """The first format that reads every value of the column (ties: the one whose dates fall on fewest weekdays,
     which a weekly feed's dates do), with the parsed dates. A few values that are no dates (2% of the distinct
     values, or one row or 2% of the rows: a file's "Total" line) do not hide the format; their rows are
     rejected."""
     sample = uniques.slice(0, 5000)
-    if _iso_cells(sample):
+    if spreadsheet and _iso_cells(sample):
         dates = parse_dates(pc.utf8_slice_codeunits(filled, 0, 10), "%Y-%m-%d")
         few = np.isnat(dates).sum() <= max(1, len(dates) // 50)
         return ("%Y-%m-%d", dates, []) if few else (None, None, [])

@@ -33,7 +33,8 @@ def suggest_source(path: Path, name: str | None = None, directory: str | None = 
     sellout: dict = {"pattern": file_pattern(path.name)}
     text, layout, decimal, thousands = read_sample(path, unsure)
     sellout.update(layout)
-    profiles = [profile_column(text, i, decimal, thousands) for i in range(len(text.columns))]
+    spreadsheet = layout.get("format") == "xlsx"
+    profiles = [profile_column(text, i, decimal, thousands, spreadsheet) for i in range(len(text.columns))]
     mapping, returns_column = map_columns(profiles, unsure)
     sellout.update(dates_and_frequency(profiles, mapping, unsure, notes))
     if sellout["frequency"] == "weekly" and OPEN in mapping:
