@@ -16,6 +16,8 @@ from sellout.config.source_validation import validate_sources
 from sellout.datasets.raw_load import MANIFEST_COLUMNS
 from sellout.ingest.header_synonyms import normalise
 from sellout.ingest.landing import scan_sources
+from sellout.ingest.parsing import parse_sellout
+from sellout.ingest.reading import read_text_table
 from sellout.ingest.suggest import file_pattern, suggest_source
 from sellout.pipelines.ingestion.nodes import parse_new_files, plan_ingestion
 from sellout.sample_data import generate
@@ -256,6 +258,31 @@ def test_month_names_and_midnight_timestamps(tmp_path, date_format):
     assert result["sources"]["new"].sellout.date_format == date_format
     assert_all_rows_load(parsed, 3)
     assert parsed[0].rows["week_end_date"].unique().tolist() == [WEEKS[0]]
+
+
+def test_week_numbers_are_dated_on_the_weeks_last_day(tmp_path):
+    folder = tmp_path / "kw"
+    folder.mkdir()
+    for week in WEEKS[:3]:  # Saturdays of ISO weeks 23-25 of 2026
+        rows = [
+            f"KW {week.isocalendar().week:02d}/{week.isocalendar().year};F{i % 3};{700 + i};{i + 1}"
+            for i in range(9)
+        ]
+        (folder / f"abverkauf_kw{week.isocalendar().week}.csv").write_text(
+            "\n".join(["Kalenderwoche;Filiale;Artikel;Menge", *rows]) + "\n"
+        )
+    result, parsed = load_with_suggestion(folder / "abverkauf_kw23.csv")
+    spec = result["sources"]["new"].sellout
+    assert (spec.date_format, spec.week_ending_weekday) == ("KW %V/%G", "sunday")
+    assert "week_ending_weekday: sunday  # unsure: the dates are week numbers" in result["text"]
+    assert_all_rows_load(parsed, 3)
+    assert sorted(week for item in parsed for week in item.rows["week_end_date"].unique()) == list(
+        WEEKS[:3] + pd.Timedelta(days=1)
+    )
+    # the retailer's weeks end on Saturday: the same week numbers are dated on the Saturdays
+    saturday = spec.model_copy(update={"week_ending_weekday": "saturday"})
+    text = read_text_table(folder / "abverkauf_kw23.csv", saturday)
+    assert parse_sellout(text, saturday).rows["week_end_date"].unique().tolist() == [WEEKS[0]]
 
 
 def test_the_sample_retailers_files(tmp_path):

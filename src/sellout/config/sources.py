@@ -99,6 +99,8 @@ class FileSpec(Strict):
 
 
 class SelloutFileSpec(FileSpec):
+    # strptime's directives; an ISO week number (%G, %V; e.g. "KW %V/%G" for "KW 01/2023") dates a row on that
+    # week's week_ending_weekday
     date_format: str | None = "%Y-%m-%d"
     # weekly: one row per store, product and week (dated on the week's last day); daily: one row per day, summed
     # into the retailer's weeks at ingest (weeks end on week_ending_weekday).
@@ -177,6 +179,12 @@ class SelloutFileSpec(FileSpec):
         if found:
             raise ValueError("; ".join(found))
         return self
+
+    @property
+    def week_number_day(self) -> int:
+        """The weekday (Monday = 0) that dates a row whose date is a week number (``date_format`` with ``%V``):
+        week_ending_weekday's, Sunday (the ISO week's last day) without one."""
+        return WEEKDAYS.index(self.week_ending_weekday) if self.week_ending_weekday else 6
 
     @property
     def date_field(self) -> str:

@@ -230,7 +230,11 @@ def diagnose(key: str, result: ParseResult, spec: SelloutFileSpec, rules: RowRul
     columns = spec.columns
     date_column = columns.get(spec.date_field)
     if "week_ending_weekday" in key and date_column:
-        dates = parse_dates(pc.utf8_trim_whitespace(text.column(date_column)), spec.date_format)
+        dates = parse_dates(
+            pc.utf8_trim_whitespace(text.column(date_column)),
+            spec.date_format,
+            week_number_day=spec.week_number_day,
+        )
         days = weekday_of(dates[~np.isnat(dates)])
         found = sorted(set(days.tolist()))
         if len(found) == 1:
@@ -253,7 +257,11 @@ def diagnose(key: str, result: ParseResult, spec: SelloutFileSpec, rules: RowRul
                 )
         return f"no date format of the usual ones reads {date_column!r} (e.g. {values[0].as_py()!r})"
     if "delivery window" in key and date_column and rules is not None:
-        parsed = parse_dates(pc.utf8_trim_whitespace(text.column(date_column)), spec.date_format)
+        parsed = parse_dates(
+            pc.utf8_trim_whitespace(text.column(date_column)),
+            spec.date_format,
+            week_number_day=spec.week_number_day,
+        )
         parsed = parsed[~np.isnat(parsed)]
         if len(parsed):
             span = f"{np.datetime_as_string(parsed.min(), 'D')}..{np.datetime_as_string(parsed.max(), 'D')}"

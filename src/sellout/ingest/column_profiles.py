@@ -34,6 +34,12 @@ DATE_FORMATS = (
     "%b %d, %Y",
     "%B %d, %Y",
     "%d %B %Y",
+    # ISO week numbers: a row is dated on its week's week_ending_weekday
+    "%G-W%V",
+    "%GW%V",
+    "KW %V/%G",
+    "KW%V/%G",
+    "KW %V %G",
     # a database's or a system's export: a timestamp at midnight
     "%Y-%m-%d %H:%M:%S",
     "%Y-%m-%dT%H:%M:%S",

@@ -14,6 +14,7 @@ import pyarrow.compute as pc
 NUMBER = r"^[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?$"
 _EPOCH_THURSDAY = 3  # 1970-01-01 was a Thursday (Monday = 0)
 STR = pd.StringDtype("pyarrow", na_value=np.nan)  # pandas' default text dtype
+WEEKDAY_DIRECTIVES = ("%u", "%w", "%a", "%A")
 
 
 def true_mask(array) -> np.ndarray:
@@ -26,11 +27,22 @@ def pandas_text(values: pa.Array) -> pd.arrays.ArrowStringArray:
     return pd.arrays.ArrowStringArray(pa.chunked_array([values]).cast(pa.large_string()), dtype=STR)
 
 
-def parse_dates(text: pa.Array, date_format: str | None, from_spreadsheet: bool = False) -> np.ndarray:
-    """Dates of a text column (each distinct text parsed once) as ``datetime64[ns]``, NaT where one fails."""
+def is_week_number_format(date_format: str | None) -> bool:
+    """Whether ``date_format`` reads an ISO week number without a day: ``%G-W%V``, ``KW %V/%G``."""
+    return bool(date_format) and "%V" in date_format and not any(d in date_format for d in WEEKDAY_DIRECTIVES)
+
+
+def parse_dates(
+    text: pa.Array, date_format: str | None, from_spreadsheet: bool = False, week_number_day: int = 6
+) -> np.ndarray:
+    """Dates of a text column (each distinct text parsed once) as ``datetime64[ns]``, NaT where one fails. A
+    week number is dated on weekday ``week_number_day`` (Monday = 0) of its ISO week."""
     encoded = pc.dictionary_encode(text)
     uniques = pd.Series(encoded.dictionary.to_pylist(), dtype=object)
-    if date_format:
+    if is_week_number_format(date_format):
+        with_day = uniques.map(lambda v: None if v is None else f"{v} {week_number_day + 1}")
+        parsed = pd.to_datetime(with_day, format=f"{date_format} %u", errors="coerce")
+    elif date_format:
         parsed = pd.to_datetime(uniques, format=date_format, errors="coerce")
     else:
         parsed = pd.to_datetime(uniques, format="mixed", errors="coerce")

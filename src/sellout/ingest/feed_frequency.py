@@ -8,7 +8,7 @@ import numpy as np
 from sellout.canonical import DAY, WEEK
 from sellout.config.sources import WEEKDAYS
 from sellout.ingest.column_profiles import ColumnProfile
-from sellout.ingest.conversions import weekday_of
+from sellout.ingest.conversions import is_week_number_format, weekday_of
 
 
 def dates_and_frequency(
@@ -50,6 +50,12 @@ def dates_and_frequency(
         mapping[WEEK] = mapping.pop(DAY)
     result["frequency"] = "weekly"
     result["week_ending_weekday"] = WEEKDAYS[weekdays[0]]
+    if is_week_number_format(profile.date_format):
+        unsure["sellout.week_ending_weekday"] = (
+            "the dates are week numbers, dated on this day of their ISO week (sunday: its end): set the day the "
+            "retailer's weeks end on"
+        )
+        return result
     if len(weekdays) == 2:
         unsure["sellout.week_ending_weekday"] = (
             f"dates fall on {WEEKDAYS[weekdays[0]]} and {WEEKDAYS[weekdays[1]]}: rows on the other day are rejected"

@@ -67,7 +67,7 @@ def parse_date_column(
 ) -> np.ndarray:
     """The date column as ``datetime64[ns]`` (NaT where it does not parse: those rows are rejected)."""
     trimmed = cols.trimmed(date_field)
-    dates = parse_dates(trimmed, spec.date_format, spec.format == "xlsx")
+    dates = parse_dates(trimmed, spec.date_format, spec.format == "xlsx", spec.week_number_day)
     bad = np.isnat(dates)
     if bad.any():
         label = cols.label(date_field)
