@@ -101,7 +101,8 @@ def test_a_plan_delivered_for_a_rule_source_changes_nothing(mart, tmp_path):
     pd.testing.assert_frame_equal(with_plan.drop(columns="created_at"), plain.drop(columns="created_at"))
     (source_model,) = model.models.values()
     assert "feature" not in source_model.features and "discount_depth" not in source_model.features
-    assert "weeks_since_promo" in source_model.features  # what production knows at the origin stays
+    # nor when the weeks before were promoted (a forecast week's, from the second on); their levels stay
+    assert "weeks_since_promo" not in source_model.features and "promo_units_26" in source_model.features
     assert model.settings["grocer"]["known_inputs"] == "rule"
 
 
