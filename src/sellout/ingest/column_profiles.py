@@ -169,9 +169,8 @@ def _date_format(
     for date_format in DATE_FORMATS:
         parsed = parse_dates(sample, date_format)
         failed = np.isnat(parsed)
-        few = failed.sum() <= len(parsed) // 50 or sample_rows[failed].sum() <= max(
-            1, sample_rows.sum() // 50
-        )
+        failed_rows = sample_rows[failed].sum()
+        few = failed.sum() <= len(parsed) // 50 or failed_rows <= max(1, sample_rows.sum() // 50)
         if len(parsed) and few and not failed.all():
             parsed = parsed[~np.isnat(parsed)]
             years = parsed.astype("datetime64[Y]").astype(int) + 1970

@@ -1,5 +1,6 @@
-"""The row rules a sell-out file's fields must pass, one field at a time: no control characters, a row that is
-no summary line, a date in the configured format, the week's weekday, the delivery window, store and product codes, numbers and measures.
+"""The row rules a sell-out file's fields must pass, one field at a time: no control characters, no summary
+line, a date in the configured format, the week's weekday, the delivery window, store and product codes, numbers
+and measures.
 
 Each rule is vectorised over the file's Arrow text columns and rejects the rows it fails with their reason
 (``column 'STORE_NUM': empty store code``); :func:`sellout.ingest.parsing.parse_sellout` runs them in order.
