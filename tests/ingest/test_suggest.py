@@ -285,6 +285,19 @@ def test_week_numbers_are_dated_on_the_weeks_last_day(tmp_path):
     assert parse_sellout(text, saturday).rows["week_end_date"].unique().tolist() == [WEEKS[0]]
 
 
+def test_a_header_that_names_two_columns_is_left_unmapped(tmp_path):
+    folder = tmp_path / "dup"
+    folder.mkdir()
+    for week in WEEKS[:2]:
+        rows = [f"{week.date()},S{i % 2},{900 + i},{i + 1},1.99,2.49" for i in range(8)]
+        header = "week,store,sku,qty,price,price"  # the shelf price and the paid one, both "price"
+        (folder / f"pos_{week.date()}.csv").write_text("\n".join([header, *rows]) + "\n")
+    result, parsed = load_with_suggestion(folder / f"pos_{WEEKS[0].date()}.csv")
+    assert "price" not in result["sources"]["new"].sellout.columns
+    assert "# note: 'price' names more than one column: not mapped" in result["text"]
+    assert_all_rows_load(parsed, 2)  # mapped, the ingestion would quarantine every file
+
+
 def test_the_sample_retailers_files(tmp_path):
     generate(tmp_path, weeks=3)
     for retailer, first in (("grocer_a", "sellout_2023-01-07.csv"), ("grocer_b", "abverkauf_20230107.csv")):

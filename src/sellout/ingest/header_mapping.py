@@ -16,9 +16,10 @@ NUMERIC_FIELDS = (UNITS, SALES_VALUE, "price", "base_price")
 
 def map_columns(profiles: list[ColumnProfile], unsure: dict[str, str]) -> tuple[dict[str, str], str | None]:
     """Canonical field -> file column: by name first (a synonym, then a synonym inside the header), checked
-    against the column's content; then the required fields no name gave, by content."""
+    against the column's content; then the required fields no name gave, by content. A header that names two
+    columns is not mapped: the ingestion could not tell which one is meant (see :func:`twice_named`)."""
     mapping: dict[str, str] = {}
-    taken: set[str] = set()
+    taken: set[str] = set(twice_named(profiles))
     returns_column = None
     for profile in profiles:
         words = normalise(profile.name)
@@ -44,6 +45,12 @@ def map_columns(profiles: list[ColumnProfile], unsure: dict[str, str]) -> tuple[
                     break
     _by_content(profiles, mapping, taken, unsure)
     return mapping, returns_column
+
+
+def twice_named(profiles: list[ColumnProfile]) -> list[str]:
+    """The header names that more than one column has."""
+    names = [p.name for p in profiles if p.name]
+    return sorted({name for name in names if names.count(name) > 1})
 
 
 def _contains(words: str, synonyms: tuple[str, ...]) -> bool:

@@ -19,7 +19,7 @@ from sellout.config.sources import DEFAULT_NA_VALUES
 from sellout.ingest.column_profiles import ColumnProfile, profile_column
 from sellout.ingest.feed_frequency import dates_and_frequency
 from sellout.ingest.file_layout import read_sample
-from sellout.ingest.header_mapping import map_columns
+from sellout.ingest.header_mapping import map_columns, twice_named
 from sellout.ingest.header_synonyms import SYNONYMS, normalise
 from sellout.ingest.suggested_entry import Suggestion
 
@@ -36,6 +36,8 @@ def suggest_source(path: Path, name: str | None = None, directory: str | None = 
     spreadsheet = layout.get("format") == "xlsx"
     profiles = [profile_column(text, i, decimal, thousands, spreadsheet) for i in range(len(text.columns))]
     mapping, returns_column = map_columns(profiles, unsure)
+    for header in twice_named(profiles):
+        notes.append(f"{header!r} names more than one column: not mapped (rename one in the files to map it)")
     sellout.update(dates_and_frequency(profiles, mapping, unsure, notes))
     if sellout["frequency"] == "weekly" and OPEN in mapping:
         mapping.pop(OPEN)  # whether a store was open is a daily feed's field
