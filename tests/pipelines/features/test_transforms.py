@@ -184,15 +184,16 @@ def test_promotion_history_and_the_store_category_share_on_promotion():
     assert {"promotion", "discount_depth", "store_category_promo_share", "days_closed"} <= set(
         engine.params.model_columns()
     )
-    # where no plan is delivered the model leaves out week t's plan, and when and how often the weeks before it
-    # were promoted (at a forecast's second week, a forecast week the rule says was not); levels and lags stay
+    # where no plan is delivered the model leaves out week t's plan, and how long ago the weeks just before it
+    # were promoted (at a forecast's second week, a forecast week the rule says was not); rates, levels and lags
+    # stay
     assert {"promotion", "discount_depth", "store_category_promo_share", "days_closed"} <= set(
         engine.plan_columns
     )
-    assert {"weeks_since_promo", "promo_frequency_52", "promo_any_lag_1", "price_ratio_lag_1"} <= set(
+    assert {"weeks_since_promo", "promo_any_lag_1", "price_ratio_lag_1"} <= set(engine.plan_columns)
+    assert not {"lag_1", "promo_frequency_52", "base_units_13", "promo_units_26", "week_of_year"} & set(
         engine.plan_columns
     )
-    assert not {"lag_1", "base_units_13", "promo_units_26", "week_of_year"} & set(engine.plan_columns)
 
 
 def test_a_derived_price_cut_is_a_promotion_and_its_depth():

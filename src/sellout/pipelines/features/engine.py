@@ -48,8 +48,8 @@ class FeatureEngine:
     @property
     def plan_columns(self) -> list[str]:
         """The model columns that read the forecast week's own plan (prices, promotions, calendar inputs), or
-        when and how often the weeks before it were promoted (which, from a forecast's second week on, are the
-        plan's weeks too): what a model leaves out where no plan is delivered."""
+        whether and how long ago the weeks just before it were promoted (which, from a forecast's second week
+        on, are the plan's weeks too): what a model leaves out where no plan is delivered."""
         return [t.name for t in self._model_transforms() if t.reads_plan or t.reads_earlier_plan]
 
     @property

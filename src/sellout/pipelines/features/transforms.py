@@ -10,10 +10,11 @@ The feature of cell (series s, week t) uses units of weeks < t only, and prices/
 earlier: prices and promotions of a future week are a plan known in advance (see the forecasting pipeline's
 plan rule), units are not. ``reads_plan`` marks the features of week t's own plan: where the source delivers
 no plan, production knows nothing of a future week's deals, and the forecaster leaves them out
-(``forecasting.known_inputs``); so it does the features that say when or how often the weeks before t were
-promoted (``reads_earlier_plan``): from a forecast's second week on, those weeks are forecast weeks, and the
-rule's "no promotion" there would read as a fact. (Levels of the promoted and other weeks, base_units_13 and
-promo_units_26, stay: measured, they do not mislead a forecast as the timing does.) Units of a store's outage weeks are missing; what the features read there is
+(``forecasting.known_inputs``); so it does the features that say whether, or how long ago, the weeks just
+before t were promoted (``reads_earlier_plan``: weeks_since_promo, the week-before flags): from a forecast's
+second week on, those weeks are forecast weeks, and the rule's "no promotion" there would read as a fact. (The
+52-week promotion rate and the levels of the promoted and other weeks stay: the rule's few weeks move them little,
+and measured, they help.) Units of a store's outage weeks are missing; what the features read there is
 ``features.across_outages`` (the series' last value before the outage, or nothing).
 
 * lags ``lag_k`` and rolling ``roll_mean_w`` / ``roll_std_w`` of units up to t-1; ``base_units_13``: mean of
@@ -147,8 +148,8 @@ class Transform:
     at: Callable[[FeatureInputs, int], np.ndarray]
     # True: the feature of week t reads week t's plan (prices, promotions, calendar inputs)
     reads_plan: bool = False
-    # True: it tells when the series was last promoted, or how often: read at a forecast's second week and
-    # later, the weeks before it are forecast weeks too, whose promotions are the plan's (the rule's)
+    # True: it tells whether, or how long ago, the weeks just before t were promoted: read at a forecast's second
+    # week and later, those are forecast weeks too, whose promotions are the plan's (the rule's)
     reads_earlier_plan: bool = False
     # True: a series' feature reads other series (its product's or its store category's); False: only its own
     # row of every input, so that it can be computed on ``FeatureInputs.of_rows``
@@ -313,7 +314,6 @@ def _promotion_history() -> list[Transform]:
             weeks,
             full=lambda i: rolling_mean(i.known_promo, weeks),
             at=lambda i, t: window_mean(i.known_promo, t, weeks),
-            reads_earlier_plan=True,
         ),
         Transform(
             "promo_units_26",
