@@ -9,8 +9,8 @@ weeks left out; promoted-cell WAPE over the cells whose target week was promoted
 inputs: ``--known-inputs`` (default ``actual_is_plan``: prices, promotions and calendar inputs are a plan known
 in advance, the actual ones; for a pipeline source, what production takes for it, ``known_inputs`` of
 parameters_forecasting.yml, a promo plan counted as the actual weeks), for both methods alike
-(plan.known_future). Both use the LightGBM settings of
-``conf/base/parameters_forecasting.yml`` (the same ``num_threads``) and are timed in this one run, back to back.
+(plan.known_future). Both use the LightGBM settings of ``conf/base/parameters_forecasting.yml`` (the same
+``num_threads``) and are timed in this one run, back to back.
 
 The project's forecaster runs as production runs it: the settings per source chosen on a validation window
 that ends at the first scored origin (selection.py), then its own refit schedule (``forecasting.refit``: a
