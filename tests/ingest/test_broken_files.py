@@ -413,46 +413,23 @@ def _write_corpus(root: Path) -> None:
     )
     CASES.append(Case("retailer_de", "abverkauf_24_other_column_order.csv", 20, 20))
 
+    summary = "a summary line (no store and no product code)"
+    total = ["Summe", "", "", "12", "18,00", "", "", ""]
     rows = _german_rows(5, n=20, units=[2] * 20)
     rows.append(["Summe", "", "", "40", "45,00", "", "", ""])  # trailing summary rows
     rows.append(["Anzahl Zeilen: 20", "", "", "", "", "", "", ""])
     de_file("abverkauf_25_summary_rows.csv", _german(rows))
-    CASES.append(
-        Case(
-            "retailer_de",
-            "abverkauf_25_summary_rows.csv",
-            22,
-            20,
-            reasons=(
-                "line 22: a summary line (no store and no product code), not a sale",
-                "line 23: a summary line (no store and no product code), not a sale",
-            ),
-        )
-    )
+    reasons = (f"line 22: {summary}, not a sale", f"line 23: {summary}, not a sale")
+    CASES.append(Case("retailer_de", "abverkauf_25_summary_rows.csv", 22, 20, reasons=reasons))
     # a small week with its total line: 1 of 5 rows is over max_rejected_share (15%), but a summary line is no
-    # bad row
-    rows = _german_rows(6, n=4, units=[3] * 4)
-    rows.append(["Summe", "", "", "12", "18,00", "", "", ""])
-    de_file("abverkauf_25b_small_week_with_total.csv", _german(rows))
+    # bad row; a file of nothing else has no sales
+    de_file("abverkauf_25b_small_week_with_total.csv", _german([*_german_rows(6, n=4, units=[3] * 4), total]))
+    reasons = (f"line 6: {summary}, not a sale",)
+    CASES.append(Case("retailer_de", "abverkauf_25b_small_week_with_total.csv", 5, 4, reasons=reasons))
+    de_file("abverkauf_25c_only_totals.csv", _german([total]))
+    reasons = (f"no sales: every one of the 1 rows is {summary}",)
     CASES.append(
-        Case(
-            "retailer_de",
-            "abverkauf_25b_small_week_with_total.csv",
-            5,
-            4,
-            reasons=("line 6: a summary line (no store and no product code), not a sale",),
-        )
-    )
-    de_file("abverkauf_25c_only_totals.csv", _german([["Summe", "", "", "12", "18,00", "", "", ""]]))
-    CASES.append(
-        Case(
-            "retailer_de",
-            "abverkauf_25c_only_totals.csv",
-            1,
-            0,
-            status="quarantined",
-            reasons=("no sales: every one of the 1 rows is a summary line (no store and no product code)",),
-        )
+        Case("retailer_de", "abverkauf_25c_only_totals.csv", 1, 0, status="quarantined", reasons=reasons)
     )
 
     rows = _german_rows(4, n=20)
