@@ -152,9 +152,9 @@ def main(argv: list[str] | None = None) -> int:
     build_s, build_cpu = time.perf_counter() - started, time.process_time() - started_cpu
     rss_features = _rss_mb()
     wp = feature_set.panel
-    first_fit = forecasting.backtest.min_training_weeks - 1
+    min_training_weeks = forecasting.backtest.min_training_weeks
     try:
-        scored = origin_columns(wp, args.origins, forecasting.backtest.min_training_weeks)
+        scored = origin_columns(wp, args.origins, min_training_weeks)
     except ValueError as exc:
         print(f"bench-forecast: {name}: {exc}", file=sys.stderr)
         return 2
@@ -162,7 +162,9 @@ def main(argv: list[str] | None = None) -> int:
     chosen = choose_settings(feature_set, forecasting)
     choose_s, choose_cpu = time.perf_counter() - started, time.process_time() - started_cpu
     trainings = SourceTrainings(feature_set, forecasting, chosen)
-    warmup = list(range(max(scored[0] - args.calibration_origins, first_fit), scored[0]))
+    # the calibration's origins before the scored ones, as many as the panel has room for
+    extended = origin_columns(wp, args.origins + args.calibration_origins, min_training_weeks)
+    warmup = [col for col in extended if col < scored[0]]
     print(
         f"{name}: {wp.n_series} series x {len(wp.weeks)} weeks ({int(wp.in_span.sum())} cells, "
         f"{outage_weeks} outage store-weeks; panel {load_s:.1f} s); origins {wp.weeks[scored[0]].date()} .. "
